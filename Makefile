@@ -1,0 +1,62 @@
+# esxi.customizer — the two commands a user needs are `make run` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+BUILD := $(CURDIR)/build
+COLLECTIONS := $(BUILD)/collections
+DEMO := $(BUILD)/demo
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+
+.PHONY: run test venv sysdeps collection demo-inputs sanity units integration lint pytest services-start services-stop clean
+
+## run: install everything, generate the embedded demo inputs and run build_esxi.yml on them
+run: venv sysdeps collection demo-inputs
+	ansible-playbook -i localhost, -c local build_esxi.yml -e build_iso_output_dir=$(DEMO)/output \
+	    -e build_iso_demo_dir=$(DEMO)/inputs
+	@echo "Demo results are in $(DEMO)/output"
+
+## test: sanity, units, integration and ansible-lint
+test: venv sysdeps sanity units integration lint
+	@echo "make test: all stages passed"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+sysdeps:
+	scripts/install-system-deps.sh
+
+collection: venv
+	rm -rf $(COLLECTIONS)/ansible_collections/esxi/customizer
+	$(BIN)/ansible-galaxy collection install --force -p $(COLLECTIONS) $(CURDIR) >/dev/null
+	@echo "Installed esxi.customizer into $(COLLECTIONS)"
+
+demo-inputs: venv
+	$(BIN)/python tests/fixturegen/demo.py $(DEMO)/inputs
+
+sanity: venv
+	scripts/ansible-test.sh sanity --requirements
+
+units: venv
+	scripts/ansible-test.sh units --requirements
+
+integration: venv sysdeps
+	scripts/ansible-test.sh integration --requirements
+
+lint: venv collection
+	$(BIN)/ansible-lint
+	$(BIN)/antsibull-changelog lint
+
+## pytest: fast unit-test loop without ansible-test (same tests)
+pytest: venv
+	scripts/pytest.sh
+
+clean:
+	rm -rf $(BUILD) $(VENV) tests/output

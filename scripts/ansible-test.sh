@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Run ansible-test without Docker.
+#
+# ansible-test insists on a real (not symlinked) .../ansible_collections/<ns>/<name> path, so
+# the checkout's tracked and untracked-not-ignored files are copied into build/. It also builds
+# its venvs without pip and then downloads a get-pip script from a host that is unreachable here;
+# a stand-in that uses ensurepip is seeded into its cache first.
+#
+# Usage: scripts/ansible-test.sh sanity|units|integration [ansible-test args...]
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv=${VENV:-$root/.venv}
+work=$root/build/ansible-test
+dest=$work/ansible_collections/esxi/customizer
+
+rm -rf "$dest"
+mkdir -p "$dest"
+(cd "$root" && git ls-files -co --exclude-standard) | while IFS= read -r f; do
+    [ -e "$root/$f" ] && printf '%s\0' "$f"
+done | (cd "$root" && tar --null -T - -cf -) | (cd "$dest" && tar -xf -)
+
+cache=$HOME/.ansible/test/cache
+mkdir -p "$cache"
+# ansible-core 2.18/2.19 look for get_pip_24_2.py; 2.17 for 23_1_2.
+for name in get_pip_23_1_2.py get_pip_24_2.py get_pip_25_2.py; do
+    cp "$root/scripts/get_pip_standin.py" "$cache/$name"
+done
+
+export PATH=$venv/bin:$PATH
+cd "$dest"
+exec ansible-test "$@" --venv --python 3.11
