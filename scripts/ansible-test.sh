@@ -11,7 +11,8 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$root/.venv}
-work=$root/build/ansible-test
+# Outside the checkout: ansible-test lists files through git, and build/ is ignored there.
+work=${TMPDIR:-/tmp}/esxi-customizer-ansible-test-$(printf %s "$root" | md5sum | cut -c1-8)
 dest=$work/ansible_collections/esxi/customizer
 
 rm -rf "$dest"
