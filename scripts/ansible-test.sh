@@ -11,11 +11,11 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$root/.venv}
-# Outside the checkout: ansible-test lists files through git, and build/ is ignored there.
-work=${TMPDIR:-/tmp}/esxi-customizer-ansible-test-$(printf %s "$root" | md5sum | cut -c1-8)
+# Outside the checkout (ansible-test lists files through git, and build/ is ignored there), and
+# one per run so that concurrent runs do not share a tree.
+work=$(mktemp -d "${TMPDIR:-/tmp}/esxi-customizer-ansible-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 dest=$work/ansible_collections/esxi/customizer
-
-rm -rf "$dest"
 mkdir -p "$dest"
 (cd "$root" && git ls-files -co --exclude-standard) | while IFS= read -r f; do
     [ -e "$root/$f" ] && printf '%s\0' "$f"
@@ -30,4 +30,4 @@ done
 
 export PATH=$venv/bin:$PATH
 cd "$dest"
-exec ansible-test "$@" --venv --python 3.11
+ansible-test "$@" --venv --python 3.11
