@@ -48,7 +48,8 @@ units: venv
 	scripts/ansible-test.sh units --requirements
 
 integration: venv sysdeps
-	scripts/ansible-test.sh integration --requirements
+	scripts/test-services.sh start
+	scripts/ansible-test.sh integration --requirements; rc=$$?; scripts/test-services.sh stop; exit $$rc
 
 lint: venv collection
 	$(BIN)/ansible-lint
