@@ -49,7 +49,7 @@ units: venv
 
 integration: venv sysdeps
 	scripts/test-services.sh start
-	scripts/ansible-test.sh integration --requirements; rc=$$?; scripts/test-services.sh stop; exit $$rc
+	rc=0; scripts/ansible-test.sh integration --requirements || rc=$$?; scripts/test-services.sh stop; exit $$rc
 
 lint: venv collection
 	$(BIN)/ansible-lint
