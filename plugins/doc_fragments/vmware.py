@@ -1,0 +1,70 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+
+    # Connection options of every module talking to an ESXi host or vCenter; names, aliases and
+    # environment fallbacks match vmware.vmware's base_options so existing module_defaults carry over.
+    DOCUMENTATION = r"""
+options:
+  hostname:
+    description:
+      - Name or IP address of the ESXi host or vCenter Server.
+      - If not set, the value of the E(VMWARE_HOST) environment variable is used.
+    type: str
+    required: true
+  username:
+    description:
+      - User name for the ESXi host or vCenter Server.
+      - If not set, the value of the E(VMWARE_USER) environment variable is used.
+    type: str
+    required: true
+    aliases: [admin, user]
+  password:
+    description:
+      - Password of O(username).
+      - If not set, the value of the E(VMWARE_PASSWORD) environment variable is used.
+    type: str
+    required: true
+    aliases: [pass, pwd]
+  port:
+    description:
+      - HTTPS port of the ESXi host or vCenter Server.
+      - If not set, the value of the E(VMWARE_PORT) environment variable is used.
+    type: int
+    default: 443
+  validate_certs:
+    description:
+      - Whether to verify the server's TLS certificate.
+      - Set to V(false) only on a trusted network, for example for a host with its factory self-signed certificate;
+        the better fix is O(ca_path).
+      - If not set, the value of the E(VMWARE_VALIDATE_CERTS) environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file with the CA certificate(s), or the self-signed certificate, to verify the server against.
+      - When set, only these certificates are trusted, not the system's.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each network step (connecting, sending a block, waiting for the answer).
+      - It does not limit the whole transfer, so large files need no larger value.
+    type: int
+    default: 3600
+  proxy_host:
+    description:
+      - Address of an HTTP proxy to reach the server through (HTTPS is tunnelled with C(CONNECT)).
+      - When not set, the E(https_proxy) and E(no_proxy) environment variables apply.
+    type: str
+  proxy_port:
+    description:
+      - Port of O(proxy_host). Required with O(proxy_host).
+    type: int
+notes:
+  - All options above can be set once for every vSphere module of this collection with
+    C(module_defaults) and the C(group/esxi.customizer.vmware) action group.
+"""

@@ -1,0 +1,216 @@
+#!/usr/bin/python
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: datastore_upload
+short_description: Upload a file (such as an installer ISO) to a vSphere datastore, idempotently
+version_added: 0.1.0
+author: esxi.customizer contributors
+description:
+  - Streams a local file to a datastore of an ESXi host or vCenter Server with an HTTPS C(PUT) to the C(/folder) interface,
+    creating missing parent folders first through the vSphere API.
+  - The file is never read into memory, the request carries its exact C(Content-Length), and it is hashed (SHA-256)
+    while it is sent.
+  - After the file, a sidecar C(<path>.sha256) in C(sha256sum) format is written next to it. When the remote file
+    has the local size and the sidecar holds the local checksum, nothing is sent and the task reports no change.
+  - Runs on the controller or wherever the task is delegated; O(src) is read there.
+extends_documentation_fragment:
+  - esxi.customizer._attributes
+  - esxi.customizer.vmware
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Only reads from the datastore (file size and sidecar) and reports whether an upload would happen.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the size and SHA-256 of the remote file before and of the local file after, not file contents.
+  idempotent:
+    support: partial
+    details:
+      - Not idempotent with O(force=true).
+      - Changes to the remote file that keep its size and leave the sidecar untouched are not detected.
+options:
+  src:
+    description:
+      - Local file to upload.
+    type: path
+    required: true
+  datacenter:
+    description:
+      - Datacenter holding O(datastore).
+      - A standalone ESXi host calls its only datacenter V(ha-datacenter).
+      - On vCenter, a datacenter inside a folder is written C(folder/name).
+    type: str
+    default: ha-datacenter
+  datastore:
+    description:
+      - Name of the datastore.
+    type: str
+    required: true
+  path:
+    description:
+      - Path of the file on the datastore, such as C(iso/esxi-8.0u3-custom.iso), without the C([datastore]) prefix.
+      - Missing folders are created.
+    type: str
+    required: true
+  force:
+    description:
+      - Upload even when the remote file already matches.
+    type: bool
+    default: false
+notes:
+  - The user needs the C(Datastore.FileManagement) privilege (C(Datastore > Low level file operations)) and, to create folders,
+    C(Datastore.Browse).
+  - Uses HTTP Basic authentication on C(/folder) and a SOAP session only to create folders or explain a missing
+    datacenter; no pyVmomi needed.
+seealso:
+  - name: vSphere Web Services SDK, HTTP access to datastore files
+    description: The C(/folder) interface this module uses.
+    link: https://developer.broadcom.com/xapis/vsphere-web-services-api/latest/
+"""
+
+EXAMPLES = r"""
+- name: Upload the customized installer to a standalone host
+  esxi.customizer.datastore_upload:
+    hostname: esxi01.example.com
+    username: root
+    password: "{{ esxi_root_password }}"
+    src: /srv/iso/esxi-8.0u3-custom.iso
+    datastore: datastore1
+    path: iso/esxi-8.0u3-custom.iso
+
+- name: Upload through vCenter, with connection options set once for the group
+  module_defaults:
+    group/esxi.customizer.vmware:
+      hostname: vcenter.example.com
+      username: administrator@vsphere.local
+      password: "{{ vcenter_password }}"
+      ca_path: /etc/pki/vcenter-ca.pem
+  block:
+    - name: Put the ISO on the shared datastore
+      esxi.customizer.datastore_upload:
+        src: /srv/iso/esxi-8.0u3-custom.iso
+        datacenter: DC-East
+        datastore: shared-nfs-01
+        path: images/esxi/esxi-8.0u3-custom.iso
+"""
+
+RETURN = r"""
+url:
+  description: URL of the file on the datastore, without credentials.
+  returned: always
+  type: str
+  sample: https://esxi01.example.com:443/folder/iso/esxi.iso?dcPath=ha-datacenter&dsName=datastore1
+size:
+  description: Size of O(src) in bytes.
+  returned: always
+  type: int
+  sample: 612368384
+sha256:
+  description: SHA-256 of O(src), also stored in the sidecar C(<path>.sha256).
+  returned: always
+  type: str
+  sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+reason:
+  description: Why the file was (or would be) uploaded, or why not.
+  returned: always
+  type: str
+  sample: the file does not exist on the datastore
+"""
+
+import os
+import urllib.error
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.urls import Request
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._datastore import DatastoreClient, upload
+
+
+def argument_spec():
+    return dict(
+        hostname=dict(type='str', required=True, fallback=(env_fallback, ['VMWARE_HOST'])),
+        username=dict(type='str', required=True, aliases=['admin', 'user'], fallback=(env_fallback, ['VMWARE_USER'])),
+        password=dict(type='str', required=True, aliases=['pass', 'pwd'], no_log=True, fallback=(env_fallback, ['VMWARE_PASSWORD'])),
+        port=dict(type='int', default=443, fallback=(env_fallback, ['VMWARE_PORT'])),
+        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['VMWARE_VALIDATE_CERTS'])),
+        ca_path=dict(type='path'),
+        timeout=dict(type='int', default=3600),
+        proxy_host=dict(type='str'),
+        proxy_port=dict(type='int'),
+        src=dict(type='path', required=True),
+        datacenter=dict(type='str', default='ha-datacenter'),
+        datastore=dict(type='str', required=True),
+        path=dict(type='str', required=True),
+        force=dict(type='bool', default=False),
+    )
+
+
+def use_proxy(host, port):
+    # ansible.module_utils.urls takes its proxy from the environment (urllib's ProxyHandler);
+    # this process is the module's own, so setting it here affects nothing else.
+    proxy = 'http://%s:%d' % (host, port)
+    for name in ('https_proxy', 'HTTPS_PROXY'):
+        os.environ[name] = proxy
+    for name in ('no_proxy', 'NO_PROXY'):
+        os.environ.pop(name, None)
+
+
+def make_transport(params):
+    request = Request(
+        validate_certs=params['validate_certs'],
+        ca_path=params['ca_path'],
+        timeout=params['timeout'],
+        use_proxy=True,
+        follow_redirects='safe',
+        http_agent='esxi.customizer.datastore_upload',
+        use_netrc=False,
+    )
+
+    def transport(method, url, headers, body):
+        try:
+            return request.open(method, url, data=body, headers=headers)
+        except urllib.error.HTTPError as err:
+            return err  # an HTTP error status is an answer, not a transport failure
+
+    return transport
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_together=[('proxy_host', 'proxy_port')],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p['timeout'] <= 0:
+        module.fail_json(msg='timeout must be a positive number of seconds, got %d' % p['timeout'])
+    if p['proxy_host']:
+        use_proxy(p['proxy_host'], p['proxy_port'])
+
+    client = DatastoreClient(make_transport(p), p['hostname'], p['port'], p['username'], p['password'],
+                             p['datacenter'], p['datastore'], timeout=p['timeout'])
+    try:
+        result = upload(client, p['src'], p['path'], force=p['force'], check_mode=module.check_mode)
+    except EsxiCustomizerError as err:
+        module.fail_json(msg=str(err))
+
+    out = dict(changed=result.changed, url=result.url, size=result.size, sha256=result.sha256, reason=result.reason)
+    if module._diff:
+        before = result.before
+        out['diff'] = dict(
+            before_header=result.url, after_header=p['src'],
+            before='' if before.size is None else 'size: %d\nsha256: %s\n' % (before.size, before.sidecar_sha256 or '(no sidecar)'),
+            after='size: %d\nsha256: %s\n' % (result.size, result.sha256),
+        )
+    module.exit_json(**out)
+
+
+if __name__ == '__main__':
+    main()
