@@ -1,0 +1,251 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage, read_iso_facts
+from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import ImageDatabase
+
+pytestmark = pytest.mark.skipif(shutil.which('xorriso') is None, reason='xorriso is needed to build test ISOs')
+
+BUILD = '7.0.2-0.0.17630552'
+BASE_ID = 'VMware_bootbank_esx-base_7.0.2-0.0.17630552'
+NET_ID = 'ACME_bootbank_net-test_1.0-1'
+PAYLOAD_SIZE = 3 * 1024 * 1024
+
+
+def shared_fixtures() -> Path | None:
+    """Locate ../shared/fixtures the way the team brief says (env var, beside the repo, /work)."""
+    here = Path(__file__).resolve()
+    candidates = [os.environ.get('ESXI_SHARED_FIXTURES')]
+    candidates += [str(parent.parent / 'shared' / 'fixtures') for parent in here.parents if (parent / 'galaxy.yml').is_file()]
+    candidates.append('/work/shared/fixtures')
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+def vib_xml(vendor, name, version, level, payloads) -> bytes:
+    body = ''.join('<payload name="%s" type="%s" size="1"/>' % p for p in payloads)
+    return ('<vib version="5.0"><type>bootbank</type><name>%s</name><version>%s</version><vendor>%s</vendor>'
+            '<summary>s</summary><description>d</description><relationships><depends/><conflicts/><replaces/>'
+            '<provides/><compatibleWith/></relationships><acceptance-level>%s</acceptance-level>'
+            '<payloads>%s</payloads></vib>' % (name, version, vendor, level, body)).encode()
+
+
+BASE_PAYLOADS = [('b', 'boot', 'b.b00'), ('k', 'boot', 'k.b00'), ('s', 'vgz', 's.v00'),
+                 ('isolinux.bin', 'boot_iso_bios', 'isolinux.b00'), ('efiboot.img', 'eltorito_image_efi', 'efiboot..e00'),
+                 ('precheck.py', 'upgrade', 'precheck.u00')]
+NET_PAYLOADS = [('net-test', 'vgz', 'net_test.v00')]
+
+
+def imgdb_tgz(base_version='7.0.2-0.0.17630552') -> bytes:
+    base_id = 'VMware_bootbank_esx-base_%s' % base_version
+    entries = [(base_id, BASE_PAYLOADS), (NET_ID, NET_PAYLOADS)]
+    viblist = ''.join('<vib><vib-id>%s</vib-id><payloads>%s</payloads></vib>'
+                      % (vib_id, ''.join('<payload payload-name="%s">%s</payload>' % (p[0], p[2]) for p in payloads))
+                      for vib_id, payloads in entries)
+    profile = ('<imageprofile><name>ESXi-7.0.2-test-standard</name><creator>tests</creator><profileID>ab</profileID>'
+               '<creationtime>2026-01-01T00:00:00+00:00</creationtime><modifiedtime>2026-01-01T00:00:00+00:00</modifiedtime>'
+               '<serialno>1</serialno><description>unit test profile</description><readonly>true</readonly>'
+               '<viblist>%s</viblist><acceptancelevel>partner</acceptancelevel></imageprofile>' % viblist).encode()
+    members = {'var/db/esximg/profiles/test': profile,
+               'var/db/esximg/vibs/esx-base-1.xml': vib_xml('VMware', 'esx-base', base_version, 'certified',
+                                                            [(p[0], p[1]) for p in BASE_PAYLOADS]),
+               'var/db/esximg/vibs/net-test-2.xml': vib_xml('ACME', 'net-test', '1.0-1', 'partner', [(p[0], p[1]) for p in NET_PAYLOADS])}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w:gz') as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+MODULES = ['/k.b00', '/s.v00', '/net_test.v00', '/imgdb.tgz']
+
+
+def bootcfg(modules=None, build=BUILD, kernelopt='cdromBoot runweasel ks=cdrom:/KS.CFG') -> bytes:
+    return ('bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=%s\nmodules=%s\n'
+            'build=%s\nupdated=0\n' % (kernelopt, ' --- '.join(MODULES if modules is None else modules), build)).encode()
+
+
+def esxi_files(**changes) -> dict:
+    files = {'ISOLINUX.BIN': os.urandom(8192), 'EFIBOOT.IMG': b'\0' * 32768, 'B.B00': b'b', 'K.B00': b'k', 'S.V00': b's',
+             'NET_TEST.V00': b'\x5a' * PAYLOAD_SIZE, 'IMGDB.TGZ': imgdb_tgz(), 'KS.CFG': b'vmaccepteula\n',
+             'UPGRADE/PRECHECK.PY': b'#\n', 'BOOT.CFG': bootcfg(), 'EFI/BOOT/BOOT.CFG': bootcfg()}
+    for name, value in changes.items():
+        name = name.replace('__', '/').replace('_dot_', '.')
+        if value is None:
+            files.pop(name)
+        else:
+            files[name] = value
+    return files
+
+
+def make_iso(tmp_path, name, files, joliet_rock_ridge=False) -> str:
+    tree = tmp_path / (name + '.tree')
+    for rel, data in files.items():
+        rel = rel.lower() if joliet_rock_ridge else rel
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(data)
+    out = tmp_path / (name + '.iso')
+    case = str.lower if joliet_rock_ridge else str
+    cmd = ['xorriso'] + ([] if joliet_rock_ridge else ['-rockridge', 'off']) + ['-as', 'mkisofs', '-quiet']
+    cmd += ['-J', '-R'] if joliet_rock_ridge else []
+    cmd += ['-V', 'ESXI-7.0.2-TEST', '-A', 'ESXIMAGE', '-o', str(out), '-c', case('BOOT.CAT'), '-b', case('ISOLINUX.BIN'),
+            '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', case('EFIBOOT.IMG'),
+            '-no-emul-boot', str(tree)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return str(out)
+
+
+@pytest.mark.parametrize('joliet_rock_ridge', [False, True], ids=['plain', 'joliet-rr'])
+def test_sound_iso_facts(tmp_path, joliet_rock_ridge):
+    facts = read_iso_facts(make_iso(tmp_path, 'good', esxi_files(), joliet_rock_ridge))
+    assert facts['problems'] == []
+    assert facts['esxi_version'] == '7.0.2'
+    assert facts['build'] == BUILD
+    assert facts['volume_id'] == 'ESXI-7.0.2-TEST'
+    assert facts['profile'] == {'name': 'ESXi-7.0.2-test-standard', 'creator': 'tests', 'acceptance_level': 'partner',
+                                'description': 'unit test profile', 'profile_id': 'ab',
+                                'creation_time': '2026-01-01T00:00:00+00:00', 'modified_time': '2026-01-01T00:00:00+00:00'}
+    vibs = {vib['name']: vib for vib in facts['vibs']}
+    assert vibs['net-test']['id'] == NET_ID
+    assert vibs['net-test']['vendor'] == 'ACME' and vibs['net-test']['version'] == '1.0-1'
+    assert vibs['net-test']['acceptance_level'] == 'partner'
+    assert vibs['net-test']['payloads'] == [{'name': 'net-test', 'type': 'vgz', 'local_name': 'net_test.v00',
+                                             'file': '/NET_TEST.V00', 'size': PAYLOAD_SIZE}]
+    base_files = {p['name']: p['file'] for p in vibs['esx-base']['payloads']}
+    assert base_files == {'b': '/B.B00', 'k': '/K.B00', 's': '/S.V00', 'isolinux.bin': '/ISOLINUX.BIN',
+                          'efiboot.img': '/EFIBOOT.IMG', 'precheck.py': '/UPGRADE/PRECHECK.PY'}
+    for platform, path in (('bios', '/BOOT.CFG'), ('uefi', '/EFI/BOOT/BOOT.CFG')):
+        boot = facts['boot'][platform]
+        assert boot['path'] == path
+        assert boot['kernel'] == '/b.b00'
+        assert boot['kernelopt'] == 'cdromBoot runweasel ks=cdrom:/KS.CFG'
+        assert boot['modules'] == MODULES
+        assert (boot['title'], boot['timeout'], boot['prefix']) == ('Loading ESXi installer', 5, '')
+    assert [(e['platform'], e['path'].upper(), e['load_size']) for e in facts['el_torito']] == [
+        ('bios', '/ISOLINUX.BIN', 4), ('uefi', '/EFIBOOT.IMG', 64)]
+    assert facts['filesystems']['joliet'] is joliet_rock_ridge
+    assert facts['filesystems']['rock_ridge'] is joliet_rock_ridge
+    assert facts['kickstart'] == 'cdrom:/KS.CFG'
+
+
+def test_version_falls_back_to_esx_base(tmp_path):
+    cfg = bootcfg(build='')
+    path = make_iso(tmp_path, 'nobuild', esxi_files(BOOT_dot_CFG=cfg, EFI__BOOT__BOOT_dot_CFG=cfg,
+                                                    IMGDB_dot_TGZ=imgdb_tgz('6.7.0-0.0.8169922')))
+    with EsxiImage.open(path) as image:
+        assert image.build == '6.7.0-0.0.8169922'
+        assert image.version == '6.7.0'
+        assert image.problems() == []
+
+
+def test_each_kind_of_problem(tmp_path):
+    missing_file = read_iso_facts(make_iso(tmp_path, 'nofile', esxi_files(NET_TEST_dot_V00=None)))['problems']
+    assert missing_file == ['/BOOT.CFG lists /net_test.v00, which is not on the ISO',
+                            '/EFI/BOOT/BOOT.CFG lists /net_test.v00, which is not on the ISO',
+                            'VIB %s payload net-test: file /NET_TEST.V00 is missing from the ISO' % NET_ID]
+    without_net = bootcfg(['/k.b00', '/s.v00', '/imgdb.tgz'])
+    not_in_cfg = read_iso_facts(make_iso(tmp_path, 'nocfg', esxi_files(BOOT_dot_CFG=without_net, EFI__BOOT__BOOT_dot_CFG=without_net)))
+    assert not_in_cfg['problems'] == [
+        'VIB %s payload net-test: net_test.v00 is not in the modules of /BOOT.CFG and /EFI/BOOT/BOOT.CFG' % NET_ID]
+    disagree = read_iso_facts(make_iso(tmp_path, 'disagree', esxi_files(EFI__BOOT__BOOT_dot_CFG=bootcfg(
+        ['/k.b00', '/s.v00', '/imgdb.tgz'], kernelopt='cdromBoot runweasel'))))['problems']
+    assert disagree == [
+        'BIOS and UEFI boot.cfg disagree on modules (only in /BOOT.CFG: net_test.v00)',
+        "BIOS and UEFI boot.cfg disagree on kernelopt: 'cdromBoot runweasel ks=cdrom:/KS.CFG' vs 'cdromBoot runweasel'",
+        'VIB %s payload net-test: net_test.v00 is not in the modules of /EFI/BOOT/BOOT.CFG' % NET_ID]
+    ghost = bootcfg(MODULES[:-1] + ['/ghost.v00', '/imgdb.tgz'])
+    extra = read_iso_facts(make_iso(tmp_path, 'ghost', esxi_files(BOOT_dot_CFG=ghost, EFI__BOOT__BOOT_dot_CFG=ghost)))
+    assert extra['problems'] == ['/BOOT.CFG lists /ghost.v00, which is not on the ISO',
+                                 '/EFI/BOOT/BOOT.CFG lists /ghost.v00, which is not on the ISO']
+    no_uefi_cfg = read_iso_facts(make_iso(tmp_path, 'nouefi', esxi_files(EFI__BOOT__BOOT_dot_CFG=None)))
+    assert no_uefi_cfg['problems'] == ['the ISO has a UEFI boot entry but no /EFI/BOOT/BOOT.CFG']
+    assert no_uefi_cfg['boot']['uefi'] is None
+
+
+def test_no_image_database_is_a_problem(tmp_path):
+    modules = MODULES[:-1]
+    cfg = bootcfg(modules)
+    facts = read_iso_facts(make_iso(tmp_path, 'nodb', esxi_files(IMGDB_dot_TGZ=None, BOOT_dot_CFG=cfg, EFI__BOOT__BOOT_dot_CFG=cfg)))
+    assert facts['problems'] == ['no image database (IMGDB.TGZ) on the ISO']
+    assert facts['vibs'] == [] and facts['profile'] is None
+    assert facts['esxi_version'] == '7.0.2'
+
+
+def test_bad_inputs(tmp_path):
+    with pytest.raises(FormatError, match='is not an ESXi installer ISO: it has no /BOOT.CFG'):
+        EsxiImage.open(make_iso(tmp_path, 'linux', esxi_files(BOOT_dot_CFG=None)))
+    with pytest.raises(FormatError, match=r'baddb.iso:/IMGDB.TGZ: is not a readable gzip/tar archive'):
+        EsxiImage.open(make_iso(tmp_path, 'baddb', esxi_files(IMGDB_dot_TGZ=b'garbage' * 100)))
+    broken_profile = io.BytesIO()
+    with tarfile.open(fileobj=broken_profile, mode='w:gz') as tar:
+        info = tarfile.TarInfo('var/db/esximg/profiles/p')
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b'<oops'))
+    with pytest.raises(FormatError, match=r'IMGDB.TGZ:var/db/esximg/profiles/p: is not valid XML'):
+        EsxiImage.open(make_iso(tmp_path, 'badxml', esxi_files(IMGDB_dot_TGZ=broken_profile.getvalue())))
+    with pytest.raises(EsxiCustomizerError, match='does not exist'):
+        EsxiImage.open(str(tmp_path / 'nothing.iso'))
+
+
+class CountingFile(io.FileIO):
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer):
+        count = super().readinto(buffer)
+        self.bytes_read += count or 0
+        return count
+
+
+def test_facts_read_metadata_only(tmp_path):
+    path = make_iso(tmp_path, 'count', esxi_files())
+    with CountingFile(path, 'r') as handle:
+        with EsxiImage.open(path, fileobj=handle) as image:
+            facts = image.facts()
+    assert facts['problems'] == []
+    assert handle.bytes_read < PAYLOAD_SIZE / 8, handle.bytes_read
+
+
+@pytest.mark.skipif(shared_fixtures() is None, reason='shared fixtures not found')
+def test_real_67_database_in_an_iso(tmp_path):
+    """The real 6.7 GA image database: every boot-loaded payload gets a file and a boot.cfg entry."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w:gz') as tar:
+        tar.add(str(shared_fixtures() / 'esxi67-imgdb-ljvblfz' / 'var'), arcname='var')
+    db = ImageDatabase.from_tgz(buf.getvalue())
+    locals_ = []
+    for vib_id, payloads in db.profile.vibs.items():
+        for payload_name, local in payloads.items():
+            if db.vibs[vib_id].payload(payload_name).type in ('boot', 'vgz', 'tgz'):
+                locals_.append(local)
+    kernel = 'b.b00'
+    cfg = bootcfg(['/' + name for name in locals_ if name != kernel] + ['/imgdb.tgz'], build='', kernelopt='runweasel')
+    files = {'ISOLINUX.BIN': os.urandom(4096), 'EFIBOOT.IMG': b'\0' * 4096, 'IMGDB.TGZ': buf.getvalue(),
+             'BOOT.CFG': cfg, 'EFI/BOOT/BOOT.CFG': cfg}
+    files.update({name.upper(): b'x' for name in locals_})
+    facts = read_iso_facts(make_iso(tmp_path, 'real67', files))
+    assert facts['problems'] == []
+    assert facts['esxi_version'] == '6.7.0'
+    assert facts['build'] == '6.7.0-0.0.8169922'
+    assert facts['profile']['acceptance_level'] == 'partner'
+    assert len(facts['vibs']) == 136
+    assert facts['kickstart'] is None
