@@ -305,4 +305,3 @@ def read_iso_facts(path: str) -> dict:
     """Open, describe and close: the whole of iso_info."""
     with EsxiImage.open(path) as image:
         return image.facts()
-
