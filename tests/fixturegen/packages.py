@@ -262,18 +262,36 @@ def _constraints(tag: str, items) -> str:
     return '<%s>%s</%s>' % (tag, ''.join(parts), tag)
 
 
-def payload_checksums(data: bytes, order: str = 'vmware') -> list[tuple[str, str | None, str]]:
+class PayloadDigest:
+    """Size and hashes of a payload that was streamed to disk instead of held in memory."""
+
+    def __init__(self, size: int, sha256: str, sha256_gunzip: str | None = None, sha1_gunzip: str | None = None,
+                 uncompressed_size: int | None = None):
+        self.size, self.sha256 = size, sha256
+        self.sha256_gunzip, self.sha1_gunzip, self.uncompressed_size = sha256_gunzip, sha1_gunzip, uncompressed_size
+
+    @classmethod
+    def of(cls, data: bytes) -> PayloadDigest:
+        if data[:2] == b'\x1f\x8b':
+            plain = gzip.decompress(data)
+            return cls(len(data), hashlib.sha256(data).hexdigest(), hashlib.sha256(plain).hexdigest(),
+                       hashlib.sha1(plain).hexdigest(), len(plain))
+        return cls(len(data), hashlib.sha256(data).hexdigest())
+
+
+def payload_checksums(data, order: str = 'vmware') -> list[tuple[str, str | None, str]]:
     """(checksum-type, verify-process, hex) in VMware's order: sha-256 gunzip, sha-256, sha-1 gunzip.
 
-    order='legacy' gives only sha-256 + sha-1 gunzip (what pre-8.0 community VIBs carry);
+    ``data`` is the payload bytes or a :class:`PayloadDigest`. Payloads that are not gzip get only the
+    plain sha-256. order='legacy' gives only sha-256 + sha-1 gunzip (what pre-8.0 community VIBs carry);
     order='plain-first' puts plain sha-256 first (the ordering pitfall of section 4.2).
     """
-    plain = data
-    if data[:2] == b'\x1f\x8b':
-        plain = gzip.decompress(data)
-    sha256_gunzip = ('sha-256', 'gunzip', hashlib.sha256(plain).hexdigest())
-    sha256 = ('sha-256', None, hashlib.sha256(data).hexdigest())
-    sha1_gunzip = ('sha-1', 'gunzip', hashlib.sha1(plain).hexdigest())
+    digest = data if isinstance(data, PayloadDigest) else PayloadDigest.of(data)
+    sha256 = ('sha-256', None, digest.sha256)
+    if digest.sha256_gunzip is None:
+        return [sha256]
+    sha256_gunzip = ('sha-256', 'gunzip', digest.sha256_gunzip)
+    sha1_gunzip = ('sha-1', 'gunzip', digest.sha1_gunzip)
     if order == 'legacy':
         return [sha256, sha1_gunzip]
     if order == 'plain-first':
@@ -287,7 +305,7 @@ def descriptor_xml(name: str, version: str, vendor: str = 'ESXCUST', acceptance_
                    software_tags=('driver', 'module'), platform_version: str | None = None,
                    checksum_order: str = 'vmware', uncompressed_size: bool = False,
                    release_date: str = RELEASE_DATE, extra_payload_attrs=None) -> bytes:
-    """descriptor.xml (section 4.2). ``payloads`` = list of (payload_name, payload_type, payload_bytes)."""
+    """descriptor.xml (section 4.2). ``payloads`` = list of (payload_name, payload_type, bytes or PayloadDigest)."""
     summary = summary if summary is not None else '%s driver for ESXi' % name
     description = description if description is not None else 'Test fixture driver package %s' % name
     tags = ''.join('<tag>%s</tag>' % escape(t) for t in software_tags)
@@ -296,15 +314,16 @@ def descriptor_xml(name: str, version: str, vendor: str = 'ESXCUST', acceptance_
         platform = '<softwarePlatform version=%s locale="" productLineID="embeddedEsx"/>' % quoteattr(platform_version)
     payload_xml = []
     for pname, ptype, pdata in payloads:
-        attrs = 'name=%s type=%s size="%d"' % (quoteattr(pname), quoteattr(ptype), len(pdata))
-        if uncompressed_size and pdata[:2] == b'\x1f\x8b':
-            attrs += ' uncompressed-size="%d"' % len(gzip.decompress(pdata))
+        digest = pdata if isinstance(pdata, PayloadDigest) else PayloadDigest.of(pdata)
+        attrs = 'name=%s type=%s size="%d"' % (quoteattr(pname), quoteattr(ptype), digest.size)
+        if uncompressed_size and digest.uncompressed_size is not None:
+            attrs += ' uncompressed-size="%d"' % digest.uncompressed_size
         for key, value in (extra_payload_attrs or {}).get(pname, {}).items():
             attrs += ' %s=%s' % (key, quoteattr(value))
         sums = []
-        for ctype, process, digest in payload_checksums(pdata, checksum_order):
+        for ctype, process, hexdigest in payload_checksums(digest, checksum_order):
             proc = ' verify-process="%s"' % process if process else ''
-            sums.append('<checksum checksum-type="%s"%s>%s</checksum>' % (ctype, proc, digest))
+            sums.append('<checksum checksum-type="%s"%s>%s</checksum>' % (ctype, proc, hexdigest))
         payload_xml.append('<payload %s>%s</payload>' % (attrs, ''.join(sums)))
     file_list = ''.join('<file>%s</file>' % escape(f) for f in files)
     text = (
