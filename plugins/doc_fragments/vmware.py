@@ -58,6 +58,7 @@ options:
   proxy_host:
     description:
       - Address of an HTTP proxy to reach the server through (HTTPS is tunnelled with C(CONNECT)).
+      - When set, it is used for every host, whatever E(no_proxy) says.
       - When not set, the E(https_proxy) and E(no_proxy) environment variables apply.
     type: str
   proxy_port:

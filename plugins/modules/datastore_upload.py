@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 module: datastore_upload
 short_description: Upload a file (such as an installer ISO) to a vSphere datastore, idempotently
 version_added: 0.1.0
-author: esxi.customizer contributors
+author: esxi.customizer contributors (!UNKNOWN)
 description:
   - Streams a local file to a datastore of an ESXi host or vCenter Server with an HTTPS C(PUT) to the C(/folder) interface,
     creating missing parent folders first through the vSphere API.
