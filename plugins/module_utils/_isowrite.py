@@ -83,6 +83,17 @@ class FileSliceSource:
         return _SliceReader(self.path, self.offset, self.length)
 
 
+class StreamSource:
+    """``length`` bytes from a seekable stream ``opener()`` returns (a payload inside a compressed zip member)."""
+
+    def __init__(self, opener, length):
+        self.opener = opener
+        self.length = length
+
+    def open(self):
+        return self.opener()
+
+
 class _SliceReader(io.RawIOBase):
     """A read-only view of one byte range of a file; exposes its fd and offset for kernel copies."""
 

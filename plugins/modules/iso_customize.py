@@ -1,0 +1,369 @@
+#!/usr/bin/python
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: iso_customize
+short_description: Inject, replace and remove drivers and set kickstart and boot options in an ESXi installer ISO
+version_added: 0.1.0
+author: esxi.customizer contributors (!UNKNOWN)
+description:
+  - Writes a customized copy O(dest) of the ESXi installer ISO O(src) with driver packages added (VIBs, offline
+    bundles, 7.x components, legacy 3-file driver C(.tgz)), VIBs removed, a kickstart file embedded and boot
+    options set in both the BIOS (C(/BOOT.CFG)) and UEFI (C(/EFI/BOOT/BOOT.CFG)) boot configuration.
+  - Every payload is verified against its checksums and added unchanged as an upper-case 8.3 ISO 9660 file
+    named by the installer's local-name rule (with matching lower-case Joliet and Rock Ridge names when the
+    source has those trees); it is listed in C(modules=) of both C(boot.cfg) before C(/imgdb.tgz) and added to
+    the image database (VIB descriptor with C(.orig)/C(.sig) when signed, image profile entry, component for
+    7.x components).
+  - A VIB whose name is already on the ISO is replaced (its file, C(boot.cfg) entry and database entries go),
+    whatever the version; the new VIB's C(replaces) are removed too and its C(conflicts) are refused.
+  - The output keeps both El Torito boot entries (the BIOS boot-info-table is recomputed, the UEFI image is
+    copied unchanged) and C(BOOT.CAT), and stays plain ISO 9660 when the source is.
+  - The output is written to a temporary file beside O(dest), flushed, fsync'ed and renamed; on any failure
+    O(src) and an earlier O(dest) are unchanged and no temporary file remains. Unchanged file data is copied
+    by the kernel, so writing takes about as long as a durable copy of the ISO.
+  - A manifest (C(/ESXICUST.JSN)) in the output records the source (size and an identity hash of its
+    metadata), every input's sha256 and the options. When O(dest) already carries the manifest for the same
+    request the task reports no change and does not rewrite it; the same inputs always give byte-identical
+    output (every timestamp is taken from the source ISO).
+extends_documentation_fragment:
+  - esxi.customizer._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - Shows both C(boot.cfg) files and the image profile's VIB list before and after.
+  idempotent:
+    support: full
+options:
+  src:
+    description:
+      - The base ESXi installer ISO. It is only read.
+    type: path
+    required: true
+  dest:
+    description:
+      - The customized ISO to write. Must differ from O(src); its directory must exist.
+    type: path
+    required: true
+  add:
+    description:
+      - Driver packages to inject, in order; each a C(.vib), an offline bundle or 7.x component C(.zip), or a
+        legacy 3-file driver C(.tgz) (C(vmkmod) module, C(.map), C(.ids)).
+      - Only C(vgz) and C(tgz) payloads can be injected.
+    type: list
+    elements: path
+    default: []
+  remove:
+    description:
+      - Names of VIBs to remove from the ISO (their payload files, C(boot.cfg) entries and database entries).
+      - Refused when a remaining VIB depends on one of them. A name that is not on the ISO gives a warning.
+    type: list
+    elements: str
+    default: []
+  kickstart:
+    description:
+      - A kickstart file to embed as C(/KS.CFG); C(ks=cdrom:/KS.CFG) is then set in the kernel options of both
+        C(boot.cfg) (replacing an existing C(ks=)).
+    type: path
+  kernelopt:
+    description:
+      - Replace the kernel options (C(kernelopt=)) of both C(boot.cfg) with this string.
+    type: str
+  kernelopt_add:
+    description:
+      - Kernel option tokens merged into C(kernelopt=) of both C(boot.cfg), after O(kernelopt). C(key=value)
+        replaces an existing token with the same key, a bare flag is added once, C(-key) removes the key or flag
+        (for example V(-cdromBoot)).
+    type: list
+    elements: str
+    default: []
+  boot_title:
+    description:
+      - Set C(title=) in both C(boot.cfg).
+    type: str
+  boot_timeout:
+    description:
+      - Set C(timeout=) (seconds) in both C(boot.cfg).
+    type: int
+  acceptance_level:
+    description:
+      - Acceptance level of the image profile.
+      - By default it is lowered to the least trusted level among the added VIBs, and no lower.
+      - A level lower than needed is kept; a level more trusted than a VIB of the resulting image fails.
+    type: str
+    choices: [community, partner, accepted, certified]
+  volume_id:
+    description:
+      - New ISO volume identifier (1-32 characters C(A-Z 0-9 _ - .) and space). Default keeps the source's.
+    type: str
+  skip_compatibility_check:
+    description:
+      - Inject drivers even when they are of the wrong generation for the ISO (ESXi 4.x modules, vmklinux
+        drivers on 7.0 and later, a vmkapi newer than the ISO's release).
+    type: bool
+    default: false
+  force:
+    description:
+      - Rewrite O(dest) even when its manifest says it is up to date.
+    type: bool
+    default: false
+  checksum:
+    description:
+      - Compute the sha256 of the output (returned as RV(sha256)). It is computed while the ISO is written, but
+        on a small machine it adds CPU time; V(false) skips it and RV(sha256) is null.
+    type: bool
+    default: true
+requirements:
+  - pycdlib >= 1.15
+  - defusedxml
+notes:
+  - An unsigned (community) VIB cannot be used with UEFI Secure Boot; the task warns about each one.
+  - VIB relationships are matched by name; version relations in C(replaces)/C(conflicts)/C(depends) are not
+    evaluated.
+  - Payloads of type C(vzstd) (ESXi 9.0) are refused.
+seealso:
+  - module: esxi.customizer.iso_info
+  - module: esxi.customizer.package_info
+"""
+
+EXAMPLES = r"""
+- name: Inject a NIC driver and a kickstart into the stock 7.0 installer
+  esxi.customizer.iso_customize:
+    src: /srv/iso/VMware-VMvisor-Installer-7.0U3n-21930508.x86_64.iso
+    dest: /srv/iso/esxi70-custom.iso
+    add:
+      - /srv/drivers/net-r8125-9.011.00-10.vib
+      - /srv/drivers/nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip
+    kickstart: /srv/ks/esxi.ks
+    boot_timeout: 3
+  register: custom_iso
+
+- name: Replace the stock USB NIC driver and remove one that is not needed, without Secure Boot
+  esxi.customizer.iso_customize:
+    src: /srv/iso/esxi80.iso
+    dest: /srv/iso/esxi80-lab.iso
+    add:
+      - /srv/drivers/ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip
+    remove:
+      - lsi-msgpt35
+    kernelopt_add:
+      - -cdromBoot
+      - allowLegacyCPU=true
+    volume_id: ESXI-8.0U3-LAB
+
+- name: Show what the ISO would get
+  esxi.customizer.iso_customize:
+    src: /srv/iso/esxi80.iso
+    dest: /srv/iso/esxi80-lab.iso
+    add: [/srv/drivers/net-community.vib]
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+dest:
+  description: Absolute path of the output ISO.
+  returned: always
+  type: str
+  sample: /srv/iso/esxi70-custom.iso
+size:
+  description: Size of the output in bytes (null in check mode when it would change).
+  returned: always
+  type: int
+  sample: 412090368
+sha256:
+  description: sha256 of the output (null in check mode when it would change, or with O(checksum=false)).
+  returned: always
+  type: str
+  sample: 8c0ff99962d081aa7b8a61079d4e99b6d5e5952f27b7d9bfb01f726fea429190
+added:
+  description: VIBs added to the image.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: VIB id (vendor_type_name_version).
+      type: str
+      sample: Realtek_bootbank_net-r8125_9.011.00-10
+    name:
+      description: VIB name.
+      type: str
+    version:
+      description: VIB version.
+      type: str
+    vendor:
+      description: VIB vendor.
+      type: str
+    acceptance_level:
+      description: The VIB's acceptance level.
+      type: str
+      sample: community
+    file:
+      description: ISO file(s) holding its payloads.
+      type: str
+      sample: /NET_R812.V00
+    signed:
+      description: Whether the VIB carries a signature.
+      type: bool
+    package:
+      description: The package file it came from.
+      type: str
+replaced:
+  description: VIBs that were on the ISO and were replaced (same name, or named in a new VIB's C(replaces)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: VIB id.
+      type: str
+    name:
+      description: VIB name.
+      type: str
+    version:
+      description: VIB version.
+      type: str
+    vendor:
+      description: VIB vendor.
+      type: str
+    acceptance_level:
+      description: The VIB's acceptance level.
+      type: str
+    file:
+      description: ISO file(s) removed.
+      type: str
+    reason:
+      description: Why it was replaced.
+      type: str
+    by:
+      description: The id of the VIB that replaced it.
+      type: str
+removed:
+  description: VIBs removed because of O(remove).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: VIB id.
+      type: str
+    name:
+      description: VIB name.
+      type: str
+    version:
+      description: VIB version.
+      type: str
+    vendor:
+      description: VIB vendor.
+      type: str
+    acceptance_level:
+      description: The VIB's acceptance level.
+      type: str
+    file:
+      description: ISO file(s) removed.
+      type: str
+    reason:
+      description: Always C(remove).
+      type: str
+components_added:
+  description: 7.x component ids added to the image database.
+  returned: always
+  type: list
+  elements: str
+acceptance_level:
+  description: Image profile acceptance level before and after.
+  returned: always
+  type: dict
+  contains:
+    before:
+      description: Level of the source's image profile.
+      type: str
+      sample: partner
+    after:
+      description: Level of the output's image profile.
+      type: str
+      sample: community
+boot:
+  description: The resulting boot settings of each C(boot.cfg).
+  returned: always
+  type: dict
+  contains:
+    bios:
+      description: C(/BOOT.CFG) (keys C(path), C(kernel), C(kernelopt), C(modules), C(title), C(timeout)).
+      type: dict
+    uefi:
+      description: C(/EFI/BOOT/BOOT.CFG), same keys; absent when the ISO has no UEFI C(boot.cfg).
+      type: dict
+manifest_digest:
+  description: Digest of the request recorded in the output's manifest; equal digests mean an up-to-date output.
+  returned: always
+  type: str
+warnings:
+  description: Things to know about the result, for example that an unsigned VIB requires Secure Boot to be off.
+  returned: when there are any
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
+from ansible_collections.esxi.customizer.plugins.module_utils._iso import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
+from ansible_collections.esxi.customizer.plugins.module_utils._customize import customize_iso
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            src=dict(type='path', required=True),
+            dest=dict(type='path', required=True),
+            add=dict(type='list', elements='path', default=[]),
+            remove=dict(type='list', elements='str', default=[]),
+            kickstart=dict(type='path'),
+            kernelopt=dict(type='str'),
+            kernelopt_add=dict(type='list', elements='str', default=[]),
+            boot_title=dict(type='str'),
+            boot_timeout=dict(type='int'),
+            acceptance_level=dict(type='str', choices=['community', 'partner', 'accepted', 'certified']),
+            volume_id=dict(type='str'),
+            skip_compatibility_check=dict(type='bool', default=False),
+            force=dict(type='bool', default=False),
+            checksum=dict(type='bool', default=True),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_PYCDLIB:
+        module.fail_json(msg=missing_required_lib('pycdlib'), exception=str(PYCDLIB_IMPORT_ERROR))
+    if not HAS_DEFUSEDXML:
+        module.fail_json(msg=missing_required_lib('defusedxml'), exception=str(DEFUSEDXML_IMPORT_ERROR))
+    p = module.params
+    try:
+        result = customize_iso(
+            p['src'], p['dest'], add=p['add'], remove=p['remove'], kickstart=p['kickstart'], kernelopt=p['kernelopt'],
+            kernelopt_add=p['kernelopt_add'], boot_title=p['boot_title'], boot_timeout=p['boot_timeout'],
+            acceptance_level=p['acceptance_level'], volume_id=p['volume_id'],
+            skip_compatibility_check=p['skip_compatibility_check'], force=p['force'], check_mode=module.check_mode,
+            checksum=p['checksum'])
+    except EsxiCustomizerError as err:
+        module.fail_json(msg=str(err))
+    except ValueError as err:
+        module.fail_json(msg='invalid request: %s' % err)
+    diff = result.pop('diff')
+    if module._diff and diff:
+        result['diff'] = diff
+    if not result['warnings']:
+        result.pop('warnings')
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
