@@ -1,0 +1,93 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.esxi.customizer.plugins.modules import package_info
+from ansible_collections.esxi.customizer.tests.fixturegen import packages
+
+
+def shared_fixtures() -> Path | None:
+    """Locate ../shared/fixtures the way the team brief says (env var, beside the repo, /work)."""
+    here = Path(__file__).resolve()
+    candidates = [os.environ.get('ESXI_SHARED_FIXTURES')]
+    candidates += [str(parent.parent / 'shared' / 'fixtures') for parent in here.parents if (parent / 'galaxy.yml').is_file()]
+    candidates.append('/work/shared/fixtures')
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+FIXTURES = shared_fixtures()
+ITI = FIXTURES / 'itiligent-esxi-custom-iso' if FIXTURES else None
+needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures not found (set ESXI_SHARED_FIXTURES)')
+
+
+def run(capsys, **args):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            package_info.main()
+    return exc.value.code, json.loads(capsys.readouterr().out)
+
+
+@needs_fixtures
+def test_component(capsys):
+    code, result = run(capsys, path=str(ITI / 'VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240.zip'))
+    assert code == 0 and result['changed'] is False
+    assert result['package_type'] == 'component'
+    assert result['components'][0]['name'] == 'VMware-Re-Driver'
+    [vib] = result['vibs']
+    assert (vib['id'], vib['acceptance_level'], vib['vmkapi'], vib['min_esxi_version'], vib['signed']) == (
+        'vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240', 'certified', '2.10.0.0', '8.0', True)
+    assert vib['payloads'] == [{
+        'name': 'ifre', 'type': 'vgz', 'size': 221108, 'uncompressed_size': None, 'checksum_ok': True, 'injectable': True,
+        'checksums': [{'type': 'sha-256', 'verify_process': None, 'ok': True, 'note': ''},
+                      {'type': 'sha-256', 'verify_process': 'gunzip', 'ok': True, 'note': ''},
+                      {'type': 'sha-1', 'verify_process': 'gunzip', 'ok': True, 'note': ''}]}]
+    assert len(vib['pci_ids']) == 9 and vib['pci_ids'][0]['class'] is None
+    assert vib['vib_checksum_ok'] is True and vib['depends'] == [{'name': 'vmkapi_2_10_0_0', 'relation': None,
+                                                                  'version': None}]
+
+
+@needs_fixtures
+def test_vzstd_payload_is_reported_not_injectable(capsys):
+    code, result = run(capsys, path=str(ITI / 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip'))
+    assert code == 0
+    payload = result['vibs'][0]['payloads'][0]
+    assert (payload['type'], payload['injectable'], payload['checksum_ok']) == ('vzstd', False, True)
+
+
+def test_bad_checksum_fails_with_a_message(capsys, tmp_path):
+    vib = packages.build_vib('net-bad', '1.0-1')
+    members = packages.ar_members(vib)
+    digest = hashlib.sha256(dict(members)['net-bad']).hexdigest()
+    desc = dict(members)['descriptor.xml'].replace(digest.encode(), b'0' * 64)
+    path = tmp_path / 'bad.vib'
+    path.write_bytes(packages.ar_archive([(n, desc if n == 'descriptor.xml' else d) for n, d in members]))
+    code, result = run(capsys, path=str(path))
+    assert code == 1 and result['failed']
+    assert result['msg'].startswith('%s: payload net-bad: sha-256' % path) and 'mismatch' in result['msg']
+    code, result = run(capsys, path=str(path), verify_checksums=False)
+    assert code == 0 and result['vibs'][0]['payloads'][0]['checksum_ok'] is None
+
+
+def test_not_a_package_fails_cleanly(capsys, tmp_path):
+    path = tmp_path / 'notes.txt'
+    path.write_text('hello')
+    code, result = run(capsys, path=str(path))
+    assert code == 1 and 'unknown file signature' in result['msg'] and 'Traceback' not in json.dumps(result)
+
+
+def test_limits_are_options(capsys, tmp_path):
+    path = tmp_path / 'big.tgz'
+    path.write_bytes(packages.build_legacy_tgz('r8169'))
+    code, result = run(capsys, path=str(path), max_uncompressed_size=1000)
+    assert code == 1 and 'max_uncompressed_size' in result['msg']
