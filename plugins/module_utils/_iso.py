@@ -112,6 +112,7 @@ class IsoReader:
         self.fileobj = fileobj if fileobj is not None else self._open_checked(path)
         self.iso = pycdlib.PyCdlib()
         try:
+            self._precheck()
             self.iso.open_fp(self.fileobj)
         except _PARSE_ERRORS as err:
             self.close()
@@ -119,6 +120,9 @@ class IsoReader:
         except OSError as err:
             self.close()
             raise FormatError('cannot be read (%s)' % err, path=path)
+        except EsxiCustomizerError:
+            self.close()
+            raise
         try:
             self._check_size()
             self._files = []
@@ -130,6 +134,25 @@ class IsoReader:
         except EsxiCustomizerError:
             self.close()
             raise
+
+    def _precheck(self) -> None:
+        """Find the primary volume descriptor ourselves, so that a non-ISO or a truncated ISO gets a plain answer."""
+        size = self._file_size()
+        for sector in range(16, 16 + 64):
+            self.fileobj.seek(sector * SECTOR)
+            descriptor = self.fileobj.read(SECTOR)
+            if len(descriptor) < SECTOR or descriptor[1:6] != b'CD001':
+                break
+            if descriptor[0] == 255:  # set terminator before any primary descriptor
+                break
+            if descriptor[0] == 1:
+                blocks, = struct.unpack_from('<I', descriptor, 80)
+                block_size, = struct.unpack_from('<H', descriptor, 128)
+                if blocks * block_size > size:
+                    raise FormatError('is truncated: the volume is %d bytes but the file has only %d' % (blocks * block_size, size),
+                                      path=self.path)
+                return
+        raise FormatError('is not an ISO 9660 image (no primary volume descriptor; %d bytes)' % size, path=self.path)
 
     @staticmethod
     def _open_checked(path: str):

@@ -141,18 +141,25 @@ def test_bad_inputs(tmp_path, isos):
         IsoReader(str(tmp_path))
     junk = tmp_path / 'junk.iso'
     junk.write_bytes(os.urandom(200 * 1024))
-    with pytest.raises(FormatError, match='junk.iso: is not a readable ISO 9660 image'):
+    with pytest.raises(FormatError, match=r'junk.iso: is not an ISO 9660 image \(no primary volume descriptor; 204800 bytes\)'):
         IsoReader(str(junk))
     empty = tmp_path / 'empty.iso'
     empty.write_bytes(b'')
-    with pytest.raises(FormatError, match='empty.iso: is not a readable ISO 9660 image'):
+    with pytest.raises(FormatError, match='empty.iso: is not an ISO 9660 image'):
         IsoReader(str(empty))
     data = open(isos['plain'], 'rb').read()
     truncated = tmp_path / 'truncated.iso'
     truncated.write_bytes(data[:len(data) // 2])
     with pytest.raises(FormatError, match=r'truncated.iso: is truncated: the volume is \d+ bytes but the file has only \d+'):
         IsoReader(str(truncated))
-    headless = tmp_path / 'headless.iso'
-    headless.write_bytes(data[:40 * 1024])
-    with pytest.raises(FormatError, match='headless.iso: '):
-        IsoReader(str(headless))
+    for cut in (40 * 1024, 200000):  # inside the volume descriptors, inside the directory records
+        short = tmp_path / ('short%d.iso' % cut)
+        short.write_bytes(data[:cut])
+        with pytest.raises(FormatError, match='short%d.iso: is truncated: the volume is' % cut):
+            IsoReader(str(short))
+    corrupt = bytearray(data)
+    root_extent = int.from_bytes(data[16 * 2048 + 156 + 2:16 * 2048 + 156 + 6], 'little')
+    corrupt[root_extent * 2048:root_extent * 2048 + 2048] = b'\x7f' * 2048
+    (tmp_path / 'corrupt.iso').write_bytes(bytes(corrupt))
+    with pytest.raises(FormatError, match='corrupt.iso: (is not a readable ISO 9660 image|has corrupt directory records)'):
+        IsoReader(str(tmp_path / 'corrupt.iso'))
