@@ -174,6 +174,13 @@ class _Builder:
         if vib.vmklinux and self.release >= (7, 0, 0):
             raise CompatibilityError('is a vmklinux driver (com.vmware.driverAPI); ESXi %s removed vmklinux (7.0+), so it '
                                      'cannot load (skip_compatibility_check overrides)' % self.image.version, path=label)
+        if self.release >= (8, 0, 0):
+            for payload in vib.descriptor.payloads:
+                kinds = {(c.checksum_type, c.verify_process or '') for c in payload.checksums}
+                if ('sha-256', 'gunzip') not in kinds:
+                    raise CompatibilityError('payload %s has no sha-256 gunzip checksum; the ESXi %s installer rejects such '
+                                             'VIBs ("does not have sha-256 gunzip checksum") (skip_compatibility_check '
+                                             'overrides)' % (payload.name, self.image.version), path=label)
         needed = release_tuple(vib.min_esxi_release)
         if needed is not None and needed > self.release:
             raise CompatibilityError('needs vmkapi %s, first provided by ESXi %s, newer than this ISO (%s) '

@@ -1,0 +1,148 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""customize_iso end to end on fixture ISOs, checked with independent readers (isoinfo, xorriso, tarfile)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.esxi.customizer.plugins.module_utils._customize import customize_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import read_iso_facts
+from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
+from ansible_collections.esxi.customizer.tests.fixturegen import packages
+
+pytestmark = pytest.mark.skipif(not (shutil.which('xorriso') and shutil.which('isoinfo') and shutil.which('bsdtar')),
+                                reason='xorriso, isoinfo and bsdtar are needed')
+
+
+@pytest.fixture(scope='module')
+def src70(tmp_path_factory):
+    path = tmp_path_factory.mktemp('src') / 'esxi70.iso'
+    fixiso.build_esxi_iso(str(path), style='70')
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def src6x_jr(tmp_path_factory):
+    path = tmp_path_factory.mktemp('src') / 'esxi6x-jr.iso'
+    fixiso.build_esxi_iso(str(path), style='6x', joliet_rock_ridge=True)
+    return str(path)
+
+
+@pytest.fixture()
+def inputs(tmp_path):
+    vib = tmp_path / 'net-comm.vib'
+    vib.write_bytes(packages.build_vib('net-comm', '1.2.3-1', vmkapi='2_5_0_0'))
+    ks = tmp_path / 'ks.cfg'
+    ks.write_text('vmaccepteula\ninstall --firstdisk\n')
+    return str(vib), str(ks)
+
+
+def bsdtar(path, member):
+    return subprocess.run(['bsdtar', '-xOf', path, member], check=True, capture_output=True).stdout
+
+
+def imgdb_members(path, member='IMGDB.TGZ'):
+    with tarfile.open(fileobj=io.BytesIO(bsdtar(path, member)), mode='r:gz') as tar:
+        return {m.name: (tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()}
+
+
+def test_inject_kickstart_and_read_back_independently(tmp_path, src70, inputs):
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src70, dest, add=[vib], kickstart=ks)
+    assert result['changed'] and result['added'][0]['file'] == '/NET_COMM.V00'
+    listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/NET_COMM.V00;1' in listing and '/KS.CFG;1' in listing and '/ESXICUST.JSN;1' in listing
+    payload = dict(packages.ar_members(open(vib, 'rb').read()))['net-comm']
+    assert bsdtar(dest, 'NET_COMM.V00') == payload  # bytes unchanged
+    assert bsdtar(dest, 'KS.CFG') == b'vmaccepteula\ninstall --firstdisk\n'
+    for cfg in ('BOOT.CFG', 'EFI/BOOT/BOOT.CFG'):
+        text = bsdtar(dest, cfg).decode()
+        assert '/gc.v00 --- /net_comm.v00 --- /imgdb.tgz' in text and 'ks=cdrom:/KS.CFG' in text
+    members = imgdb_members(dest)
+    profile = [data for name, data in members.items() if name.startswith('var/db/esximg/profiles/') and data][0]
+    root = ET.fromstring(profile)
+    entries = {v.findtext('vib-id'): {p.get('payload-name'): p.text for p in v.findall('payloads/payload')}
+               for v in root.findall('viblist/vib')}
+    assert entries['ESXCUST_bootbank_net-comm_1.2.3-1'] == {'net-comm': 'net_comm.v00'}
+    assert root.findtext('acceptancelevel') == 'community'
+    assert any(name.startswith('var/db/esximg/vibs/net-comm') and name.endswith('.xml') for name in members)
+    report = subprocess.run(['xorriso', '-indev', dest, '-report_el_torito', 'plain'], check=True, capture_output=True, text=True).stdout
+    assert 'BIOS' in report and 'UEFI' in report and 'boot-info-table' in report
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and facts['kickstart'] == 'cdrom:/KS.CFG'
+    manifest = json.loads(bsdtar(dest, 'ESXICUST.JSN'))
+    assert manifest['digest'] == result['manifest_digest']
+
+
+def test_second_run_is_unchanged_without_rewriting(tmp_path, src70, inputs):
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    first = customize_iso(src70, dest, add=[vib], kickstart=ks)
+    before = os.stat(dest)
+    second = customize_iso(src70, dest, add=[vib], kickstart=ks)
+    after = os.stat(dest)
+    assert not second['changed'] and second['diff'] == []
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert second['sha256'] == first['sha256'] and second['size'] == first['size']
+    forced = customize_iso(src70, dest, add=[vib], kickstart=ks, force=True)
+    assert forced['changed'] and os.stat(dest).st_ino != before.st_ino and forced['sha256'] == first['sha256']
+    changed = customize_iso(src70, dest, add=[vib], kickstart=ks, boot_timeout=1)
+    assert changed['changed'] and changed['sha256'] != first['sha256']
+
+
+def test_check_mode_writes_nothing(tmp_path, src70, inputs):
+    vib, _ks = inputs
+    dest = tmp_path / 'out.iso'
+    result = customize_iso(src70, str(dest), add=[vib], check_mode=True)
+    assert result['changed'] and result['sha256'] is None and not dest.exists()
+    assert [d['before_header'] for d in result['diff']] == ['/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile VIBs']
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+
+
+def test_reproducible(tmp_path, src70, inputs):
+    vib, ks = inputs
+    a, b = str(tmp_path / 'a.iso'), str(tmp_path / 'b.iso')
+    customize_iso(src70, a, add=[vib], kickstart=ks)
+    customize_iso(src70, b, add=[vib], kickstart=ks)
+    with open(a, 'rb') as fa, open(b, 'rb') as fb:
+        assert fa.read() == fb.read()
+
+
+def test_joliet_rock_ridge_source_gets_lower_case_names(tmp_path, src6x_jr, inputs):
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    customize_iso(src6x_jr, dest, add=[vib], kickstart=ks)
+    joliet = subprocess.run(['isoinfo', '-J', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    rock = subprocess.run(['isoinfo', '-R', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/net_comm.v00' in joliet and '/ks.cfg' in joliet
+    assert '/net_comm.v00' in rock and '/ks.cfg' in rock
+    assert read_iso_facts(dest)['problems'] == []
+
+
+def test_failures_are_clear_and_leave_dest(tmp_path, src70, inputs):
+    vib, _ks = inputs
+    dest = tmp_path / 'out.iso'
+    dest.write_bytes(b'earlier build')
+    with pytest.raises(EsxiCustomizerError, match='missing.vib: does not exist'):
+        customize_iso(src70, str(dest), add=[str(tmp_path / 'missing.vib')])
+    not_iso = tmp_path / 'linux.iso'
+    not_iso.write_bytes(b'\x00' * 4096)
+    with pytest.raises(EsxiCustomizerError, match='linux.iso'):
+        customize_iso(str(not_iso), str(dest), add=[vib])
+    with pytest.raises(EsxiCustomizerError, match='vmklinux'):
+        old = tmp_path / 'old.vib'
+        old.write_bytes(packages.build_vib('net-old', '1-1', style='linux', vmklinux=True, vmkapi='2_2_0_0'))
+        customize_iso(src70, str(dest), add=[str(old)])
+    assert dest.read_bytes() == b'earlier build'
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
