@@ -123,6 +123,7 @@ class ZipSource:
             raise UnsafeArchiveError('zip has %d members, more than max_members %d' % (len(infos), self.limits.max_members),
                                      path=self.label)
         total = 0
+        packed_total = max(1, sum(i.compress_size for i in infos))
         for info in infos:
             safe_member_path(info.filename, self.label, 'zip member')
             mode = info.external_attr >> 16
@@ -136,7 +137,7 @@ class ZipSource:
                                        'supported)' % (info.filename, info.compress_type), path=self.label)
             total += info.file_size
             check_expansion(info.file_size, info.compress_size, self.limits, '%s: %s' % (self.label, info.filename))
-            check_expansion(total, max(1, sum(i.compress_size for i in infos)), self.limits, self.label)
+            check_expansion(total, packed_total, self.limits, self.label)
 
     def names(self):
         return list(self.infos)
@@ -231,6 +232,16 @@ class Bulletin:
     @property
     def is_component(self):
         return self.component_name is not None
+
+    @property
+    def name(self):
+        """Component name (``componentNameSpec/@name``); None for a plain bulletin."""
+        return self.component_name
+
+    @property
+    def version(self):
+        """Component version (``componentVersionSpec/@version``); None for a plain bulletin."""
+        return self.component_version
 
 
 @dataclass
@@ -390,9 +401,8 @@ def _index(depot, bundle, limits):
     for vib in by_id.values():
         member = bundle.find(vib.relative_path)
         if member is None:
-            raise FormatError('metadata says VIB %s is at %r, but the bundle has no such file' % (vib.vib_id,
-                                                                                                 vib.relative_path),
-                              path=bundle.label)
+            raise FormatError('metadata says VIB %s is at %r, but the bundle has no such file'
+                              % (vib.vib_id, vib.relative_path), path=bundle.label)
         vib.member = member
         if vib.packed_size is not None and vib.packed_size != bundle.size(member):
             raise FormatError('VIB %s is %d bytes in the bundle but the metadata says %d (corrupt or truncated bundle)'

@@ -229,6 +229,6 @@ def format_map_line(entry):
         sub = '%s:%s' % (entry.subvendor or '0000', entry.subdevice or '0000')
         line = 'regtype=linux,bus=pci,id=%s:%s %s,driver=%s' % (entry.vendor, entry.device, sub, entry.driver)
         return line + (',class=%s' % entry.device_class if entry.device_class else '')
-    ident = ''.join(g or '.' * n for g, n in ((entry.vendor, 4), (entry.device, 4), (entry.subvendor, 4),
-                                                (entry.subdevice, 4), (entry.device_class, 6)))
+    groups = ((entry.vendor, 4), (entry.device, 4), (entry.subvendor, 4), (entry.subdevice, 4), (entry.device_class, 6))
+    ident = ''.join(g or '.' * n for g, n in groups)
     return 'regtype=native,bus=pci,id=%s,driver=%s' % (ident, entry.driver)

@@ -11,6 +11,7 @@ list, PCI IDs, vmkernel module checks) runs once, lazily, with bounded memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import posixpath
@@ -376,8 +377,8 @@ def _vib_from_container(opener, total_size, label, limits, extent_base=None, pac
             raise FormatError('descriptor.xml lists payload %s, but the VIB has no member of that name' % payload.name,
                               path=label)
         if member.size != payload.size:
-            raise FormatError('payload %s member is %d bytes but descriptor.xml says %d' % (payload.name, member.size,
-                                                                                          payload.size), path=label)
+            raise FormatError('payload %s member is %d bytes but descriptor.xml says %d'
+                              % (payload.name, member.size, payload.size), path=label)
         extent = None
         if extent_base is not None:
             extent = (extent_base[0], extent_base[1] + member.offset, member.size)
@@ -405,7 +406,7 @@ def _load_depot(path, limits):
         vibs = []
         for ref in depot.vibs:
             label = '%s!%s' % (source.label, ref.member)
-            opener = (lambda member: lambda: source.open(member))(ref.member)
+            opener = functools.partial(source.open, ref.member)
             stored = source.stored_extent(ref.member)
             extent_base = (stored[0], stored[1]) if stored and stored[0] else None
             vib = _vib_from_container(opener, source.size(ref.member), label, limits, extent_base,

@@ -76,8 +76,8 @@ def _check_header_checksum(header, label, name):
 
 def _check_entry(entry, label, limits):
     if entry.type in ('symlink', 'hardlink') and not limits.allow_links:
-        raise UnsafeArchiveError('payload member %s is a %s (to %r); links are refused' % (entry.name, entry.type,
-                                                                                          entry.linkname), path=label)
+        raise UnsafeArchiveError('payload member %s is a %s (to %r); links are refused'
+                                 % (entry.name, entry.type, entry.linkname), path=label)
     if entry.type in ('chardev', 'blockdev', 'fifo'):
         raise UnsafeArchiveError('payload member %s is a device or fifo, which a driver payload never contains'
                                  % entry.name, path=label)

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: package_info
 short_description: Read and validate an ESXi driver package (VIB, offline bundle, component or legacy driver tgz)
 version_added: 0.1.0
-author: esxi.customizer contributors
+author: esxi.customizer contributors (!UNKNOWN)
 description:
   - Reads a C(.vib) file, an offline bundle or 7.x+ component zip (nested zips included), or a legacy
     ESXi 5.0 style 3-file driver C(.tgz), and reports every VIB it holds.
@@ -311,14 +311,17 @@ def _payloads(vib, verify):
         if check is not None:
             raise_for_mismatch(check, vib.label)
         injectable, _reason = payload_compression_supported(payload)
+        if check is not None:
+            checksums = [{'type': r.checksum_type, 'verify_process': r.verify_process, 'ok': r.ok, 'note': r.note}
+                         for r in check.results]
+        else:
+            checksums = [{'type': c.checksum_type, 'verify_process': c.verify_process, 'ok': None, 'note': ''}
+                         for c in payload.checksums]
         result.append({
             'name': payload.name, 'type': payload.type, 'size': payload.size,
             'uncompressed_size': payload.uncompressed_size,
             'checksum_ok': check.checksum_ok if check is not None else None,
-            'checksums': [{'type': r.checksum_type, 'verify_process': r.verify_process, 'ok': r.ok, 'note': r.note}
-                          for r in check.results] if check is not None else
-                         [{'type': c.checksum_type, 'verify_process': c.verify_process, 'ok': None, 'note': ''}
-                          for c in payload.checksums],
+            'checksums': checksums,
             'injectable': injectable and payload.type in ('vgz', 'tgz'),
         })
     return result

@@ -164,8 +164,8 @@ def test_symlink_member(tmp_path):
     link = zipfile.ZipInfo('vib20/link.vib')
     link.create_system = 3
     link.external_attr = (stat.S_IFLNK | 0o777) << 16
-    bundle = _rezip(packages.build_offline_bundle([_vib()]), lambda n, d: [(n, d)] + ([(link, b'/etc/shadow')]
-                                                                                     if n == 'index.xml' else []))
+    extra = [(link, b'/etc/shadow')]
+    bundle = _rezip(packages.build_offline_bundle([_vib()]), lambda n, d: [(n, d)] + (extra if n == 'index.xml' else []))
     with pytest.raises(UnsafeArchiveError, match='is a symbolic link'):
         open_depot(_write(tmp_path, bundle))
 
