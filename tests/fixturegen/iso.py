@@ -32,7 +32,7 @@ SYSLINUX_BIOS_MODULES = '/usr/lib/syslinux/modules/bios'
 # cat.c32 shows BOOT.CFG at boot; mboot.c32 is what the stock ISOLINUX.CFG names (never run here).
 SYSLINUX_FILES = ('ldlinux.c32', 'libcom32.c32', 'libutil.c32', 'cat.c32', 'mboot.c32')
 GRUB_EFI_DIR = '/usr/lib/grub/x86_64-efi'
-GRUB_MODULES = ('serial', 'terminal', 'echo', 'search', 'search_fs_file', 'iso9660', 'fat', 'part_msdos', 'part_gpt',
+GRUB_MODULES = ('serial', 'terminal', 'terminfo', 'echo', 'search', 'search_fs_file', 'iso9660', 'fat', 'part_msdos', 'part_gpt',
                 'cat', 'chain', 'halt', 'test', 'normal')
 FIXED_MTIME = 1700000000  # file times in the tree, so two builds give the same ISO
 
@@ -210,11 +210,13 @@ def grub_config(marker: str, chain: bool) -> str:
         'serial --unit=0 --speed=115200',
         # serial only: OVMF already copies its console to the serial port, so 'console' would double characters
         'terminal_output serial',
+        'terminfo -g 4000x50 serial',  # no hard wrap of the long modules= line
         'echo %s' % marker,
-        'if search --no-floppy --set=root --file /EFI/BOOT/BOOT.CFG; then',
-        '  set cfg=/EFI/BOOT/BOOT.CFG; set efi=/EFI/BOOT/BOOTX64.EFI',
-        'elif search --no-floppy --set=root --file /efi/boot/boot.cfg; then',  # Rock Ridge names are case-sensitive
+        # lower-case first: plain ISO9660 and FAT match it case-insensitively, Rock Ridge (-J -R remaster) exactly
+        'if search --no-floppy --set=root --file /efi/boot/boot.cfg; then',
         '  set cfg=/efi/boot/boot.cfg; set efi=/efi/boot/bootx64.efi',
+        'elif search --no-floppy --set=root --file /EFI/BOOT/BOOT.CFG; then',
+        '  set cfg=/EFI/BOOT/BOOT.CFG; set efi=/EFI/BOOT/BOOTX64.EFI',
         'fi',
         'echo %s' % BOOTCFG_BEGIN,
         'cat $cfg',
