@@ -236,8 +236,6 @@ class ImageProfile:
         self.dirty = False
         if self._root.tag != 'imageprofile':
             raise FormatError('root element is <%s>, expected <imageprofile>' % self._root.tag, path=what or member)
-        if self._root.find('viblist') is None:
-            raise FormatError('image profile has no <viblist>', path=what or member)
 
     def get_field(self, attr: str) -> str | None:
         return _text(self._root, self._FIELDS[attr])
@@ -248,12 +246,7 @@ class ImageProfile:
         node = self._root.find(tag)
         if node is None:
             node = ET.Element(tag)
-            rank = self._ORDER.index(tag)
-            position = 0
-            for index, child in enumerate(list(self._root)):
-                if child.tag in self._ORDER[:rank]:
-                    position = index + 1
-            self._root.insert(position, node)
+            self._insert_in_order(node)
         elif (node.text or '') == value:
             return False
         node.text = value
@@ -261,10 +254,32 @@ class ImageProfile:
         return True
 
     @property
+    def has_viblist(self) -> bool:
+        return self._viblist() is not None
+
+    def _viblist(self) -> ET.Element | None:
+        # the element name is lower case in every profile seen; accept any case from newer releases
+        for child in self._root:
+            if isinstance(child.tag, str) and child.tag.lower() == 'viblist':
+                return child
+        return None
+
+    def _insert_in_order(self, node: ET.Element) -> None:
+        """Insert a new child element after the elements that precede it in the installer's order."""
+        rank = self._ORDER.index(node.tag)
+        position = 0
+        for index, child in enumerate(list(self._root)):
+            if child.tag in self._ORDER[:rank]:
+                position = index + 1
+        self._root.insert(position, node)
+        self.dirty = True
+
+    @property
     def vibs(self) -> dict:
         """``{vib_id: {payload_name: local_name}}`` in profile order."""
         result = {}
-        for node in self._root.findall('viblist/vib'):
+        viblist = self._viblist()
+        for node in (viblist.findall('vib') if viblist is not None else ()):
             vib_id = _text(node, 'vib-id', '')
             result[vib_id] = {p.get('payload-name', ''): (p.text or '').strip() for p in node.findall('payloads/payload')}
         return result
@@ -275,7 +290,11 @@ class ImageProfile:
         return {name.lower() for payloads in self.vibs.values() for name in payloads.values()}
 
     def add_vib(self, vib_id: str, payloads: dict) -> None:
-        vib = ET.SubElement(self._root.find('viblist'), 'vib')
+        viblist = self._viblist()
+        if viblist is None:
+            self._insert_in_order(ET.Element('viblist'))
+            viblist = self._viblist()
+        vib = ET.SubElement(viblist, 'vib')
         ET.SubElement(vib, 'vib-id').text = vib_id
         holder = ET.SubElement(vib, 'payloads')
         for payload_name, local_name in payloads.items():
@@ -283,7 +302,9 @@ class ImageProfile:
         self.dirty = True
 
     def remove_vib(self, vib_id: str) -> bool:
-        viblist = self._root.find('viblist')
+        viblist = self._viblist()
+        if viblist is None:
+            return False
         gone = [node for node in viblist.findall('vib') if _text(node, 'vib-id') == vib_id]
         for node in gone:
             viblist.remove(node)
@@ -429,6 +450,8 @@ class ImageDatabase:
             return found
         if len(self.profiles) > 1:
             found.append('image database has %d image profiles; the installer uses one' % len(self.profiles))
+        if not self.profile.has_viblist:
+            found.append('image profile %s has no <viblist>' % (self.profile.member or ''))
         for vib_id, payloads in self.profile.vibs.items():
             record = self.vibs.get(vib_id)
             if record is None:
@@ -437,6 +460,9 @@ class ImageDatabase:
             for payload_name in payloads:
                 if record.payload(payload_name) is None:
                     found.append('profile maps payload %r of VIB %s, which the VIB does not have' % (payload_name, vib_id))
+            for payload in record.payloads:
+                if payload.name not in payloads:
+                    found.append('profile has no local file name for payload %r of VIB %s' % (payload.name, vib_id))
         return found
 
     # -- editing -----------------------------------------------------------------------------

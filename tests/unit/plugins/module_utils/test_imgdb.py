@@ -321,6 +321,27 @@ def test_streamed_file_object_source():
     assert list(db.profile.vibs) == ['a']
 
 
+def test_database_problems():
+    vib = NEW_VIB
+    members = [(tarfile.TarInfo('var/db/esximg/vibs/net.xml'), vib)]
+    unmapped = minimal_db([(NEW_VIB_ID, 'other', 'x.t00'), ('VMW_bootbank_ghost_1', 'g', 'g.v00')])
+    db = ImageDatabase.from_tgz(unmapped)
+    db._add_member('var/db/esximg/vibs/net.xml', vib)  # pylint: disable=protected-access
+    db = ImageDatabase.from_tgz(db.to_tgz())
+    assert db.problems() == [
+        "profile maps payload 'other' of VIB %s, which the VIB does not have" % NEW_VIB_ID,
+        "profile has no local file name for payload 'net-r8125' of VIB %s" % NEW_VIB_ID,
+        'profile lists VIB VMW_bootbank_ghost_1 but the database has no descriptor for it']
+    no_viblist = tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), b'<imageprofile><name>P</name>'
+                                    b'<acceptancelevel>partner</acceptancelevel></imageprofile>')] + members)
+    db = ImageDatabase.from_tgz(no_viblist)
+    assert db.profile.vibs == {}
+    assert db.problems() == ['image profile var/db/esximg/profiles/p has no <viblist>']
+    db.add_vib(NEW_VIB_ID + 'x', 'net-r8125', vib.replace(b'9.011.00-10<', b'9.011.00-10x<'), {'net-r8125': 'net_r812.t00'})
+    assert db.profile.to_xml().startswith(b'<imageprofile><name>P</name><viblist><vib><vib-id>')
+    assert db.problems() == []
+
+
 def test_acceptance_rank_and_touch_formats():
     assert acceptance_rank('community') < acceptance_rank('partner') < acceptance_rank('accepted') < acceptance_rank('certified')
     db = ImageDatabase.from_tgz(minimal_db())
