@@ -164,7 +164,7 @@ class SystemRequires:
     maintenance_mode: bool | None = None
     maintenance_mode_attrs: dict = field(default_factory=dict)
     software_platforms: list = field(default_factory=list)
-    # Other children (hwplatform, ...) as parsed elements, re-emitted unchanged.
+    # Other children (hwplatform, ...) as XML strings, re-emitted unchanged.
     other: list = field(default_factory=list)
 
 
@@ -200,6 +200,9 @@ class Descriptor:
     relative_path: str | None = None
     packed_size: int | None = None
     vib_checksum: Checksum | None = None
+    # Top-level elements we do not model (e.g. <installdate> of installed-host copies) as XML strings,
+    # re-emitted unchanged after <software-tags>, where esximage puts them.
+    extra_elements: list = field(default_factory=list)
 
     @property
     def vib_id(self):
@@ -237,6 +240,8 @@ class Descriptor:
         tags = ElementTree.SubElement(root, 'software-tags')
         for tag in self.software_tags:
             ElementTree.SubElement(tags, 'tag').text = tag
+        for raw in self.extra_elements:
+            root.append(parse_xml(raw))
         if include_depot_fields and self.relative_path is not None:
             ElementTree.SubElement(root, 'relative-path').text = self.relative_path
             ElementTree.SubElement(root, 'packed-size').text = str(self.packed_size or 0)
@@ -247,8 +252,8 @@ class Descriptor:
         if self.system_requires.maintenance_mode is not None:
             ElementTree.SubElement(sysreq, 'maintenance-mode', dict(self.system_requires.maintenance_mode_attrs)).text = \
                 _bool_text(self.system_requires.maintenance_mode)
-        for elem in self.system_requires.other:
-            sysreq.append(copy.deepcopy(elem))
+        for raw in self.system_requires.other:
+            sysreq.append(parse_xml(raw))
         for platform in self.system_requires.software_platforms:
             ElementTree.SubElement(sysreq, 'softwarePlatform', {'version': platform.version, 'locale': platform.locale,
                                                                 'productLineID': platform.product_line_id})
@@ -285,8 +290,10 @@ class Descriptor:
 
 
 def _checksum_order(c):
-    # VMware writes sha-256 gunzip first, then sha-256, then sha-1 gunzip (4.2 ordering pitfall).
-    known = {('sha-256', 'gunzip'): 0, ('sha-256', None): 1, ('sha-1', 'gunzip'): 2, ('sha-1', None): 3}
+    # VMware writes sha-256 gunzip first, then sha-256, then sha-1 gunzip (4.2 ordering pitfall); boot modules
+    # of esx-base put their txt-mle checksum before all of them (6.7/7.0 image databases).
+    known = {('sha-256', 'txt-mle'): -1, ('sha-256', 'gunzip'): 0, ('sha-256', None): 1, ('sha-1', 'gunzip'): 2,
+             ('sha-1', None): 3}
     return known.get((c.checksum_type, c.verify_process), 4)
 
 
@@ -295,6 +302,13 @@ def sort_checksums(checksums):
 
 
 # --- parsing ----------------------------------------------------------------------------------------
+
+def _raw(elem):
+    """An element as a standalone XML string without its tail (kept for round trips, compared by value)."""
+    clone = copy.copy(elem)
+    clone.tail = None
+    return ElementTree.tostring(clone, encoding='unicode')
+
 
 def _constraints(parent):
     if parent is None:
@@ -351,8 +365,14 @@ def _system_requires(elem):
             req.software_platforms.append(SoftwarePlatform(child.get('version', ''), child.get('locale', ''),
                                                            child.get('productLineID', '')))
         elif isinstance(child.tag, str):
-            req.other.append(copy.deepcopy(child))
+            req.other.append(_raw(child))
     return req
+
+
+_KNOWN_TOP = frozenset((
+    'type', 'name', 'version', 'vendor', 'summary', 'description', 'release-date', 'urls', 'relationships',
+    'software-tags', 'system-requires', 'file-list', 'acceptance-level', 'live-install-allowed', 'live-remove-allowed',
+    'cimom-restart', 'stateless-ready', 'overlay', 'payloads', 'relative-path', 'packed-size', 'checksum'))
 
 
 def descriptor_from_element(root, label=None):
@@ -399,6 +419,7 @@ def descriptor_from_element(root, label=None):
         relative_path=_text(root, 'relative-path'),
         packed_size=int(packed) if packed and packed.isdigit() else None,
         vib_checksum=vib_checksum,
+        extra_elements=[_raw(c) for c in root if isinstance(c.tag, str) and c.tag not in _KNOWN_TOP],
     )
     names = [p.name for p in desc.payloads]
     if len(set(names)) != len(names):

@@ -127,6 +127,26 @@ def test_to_xml_writes_checksums_in_vmware_order():
     assert xml.startswith('<vib version="5.0"><type>bootbank</type><name>net-r8125</name>')
 
 
+@needs_fixtures
+def test_every_image_database_descriptor_round_trips():
+    """The 6.7 GA and 7.0.0 image databases: 220 VMware-written VIB XMLs (vfat-name, boot-order, txt-mle...)."""
+    paths = sorted((FIXTURES / 'esxi67-imgdb-ljvblfz').rglob('vibs/*.xml'))
+    paths += sorted((FIXTURES / 'esxi70-imgdb-samples-eturra').rglob('vibs/*.xml'))
+    assert len(paths) == 220
+    for path in paths:
+        d = parse_descriptor(path.read_bytes(), str(path))
+        assert parse_descriptor(d.to_xml()) == d, path
+    base = parse_descriptor((FIXTURES / 'esxi67-imgdb-ljvblfz/var/db/esximg/vibs/esx-base-591008816.xml').read_bytes())
+    installed = parse_descriptor((FIXTURES / 'esxi70-imgdb-samples-eturra/samples/esximg/vibs/'
+                                  'esx-base-699708918229420497.xml').read_bytes())
+    assert installed.extra_elements == ['<installdate>2020-10-07T11:36:17.746590+00:00</installdate>']
+    assert b'</software-tags><installdate>2020-10-07T11:36:17.746590+00:00</installdate><system-requires>' in installed.to_xml()
+    b = base.payload('b')
+    assert (b.type, b.boot_order, b.size) == ('boot', '10', 123786)
+    assert [(c.checksum_type, c.verify_process) for c in b.checksums] == [
+        ('sha-256', 'txt-mle'), ('sha-256', 'gunzip'), ('sha-256', None), ('sha-1', 'gunzip')]
+
+
 def test_sort_checksums_vmware_order():
     sums = [Checksum('sha-1', 'c', 'gunzip'), Checksum('sha-256', 'b'), Checksum('sha-256', 'a', 'gunzip')]
     assert [c.value for c in sort_checksums(sums)] == ['a', 'b', 'c']
