@@ -49,6 +49,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
 )
 
 MAX_NESTING = 2
+# What zipfile raises for corrupt input besides BadZipFile: NotImplementedError for a damaged version or
+# method field, RuntimeError for a damaged encryption flag, ValueError/EOFError for damaged sizes.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError)
 
 
 class _ZipMemberStream(io.RawIOBase):
@@ -61,7 +64,7 @@ class _ZipMemberStream(io.RawIOBase):
     def _guard(self, func, *args):
         try:
             return func(*args)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as err:
+        except _ZIP_ERRORS as err:
             raise FormatError('corrupt zip member (%s)' % err, path=self._label) from None
 
     def readable(self):
@@ -103,7 +106,7 @@ class ZipSource:
         self._owned = list(owned)
         try:
             self.zip = zipfile.ZipFile(fileobj)
-        except zipfile.BadZipFile as err:
+        except (zipfile.BadZipFile, NotImplementedError, ValueError) as err:
             self.close()
             raise FormatError('not a valid zip archive (%s); a truncated download looks like this too' % err,
                               path=label) from None
@@ -156,7 +159,7 @@ class ZipSource:
     def open(self, name):
         try:
             inner = self.zip.open(self.infos[name])
-        except (zipfile.BadZipFile, zlib.error, OSError) as err:
+        except _ZIP_ERRORS + (OSError,) as err:
             raise FormatError('cannot open zip member %s (%s)' % (name, err), path=self.label) from None
         return _ZipMemberStream(inner, '%s: %s' % (self.label, name))
 

@@ -215,3 +215,12 @@ def test_missing_metadata_zip(tmp_path):
     bundle = _rezip(packages.build_offline_bundle([_vib()]), lambda n, d: [] if n == 'metadata.zip' else [(n, d)])
     with pytest.raises(FormatError, match="names metadata 'metadata.zip', which is not in the bundle"):
         open_depot(_write(tmp_path, bundle))
+
+
+def test_damaged_version_field_is_a_format_error(tmp_path):
+    """zipfile raises NotImplementedError for an absurd 'version needed' field; that is corruption, not a crash."""
+    data = bytearray(packages.build_offline_bundle([_vib()]))
+    central = data.index(b'PK\x01\x02')
+    data[central + 6] = 84  # version needed to extract: 8.4
+    with pytest.raises(FormatError, match='not a valid zip archive .zip file version 8.4'):
+        open_depot(_write(tmp_path, bytes(data)))
