@@ -1,0 +1,642 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Idempotent, atomic publishing of a set of files into a directory that other programs serve.
+
+A publish target (PXE/TFTP/HTTP tree, USB staging directory...) says which files it wants (relative
+path + where the bytes come from); :class:`TreeSync` compares that with a manifest it keeps inside the
+published tree and with the files on disk, then writes only what differs, removes what an earlier
+publish of the same tree wrote and is no longer wanted, and leaves every other file alone.
+
+Why a manifest: it records, for every file we wrote, its size, sha256 and the ``(size, mtime, inode)``
+seen right after writing.  A re-run then needs one ``lstat`` per file instead of hashing, and the
+source digests are cached under a key identifying the source container (an ISO's size, mtime, ctime,
+inode and a hash of its metadata), so an unchanged ISO is never re-read.
+
+Safety rules: every path is relative and checked component by component; directories are opened with
+``O_NOFOLLOW`` from the root's descriptor, so a symlink anywhere below the root is an error instead of
+a way out of it; files are written to a temporary name in the same directory and renamed, so a client
+reading during a publish sees the old or the new file, never a partial one; a file that exists but was
+not published by us (and differs) is never overwritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import stat
+import threading
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
+
+MANIFEST_FORMAT = 1
+CHUNK = 8 * 1024 * 1024
+"""Copy/hash block size: big blocks amortise syscalls; 8 MiB measured faster than 1 MiB here."""
+THREADED_HASH_MIN = 4 * 1024 * 1024
+"""Files at least this large are hashed in a second thread while the kernel copies them."""
+FILE_MODE = 0o644
+DIR_MODE = 0o755
+"""TFTP servers (tftpd-hpa --secure) and web servers usually run as another user: world-readable."""
+
+
+class PublishError(EsxiCustomizerError):
+    """The destination cannot be published to safely (symlink, foreign file, bad path)."""
+
+
+def check_relpath(path: str, what: str = 'path') -> tuple[str, ...]:
+    """Split a relative ``/``-separated path, refusing anything that could leave the root."""
+    if not isinstance(path, str) or not path:
+        raise PublishError('empty %s' % what)
+    if path.startswith('/') or '\\' in path or '\0' in path:
+        raise PublishError('%s %r must be relative, without backslashes or NUL bytes' % (what, path))
+    parts = tuple(path.split('/'))
+    for part in parts:
+        if part in ('', '.', '..'):
+            raise PublishError('%s %r contains an empty, "." or ".." component' % (what, path))
+        if len(part.encode('utf-8', 'surrogateescape')) > 255:
+            raise PublishError('%s %r has a component longer than 255 bytes' % (what, path))
+    return parts
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+class Container:
+    """A large source file (an ISO) that many :class:`ExtentSource` read from, opened once."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise FormatError('cannot open: %s' % exc.strerror, path=path) from None
+        st = os.fstat(self.fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(self.fd)
+            raise FormatError('is not a regular file', path=path)
+        self.stat = st
+
+    def identity(self) -> dict:
+        """What makes a cached digest valid: same file object, same length, not written since."""
+        st = self.stat
+        # ctime cannot be set back by users (touch -r only restores mtime), so an in-place edit always shows
+        return {'dev': st.st_dev, 'ino': st.st_ino, 'size': st.st_size, 'mtime_ns': st.st_mtime_ns, 'ctime_ns': st.st_ctime_ns}
+
+    def pread(self, offset: int, length: int) -> bytes:
+        if offset < 0 or offset + length > self.stat.st_size:
+            raise FormatError('is truncated: %d bytes at offset %d lie beyond its end (%d bytes)'
+                              % (length, offset, self.stat.st_size), path=self.path)
+        data = os.pread(self.fd, length, offset)
+        if len(data) != length:
+            raise FormatError('short read at offset %d (file truncated while reading?)' % offset, path=self.path)
+        return data
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Source:
+    """Where one published file's bytes come from."""
+
+    size = 0
+    cache_key = None
+    """Stable name inside the container (e.g. the ISO record) for the digest cache, or None."""
+
+    def sha256(self) -> str:
+        raise NotImplementedError
+
+    def copy_to(self, fd: int) -> str:
+        """Write all bytes to ``fd`` (positioned at 0) and return their sha256."""
+        raise NotImplementedError
+
+
+class BytesSource(Source):
+    """Generated content (boot.cfg, pxelinux and iPXE files), small by nature."""
+
+    def __init__(self, data: bytes):
+        self.data = bytes(data)
+        self.size = len(self.data)
+        self._digest = sha256_bytes(self.data)
+
+    def sha256(self) -> str:
+        return self._digest
+
+    def copy_to(self, fd: int) -> str:
+        view = memoryview(self.data)
+        while view:
+            view = view[os.write(fd, view):]
+        return self._digest
+
+
+class ExtentSource(Source):
+    """``size`` bytes at ``offset`` of a :class:`Container` (an ISO file's single extent)."""
+
+    def __init__(self, container: Container, offset: int, size: int, cache_key: str | None = None):
+        self.container = container
+        self.offset = offset
+        self.size = size
+        self.cache_key = cache_key
+        if offset < 0 or size < 0 or offset + size > container.stat.st_size:
+            raise FormatError('is truncated: %s needs bytes %d-%d but the file has %d'
+                              % (cache_key or 'a file', offset, offset + size, container.stat.st_size), path=container.path)
+
+    def _hash_range(self, out: list) -> None:
+        digest = hashlib.sha256()
+        buf = bytearray(min(CHUNK, max(self.size, 1)))
+        view = memoryview(buf)
+        pos, end = self.offset, self.offset + self.size
+        try:
+            while pos < end:
+                got = os.preadv(self.container.fd, [view[:min(len(buf), end - pos)]], pos)
+                if got <= 0:
+                    raise FormatError('short read at offset %d' % pos, path=self.container.path)
+                digest.update(view[:got])
+                pos += got
+            out.append(digest.hexdigest())
+        except BaseException as exc:  # handed to the waiting thread, which re-raises it
+            out.append(exc)
+
+    def sha256(self) -> str:
+        out = []
+        self._hash_range(out)
+        if isinstance(out[0], BaseException):
+            raise out[0]
+        return out[0]
+
+    def copy_to(self, fd: int) -> str:
+        if self.size >= THREADED_HASH_MIN:
+            # The kernel copies (copy_file_range, no user-space buffers) while a thread hashes the same
+            # range from the page cache; hashlib releases the GIL, so the two overlap on two cores.
+            out = []
+            hasher = threading.Thread(target=self._hash_range, args=(out,))
+            hasher.start()
+            try:
+                copied = self._kernel_copy(fd)
+            finally:
+                hasher.join()
+            if isinstance(out[0], BaseException):
+                raise out[0]
+            if copied:
+                return out[0]
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.ftruncate(fd, 0)
+        return self._user_copy(fd)
+
+    def _kernel_copy(self, fd: int) -> bool:
+        """Copy with copy_file_range; False when the kernel/filesystem cannot (caller falls back)."""
+        copy_file_range = getattr(os, 'copy_file_range', None)
+        if copy_file_range is None:
+            return False
+        pos, end = self.offset, self.offset + self.size
+        try:
+            while pos < end:
+                done = copy_file_range(self.container.fd, fd, min(end - pos, 1 << 30), pos)
+                if done <= 0:
+                    raise FormatError('short read at offset %d (file truncated while reading?)' % pos, path=self.container.path)
+                pos += done
+        except OSError as exc:
+            if exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF) and pos == self.offset:
+                return False
+            raise
+        return True
+
+    def _user_copy(self, fd: int) -> str:
+        digest = hashlib.sha256()
+        buf = bytearray(min(CHUNK, max(self.size, 1)))
+        view = memoryview(buf)
+        pos, end = self.offset, self.offset + self.size
+        while pos < end:
+            got = os.preadv(self.container.fd, [view[:min(len(buf), end - pos)]], pos)
+            if got <= 0:
+                raise FormatError('short read at offset %d (file truncated while reading?)' % pos, path=self.container.path)
+            chunk = view[:got]
+            digest.update(chunk)
+            while chunk:
+                chunk = chunk[os.write(fd, chunk):]
+            pos += got
+        return digest.hexdigest()
+
+
+# -- the destination -----------------------------------------------------------------------------
+
+
+class _Root:
+    """Directory access below one root descriptor that never follows a symlink."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:
+            raise PublishError('does not exist (create the server root first)', path=path) from None
+        except NotADirectoryError:
+            raise PublishError('is not a directory', path=path) from None
+        except OSError as exc:
+            raise PublishError('cannot open: %s' % exc.strerror, path=path) from None
+        self._dirs = {(): self.fd}
+        self.created_dirs = []
+
+    def close(self) -> None:
+        for fd in self._dirs.values():
+            os.close(fd)
+        self._dirs = {}
+
+    def lock(self) -> None:
+        """Serialise publishes into the same root (flock on the directory itself: no lock file to leave)."""
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def _display(self, parts) -> str:
+        return os.path.join(self.path, *parts)
+
+    def dir_fd(self, parts: tuple, create: bool = False) -> int | None:
+        """Descriptor of directory ``parts`` (None if absent and not ``create``)."""
+        parts = tuple(parts)
+        if parts in self._dirs:
+            return self._dirs[parts]
+        parent = self.dir_fd(parts[:-1], create)
+        if parent is None:
+            return None
+        name = parts[-1]
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+        except FileNotFoundError:
+            if not create:
+                return None
+            os.mkdir(name, DIR_MODE, dir_fd=parent)
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+            os.fchmod(fd, DIR_MODE)  # mkdir's mode is filtered by the umask
+            self.created_dirs.append('/'.join(parts))
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise PublishError('is a symlink or not a directory; refusing to publish through it', path=self._display(parts)) from None
+            raise
+        self._dirs[parts] = fd
+        return fd
+
+    def lstat(self, parts: tuple):
+        parent = self.dir_fd(parts[:-1])
+        if parent is None:
+            return None
+        try:
+            return os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def read_file(self, parts: tuple, limit: int) -> bytes | None:
+        parent = self.dir_fd(parts[:-1])
+        if parent is None:
+            return None
+        try:
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=parent)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise PublishError('is a symlink', path=self._display(parts)) from None
+            raise
+        with os.fdopen(fd, 'rb') as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise FormatError('is larger than %d bytes' % limit, path=self._display(parts))
+        return data
+
+    def sha256(self, parts: tuple) -> str:
+        digest = hashlib.sha256()
+        parent = self.dir_fd(parts[:-1])
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=parent)
+        with os.fdopen(fd, 'rb', buffering=0) as handle:
+            buf = bytearray(CHUNK)
+            while True:
+                got = handle.readinto(buf)
+                if not got:
+                    break
+                digest.update(memoryview(buf)[:got])
+        return digest.hexdigest()
+
+    def write_atomic(self, parts: tuple, source: Source) -> tuple[str, os.stat_result]:
+        """Write to a temporary file beside the target, then rename over it; returns (sha256, stat)."""
+        parent = self.dir_fd(parts[:-1], create=True)
+        tmp = '.%s.%s.tmp' % (parts[-1][:200], os.urandom(4).hex())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=parent)
+        try:
+            try:
+                os.fchmod(fd, FILE_MODE)
+                digest = source.copy_to(fd)
+                st = os.fstat(fd)
+            finally:
+                os.close(fd)
+            if st.st_size != source.size:
+                raise FormatError('wrote %d bytes instead of %d' % (st.st_size, source.size), path=self._display(parts))
+            existing = self.lstat(parts)
+            if existing is not None and not stat.S_ISREG(existing.st_mode):
+                raise PublishError('exists and is not a regular file', path=self._display(parts))
+            os.rename(tmp, parts[-1], src_dir_fd=parent, dst_dir_fd=parent)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=parent)
+            except OSError:
+                pass
+            raise
+        return digest, st
+
+    def unlink(self, parts: tuple) -> bool:
+        parent = self.dir_fd(parts[:-1])
+        if parent is None:
+            return False
+        try:
+            os.unlink(parts[-1], dir_fd=parent)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def rmdir_if_empty(self, parts: tuple) -> bool:
+        parent = self.dir_fd(parts[:-1])
+        if parent is None:
+            return False
+        fd = self._dirs.pop(tuple(parts), None)
+        if fd is not None:
+            os.close(fd)
+        try:
+            os.rmdir(parts[-1], dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.ENOTDIR):
+                return False
+            raise
+        return True
+
+
+def _stat_record(st) -> list:
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+class Plan:
+    """What a sync would do; computed without writing anything (check mode returns it as is)."""
+
+    def __init__(self):
+        self.writes = []      # (path, Source, reason)
+        self.removes = []     # paths of files we published earlier and no longer want
+        self.unchanged = []   # paths already right
+        self.kept_foreign = []  # stale paths left alone because someone changed them since
+        self.digests = {}     # path -> sha256 of the wanted content, where known before writing
+        self.manifest_dirty = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.writes or self.removes)
+
+
+class TreeSync:
+    """Make ``root`` contain exactly the wanted files of one publication, tracked by a manifest.
+
+    ``manifest`` is the manifest's path relative to ``root`` (inside the publication's own directory);
+    ``owner`` is a small dict stored in it and checked on load (so two publications never share one);
+    ``source_key`` identifies the container the extent sources read from (digest cache validity).
+    """
+
+    def __init__(self, root: str, manifest: str, owner: dict, source_key: dict | None = None):
+        self.root_path = root
+        self.manifest_parts = check_relpath(manifest, 'manifest path')
+        self.manifest_path = manifest
+        self.owner = owner
+        self.source_key = source_key
+        self._root = _Root(root)
+        try:
+            self._root.lock()
+            self.old = self._load_manifest()
+        except BaseException:
+            self._root.close()  # also releases the lock
+            raise
+
+    def close(self) -> None:
+        self._root.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def published(self) -> bool:
+        return self.old is not None
+
+    def published_files(self) -> list[str]:
+        return sorted(self.old['files']) if self.old else []
+
+    def _load_manifest(self) -> dict | None:
+        where = os.path.join(self.root_path, self.manifest_path)
+        data = self._root.read_file(self.manifest_parts, 64 * 1024 * 1024)
+        if data is None:
+            return None
+        try:
+            doc = json.loads(data.decode('utf-8'))
+            if doc.get('format') != MANIFEST_FORMAT:
+                raise ValueError('unknown manifest format %r' % doc.get('format'))
+            files, dirs = doc['files'], doc['dirs']
+            if not isinstance(files, dict) or not isinstance(dirs, list):
+                raise ValueError('files/dirs have the wrong type')
+            for path in list(files) + list(dirs):
+                check_relpath(path)
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, PublishError) as exc:
+            raise FormatError('is not a valid publish manifest (%s); move it away to publish afresh, '
+                              'then remove the files it listed yourself' % exc, path=where) from None
+        if doc.get('owner') != self.owner:
+            raise PublishError('belongs to another publication (%s), not %s'
+                               % (json.dumps(doc.get('owner'), sort_keys=True), json.dumps(self.owner, sort_keys=True)), path=where)
+        return doc
+
+    # -- planning ----------------------------------------------------------------------------
+
+    def _cached_digests(self) -> dict:
+        if not self.old or self.source_key is None:
+            return {}
+        cache = self.old.get('source') or {}
+        return cache.get('digests', {}) if cache.get('key') == self.source_key else {}
+
+    def plan(self, wanted: dict) -> Plan:
+        """``wanted`` maps relative path -> :class:`Source`. Reads what it must, writes nothing."""
+        plan = Plan()
+        old_files = self.old['files'] if self.old else {}
+        cache = self._cached_digests()
+        for path in sorted(wanted):
+            parts = check_relpath(path)
+            if parts == self.manifest_parts:
+                raise PublishError('a published file would overwrite the manifest %s' % path)
+            source = wanted[path]
+            record = old_files.get(path)
+            st = self._root.lstat(parts)
+            if st is not None and not stat.S_ISREG(st.st_mode):
+                raise PublishError('exists and is not a regular file (symlink or directory); refusing to replace it',
+                                   path=os.path.join(self.root_path, path))
+            known = self._known_digest(source, cache)
+            if st is None:
+                plan.writes.append((path, source, 'missing'))
+                continue
+            if record is None or record.get('stat') is None:
+                # not recorded as ours (or a write interrupted before it was recorded): adopt only identical content
+                if st.st_size == source.size and self._root.sha256(parts) == (known or self._digest(source, plan, path)):
+                    plan.unchanged.append(path)
+                    plan.digests[path] = known or plan.digests[path]
+                    plan.manifest_dirty = True
+                elif record is None:
+                    raise PublishError('exists and was not published by this publication; refusing to overwrite it '
+                                       '(remove it, or publish under another name)', path=os.path.join(self.root_path, path))
+                else:
+                    plan.writes.append((path, source, 'interrupted'))
+                continue
+            if _stat_record(st) != record['stat']:
+                plan.writes.append((path, source, 'modified on disk'))
+                continue
+            if source.size != record['size']:
+                plan.writes.append((path, source, 'content'))
+                continue
+            digest = known or self._digest(source, plan, path)
+            plan.digests[path] = digest
+            if digest == record['sha256']:
+                plan.unchanged.append(path)
+            else:
+                plan.writes.append((path, source, 'content'))
+        for path in sorted(set(old_files) - set(wanted)):
+            self._plan_removal(plan, path, old_files[path])
+        if self.old and self.old.get('source', {}).get('key') != self.source_key:
+            plan.manifest_dirty = True
+        return plan
+
+    def _known_digest(self, source: Source, cache: dict) -> str | None:
+        if isinstance(source, BytesSource):
+            return source.sha256()
+        entry = cache.get(source.cache_key) if source.cache_key else None
+        if entry and entry[0] == source.size:
+            return entry[1]
+        return None
+
+    @staticmethod
+    def _digest(source: Source, plan: Plan, path: str) -> str:
+        digest = source.sha256()
+        plan.digests[path] = digest
+        return digest
+
+    def _plan_removal(self, plan: Plan, path: str, record: dict) -> None:
+        parts = check_relpath(path)
+        st = self._root.lstat(parts)
+        if st is None:
+            plan.manifest_dirty = True
+            return
+        if not stat.S_ISREG(st.st_mode):
+            plan.kept_foreign.append(path)
+            return
+        if record.get('stat') is not None and _stat_record(st) == record['stat']:
+            plan.removes.append(path)
+        elif record.get('sha256') and st.st_size == record.get('size') and self._root.sha256(parts) == record['sha256']:
+            plan.removes.append(path)
+        else:
+            # someone replaced a file we once wrote: theirs now, not ours to delete
+            plan.kept_foreign.append(path)
+            plan.manifest_dirty = True
+
+    # -- applying ----------------------------------------------------------------------------
+
+    def apply(self, plan: Plan, wanted: dict) -> dict:
+        """Carry out ``plan``; returns the manifest written (or the old one when nothing needed writing)."""
+        old_files = dict(self.old['files']) if self.old else {}
+        old_dirs = list(self.old['dirs']) if self.old else []
+        if not plan.changed and not plan.manifest_dirty:
+            return self.old
+        files = {path: old_files[path] for path in old_files if path in wanted or path in plan.removes}
+        if plan.writes:
+            # Record the paths about to be written first, so a run that dies half-way still knows they are ours.
+            pending = dict(files)
+            for path, source, _reason in plan.writes:
+                pending.setdefault(path, {'size': source.size, 'sha256': None, 'stat': None})
+                if path in old_files:
+                    pending[path] = dict(old_files[path], stat=None)
+            self._write_manifest(pending, old_dirs + self._new_parent_dirs(plan), self._digest_cache(plan, wanted, {}))
+        written = {}
+        for path, source, _reason in plan.writes:
+            digest, st = self._root.write_atomic(check_relpath(path), source)
+            written[path] = digest
+            files[path] = {'size': source.size, 'sha256': digest, 'stat': _stat_record(st)}
+        for path in plan.unchanged:
+            if path not in files or files[path].get('stat') is None:
+                files[path] = {'size': wanted[path].size, 'sha256': plan.digests[path],
+                               'stat': _stat_record(self._root.lstat(check_relpath(path)))}
+        for path in plan.removes:
+            self._root.unlink(check_relpath(path))
+            files.pop(path, None)
+        dirs = sorted(set(old_dirs) | set(self._root.created_dirs))
+        dirs = self._remove_unused_dirs(dirs, files)
+        self._write_manifest(files, dirs, self._digest_cache(plan, wanted, written))
+        return self.old
+
+    def _new_parent_dirs(self, plan: Plan) -> list:
+        dirs = set()
+        for path, _source, _reason in plan.writes:
+            parts = check_relpath(path)[:-1]
+            for i in range(1, len(parts) + 1):
+                if self._root.lstat(parts[:i]) is None:
+                    dirs.add('/'.join(parts[:i]))
+        return sorted(dirs)
+
+    def _remove_unused_dirs(self, dirs: list, files: dict) -> list:
+        needed = {'/'.join(self.manifest_parts[:i]) for i in range(1, len(self.manifest_parts))}
+        for path in files:
+            parts = path.split('/')
+            needed.update('/'.join(parts[:i]) for i in range(1, len(parts)))
+        kept = []
+        for path in sorted(dirs, key=lambda p: -p.count('/')):
+            if path in needed or not self._root.rmdir_if_empty(check_relpath(path)):
+                if self._root.lstat(check_relpath(path)) is not None:
+                    kept.append(path)
+        return sorted(kept)
+
+    def _digest_cache(self, plan: Plan, wanted: dict, written: dict) -> dict:
+        digests = dict(self._cached_digests())
+        for path, source in wanted.items():
+            digest = written.get(path) or plan.digests.get(path)
+            if source.cache_key and digest:
+                digests[source.cache_key] = [source.size, digest]
+        return {'key': self.source_key, 'digests': digests}
+
+    def _write_manifest(self, files: dict, dirs: list, source: dict, extra: dict | None = None) -> None:
+        doc = {'format': MANIFEST_FORMAT, 'owner': self.owner, 'source': source, 'dirs': sorted(set(dirs)), 'files': files}
+        data = json.dumps(doc, sort_keys=True, indent=1).encode('utf-8') + b'\n'
+        self._root.write_atomic(self.manifest_parts, BytesSource(data))
+        self.old = doc
+
+    # -- removal -----------------------------------------------------------------------------
+
+    def plan_removal(self) -> Plan:
+        """Plan for taking the whole publication down (``state: absent``)."""
+        plan = Plan()
+        for path, record in sorted((self.old or {}).get('files', {}).items()):
+            self._plan_removal(plan, path, record)
+        return plan
+
+    def remove(self, plan: Plan) -> list:
+        """Delete the planned files, the manifest and the directories we created; return dirs kept."""
+        if self.old is None:
+            return []
+        for path in plan.removes:
+            self._root.unlink(check_relpath(path))
+        self._root.unlink(self.manifest_parts)
+        dirs = list(self.old['dirs'])
+        kept = []
+        for path in sorted(dirs, key=lambda p: -p.count('/')):
+            if not self._root.rmdir_if_empty(check_relpath(path)) and self._root.lstat(check_relpath(path)) is not None:
+                kept.append(path)
+        self.old = None
+        return kept
