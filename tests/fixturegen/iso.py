@@ -470,14 +470,14 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         reserved = _vib_record('VMW', 'ne1000', '0.8.4-1vmw.700.1.0.15843807', 'bootbank', 'accepted', True, 'Intel-ne1000')
         imgdb_files['var/db/esximg/reservedComponents/Intel-ne1000_0.8.4-1vmw.700.1.0.15843807.xml'] = component_xml(reserved, spec['platform'])
     imgdb = packages.tar_gz(imgdb_files)
+    reserved_vib = packages.build_vib('ne1000', '0.8.4-1vmw.700.1.0.15843807', vendor='VMW', acceptance_level='accepted')
     boot_payloads = {'var/db/payloads/boot/%s' % m[2]: payload_data[m[2]] for m in modules_order
                      if m[1] == 'boot' and isinstance(payload_data[m[2]], bytes)}
     tails = {
         'imgdb.tgz': imgdb,
         'imgpayld.tgz': packages.tar_gz(boot_payloads),
         'basemisc.tgz': packages.tar_gz({'var/db/payloads/boot/useropts': b'', 'var/db/payloads/boot_loader_efi/BOOTx64.EFI': b'MZ fixture'}),
-        'resvibs.tgz': packages.tar_gz({'var/db/reservedVibs/ne1000-0.8.4.vib': packages.build_vib('ne1000', '0.8.4-1vmw.700.1.0.15843807', vendor='VMW',
-                                                                                                  acceptance_level='accepted')}),
+        'resvibs.tgz': packages.tar_gz({'var/db/reservedVibs/ne1000-0.8.4.vib': reserved_vib}),
         'esxiodpt.tgz': packages.tar_gz({'esxio/index.xml': packages.INDEX_XML}),
     }
     for name in spec['tail']:

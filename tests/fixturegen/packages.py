@@ -322,7 +322,7 @@ def descriptor_xml(name: str, version: str, vendor: str = 'ESXCUST', acceptance_
             attrs += ' %s=%s' % (key, quoteattr(value))
         sums = []
         for ctype, process, hexdigest in payload_checksums(digest, checksum_order):
-            proc = ' verify-process="%s"' % process if process else ''
+            proc = ' verify-process="%s"' % (process,) if process else ''
             sums.append('<checksum checksum-type="%s"%s>%s</checksum>' % (ctype, proc, hexdigest))
         payload_xml.append('<payload %s>%s</payload>' % (attrs, ''.join(sums)))
     file_list = ''.join('<file>%s</file>' % escape(f) for f in files)
