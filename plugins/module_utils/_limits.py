@@ -120,7 +120,7 @@ class CountingReader(io.RawIOBase):
         self._label = label
         self._wbits = wbits
         self._inflater = zlib.decompressobj(wbits)
-        self._pending = b''
+        self._pending = memoryview(b'')
         self._tail = b''
         self._eof = False
         self._compressed_size = compressed_size
@@ -157,7 +157,7 @@ class CountingReader(io.RawIOBase):
             self._tail = self._inflater.unconsumed_tail or self._inflater.unused_data
             self.produced += len(out)
             check_expansion(self.produced, self._compressed_size or self.consumed, self._limits, self._label)
-            self._pending = out
+            self._pending = memoryview(out)
 
     def readinto(self, buffer):
         self._fill()
@@ -165,7 +165,7 @@ class CountingReader(io.RawIOBase):
             return 0
         n = min(len(buffer), len(self._pending))
         buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        self._pending = self._pending[n:]  # a view: no copy of the rest
         return n
 
     def skip(self, count):

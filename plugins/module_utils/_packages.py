@@ -50,6 +50,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._vmtar import scan
 GZIP_MAGIC = b'\x1f\x8b'
 ZIP_MAGICS = (b'PK\x03\x04', b'PK\x05\x06')
 CONTENT_PAYLOAD_TYPES = ('vgz', 'tgz', 'vzstd')
+INJECTABLE_PAYLOAD_TYPES = ('vgz', 'tgz')
 MODULE_DIR = 'usr/lib/vmware/vmkmod/'
 
 
@@ -181,6 +182,29 @@ class PackageVib:
                     break
                 digest.update(chunk)
         return digest.hexdigest() == checksum.value
+
+    @property
+    def injection_problems(self):
+        """Why the payloads cannot be put on an installer ISO (empty when they can): only gzip'ed vgz/tgz can."""
+        problems = []
+        for payload in self.descriptor.payloads:
+            supported, reason = payload_compression_supported(payload)
+            if not supported:
+                problems.append(reason)
+            elif payload.type not in INJECTABLE_PAYLOAD_TYPES:
+                problems.append('payload %s has type %s; only vgz and tgz payloads of driver VIBs can be injected'
+                                % (payload.name, payload.type))
+        return problems
+
+    @property
+    def injectable(self):
+        return not self.injection_problems
+
+    def check_injectable(self):
+        """Raise UnsupportedError naming the package and the reason when :attr:`injectable` is false."""
+        if self.injection_problems:
+            raise UnsupportedError('VIB %s cannot be injected: %s' % (self.vib_id, '; '.join(self.injection_problems)),
+                                   path=self.label)
 
     # --- contents ---------------------------------------------------------------------------------
     @property

@@ -284,7 +284,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._limits import Limits
-from ansible_collections.esxi.customizer.plugins.module_utils._packages import load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._packages import INJECTABLE_PAYLOAD_TYPES, load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
     HAS_DEFUSEDXML,
     DEFUSEDXML_IMPORT_ERROR,
@@ -322,7 +322,7 @@ def _payloads(vib, verify):
             'uncompressed_size': payload.uncompressed_size,
             'checksum_ok': check.checksum_ok if check is not None else None,
             'checksums': checksums,
-            'injectable': injectable and payload.type in ('vgz', 'tgz'),
+            'injectable': injectable and payload.type in INJECTABLE_PAYLOAD_TYPES,
         })
     return result
 

@@ -9,12 +9,15 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ChecksumError,
     CompatibilityError,
+    EsxiCustomizerError,
     FormatError,
     UnsafeArchiveError,
+    UnsupportedError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._packages import load_package
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
@@ -108,6 +111,7 @@ def test_real_packages(name):
         checks = vib.verify_payloads(strict=True)
         assert [c.checksum_ok for c in checks] == [True]
         assert vib.verify_vib_file() is (None if kind == 'vib' else True)
+        assert vib.injectable is (payloads[0][1] != 'vzstd')
         if kind == 'component':
             [component] = pkg.components
             assert component.vib_ids == [vib_id]
@@ -138,6 +142,10 @@ def test_vzstd_component_is_read_but_not_injectable():
         assert {e.device_class for e in vib.pci_ids} == {'0c0300', '0c0310', '0c0320', '0c0330'}
         assert all(e.source == 'software-tags' for e in vib.pci_ids)
         assert vib.modules == []
+        assert not vib.injectable
+        with pytest.raises(UnsupportedError, match='VIB VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163 cannot be '
+                                                   'injected: payload vmkusb-n has type vzstd'):
+            vib.check_injectable()
 
 
 @needs_fixtures
@@ -311,3 +319,34 @@ def test_missing_file_and_directory(tmp_path):
         load_package(str(tmp_path / 'absent.vib'))
     with pytest.raises(FormatError, match='is a directory'):
         load_package(str(tmp_path))
+
+
+def _fuzz_sources():
+    return {
+        'vib': packages.build_vib('net-f', '1.0-1', pci_ids=[('8086', '1521')]),
+        'tgz': packages.build_legacy_tgz('r8169', map_dir='etc/vmware/driver.map.d'),
+        'zip': packages.build_offline_bundle([packages.build_vib('net-g', '1.0-1', payload_type='tgz')], component=True),
+    }
+
+
+FUZZ_SOURCES = _fuzz_sources()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(FUZZ_SOURCES)), st.data())
+def test_damaged_packages_only_raise_our_errors(tmp_path, kind, data):
+    """Truncated or bit-flipped packages end in a named error (or read fine), never in another exception."""
+    raw = bytearray(FUZZ_SOURCES[kind])
+    if data.draw(st.booleans()):
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+    else:
+        for _ in range(data.draw(st.integers(1, 4))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+    path = _write(tmp_path, bytes(raw), 'fuzz.' + kind)
+    try:
+        with load_package(path) as pkg:
+            for vib in pkg.vibs:
+                vib.verify_payloads(strict=True)
+                vib.files, vib.pci_ids, vib.all_warnings(), vib.verify_vib_file()
+    except EsxiCustomizerError as err:
+        assert str(err).startswith(path)
