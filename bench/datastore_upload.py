@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: esxi.customizer contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: esxi.customizer.datastore_upload against ``curl -T`` on loopback (not a test).
@@ -9,7 +8,7 @@ curl with openssl dgst -sha256 running beside it (the same work the module does)
 every run. Prints each run, the median rates, the module/curl ratio
 (target >= 0.90) and the module's peak RSS (target <= 64 MiB), from wait4() of the child.
 
-Usage: bench/datastore_upload.py [--size-mib 512] [--runs 3]
+Usage: .venv/bin/python bench/datastore_upload.py [--size-mib 512] [--runs 3]
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ def measure(argv, env=None):
             os.execvpe(argv[0], argv, env or os.environ)
         finally:
             os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
+    _pid, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - start
     out_file.seek(0)
     err_file.seek(0)

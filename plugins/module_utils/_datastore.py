@@ -239,6 +239,11 @@ class DatastoreClient:
             response.close()
             raise AuthenticationError('%s answered HTTP 401: the user name %r or its password is wrong, '
                                       'or the user may not access datastore files' % (self.base, self.username))
+        if response.status == 403:
+            response.close()
+            raise AuthenticationError('%s %s answered HTTP 403: user %r lacks the Datastore.FileManagement privilege '
+                                      '(Datastore > Low level file operations) on datastore %r'
+                                      % (method, self.url(path), self.username, self.datastore))
         return response
 
     def _unexpected(self, method, path, response):

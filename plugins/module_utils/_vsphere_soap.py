@@ -15,6 +15,7 @@ other response and raises only for network failures (which :func:`call` turns in
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import xml.etree.ElementTree as ET
@@ -84,6 +85,10 @@ def describe_network_error(exc, url, timeout=None):
         if isinstance(e, ssl.SSLError):
             return 'TLS handshake with %s failed: %s. %s' % (url, e, TLS_HINT)
     for e in causes:
+        if isinstance(e, (BrokenPipeError, ConnectionResetError)):
+            return ('%s closed the connection while the request was sent (%s). The host may have refused the file: '
+                    'datastore full, file in use (an ISO connected to a VM), or missing permission.' % (url, e))
+    for e in causes:
         if isinstance(e, (ConnectionError, OSError)) and not isinstance(e, URLError):
             return 'Connection to %s failed: %s' % (url, e)
     return 'Request to %s failed: %s' % (url, exc)
@@ -150,11 +155,10 @@ def parse_response(data, method):
         fault_type = None
         detail = first.find('detail')
         if detail is not None and len(detail):
-            fault_type = detail[0].get('{%s}type' % XSI) or _local(detail[0].tag)
-            if fault_type.endswith('Fault') and detail[0].get('{%s}type' % XSI) is None:
-                fault_type = fault_type[:-len('Fault')]
-        return_type = fault_type.split(':')[-1] if fault_type else None
-        raise SoapFault('%s failed: %s%s' % (method, text, ' (%s)' % return_type if return_type else ''), return_type)
+            # <InvalidLoginFault xsi:type="InvalidLogin">: the xsi:type is the fault's class
+            declared = detail[0].get('{%s}type' % XSI)
+            fault_type = declared.split(':')[-1] if declared else re.sub('Fault$', '', _local(detail[0].tag))
+        raise SoapFault('%s failed: %s%s' % (method, text, ' (%s)' % fault_type if fault_type else ''), fault_type)
     return first
 
 

@@ -423,3 +423,23 @@ def test_network_failure_becomes_remote_error(src):
         raise urllib.error.URLError(socket.timeout('timed out'))
     with pytest.raises(RemoteError, match='timed out after 60 seconds'):
         upload(client(broken), str(src), 'x.iso')
+
+
+def test_connection_closed_while_sending_gives_likely_causes():
+    msg = describe_network_error(urllib.error.URLError(BrokenPipeError(32, 'Broken pipe')), 'https://h/folder/x')
+    assert 'closed the connection' in msg and 'datastore full' in msg
+
+
+def test_forbidden_names_the_privilege(src):
+    def forbidden(method, url, headers, body):
+        return Response(403)
+    with pytest.raises(AuthenticationError, match='Datastore.FileManagement'):
+        upload(client(forbidden), str(src), 'x.iso')
+
+
+def test_fault_type_without_xsi_type():
+    data = (ENV % ('<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>exists</faultstring>'
+                   '<detail><FileAlreadyExistsFault xmlns="urn:vim25"/></detail></soapenv:Fault>')).encode()
+    with pytest.raises(SoapFault) as info:
+        parse_response(data, 'MakeDirectory')
+    assert info.value.fault_type == 'FileAlreadyExists'

@@ -63,7 +63,7 @@ def main():
     os.rename(portfile + '.tmp', portfile)
     try:
         while True:
-            client, _ = server.accept()
+            client, _addr = server.accept()
             threading.Thread(target=handle, args=(client, log), daemon=True).start()
     except socket.timeout:
         pass
