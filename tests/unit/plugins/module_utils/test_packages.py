@@ -340,7 +340,7 @@ def test_damaged_packages_only_raise_our_errors(tmp_path, kind, data):
     if data.draw(st.booleans()):
         raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
     else:
-        for _ in range(data.draw(st.integers(1, 4))):
+        for dummy in range(data.draw(st.integers(1, 4))):
             raw[data.draw(st.integers(0, len(raw) - 1))] ^= 1 << data.draw(st.integers(0, 7))
     path = _write(tmp_path, bytes(raw), 'fuzz.' + kind)
     try:
