@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -59,3 +60,20 @@ def test_clean_log_and_unwrap():
     log = 'junk\n%s\nkernel=/b.b00\n%s\n' % (bootcheck.BOOTCFG_BEGIN, bootcheck.BOOTCFG_END)
     assert bootcheck.bootcfg_from_log(log) == 'kernel=/b.b00'
     assert bootcheck.bootcfg_from_log('nothing here') is None
+
+
+@needs_qemu
+def test_uefi_disk_boot_runs_the_iso_tree_loader(tmp_path):
+    """The ISO-tree EFI/BOOT/BOOTX64.EFI also boots from a FAT disk (the USB-image path)."""
+    if not shutil.which('mcopy'):
+        pytest.skip('mtools missing')
+    img = str(tmp_path / 'usb.img')
+    bootcfg = tmp_path / 'boot.cfg'
+    bootcfg.write_text('kernel=/b.b00\nmodules=/jumpstrt.gz --- /net_demo.v00\n')
+    subprocess.run(['mkfs.vfat', '-C', img, '8192'], check=True, capture_output=True)
+    subprocess.run(['mmd', '-i', img, '::/EFI', '::/EFI/BOOT'], check=True)
+    subprocess.run(['mcopy', '-i', img, iso.grub_efi(iso.EFI_TREE_MARKER, chain=False), '::/EFI/BOOT/BOOTX64.EFI'], check=True)
+    subprocess.run(['mcopy', '-i', img, str(bootcfg), '::/EFI/BOOT/BOOT.CFG'], check=True)
+    result = bootcheck.boot(img, 'uefi', 'disk', markers=[bootcheck.EFI_TREE_MARKER, bootcheck.BOOTCFG_END], timeout=120)
+    assert result.ok, result.log[-3000:]
+    assert bootcheck.bootcfg_from_log(result.log) == bootcfg.read_text().rstrip('\n')
