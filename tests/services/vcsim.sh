@@ -78,19 +78,21 @@ start_one() {
         die "port $port is already used by another process; cannot start the $name simulator"
     fi
     mkdir -p "$state_dir/$name-data"
+    rm -f "$state_dir/$name.json"
     # The simulator creates its datastore directories below TMPDIR and removes them on SIGTERM.
     TMPDIR=$state_dir/$name-data setsid "$binary" -mode "$name" -listen "127.0.0.1:$port" \
         -username "$username" -password "$password" \
         -state "$state_dir/$name.json" -ca "$state_dir/$name.pem" \
         </dev/null >"$state_dir/$name.log" 2>&1 &
-    echo $! >"$state_dir/$name.pid"
-    local _
+    local child=$! _
     for _ in $(seq 1 100); do
         if [ -s "$state_dir/$name.json" ] && answering "$port"; then
+            # the simulator's own pid, in case setsid forked
+            sed -n 's/^ *"pid": *\([0-9]*\).*/\1/p' "$state_dir/$name.json" >"$state_dir/$name.pid"
             echo "vcsim.sh: $name simulator on https://127.0.0.1:$port (state in $state_dir/$name.json)"
             return
         fi
-        running "$name" || break
+        kill -0 "$child" 2>/dev/null || [ -s "$state_dir/$name.json" ] || break
         sleep 0.1
     done
     cat "$state_dir/$name.log" >&2 || true
