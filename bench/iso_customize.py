@@ -94,7 +94,7 @@ def build_inputs(workdir, size_mb):
     from ansible_collections.esxi.customizer.tests.fixturegen import packages  # noqa: E402 pylint: disable=import-error
 
     os.makedirs(workdir, exist_ok=True)
-    src = os.path.join(workdir, 'esxi-%dm.iso' % size_mb)
+    src = os.path.join(workdir, 'esxi70-%dm.iso' % size_mb)
     vibs = []
     for name in ('net-bench1', 'nvme-bench2', 'sata-bench3'):
         path = os.path.join(workdir, name + '.vib')
@@ -115,8 +115,8 @@ def _build_iso(workdir, src, size_mb):
         from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso  # pylint: disable=import-error
     except ImportError:
         fixiso = None
-    if fixiso is not None and 'payload_mb' in getattr(fixiso.build_esxi_iso, '__code__').co_varnames:
-        fixiso.build_esxi_iso(src, style='70', payload_mb=size_mb)
+    if fixiso is not None:
+        fixiso.build_esxi_iso(src, style='70', big_payload_bytes=size_mb << 20)
         return
     tree = os.path.join(workdir, 'tree')
     shutil.rmtree(tree, ignore_errors=True)

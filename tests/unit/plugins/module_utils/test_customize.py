@@ -146,3 +146,16 @@ def test_failures_are_clear_and_leave_dest(tmp_path, src70, inputs):
         customize_iso(src70, str(dest), add=[str(old)])
     assert dest.read_bytes() == b'earlier build'
     assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+
+
+def test_legacy_driver_tgz_and_volume_id(tmp_path):
+    src = tmp_path / 'esxi6x.iso'
+    fixiso.build_esxi_iso(str(src), style='6x')
+    tgz = tmp_path / 'r8169.tgz'
+    tgz.write_bytes(packages.build_legacy_tgz())
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(str(src), dest, add=[str(tgz)], volume_id='ESXI-LEGACY')
+    assert result['added'][0]['id'] == 'OEM_bootbank_r8169_1.0' and result['added'][0]['file'] == '/R8169.T00'
+    assert bsdtar(dest, 'R8169.T00') == tgz.read_bytes()  # the tgz itself is the payload
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and facts['volume_id'] == 'ESXI-LEGACY'
