@@ -12,6 +12,7 @@ its digest is what a re-run compares to decide that the output is already up to 
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -143,6 +144,7 @@ class _Builder:
         self.before_cfgs = [(path, cfg.serialize()) for path, cfg in image.bootcfgs]
         self.release = release_tuple(image.version)
         self.removed_files = set()
+        self.new = []
 
     # -- inputs -------------------------------------------------------------------------------
 
@@ -206,6 +208,9 @@ class _Builder:
         for component in self.db.components_of(record.vib_id):
             if set(component.vib_ids) <= {record.vib_id}:
                 self.db.remove_component(component.id)
+            else:
+                self.plan.warnings.append('component %s still lists the removed VIB %s next to other VIBs; it was kept'
+                                          % (component.id, record.vib_id))
         self.db.remove_vib(record.vib_id)
         summary = _vib_summary(record, ', '.join(files) or None)
         summary['reason'] = why
@@ -223,7 +228,7 @@ class _Builder:
                                       path=self.src_path)
         plan.acceptance_level['before'] = self.db.profile.acceptance_level
         before_vibs = list(self.db.profile.vibs)
-        new = self.new_vibs()
+        new = self.new = self.new_vibs()
         for package, vib in new:
             self.check_vib(package, vib)
         self.apply_removals(new)
@@ -364,6 +369,17 @@ class _Builder:
             data = _read_small(request.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
             self.put_file(KICKSTART_PATH, ByteSource(data))
 
+    def epoch(self):
+        """The one instant every new timestamp gets: derived from the inputs, never from the clock.
+
+        The latest of the source's volume date, the profile's creation time and the added VIBs' release
+        dates, so ``<modifiedtime>`` is never before ``<creationtime>`` and equal inputs give equal bytes.
+        """
+        candidates = [volume_epoch(self.image.reader.iso), _parse_time(self.db.profile.creation_time)]
+        candidates += [_parse_time(vib.descriptor.release_date) for _p, vib in self.new]
+        candidates = [c for c in candidates if c is not None]
+        return max(candidates) if candidates else 0
+
     def put_file(self, path, source):
         entry = self.image.reader.find(path)
         if entry is not None and entry.iso_path:
@@ -401,15 +417,22 @@ class _Builder:
         manifest['result'] = {'added': [v['id'] for v in plan.added], 'replaced': [v['id'] for v in plan.replaced],
                               'removed': [v['id'] for v in plan.removed], 'acceptance_level': plan.acceptance_level}
         plan.manifest = manifest
-        plan.epoch = _volume_epoch(image)
+        plan.epoch = self.epoch()
         if changed_db:
             self.db.touch(plan.epoch or 0)
             plan.edits.replace[image.imgdb_entry.iso_path] = ByteSource(self.db.to_tgz(mtime=plan.epoch or 0))
         self.put_file(MANIFEST_PATH, ByteSource(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8') + b'\n'))
 
 
-def _volume_epoch(image):
-    return volume_epoch(image.reader.iso)
+def _parse_time(text):
+    """Unix time of an ISO-8601 string from a profile or descriptor, or None."""
+    try:
+        value = datetime.datetime.fromisoformat((text or '').strip().replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return int(value.timestamp())
 
 
 def _read_small(path, limit, what):

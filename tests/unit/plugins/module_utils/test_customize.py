@@ -159,3 +159,34 @@ def test_legacy_driver_tgz_and_volume_id(tmp_path):
     assert bsdtar(dest, 'R8169.T00') == tgz.read_bytes()  # the tgz itself is the payload
     facts = read_iso_facts(dest)
     assert facts['problems'] == [] and facts['volume_id'] == 'ESXI-LEGACY'
+
+
+def shared_fixtures():
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.abspath(os.path.join(here, '..', '..', '..', '..'))
+    for candidate in (os.environ.get('ESXI_SHARED_FIXTURES'), os.path.join(repo, '..', 'shared', 'fixtures'), '/work/shared/fixtures'):
+        if candidate and os.path.isdir(os.path.join(candidate, 'itiligent-esxi-custom-iso')):
+            return os.path.join(candidate, 'itiligent-esxi-custom-iso')
+    pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
+    return None
+
+
+@pytest.mark.parametrize('package, member', [
+    ('nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip', 'NVMECOMM.V00'),
+    ('ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip', 'VMKUSB_N.V00'),
+])
+def test_real_bundle_payload_lands_unchanged(tmp_path, src70, package, member):
+    from ansible_collections.esxi.customizer.plugins.module_utils._packages import load_package
+    path = os.path.join(shared_fixtures(), package)
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src70, dest, add=[path])
+    with load_package(path) as pkg:
+        vib = pkg.vibs[0]
+        with vib.open_payload(vib.payload_names()[0]) as stream:
+            payload = stream.read()
+    assert result['added'][0]['file'] == '/' + member
+    assert bsdtar(dest, member) == payload
+    members = imgdb_members(dest)
+    if pkg.components:
+        assert 'var/db/esximg/bulletins/%s.xml' % pkg.components[0].id in members
+    assert read_iso_facts(dest)['problems'] == []
