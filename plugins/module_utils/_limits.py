@@ -168,16 +168,6 @@ class CountingReader(io.RawIOBase):
         self._pending = self._pending[n:]  # a view: no copy of the rest
         return n
 
-    def skip(self, count):
-        """Discard ``count`` bytes; returns how many were really there."""
-        left = count
-        while left > 0:
-            data = self.read(min(left, COPY_CHUNK))
-            if not data:
-                break
-            left -= len(data)
-        return count - left
-
 
 def gunzip_stream(raw, limits, label, compressed_size=None):
     """A buffered, limit-enforcing gunzip reader over the binary stream ``raw``."""

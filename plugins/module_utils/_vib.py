@@ -19,7 +19,6 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ChecksumError,
     EsxiCustomizerError,
     FormatError,
-    UnsupportedError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._limits import COPY_CHUNK, DEFAULT_LIMITS, check_expansion
 
@@ -556,9 +555,3 @@ def payload_compression_supported(payload):
         return False, ('payload %s has type %s (gzip around zstd, ESXi 9.0); zstd payloads are not supported for '
                        'reading or injection' % (payload.name, payload.type))
     return True, ''
-
-
-def require_supported_payload(payload, label=None):
-    ok, reason = payload_compression_supported(payload)
-    if not ok:
-        raise UnsupportedError(reason, path=label)

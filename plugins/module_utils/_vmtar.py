@@ -144,7 +144,7 @@ def _scan_vmtar(stream, label, limits, want, consume):
         if entry.offset < pos:
             raise FormatError('vmtar member %s has data offset %d inside the header area or overlapping another '
                               'member' % (entry.name, entry.offset), path=label)
-        skipped = stream.skip(entry.offset - pos) if hasattr(stream, 'skip') else _skip(stream, entry.offset - pos)
+        skipped = _skip(stream, entry.offset - pos)
         if skipped != entry.offset - pos:
             raise FormatError('vmtar member %s: data offset %d is past the end of the payload' % (entry.name, entry.offset),
                               path=label)
@@ -224,7 +224,7 @@ def scan_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, want=None, con
                                '(ESXi 9.0 vzstd payloads and xz base tardisks cannot be read or injected by this '
                                'collection)' % (payload_type, kind, kind), path=label)
     if kind == 'vmtar':
-        return _scan_vmtar(_SkipWrapper(stream), label, limits, want, consume)
+        return _scan_vmtar(stream, label, limits, want, consume)
     if kind == 'tar':
         return _scan_tar(stream, label, limits, want, consume)
     raise FormatError('%s payload does not contain a vmtar or tar archive (found %s data)' % (payload_type, kind),
@@ -250,19 +250,6 @@ class _Prepend(io.RawIOBase):
         data = self._raw.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
-
-
-class _SkipWrapper:
-    """Forward-only view with read() and skip() over a buffered stream."""
-
-    def __init__(self, stream):
-        self._stream = stream
-
-    def read(self, size):
-        return self._stream.read(size)
-
-    def skip(self, count):
-        return _skip(self._stream, count)
 
 
 def list_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, compressed_size=None):
