@@ -122,8 +122,20 @@ def bootcfg_from_log(log: str) -> str | None:
     return unwrap_console(log[start + len(BIOS_MARKER):end].strip('\n'))
 
 
+def cache_dir() -> str:
+    """Where built boot loaders and the KVM verdict are kept ($ESXI_FIXTURE_CACHE or ~/.cache/esxi-customizer-fixtures)."""
+    path = os.environ.get('ESXI_FIXTURE_CACHE') or os.path.join(os.path.expanduser('~'), '.cache', 'esxi-customizer-fixtures')
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _kvm_verdict_path() -> str:
+    return os.path.join(cache_dir(), 'kvm-broken-%s' % os.uname().release)
+
+
 def kvm_usable() -> bool:
-    if _kvm_broken or os.environ.get('ESXI_FIXTURE_QEMU_ACCEL', 'auto') == 'tcg':
+    """/dev/kvm opens and no earlier boot on this kernel hit "KVM internal error" (ESXI_FIXTURE_QEMU_ACCEL=tcg forces TCG)."""
+    if _kvm_broken or os.environ.get('ESXI_FIXTURE_QEMU_ACCEL', 'auto') == 'tcg' or os.path.exists(_kvm_verdict_path()):
         return False
     try:
         fd = os.open('/dev/kvm', os.O_RDWR)
@@ -165,6 +177,8 @@ def boot(path: str, firmware: str = 'bios', medium: str = 'cdrom', markers=None,
     result = _boot_once(os.path.abspath(path), firmware, medium, markers, timeout, chosen)
     if chosen == 'kvm' and accel == 'auto' and result.returncode == 'kvm-error':
         _kvm_broken = True
+        with open(_kvm_verdict_path(), 'w', encoding='ascii') as stream:
+            stream.write('KVM internal error while booting %s\n' % path)
         result = _boot_once(os.path.abspath(path), firmware, medium, markers, timeout, 'tcg')
     return result
 

@@ -25,7 +25,7 @@ import zlib
 from xml.sax.saxutils import escape
 
 from . import packages
-from .bootcheck import BIOS_MARKER, BOOTCFG_BEGIN, BOOTCFG_END, EFI_TREE_MARKER, UEFI_MARKER
+from .bootcheck import BIOS_MARKER, BOOTCFG_BEGIN, BOOTCFG_END, EFI_TREE_MARKER, UEFI_MARKER, cache_dir
 
 ISOLINUX_BIN = '/usr/lib/ISOLINUX/isolinux.bin'
 SYSLINUX_BIOS_MODULES = '/usr/lib/syslinux/modules/bios'
@@ -37,7 +37,9 @@ GRUB_MODULES = ('serial', 'terminal', 'terminfo', 'echo', 'search', 'search_fs_f
 FIXED_MTIME = 1700000000  # file times in the tree, so two builds give the same ISO
 
 BREAKAGES = ('profile-payload-not-on-iso', 'profile-payload-not-in-bootcfg', 'bootcfg-mismatch',
-             'bootcfg-module-not-on-iso', 'no-bootcfg', 'corrupt-imgdb')
+             'bootcfg-module-not-on-iso', 'no-bootcfg', 'corrupt-imgdb', 'non-esxi')
+# files a 'non-esxi' ISO keeps: a bootable disc with the same loaders but nothing of ESXi
+_NON_ESXI_KEEP = ('/ISOLINUX.BIN', '/ISOLINUX.CFG', '/EFIBOOT.IMG', '/EFI/BOOT/BOOTX64.EFI', '/README.TXT')
 
 TYPE_LETTER = {'vgz': 'v', 'tgz': 't', 'boot': 'b', 'upgrade': 'u', 'text': 't', 'eltorito_image_efi': 'e',
                'installer_vgz': 'i', 'vzstd': 'v'}
@@ -177,12 +179,6 @@ def _write_big_gzip(path: str, nbytes: int) -> packages.PayloadDigest:
 
 
 # --- boot loaders --------------------------------------------------------------------------------
-
-def cache_dir() -> str:
-    path = os.environ.get('ESXI_FIXTURE_CACHE') or os.path.join(os.path.expanduser('~'), '.cache', 'esxi-customizer-fixtures')
-    os.makedirs(path, exist_ok=True)
-    return path
-
 
 def _cached(key_parts, suffix: str, build) -> str:
     """Path of a cached artifact keyed by content hash; ``build(tmp_path)`` makes it when missing."""
@@ -532,6 +528,9 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
     for path, data in extra_files.items():
         files['/' + path.strip('/').upper()] = data
 
+    if 'non-esxi' in breaks:
+        files = {p: d for p, d in files.items() if p in _NON_ESXI_KEEP or p.endswith('.C32')}
+        breakage_facts['non-esxi'] = 'no BOOT.CFG, IMGDB.TGZ or modules'
     tree_files = {}
     for path, data in files.items():
         name = _iso_name(path, jr)
@@ -543,14 +542,19 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
     if big_digest is not None:
         tree_files[_iso_name('/s.v00', jr)] = big_digest.size
     tree_files[_iso_name('/BOOT.CAT', jr)] = 2048  # written by xorriso (-c)
-    for root, dirs, names in os.walk(tree):
+    for root, dirs, names in os.walk(tree, topdown=False):
         for name in dirs + names:
             os.utime(os.path.join(root, name), (FIXED_MTIME, FIXED_MTIME))
+    os.utime(tree, (FIXED_MTIME, FIXED_MTIME))  # the root directory record too
 
     def boot_facts(cfg_path, modules):
         return {'path': cfg_path, 'kernel': '/' + kernel_local, 'kernelopt': kernelopt, 'modules': ['/' + m for m in modules],
                 'title': title, 'timeout': '5', 'prefix': spec['prefix'], 'build': spec['bootcfg_build'], 'updated': '0',
                 'bootstate': '0'}
+    el_torito = [
+        {'platform': 'x86', 'path': _iso_name('/ISOLINUX.BIN', jr), 'emulation': 'none', 'load_size': 4, 'boot_info_table': True},
+        {'platform': 'efi', 'path': _iso_name('/EFIBOOT.IMG', jr), 'emulation': 'none'},
+    ]
     vib_facts = []
     for record in profile_vibs:
         vib_facts.append({
@@ -560,6 +564,11 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             'payload_list': [{'name': p['name'], 'type': p['type'], 'local_name': p['local'], 'boot_module': p['module']}
                              for p in record['payloads']],
         })
+    if 'non-esxi' in breaks:
+        return {'esxi_version': None, 'build': None, 'profile': None, 'vibs': [], 'boot': {}, 'bootcfg_text': {},
+                'files': sorted(tree_files), 'file_sizes': tree_files, 'el_torito': el_torito,
+                'boot_catalog': _iso_name('/BOOT.CAT', jr), 'imgdb_files': [], 'breakage': breakage_facts,
+                'markers': {'bios': [BIOS_MARKER], 'uefi': [UEFI_MARKER, EFI_TREE_MARKER], 'efi_tree': [EFI_TREE_MARKER]}}
     return {
         'esxi_version': spec['esxi_version'], 'build': spec['build'],
         'profile': {'name': profile_name, 'creator': 'VMware, Inc.', 'acceptance_level': acceptance, 'description': description},
@@ -568,10 +577,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
                  'uefi': boot_facts(_iso_name('/EFI/BOOT/BOOT.CFG', jr), uefi_modules)},
         'bootcfg_text': {'bios': bios_cfg, 'uefi': uefi_cfg},
         'files': sorted(tree_files), 'file_sizes': tree_files,
-        'el_torito': [
-            {'platform': 'x86', 'path': _iso_name('/ISOLINUX.BIN', jr), 'emulation': 'none', 'load_size': 4, 'boot_info_table': True},
-            {'platform': 'efi', 'path': _iso_name('/EFIBOOT.IMG', jr), 'emulation': 'none'},
-        ],
+        'el_torito': el_torito,
         'boot_catalog': _iso_name('/BOOT.CAT', jr),
         'imgdb_files': sorted(imgdb_files),
         'breakage': breakage_facts,

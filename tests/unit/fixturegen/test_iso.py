@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import time
 from xml.etree import ElementTree
 
 import pytest
@@ -184,9 +185,10 @@ def test_extra_vib_is_integrated(tmp_path):
 def test_breakage_knobs(tmp_path, breakage):
     facts = iso.build_esxi_iso(str(tmp_path / 'b.iso'), '70', breakage=breakage)
     listing = set(_iso9660_listing(facts['path']))
-    bios, uefi = facts['boot']['bios']['modules'], facts['boot']['uefi']['modules']
     victim = facts['breakage'][breakage]
     locals_in_profile = {p for v in facts['vibs'] for p in v['payloads'].values()}
+    bios = facts['boot'].get('bios', {}).get('modules', [])
+    uefi = facts['boot'].get('uefi', {}).get('modules', [])
     if breakage == 'profile-payload-not-on-iso':
         assert victim in locals_in_profile and '/' + victim.upper() not in listing and '/' + victim not in bios
     elif breakage == 'profile-payload-not-in-bootcfg':
@@ -199,6 +201,11 @@ def test_breakage_knobs(tmp_path, breakage):
         assert b'/ghost.v00' in _extract(facts['path'], '/BOOT.CFG')
     elif breakage == 'no-bootcfg':
         assert '/BOOT.CFG' not in listing and '/EFI/BOOT/BOOT.CFG' not in listing
+    elif breakage == 'non-esxi':
+        assert facts['vibs'] == [] and facts['profile'] is None
+        assert listing == {f.upper() for f in facts['files']}
+        assert not listing & {'/BOOT.CFG', '/IMGDB.TGZ', '/S.V00', '/EFI/BOOT/BOOT.CFG'}
+        assert '/ISOLINUX.BIN' in listing and '/EFIBOOT.IMG' in listing
     elif breakage == 'corrupt-imgdb':
         with pytest.raises((EOFError, tarfile.ReadError, OSError)):
             with tarfile.open(fileobj=io.BytesIO(_extract(facts['path'], '/IMGDB.TGZ')), mode='r:gz') as tar:
@@ -224,6 +231,7 @@ def test_big_payload_is_streamed_and_described(tmp_path):
 
 def test_same_arguments_same_iso(tmp_path):
     one = iso.build_esxi_iso(str(tmp_path / 'a.iso'), '6x')
+    time.sleep(1.1)  # a clock second later: no wall-clock time may leak into the image
     two = iso.build_esxi_iso(str(tmp_path / 'b.iso'), '6x')
     with open(one['path'], 'rb') as a, open(two['path'], 'rb') as b:
         assert hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest()
