@@ -282,7 +282,7 @@ vibs:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._limits import Limits
 from ansible_collections.esxi.customizer.plugins.module_utils._packages import INJECTABLE_PAYLOAD_TYPES, load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
@@ -331,8 +331,8 @@ def describe_vib(vib, verify=True):
     d = vib.descriptor
     vib_checksum_ok = vib.verify_vib_file() if verify else None
     if vib_checksum_ok is False:
-        raise EsxiCustomizerError('the .vib file does not match the sha-256 in the bundle metadata (corrupt bundle)',
-                                  path=vib.label)
+        raise ChecksumError('the .vib file does not match the checksum in the bundle metadata (corrupt bundle)',
+                            path=vib.label)
     return {
         'id': vib.vib_id, 'name': d.name, 'version': d.version, 'vendor': d.vendor, 'type': d.type,
         'acceptance_level': d.acceptance_level, 'summary': d.summary, 'description': d.description,

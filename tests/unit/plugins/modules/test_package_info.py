@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,21 @@ def test_limits_are_options(capsys, tmp_path):
     path.write_bytes(packages.build_legacy_tgz('r8169'))
     code, result = run(capsys, path=str(path), max_uncompressed_size=1000)
     assert code == 1 and 'max_uncompressed_size' in result['msg']
+
+
+def test_vib_file_checksum_from_bundle_metadata(capsys, tmp_path):
+    """A VIB whose bytes changed where no payload checksum looks (an ar header mtime) is caught by the metadata sha-256."""
+    vib = packages.build_vib('net-meta', '1.0-1', gnu_style=True)
+    bundle = packages.build_offline_bundle([vib])
+    tampered_vib = vib.replace(str(packages.FIXED_MTIME).encode(), str(packages.FIXED_MTIME + 1).encode(), 1)
+    assert len(tampered_vib) == len(vib) and tampered_vib != vib
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(bundle)) as src, zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, tampered_vib if info.filename.endswith('.vib') else src.read(info))
+    path = tmp_path / 'tampered.zip'
+    path.write_bytes(out.getvalue())
+    code, result = run(capsys, path=str(path))
+    assert code == 1
+    assert result['msg'] == ('%s!vib20/net-meta/ESXCUST_bootbank_net-meta_1.0-1.vib: the .vib file does not match the '
+                             'checksum in the bundle metadata (corrupt bundle)' % path)
