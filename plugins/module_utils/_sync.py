@@ -231,6 +231,36 @@ class ExtentSource(Source):
         return digest.hexdigest()
 
 
+class StreamSource(Source):
+    """Bytes from a file object opened on demand (e.g. a multi-extent ISO file read through pycdlib)."""
+
+    def __init__(self, size: int, opener, cache_key: str | None = None):
+        self.size = size
+        self.opener = opener
+        self.cache_key = cache_key
+
+    def _pump(self, fd: int | None) -> str:
+        digest = hashlib.sha256()
+        remaining = self.size
+        with self.opener() as handle:
+            while remaining > 0:
+                chunk = handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    raise FormatError('%s ends %d bytes early' % (self.cache_key or 'a file', remaining))
+                digest.update(chunk)
+                view = memoryview(chunk)
+                while fd is not None and view:
+                    view = view[os.write(fd, view):]
+                remaining -= len(chunk)
+        return digest.hexdigest()
+
+    def sha256(self) -> str:
+        return self._pump(None)
+
+    def copy_to(self, fd: int) -> str:
+        return self._pump(fd)
+
+
 # -- the destination -----------------------------------------------------------------------------
 
 
@@ -409,6 +439,8 @@ class TreeSync:
 
     def __init__(self, root: str, manifest: str, owner: dict, source_key: dict | None = None):
         self.root_path = root
+        self.source_meta = None
+        """Caller facts about the source stored beside the digest cache (valid while the key matches)."""
         self.manifest_parts = check_relpath(manifest, 'manifest path')
         self.manifest_path = manifest
         self.owner = owner
@@ -433,6 +465,10 @@ class TreeSync:
     @property
     def published(self) -> bool:
         return self.old is not None
+
+    def read(self, path: str, limit: int) -> bytes | None:
+        """Current bytes of a (small) file below the root, None if absent (for diffs)."""
+        return self._root.read_file(check_relpath(path), limit)
 
     def published_files(self) -> list[str]:
         return sorted(self.old['files']) if self.old else []
@@ -460,6 +496,13 @@ class TreeSync:
         return doc
 
     # -- planning ----------------------------------------------------------------------------
+
+    def cached_meta(self):
+        """The ``source_meta`` stored by the last publish, if the source is still the same one."""
+        cache = (self.old or {}).get('source') or {}
+        if self.source_key is not None and cache.get('key') == self.source_key:
+            return cache.get('meta')
+        return None
 
     def _cached_digests(self) -> dict:
         if not self.old or self.source_key is None:
@@ -512,7 +555,8 @@ class TreeSync:
                 plan.writes.append((path, source, 'content'))
         for path in sorted(set(old_files) - set(wanted)):
             self._plan_removal(plan, path, old_files[path])
-        if self.old and self.old.get('source', {}).get('key') != self.source_key:
+        if self.old and (self.old.get('source', {}).get('key') != self.source_key
+                         or self.old.get('source', {}).get('meta') != self.source_meta):
             plan.manifest_dirty = True
         return plan
 
@@ -609,11 +653,11 @@ class TreeSync:
             digest = written.get(path) or plan.digests.get(path)
             if source.cache_key and digest:
                 digests[source.cache_key] = [source.size, digest]
-        return {'key': self.source_key, 'digests': digests}
+        return {'key': self.source_key, 'digests': digests, 'meta': self.source_meta}
 
     def _write_manifest(self, files: dict, dirs: list, source: dict, extra: dict | None = None) -> None:
         doc = {'format': MANIFEST_FORMAT, 'owner': self.owner, 'source': source, 'dirs': sorted(set(dirs)), 'files': files}
-        data = json.dumps(doc, sort_keys=True, indent=1).encode('utf-8') + b'\n'
+        data = json.dumps(doc, sort_keys=True, separators=(',', ':')).encode('utf-8') + b'\n'
         self._root.write_atomic(self.manifest_parts, BytesSource(data))
         self.old = doc
 
