@@ -92,14 +92,14 @@ def _is_module(path):
     return path.startswith(MODULE_DIR) and '/' not in path[len(MODULE_DIR):]
 
 
-def _tag_pci_ids(tags, vib_name):
-    """PCI IDs from ``PCIID vvvvdddd...`` software tags (used when the payload cannot be read)."""
+def _tag_pci_ids(tags):
+    """PCI IDs from ``PCIID vvvvdddd...`` software tags (used when the payload cannot be read; no driver name)."""
     entries = []
     for tag in tags:
         if tag.startswith('PCIID '):
             ident = tag[6:].strip()
             try:
-                entry = parse_map('regtype=native,bus=pci,id=%s,driver=%s' % (ident, vib_name))[0]
+                entry = parse_map('regtype=native,bus=pci,id=%s,driver=unknown' % ident)[0]
             except FormatError:
                 continue
             entries.append(PciId(**{**entry.__dict__, 'driver': None, 'source': 'software-tags'}))
@@ -121,7 +121,6 @@ class PackageVib:
         self._packed = packed
         self._sources = payload_sources
         self._contents = None
-        self._open = []
 
     # --- identity ---------------------------------------------------------------------------------
     @property
@@ -268,7 +267,7 @@ class PackageVib:
     def pci_ids(self):
         entries = merge_pci_ids(self.contents.map_entries, self.contents.ids_tables, self.contents.ids_drivers)
         if not entries and self.contents.unreadable:
-            entries = _tag_pci_ids(self.descriptor.software_tags, self.name)
+            entries = _tag_pci_ids(self.descriptor.software_tags)
         return entries
 
     @property
