@@ -576,8 +576,17 @@ def _sha256_fd(fd, size):
     return digest.hexdigest()
 
 
+def sha256_file(path):
+    """sha256 of a whole file, read in 1 MiB pieces."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _sha256_fd(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
 def file_sha256(path, use_cache=True):
-    """sha256 of a file; cached in an xattr keyed by size, mtime and inode so re-runs need not re-read it."""
+    """sha256 of an ISO we wrote; cached in an xattr keyed by size, mtime and inode so re-runs need not re-read it."""
     st = os.stat(path)
     key = '%d:%d:%d:' % (st.st_size, st.st_mtime_ns, st.st_ino)
     if use_cache and hasattr(os, 'getxattr'):
@@ -587,11 +596,7 @@ def file_sha256(path, use_cache=True):
                 return cached[len(key):]
         except OSError:
             pass
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        digest = _sha256_fd(fd, st.st_size)
-    finally:
-        os.close(fd)
+    digest = sha256_file(path)
     _remember_sha256(path, digest)
     return digest
 

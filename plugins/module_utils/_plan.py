@@ -29,6 +29,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import (
     FileSliceSource,
     IsoEdits,
     StreamSource,
+    sha256_file,
     volume_epoch,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
@@ -98,14 +99,6 @@ def release_tuple(release):
     if not match:
         return None
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def source_identity(path, files):
@@ -407,9 +400,9 @@ class _Builder:
         if self.request.volume_id is not None and self.request.volume_id != image.reader.volume_id:
             plan.edits.volume_id = self.request.volume_id
         size, identity = source_identity(self.src_path, image.reader.files())
-        inputs = [{'file': os.path.basename(p), 'sha256': file_sha256(p)} for p in self.request.add]
+        inputs = [{'file': os.path.basename(p), 'sha256': sha256_file(p)} for p in self.request.add]
         if self.request.kickstart:
-            inputs.append({'file': 'kickstart', 'sha256': file_sha256(self.request.kickstart)})
+            inputs.append({'file': 'kickstart', 'sha256': sha256_file(self.request.kickstart)})
         manifest = {'format': MANIFEST_FORMAT, 'tool': 'esxi.customizer.iso_customize',
                     'source': {'size': size, 'identity_sha256': identity}, 'inputs': inputs, 'options': self.request.options()}
         plan.digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode('utf-8')).hexdigest()

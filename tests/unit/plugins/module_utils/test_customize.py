@@ -190,3 +190,20 @@ def test_real_bundle_payload_lands_unchanged(tmp_path, src70, package, member):
     if pkg.components:
         assert 'var/db/esximg/bulletins/%s.xml' % pkg.components[0].id in members
     assert read_iso_facts(dest)['problems'] == []
+
+
+def test_replace_and_remove_end_to_end(tmp_path, src70):
+    newer = tmp_path / 'ne1000.vib'
+    newer.write_bytes(packages.build_vib('ne1000', '0.9.0-1', vmkapi='2_6_0_0'))
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src70, dest, add=[str(newer)], remove=['crx'])
+    assert [r['name'] for r in result['replaced']] == ['ne1000'] and [r['name'] for r in result['removed']] == ['crx']
+    listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/NE1000.V00;1' in listing and '/CRX.V00;1' not in listing
+    assert bsdtar(dest, 'NE1000.V00') == dict(packages.ar_members(newer.read_bytes()))['ne1000']
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == []
+    ids = [v['id'] for v in facts['vibs']]
+    assert 'ESXCUST_bootbank_ne1000_0.9.0-1' in ids and not [i for i in ids if '_crx_' in i]
+    assert len([i for i in ids if '_ne1000_' in i]) == 1
+    assert '/crx.v00' not in bsdtar(dest, 'EFI/BOOT/BOOT.CFG').decode()
