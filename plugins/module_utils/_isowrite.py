@@ -525,6 +525,10 @@ def apply_edits(iso, edits, opened):
             iso.add_fp(fp, source.length, **kwargs)
         if edits.volume_id is not None:
             iso.pvd.volume_identifier = _volume_identifier(edits.volume_id)
+            if iso.joliet_vd is not None:
+                # Joliet readers (Windows) show the supplementary descriptor's id: UCS-2, 16 characters.
+                from pycdlib import utils as pycdlib_utils
+                iso.joliet_vd.volume_identifier = pycdlib_utils.encode_space_pad(edits.volume_id[:16].encode('ascii'), 32, 'utf-16_be')
     except pycdlibexception.PyCdlibException as err:
         raise EsxiCustomizerError('cannot apply the ISO edits: %s' % err, path=iso.source_name) from None
 

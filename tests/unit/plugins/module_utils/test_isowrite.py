@@ -276,3 +276,15 @@ def test_larger_payload_is_hashed_while_copied(tmp_path):
     result = write_iso(str(src), str(dest), edits(tmp_path))
     assert result.sha256 == hashlib.sha256(dest.read_bytes()).hexdigest()
     assert bsdtar_read(dest, 'S.V00') == bsdtar_read(src, 'S.V00')
+
+
+def test_volume_id_is_set_in_the_joliet_descriptor_too(tmp_path):
+    src = make_iso(tmp_path, joliet_rr=True)
+    dest = tmp_path / 'out.iso'
+    write_iso(str(src), str(dest), IsoEdits(volume_id='ESXI-CUSTOM-1'))
+    primary = subprocess.run(['isoinfo', '-d', '-i', str(dest)], check=True, capture_output=True, text=True).stdout
+    assert 'Volume id: ESXI-CUSTOM-1' in primary
+    data = dest.read_bytes()
+    svds = [data[sector * 2048:(sector + 1) * 2048] for sector in range(17, 32)]
+    joliet = [d for d in svds if d[0] == 2 and d[1:6] == b'CD001'][0]
+    assert joliet[40:72].decode('utf-16_be').rstrip() == 'ESXI-CUSTOM-1'
