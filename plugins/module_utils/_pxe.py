@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._bootcfg import BootCfg, Module
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._sync import (
     BytesSource,
     Container,
@@ -336,8 +337,7 @@ def _owner(name: str) -> dict:
 
 
 def _open_image(path: str):
-    # imported here: pycdlib (through _iso) is needed only when the ISO is not in the manifest cache
-    from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage
+    """Parse the ISO's metadata with pycdlib: only needed when the manifest cache does not match the ISO."""
     return EsxiImage.open(path)
 
 
