@@ -25,7 +25,7 @@ description:
     copied unchanged) and C(BOOT.CAT), and stays plain ISO 9660 when the source is.
   - The output is written to a temporary file beside O(dest), flushed, fsync'ed and renamed; on any failure
     O(src) and an earlier O(dest) are unchanged and no temporary file remains. Unchanged file data is copied
-    by the kernel: with O(checksum=false) writing takes about as long as a durable copy of the ISO (C(cp) then
+    by the kernel, so with O(checksum=false) writing takes about as long as a durable copy of the ISO (C(cp) then
     C(sync)); the sha256 of the output adds about 0.25 s of CPU per 400 MiB.
   - A manifest (C(/ESXICUST.JSN)) in the output records the source (size and an identity hash of its
     metadata), every input's sha256 and the options. When O(dest) already carries the manifest for the same
