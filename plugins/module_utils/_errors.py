@@ -41,3 +41,7 @@ class UnsupportedError(EsxiCustomizerError):
 
 class ConflictError(EsxiCustomizerError):
     """A requested change contradicts package relationships (depends, conflicts, replaces)."""
+
+
+class MissingLibraryError(EsxiCustomizerError):
+    """A required third-party Python library is not installed on the host running the module."""

@@ -31,22 +31,17 @@ from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ConflictError,
-    EsxiCustomizerError,
     FormatError,
     UnsafeArchiveError,
 )
 
-try:
-    from defusedxml import ElementTree as SafeET
-    from defusedxml.common import DefusedXmlException
-    HAS_DEFUSEDXML = True
-    DEFUSEDXML_IMPORT_ERROR = None
-except ImportError as exc:  # the module reports missing_required_lib('defusedxml')
-    HAS_DEFUSEDXML = False
-    DEFUSEDXML_IMPORT_ERROR = exc
-
-    class DefusedXmlException(Exception):
-        pass
+from ansible_collections.esxi.customizer.plugins.module_utils._xml import (  # noqa: F401 pylint: disable=unused-import
+    DEFUSEDXML_IMPORT_ERROR,
+    HAS_DEFUSEDXML,
+    render_xml,
+)
+from ansible_collections.esxi.customizer.plugins.module_utils._xml import parse_xml as _parse_xml
+from ansible_collections.esxi.customizer.plugins.module_utils._xml import child_text as _text
 
 DB_ROOT = 'var/db/esximg/'
 PROFILES_DIR = DB_ROOT + 'profiles/'
@@ -72,24 +67,7 @@ def acceptance_rank(level: str) -> int:
 
 def parse_xml(data: bytes, what: str) -> ET.Element:
     """Parse untrusted XML safely; ``what`` names the file in the error."""
-    if not HAS_DEFUSEDXML:
-        raise EsxiCustomizerError('the Python library defusedxml is required to read %s' % what)
-    try:
-        return SafeET.fromstring(data)
-    except (ET.ParseError, DefusedXmlException, ValueError) as err:
-        raise FormatError('is not valid XML (%s)' % err, path=what)
-
-
-def render_xml(root: ET.Element) -> bytes:
-    """Serialize like esximage does: no declaration, ``<empty/>`` without a space."""
-    return ET.tostring(root, encoding='unicode').replace(' />', '/>').encode('utf-8')
-
-
-def _text(root: ET.Element, tag: str, default: str | None = None) -> str | None:
-    node = root.find(tag)
-    if node is None:
-        return default
-    return (node.text or '').strip()
+    return _parse_xml(data, label=what, what='it')
 
 
 # -- records ---------------------------------------------------------------------------------------

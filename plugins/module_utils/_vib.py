@@ -17,48 +17,17 @@ from xml.etree import ElementTree
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ChecksumError,
-    EsxiCustomizerError,
     FormatError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._limits import COPY_CHUNK, DEFAULT_LIMITS, check_expansion
 
-try:
-    from defusedxml import ElementTree as _SafeET
-    from defusedxml import DefusedXmlException as _DefusedXmlException
-    HAS_DEFUSEDXML = True
-    DEFUSEDXML_IMPORT_ERROR = None
-except ImportError as _imp_err:  # the module reports missing_required_lib('defusedxml')
-    _SafeET = None
-    _DefusedXmlException = ()
-    HAS_DEFUSEDXML = False
-    DEFUSEDXML_IMPORT_ERROR = _imp_err
-
-
-class MissingLibraryError(EsxiCustomizerError):
-    """A required third-party Python library is not installed on the host running the module."""
-
-
-# --- XML ------------------------------------------------------------------------------------------
-
-def parse_xml(data, label=None, what='XML document'):
-    """Parse ``data`` with defusedxml; entity/DTD definitions and malformed XML raise FormatError."""
-    if not HAS_DEFUSEDXML:
-        raise MissingLibraryError('the Python library defusedxml is required to read package metadata (%s)'
-                                  % DEFUSEDXML_IMPORT_ERROR, path=label)
-    try:
-        return _SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except _DefusedXmlException as err:
-        raise FormatError('%s contains a DTD or entity definition (%s); refusing it, as package metadata never '
-                          'needs one' % (what, type(err).__name__), path=label) from None
-    except ElementTree.ParseError as err:
-        raise FormatError('%s is not well-formed XML (%s)' % (what, err), path=label) from None
-
-
-def _text(elem, tag, default=None):
-    child = elem.find(tag)
-    if child is None:
-        return default
-    return (child.text or '').strip()
+from ansible_collections.esxi.customizer.plugins.module_utils._xml import (  # noqa: F401 pylint: disable=unused-import
+    DEFUSEDXML_IMPORT_ERROR,
+    HAS_DEFUSEDXML,
+    parse_xml,
+)
+from ansible_collections.esxi.customizer.plugins.module_utils._xml import child_text as _text
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import MissingLibraryError  # noqa: F401 pylint: disable=unused-import
 
 
 def _bool(value):

@@ -196,7 +196,7 @@ def test_bad_inputs(tmp_path):
         info = tarfile.TarInfo('var/db/esximg/profiles/p')
         info.size = 5
         tar.addfile(info, io.BytesIO(b'<oops'))
-    with pytest.raises(FormatError, match=r'IMGDB.TGZ:var/db/esximg/profiles/p: is not valid XML'):
+    with pytest.raises(FormatError, match=r'IMGDB.TGZ:var/db/esximg/profiles/p: it is not well-formed XML'):
         EsxiImage.open(make_iso(tmp_path, 'badxml', esxi_files(IMGDB_dot_TGZ=broken_profile.getvalue())))
     with pytest.raises(EsxiCustomizerError, match='does not exist'):
         EsxiImage.open(str(tmp_path / 'nothing.iso'))
