@@ -145,11 +145,13 @@ class BytesSource(Source):
 class ExtentSource(Source):
     """``size`` bytes at ``offset`` of a :class:`Container` (an ISO file's single extent)."""
 
-    def __init__(self, container: Container, offset: int, size: int, cache_key: str | None = None):
+    def __init__(self, container: Container, offset: int, size: int, cache_key: str | None = None, hash_on_copy: bool = True):
         self.container = container
         self.offset = offset
         self.size = size
         self.cache_key = cache_key
+        self.hash_on_copy = hash_on_copy
+        """False: copy with the kernel only and return no digest (hashing costs 2-3 copies on a warm cache)."""
         if offset < 0 or size < 0 or offset + size > container.stat.st_size:
             raise FormatError('is truncated: %s needs bytes %d-%d but the file has %d'
                               % (cache_key or 'a file', offset, offset + size, container.stat.st_size), path=container.path)
@@ -177,7 +179,9 @@ class ExtentSource(Source):
             raise out[0]
         return out[0]
 
-    def copy_to(self, fd: int) -> str:
+    def copy_to(self, fd: int) -> str | None:
+        if not self.hash_on_copy and self._kernel_copy(fd):
+            return None
         if self.size >= THREADED_HASH_MIN:
             # The kernel copies (copy_file_range, no user-space buffers) while a thread hashes the same
             # range from the page cache; hashlib releases the GIL, so the two overlap on two cores.
@@ -357,8 +361,8 @@ class _Root:
                 digest.update(memoryview(buf)[:got])
         return digest.hexdigest()
 
-    def write_atomic(self, parts: tuple, source: Source) -> tuple[str, os.stat_result]:
-        """Write to a temporary file beside the target, then rename over it; returns (sha256, stat)."""
+    def write_atomic(self, parts: tuple, source: Source) -> tuple[str | None, os.stat_result]:
+        """Write to a temporary file beside the target, then rename over it; returns (sha256 or None, stat)."""
         parent = self.dir_fd(parts[:-1], create=True)
         tmp = '.%s.%s.tmp' % (parts[-1][:200], os.urandom(4).hex())
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=parent)
@@ -515,6 +519,7 @@ class TreeSync:
         plan = Plan()
         old_files = self.old['files'] if self.old else {}
         cache = self._cached_digests()
+        same_source = self.source_key is not None and ((self.old or {}).get('source') or {}).get('key') == self.source_key
         for path in sorted(wanted):
             parts = check_relpath(path)
             if parts == self.manifest_parts:
@@ -547,9 +552,15 @@ class TreeSync:
             if source.size != record['size']:
                 plan.writes.append((path, source, 'content'))
                 continue
+            if same_source and source.cache_key and record.get('from') == source.cache_key:
+                # written from this very record of this very container, and untouched since: no need to read either
+                plan.unchanged.append(path)
+                continue
             digest = known or self._digest(source, plan, path)
             plan.digests[path] = digest
-            if digest == record['sha256']:
+            if record.get('sha256') is None:
+                plan.manifest_dirty = True  # the digest becomes known now
+            if digest == (record.get('sha256') or self._root.sha256(parts)):
                 plan.unchanged.append(path)
             else:
                 plan.writes.append((path, source, 'content'))
@@ -612,12 +623,15 @@ class TreeSync:
         written = {}
         for path, source, _reason in plan.writes:
             digest, st = self._root.write_atomic(check_relpath(path), source)
+            digest = digest or plan.digests.get(path)
             written[path] = digest
-            files[path] = {'size': source.size, 'sha256': digest, 'stat': _stat_record(st)}
+            files[path] = {'size': source.size, 'sha256': digest, 'stat': _stat_record(st), 'from': source.cache_key}
         for path in plan.unchanged:
             if path not in files or files[path].get('stat') is None:
-                files[path] = {'size': wanted[path].size, 'sha256': plan.digests[path],
-                               'stat': _stat_record(self._root.lstat(check_relpath(path)))}
+                files[path] = {'size': wanted[path].size, 'sha256': plan.digests.get(path),
+                               'stat': _stat_record(self._root.lstat(check_relpath(path))), 'from': wanted[path].cache_key}
+            elif files[path].get('sha256') is None and plan.digests.get(path):
+                files[path] = dict(files[path], sha256=plan.digests[path], **{'from': wanted[path].cache_key})
         for path in plan.removes:
             self._root.unlink(check_relpath(path))
             files.pop(path, None)

@@ -154,8 +154,8 @@ def test_publish_extracts_every_file_and_rewrites_boot_cfg(isos, tmp_path, style
         assert 'cdromBoot' not in cfg.kernelopt and cfg.kickstart == 'http://ks.example/esx.cfg'
         for path in [cfg.kernel] + [m.path for m in cfg.modules]:
             assert not path.startswith('/') and (tree / path).is_file(), path
-    assert (tree / 'mboot.efi').read_bytes() == iso_file(src, facts['files'][facts['files'].index('/EFI/BOOT/BOOTX64.EFI')]
-                                                        if not facts['joliet'] else '/efi/boot/bootx64.efi')
+    bootx64 = '/efi/boot/bootx64.efi' if facts['joliet'] else '/EFI/BOOT/BOOTX64.EFI'
+    assert (tree / 'mboot.efi').read_bytes() == iso_file(src, bootx64)
     host_cfg = BootCfg.parse((tree / '01-00-50-56-01-02-03' / 'boot.cfg').read_bytes())
     assert host_cfg.title == 'Loading ESXi installer for esx01'
     pxelinux = (dest / 'pxelinux.cfg' / '01-00-50-56-01-02-03').read_text()
@@ -350,4 +350,9 @@ def test_manifest_lists_only_relative_paths_and_digests(isos, tmp_path):
     doc = json.loads((tmp_path / 'e6' / _pxe.MANIFEST).read_text())
     assert doc['owner'] == {'tool': _pxe.TOOL, 'name': 'e6'}
     assert all(not path.startswith('/') and '..' not in path for path in doc['files'])
-    assert all(len(rec['sha256']) == 64 for rec in doc['files'].values())
+    # generated files carry their digest; ISO files record where they came from (hashed only when compared)
+    for path, rec in doc['files'].items():
+        if path.endswith(('boot.cfg', '.ipxe', '.menu')) or path.startswith('pxelinux.cfg/'):
+            assert len(rec['sha256']) == 64, path
+        else:
+            assert rec['from'] and rec['size'] == os.path.getsize(tmp_path / path), path

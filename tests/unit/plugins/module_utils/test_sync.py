@@ -304,3 +304,35 @@ def test_user_space_fallback_copies_and_hashes(tmp_path, blob, monkeypatch):
 def test_missing_root_is_a_clear_error(tmp_path):
     with pytest.raises(PublishError, match='does not exist'):
         TreeSync(str(tmp_path / 'nope'), MANIFEST, OWNER)
+
+
+def test_copies_without_hashing_are_compared_by_content_when_the_source_changes(tmp_path, blob, monkeypatch):
+    src, data = blob
+    root = tmp_path / 'root'
+    root.mkdir()
+
+    def lazy(container, data):
+        wanted = extents(container, data)
+        for source in wanted.values():
+            source.hash_on_copy = False
+        return wanted
+
+    with Container(src) as iso:
+        publish(root, lazy(iso, data), iso.identity())
+    doc = json.loads((root / MANIFEST).read_text())
+    assert doc['files']['pub/big.bin']['sha256'] is None and doc['files']['pub/big.bin']['from'] == 'BIG'
+    assert (root / 'pub/big.bin').read_bytes() == data[8000:]
+    before = snapshot(root)
+    with Container(src) as iso:
+        assert not publish(root, lazy(iso, data), iso.identity()).changed
+    assert snapshot(root) == before
+    new = bytearray(data)
+    new[10:20] = b'Q' * 10
+    src2 = tmp_path / 'src2.bin'
+    src2.write_bytes(bytes(new))
+    with Container(str(src2)) as iso:
+        plan = publish(root, lazy(iso, bytes(new)), iso.identity())
+    assert [w[0] for w in plan.writes] == ['pub/a.bin']
+    doc = json.loads((root / MANIFEST).read_text())
+    assert doc['files']['pub/big.bin']['sha256'] == hashlib.sha256(data[8000:]).hexdigest()
+    assert (root / 'pub/a.bin').read_bytes() == bytes(new[:3000])

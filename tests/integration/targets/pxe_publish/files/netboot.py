@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: esxi.customizer contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Real network servers and clients for the pxe_publish integration test (stdlib + Debian binaries).
