@@ -110,12 +110,17 @@ def main():
     cp_dest = os.path.join(args.workdir, 'cp-root')
     pub_dest = os.path.join(args.workdir, 'pub-root')
 
+    def request(**overrides):
+        merged = dict(spec)
+        merged.update(overrides)
+        return _pxe.Request(**merged)
+
     def cp_r():
         subprocess.run(['cp', '-r', tree, os.path.join(cp_dest, 'esxi-bench')], check=True)
 
     def publish_into(dest):
         def run():
-            result = _pxe.publish(_pxe.Request(**dict(spec, dest=dest)))
+            result = _pxe.publish(request(dest=dest))
             assert result['changed']
         return run
 
@@ -124,7 +129,7 @@ def main():
 
     def noop(name=True):
         def run():
-            result = _pxe.publish(_pxe.Request(**dict(spec, name=spec['name'] if name else None)))
+            result = _pxe.publish(request(name=spec['name'] if name else None))
             assert not result['changed'], result['files_written']
         return run
 
@@ -132,10 +137,10 @@ def main():
     # the default name of the fixture differs from 'esxi-bench': a separate root for the no-name no-op
     noname_dest = os.path.join(args.workdir, 'noname-root')
     fresh(noname_dest)
-    _pxe.publish(_pxe.Request(**dict(spec, dest=noname_dest, name=None)))
+    _pxe.publish(request(dest=noname_dest, name=None))
 
     def noop_noname():
-        result = _pxe.publish(_pxe.Request(**dict(spec, dest=noname_dest, name=None)))
+        result = _pxe.publish(request(dest=noname_dest, name=None))
         assert not result['changed']
 
     for round_no in range(args.runs + 1):
@@ -147,8 +152,8 @@ def main():
         cp_sync = timed(cp_r, with_sync=True)
         fresh(pub_dest)
         pub_sync = timed(publish_into(pub_dest), with_sync=True)
-        noop_time = min(timed(noop()) for _ in range(5))
-        noname_time = min(timed(noop_noname) for _ in range(5))
+        noop_time = min(timed(noop()) for _attempt in range(5))
+        noname_time = min(timed(noop_noname) for _attempt in range(5))
         child = subprocess.run([sys.executable, '-c', NOOP_CHILD, collection_path(), json.dumps(spec)],
                                check=True, capture_output=True, text=True)
         process_time = json.loads(child.stdout)['seconds']
