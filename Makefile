@@ -15,8 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
 ## run: install everything, generate the embedded demo inputs and run build_esxi.yml on them
 run: venv sysdeps collection demo-inputs
-	ansible-playbook -i localhost, -c local build_esxi.yml -e build_iso_output_dir=$(DEMO)/output \
-	    -e build_iso_demo_dir=$(DEMO)/inputs
+	ansible-playbook build_esxi.yml
 	@echo "Demo results are in $(DEMO)/output"
 
 ## test: sanity, units, integration and ansible-lint

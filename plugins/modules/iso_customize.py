@@ -361,8 +361,9 @@ def main():
     diff = result.pop('diff')
     if module._diff and diff:
         result['diff'] = diff
-    if not result['warnings']:
-        result.pop('warnings')
+    # module.warn() both shows them to the user and returns them as the documented `warnings` list.
+    for warning in result.pop('warnings'):
+        module.warn(warning)
     module.exit_json(**result)
 
 
