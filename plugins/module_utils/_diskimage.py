@@ -137,6 +137,11 @@ def syslinux_installer_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+def version_text(version) -> str:
+    """``(3, 86)`` -> ``3.86``, ``(6, 4)`` -> ``6.04`` (syslinux writes minor versions with two digits)."""
+    return '%d.%02d' % tuple(version) if version else '(unknown version)'
+
+
 def syslinux_compatible(iso_version, installer_version) -> bool:
     """Whether ``ldlinux.sys`` of ``installer_version`` can run the ISO's COM32 modules.
 
@@ -363,9 +368,8 @@ def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, siz
                 'the ISO boot menu modules (mboot.c32, menu.c32) are from ISOLINUX %s, but the syslinux installer is %s; '
                 'BIOS boot would stop at "Failed to load COM32 file". Give a syslinux installer of the same release '
                 '(syslinux option; VMware media need syslinux 3.86) or set bios_boot=false for a UEFI-only image'
-                % ('.'.join(map(str, iso_version)) if iso_version else '(unknown version)',
-                   '.'.join(map(str, syslinux_version)) if syslinux_version else '(unknown version)'), path=src)
-        plan.syslinux_version = '%d.%02d' % tuple(syslinux_version)
+                % (version_text(iso_version), version_text(syslinux_version)), path=src)
+        plan.syslinux_version = version_text(syslinux_version)
     if reader.find('/EFI/BOOT/BOOTX64.EFI') is None:
         plan.warnings.append('%s has no EFI/BOOT/BOOTX64.EFI: the image will not boot in UEFI mode' % src)
     if bios_boot:
