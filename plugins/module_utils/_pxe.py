@@ -22,6 +22,7 @@ digests under the ISO's identity, so a re-run with an unchanged ISO opens neithe
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -470,6 +471,36 @@ def _diff(sync: TreeSync, plan, wanted: dict) -> list:
     return diffs
 
 
+def _owning_publication(dest: str, relpath: str) -> str | None:
+    """Name of another publication in ``dest`` whose manifest lists ``relpath`` (error messages only)."""
+    try:
+        entries = sorted(os.scandir(dest), key=lambda entry: entry.name)
+    except OSError:
+        return None
+    for entry in entries:
+        manifest = os.path.join(dest, entry.name, MANIFEST)
+        if entry.is_dir(follow_symlinks=False) and os.path.isfile(manifest):
+            try:
+                with open(manifest, encoding='utf-8') as handle:
+                    if relpath in json.load(handle).get('files', {}):
+                        return entry.name
+            except (OSError, ValueError, AttributeError):
+                continue
+    return None
+
+
+def _plan(sync: TreeSync, wanted: dict, dest: str):
+    try:
+        return sync.plan(wanted)
+    except PublishError as err:
+        relpath = os.path.relpath(err.path, dest) if err.path else None
+        owner = _owning_publication(dest, relpath) if relpath else None
+        if owner is None:
+            raise
+        raise PublishError('is published by %r; remove the host from that publication (or take it down with '
+                           'state=absent) before publishing it under another name' % owner, path=err.path) from None
+
+
 def publish(request: Request, check_mode: bool = False) -> dict:
     """Publish (or, in check mode, plan) ``request``; returns the module result fields."""
     req = request.validated()
@@ -494,7 +525,7 @@ def publish(request: Request, check_mode: bool = False) -> dict:
                 sync.source_meta = snapshot.to_meta()
                 publication = Publication(req, snapshot, container, name)
                 wanted = publication.build()
-                plan = sync.plan(wanted)
+                plan = _plan(sync, wanted, req.dest)
                 diff = _diff(sync, plan, wanted)
                 if not check_mode:
                     sync.apply(plan, wanted)

@@ -265,7 +265,7 @@ def test_state_absent_removes_exactly_what_was_published(isos, tmp_path):
 def test_two_names_coexist_and_conflicting_host_files_are_refused(isos, tmp_path):
     run(isos['70'][0], tmp_path, name='e70', hosts=[{'mac': '00:50:56:00:00:01'}])
     run(isos['80'][0], tmp_path, name='e80', hosts=[{'mac': '00:50:56:00:00:02'}])
-    with pytest.raises(PublishError, match='not published by this publication'):
+    with pytest.raises(PublishError, match="01-00-50-56-00-00-01: is published by 'e70'; remove the host from that publication"):
         run(isos['80'][0], tmp_path, name='e80', hosts=[{'mac': '00:50:56:00:00:01'}])
     assert 'e70/' in (tmp_path / 'pxelinux.cfg/01-00-50-56-00-00-01').read_text()
 
