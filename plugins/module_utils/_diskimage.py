@@ -248,17 +248,23 @@ class CommandRunner:
             except OSError as exc:
                 return 127, '', '%s: %s' % (argv[0], exc.strerror)
             broken = None
-            if stdin is not None:
-                try:
-                    for chunk in stdin:
-                        proc.stdin.write(chunk)
-                except BrokenPipeError as exc:  # the tool died early; its stderr says why
-                    broken = exc
-                finally:
+            try:
+                if stdin is not None:
                     try:
-                        proc.stdin.close()
-                    except BrokenPipeError:
-                        pass
+                        for chunk in stdin:
+                            proc.stdin.write(chunk)
+                    except BrokenPipeError as exc:  # the tool died early; its stderr says why
+                        broken = exc
+                    finally:
+                        try:
+                            proc.stdin.close()
+                        except BrokenPipeError:
+                            pass
+            except BaseException:
+                # the source failed (truncated ISO...): the half-fed tool must not outlive us
+                proc.kill()
+                proc.wait()
+                raise
             rc = proc.wait()
             out.seek(0)
             err.seek(0)
@@ -605,7 +611,10 @@ def build_disk_image(src, dest, size=None, kickstart=None, kernelopt_add=(), bio
         if check_mode:
             return result
         _free_space_check(dest, plan)
-        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), suffix='.tmp', dir=os.path.dirname(dest))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), suffix='.tmp', dir=os.path.dirname(dest))
+        except OSError as exc:
+            raise DiskImageError('cannot create a temporary file there (%s)' % exc.strerror, path=os.path.dirname(dest)) from None
         os.close(fd)
         try:
             try:

@@ -260,6 +260,32 @@ def test_too_small_size_is_refused(src70):
             di.plan_image(image, src70, size=10 * di.MIB, syslinux_version=(6, 4))
 
 
+def test_files_that_do_not_fit_the_size_are_refused(tmp_path):
+    if not shutil.which('xorriso'):
+        pytest.skip('xorriso is needed to build fixture ISOs')
+    src = str(tmp_path / 'big.iso')
+    fixiso.build_esxi_iso(src, style='70', big_payload_bytes=70 * di.MIB)
+    with EsxiImage.open(src) as image:
+        with pytest.raises(di.DiskImageError, match='too small: the files need about') as err:
+            di.plan_image(image, src, size=64 * di.MIB, syslinux_version=(6, 4))
+        assert 'default size would be' in str(err.value)
+        assert di.plan_image(image, src, syslinux_version=(6, 4)).size >= 70 * di.MIB
+
+
+def test_a_failing_source_stops_the_tool(tmp_path):
+    pidfile = tmp_path / 'pid'
+
+    def chunks():
+        yield b'x' * 1000
+        while not pidfile.exists() or not pidfile.read_text().strip():
+            pass
+        raise di.FormatError('is truncated', path='src.iso')
+    with pytest.raises(di.FormatError):
+        di.CommandRunner().run(['sh', '-c', 'echo $$ > "%s"; exec cat >/dev/null' % pidfile], stdin=chunks())
+    with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
+        os.kill(int(pidfile.read_text()), 0)
+
+
 class FailingRunner(di.CommandRunner):
     """Real commands, except that copying ``fail_on`` fails like a full disk would."""
 
@@ -306,7 +332,7 @@ def test_build_check_mode_idempotence_and_readback(src70, tmp_path):
         with open(dest, 'rb') as source, open(part, 'wb') as target:
             source.seek(first['partition']['start'])
             shutil.copyfileobj(source, target)
-        result = subprocess.run([fsck, '-n', str(part)], capture_output=True, text=True)
+        result = subprocess.run([fsck, '-n', str(part)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
 
 
