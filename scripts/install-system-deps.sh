@@ -10,6 +10,7 @@ packages=(
     tftpd-hpa tftp-hpa                             # PXE publish tests
     golang-go golang-github-vmware-govmomi-dev     # vSphere simulator for datastore tests
     shellcheck curl git make
+    syslinux fdisk                                 # disk_image: syslinux installer (BIOS boot of USB images); sfdisk reads them back
 )
 
 missing=()
