@@ -336,13 +336,27 @@ class Plan:
         return [item.size if not isinstance(item, bytes) else len(item) for item in self.files.values()]
 
 
-def _edited_bootcfgs(image, tokens):
-    """Both boot.cfg with ``tokens`` merged into kernelopt; returns {iso_path: BootCfg}."""
+def usb_kickstart(reader, cfg: BootCfg) -> str | None:
+    """``ks=usb:/PATH`` for a boot.cfg whose kickstart is ``cdrom:/PATH`` on the ISO, else None.
+
+    An ISO customized with a kickstart says ``ks=cdrom:/KS.CFG``; booted from the USB image there is no CD-ROM,
+    but the same file is on the FAT partition, which the installer reads with ``ks=usb:/PATH``.
+    """
+    value = cfg.kickstart or ''
+    if not value.lower().startswith('cdrom:'):
+        return None
+    path = value[len('cdrom:'):]
+    return 'ks=usb:' + path if path.startswith('/') and reader.find(path) is not None else None
+
+
+def _edited_bootcfgs(image, kickstart: bool, kernelopt_add):
+    """Both boot.cfg with the kickstart option and ``kernelopt_add`` merged into kernelopt; {iso_path: BootCfg}."""
     edited = {}
     for cfg_path, cfg in image.bootcfgs:
         copy = cfg.copy()
+        ks_token = KICKSTART_OPTION if kickstart else usb_kickstart(image.reader, cfg)
         try:
-            copy.merge_kernelopt(tokens)
+            copy.merge_kernelopt(([ks_token] if ks_token else []) + [str(token) for token in kernelopt_add or ()])
         except ValueError as exc:
             raise DiskImageError('invalid kernel option: %s' % exc) from None
         edited[cfg_path] = copy
@@ -355,8 +369,7 @@ def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, siz
     plan = Plan()
     plan.bios_boot = bios_boot
     reader = image.reader
-    tokens = ([KICKSTART_OPTION] if kickstart else []) + [str(token) for token in kernelopt_add or ()]
-    cfgs = _edited_bootcfgs(image, tokens)
+    cfgs = _edited_bootcfgs(image, bool(kickstart), kernelopt_add)
     replaced = {BIOS_BOOTCFG.lower(): cfgs[BIOS_BOOTCFG].serialize()}
     if UEFI_BOOTCFG in cfgs:
         replaced[UEFI_BOOTCFG.lower()] = cfgs[UEFI_BOOTCFG].serialize()
@@ -381,6 +394,9 @@ def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, siz
     if bios_boot:
         generated_cfg = syslinux_cfg(reader.read(isolinux_cfg, max_size=MIB))
         plan.boot['syslinux_cfg'] = generated_cfg.decode('utf-8', 'replace')
+        if re.search(r'(?im)^\s*append\s.*\sks=cdrom:', plan.boot['syslinux_cfg']):
+            plan.warnings.append('%s: ISOLINUX.CFG passes ks=cdrom:... on an APPEND line; booted from USB with BIOS, that '
+                                 'kickstart is not found (mboot adds APPEND arguments to kernelopt)' % src)
         plan.files['/SYSLINUX.CFG' if _fat_name_of(isolinux_cfg).isupper() else '/syslinux.cfg'] = generated_cfg
     seen = {}
     for entry in reader.files():

@@ -62,6 +62,8 @@ options:
     description:
       - A kickstart file to put on the image as C(/KS.CFG); C(ks=usb:/KS.CFG) is then set in the kernel options of
         both C(boot.cfg) (replacing an existing C(ks=)).
+      - Without it, a C(ks=cdrom:/PATH) in a C(boot.cfg) of the ISO (as M(esxi.customizer.iso_customize) writes it)
+        whose file is on the ISO becomes C(ks=usb:/PATH), since the image has no CD-ROM.
     type: path
   kernelopt_add:
     description:

@@ -239,6 +239,25 @@ def test_plan_digest_depends_on_every_option(src70, tmp_path):
     assert len({base, *others}) == 5
 
 
+def test_cdrom_kickstart_of_a_customized_iso_becomes_usb(tmp_path):
+    if not shutil.which('xorriso'):
+        pytest.skip('xorriso is needed to build fixture ISOs')
+    src = str(tmp_path / 'ks.iso')
+    fixiso.build_esxi_iso(src, style='80', kernelopt='runweasel ks=cdrom:/KS.CFG', extra_files={'/KS.CFG': b'vmaccepteula\n'})
+    with EsxiImage.open(src) as image:
+        plan = di.plan_image(image, src, syslinux_version=(6, 4))
+        assert plan.boot['bios']['kernelopt'] == plan.boot['uefi']['kernelopt'] == 'runweasel ks=usb:/KS.CFG'
+        assert not isinstance(plan.files['/KS.CFG'], bytes)  # the ISO's own file, copied as it is
+        explicit = tmp_path / 'other.cfg'
+        explicit.write_bytes(b'other\n')
+        plan = di.plan_image(image, src, kickstart=str(explicit), syslinux_version=(6, 4))
+        assert plan.files['/KS.CFG'] == b'other\n' and plan.boot['bios']['kernelopt'] == 'runweasel ks=usb:/KS.CFG'
+    src2 = str(tmp_path / 'ks-missing.iso')
+    fixiso.build_esxi_iso(src2, style='80', kernelopt='runweasel ks=cdrom:/NOPE.CFG')
+    with EsxiImage.open(src2) as image:  # a kickstart that is not on the ISO is left for the user to see
+        assert di.plan_image(image, src2, syslinux_version=(6, 4)).boot['bios']['kernelopt'] == 'runweasel ks=cdrom:/NOPE.CFG'
+
+
 def test_plan_uses_rock_ridge_names(src6x_jr):
     with EsxiImage.open(src6x_jr) as image:
         plan = di.plan_image(image, src6x_jr, syslinux_version=(6, 4))
