@@ -9,6 +9,10 @@
       fetches the boot.cfg REMOTE with the real client (tftp-hpa's tftp / urllib), then every file it names
       (kernel + modules, joined with prefix= as mboot does), and the extra files; extracts the ISO with
       xorriso (an independent reader) and prints JSON {remote: {fetched, iso, size}} of sha256 digests.
+  netboot.py uefi-boot ROOT BOOTFILE MAC MARKER [TIMEOUT]
+      network-boots QEMU with OVMF (its NIC ROM is iPXE) from QEMU's own TFTP server serving ROOT with
+      DHCP boot file BOOTFILE, until MARKER shows on the serial console; prints JSON {seen, fetched, seconds}
+      where fetched lists the URLs the firmware / iPXE downloaded.
 """
 
 from __future__ import annotations
@@ -21,8 +25,13 @@ import signal
 import socket
 import subprocess
 import sys
+import re
 import tempfile
+import time
 import urllib.request
+
+OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd'
+OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd'
 
 
 def free_port(kind) -> int:
@@ -136,6 +145,36 @@ def fetch(args) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def uefi_boot(root: str, bootfile: str, mac: str, marker: str, timeout: float = 240) -> dict:
+    work = tempfile.mkdtemp(prefix='netboot-qemu-')
+    log_path = os.path.join(work, 'serial.log')
+    vars_path = os.path.join(work, 'vars.fd')
+    shutil.copyfile(OVMF_VARS, vars_path)
+    argv = ['qemu-system-x86_64', '-machine', 'q35', '-m', '512', '-display', 'none', '-monitor', 'none', '-no-reboot',
+            '-serial', 'file:%s' % log_path,
+            '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s' % OVMF_CODE,
+            '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_path,
+            '-netdev', 'user,id=n0,tftp=%s,bootfile=%s' % (root, bootfile),
+            '-device', 'virtio-net-pci,netdev=n0,mac=%s' % mac, '-boot', 'n']
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    text = ''
+    try:
+        while time.monotonic() - start < timeout:
+            with open(log_path, 'rb') if os.path.exists(log_path) else open(os.devnull, 'rb') as handle:
+                text = re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', handle.read().decode('utf-8', 'replace')).replace('\r', '')
+            if marker in text or proc.poll() is not None:
+                break
+            time.sleep(0.5)
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    fetched = re.findall(r'(tftp://\S+)\.\.\. ok', text)
+    return {'seen': marker in text, 'fetched': fetched, 'seconds': round(time.monotonic() - start, 1),
+            'log_tail': text[-1500:] if marker not in text else ''}
+
+
 def main(argv) -> None:
     if argv[0] == 'start':
         print(json.dumps(start(argv[1], argv[2])))
@@ -143,6 +182,8 @@ def main(argv) -> None:
         print(json.dumps(stop(argv[1:])))
     elif argv[0] == 'fetch':
         print(json.dumps(fetch(argv[1:])))
+    elif argv[0] == 'uefi-boot':
+        print(json.dumps(uefi_boot(argv[1], argv[2], argv[3], argv[4], *[float(x) for x in argv[5:6]])))
     else:
         raise SystemExit(__doc__)
 
