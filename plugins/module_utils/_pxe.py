@@ -59,7 +59,8 @@ and the ISO identity decide); digests are computed and recorded when a different
 
 _NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$')
 _MAC_RE = re.compile(r'^[0-9a-f]{12}$')
-_HOSTNAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$')
+_HOSTNAME_RE = re.compile(r'^[^\x00-\x1f\x7f]{1,253}$')
+"""Only shown (boot loader title, comments): any single line, inventory names like esx_01 included."""
 _URL_RE = re.compile(r'^https?://[^\s/]+(/\S*)?$')
 
 

@@ -356,3 +356,11 @@ def test_manifest_lists_only_relative_paths_and_digests(isos, tmp_path):
             assert len(rec['sha256']) == 64, path
         else:
             assert rec['from'] and rec['size'] == os.path.getsize(tmp_path / path), path
+
+
+def test_hostname_is_any_single_line(isos, tmp_path):
+    src = isos['70'][0]
+    result = run(src, tmp_path, name='e70', hosts=[{'mac': '00:50:56:00:00:01', 'hostname': 'esx_01 (rack 4)'}])
+    assert 'title=Loading ESXi installer for esx_01 (rack 4)' in (tmp_path / result['hosts']['00-50-56-00-00-01'][0]).read_text()
+    with pytest.raises(PxeError, match='invalid hostname'):
+        run(src, tmp_path, name='e70', hosts=[{'mac': '00:50:56:00:00:01', 'hostname': 'esx01\nDEFAULT evil'}])
