@@ -73,6 +73,8 @@ SBIN_DIRS = ('/usr/sbin', '/sbin')
 _FAT_FORBIDDEN = set('"*/:<>?\\|')
 _ISOLINUX_VERSION = re.compile(rb'ISOLINUX (\d+)\.(\d+)')
 _SYSLINUX_VERSION = re.compile(r'(?:syslinux|SYSLINUX)\s+(\d+)\.(\d+)')
+_EMBEDDED_BANNER = re.compile(rb'SYSLINUX (\d+)\.(\d+) ')
+MAX_INSTALLER = 16 * MIB
 
 
 class DiskImageError(EsxiCustomizerError):
@@ -482,11 +484,7 @@ class Tools:
         self.syslinux = self.syslinux_version = self.mbr = self.mbr_code = None
         if bios_boot:
             self.syslinux = find_tool('syslinux', syslinux)
-            rc, out, err = runner.run([self.syslinux, '--version'])
-            self.syslinux_version = syslinux_installer_version(out + err)
-            if self.syslinux_version is None:
-                raise DiskImageError('does not report a syslinux version (rc %d: %s)' % (rc, (err or out).strip()[:200]),
-                                     path=self.syslinux)
+            self.syslinux_version = installer_version(runner, self.syslinux)
             self.mbr = find_mbr(mbr)
             with open(self.mbr, 'rb') as stream:
                 self.mbr_code = stream.read(441)
@@ -496,6 +494,32 @@ class Tools:
     @property
     def mbr_sha256(self):
         return hashlib.sha256(self.mbr_code).hexdigest() if self.mbr_code is not None else None
+
+
+def installer_version(runner: CommandRunner, path: str) -> tuple[int, int]:
+    """Release of a syslinux installer: ``--version`` (4.x and later), else the banner of the ``ldlinux.sys`` it
+    embeds (3.x installers have no ``--version``; their binary carries ``SYSLINUX 3.86 2010-04-01``)."""
+    rc, out, err = runner.run([path, '--version'])
+    version = syslinux_installer_version(out + err) if rc == 0 or 'syslinux' in (out + err).lower() else None
+    if version is None:
+        try:
+            with open(path, 'rb') as stream:
+                match = _EMBEDDED_BANNER.search(stream.read(MAX_INSTALLER))
+        except OSError as exc:
+            raise DiskImageError('cannot be read (%s)' % exc.strerror, path=path) from None
+        version = (int(match.group(1)), int(match.group(2))) if match else None
+    if version is None:
+        raise DiskImageError('is not a syslinux installer I can identify (no version from --version: %s; no SYSLINUX banner '
+                             'inside)' % ((err or out).strip()[:200] or 'rc %d' % rc), path=path)
+    return version
+
+
+def syslinux_install_argv(path: str, version, offset: int, image: str) -> list[str]:
+    """Install command: 3.x installers take ``-o <byte offset>`` only; 4.0 added ``--install`` (required) and
+    ``--offset``."""
+    if version[0] < 4:
+        return [path, '-o', str(offset), image]
+    return [path, '--install', '--offset', str(offset), image]
 
 
 def _env(epoch: int) -> dict:
@@ -553,8 +577,8 @@ def _write_image(tmp: str, plan: Plan, reader, tools: Tools, dest: str, label: s
         chunks = [item] if isinstance(item, bytes) else _entry_chunks(reader, item, src_fd)
         _check(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env), 'copying %s' % fat_path, dest)
     if plan.bios_boot:
-        _check(runner.run([tools.syslinux, '--install', '--offset', str(PARTITION_START * SECTOR), tmp], env=env),
-               'syslinux --install', dest)
+        _check(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, tmp), env=env),
+               'installing syslinux', dest)
     with open(tmp, 'rb+') as stream:
         os.fsync(stream.fileno())
 

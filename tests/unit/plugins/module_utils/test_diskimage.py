@@ -129,6 +129,33 @@ def test_installer_version():
     assert di.syslinux_installer_version('bash: syslinux: not found') is None
 
 
+class ScriptedRunner(di.CommandRunner):
+    def __init__(self, answer):
+        self.answer = answer
+
+    def run(self, argv, stdin=None, env=None):
+        return self.answer
+
+
+def test_installer_version_from_option_or_embedded_banner(tmp_path):
+    old = tmp_path / 'syslinux-3.86'
+    old.write_bytes(b'\x7fELF...' + b'\0' * 100 + b'SYSLINUX 3.86 2010-04-01 Copyright (C) 1994-2010 H. Peter Anvin' + b'\0' * 10)
+    usage = (1, '', 'Usage: %s [-sfr][-d directory][-o offset] device' % old)
+    assert di.installer_version(ScriptedRunner(usage), str(old)) == (3, 86)
+    assert di.installer_version(ScriptedRunner((0, 'syslinux 6.04  Copyright 1994-2015 H. Peter Anvin et al', '')), str(old)) == (6, 4)
+    junk = tmp_path / 'notsyslinux'
+    junk.write_bytes(b'#!/bin/sh\nexit 1\n')
+    with pytest.raises(di.DiskImageError, match='not a syslinux installer'):
+        di.installer_version(ScriptedRunner((1, '', 'nope')), str(junk))
+    if shutil.which('syslinux'):
+        assert di.installer_version(di.CommandRunner(), shutil.which('syslinux'))[0] >= 4
+
+
+def test_install_argv_by_generation():
+    assert di.syslinux_install_argv('/s', (3, 86), 1048576, 'img') == ['/s', '-o', '1048576', 'img']
+    assert di.syslinux_install_argv('/s', (6, 4), 1048576, 'img') == ['/s', '--install', '--offset', '1048576', 'img']
+
+
 @pytest.mark.parametrize('iso_version, installer, ok', [
     ((3, 86), (3, 86), True), ((3, 86), (4, 7), True), ((3, 86), (6, 4), False), ((3, 86), (5, 1), False),
     ((6, 4), (6, 4), True), ((6, 3), (6, 4), False), ((6, 4), (3, 86), False), (None, (6, 4), False), ((6, 4), None, False),
