@@ -45,7 +45,7 @@ import tempfile
 from ansible_collections.esxi.customizer.plugins.module_utils._bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
-from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import file_sha256, volume_epoch
+from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import _fsync_dir, file_sha256, volume_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._plan import source_identity
 
 SECTOR = 512
@@ -365,6 +365,28 @@ def _edited_bootcfgs(image, kickstart: bool, kernelopt_add):
     return edited
 
 
+def _check_syslinux_generation(reader, src: str, syslinux_version) -> None:
+    iso_version = None
+    isolinux_bin = reader.find('/ISOLINUX.BIN')
+    if isolinux_bin is not None:
+        iso_version = isolinux_version(reader.read(isolinux_bin, max_size=4 * MIB))
+    if not syslinux_compatible(iso_version, syslinux_version):
+        raise UnsupportedError(
+            'the ISO boot menu modules (mboot.c32, menu.c32) are from ISOLINUX %s, but the syslinux installer is %s; '
+            'BIOS boot would stop at "Failed to load COM32 file". Give a syslinux installer of the same release '
+            '(syslinux option; VMware media need syslinux 3.86) or set bios_boot=false for a UEFI-only image'
+            % (version_text(iso_version), version_text(syslinux_version)), path=src)
+
+
+def parent_dirs(paths) -> list[str]:
+    """Every directory above ``paths`` (``/``-rooted), parents before children (the order mmd needs)."""
+    dirs = set()
+    for path in paths:
+        parts = path.split('/')[1:-1]
+        dirs.update('/' + '/'.join(parts[:i]) for i in range(1, len(parts) + 1))
+    return sorted(dirs, key=lambda d: (d.count('/'), d))
+
+
 def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL,
                syslinux_version=None, mbr_sha256=None) -> Plan:
     """Decide every file of the image and its size from an opened :class:`EsxiImage`; reads only small files."""
@@ -380,16 +402,7 @@ def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, siz
         if isolinux_cfg is None:
             raise FormatError('has no ISOLINUX.CFG to make the BIOS boot menu (syslinux.cfg) from; '
                               'set bios_boot=false for a UEFI-only image', path=src)
-        iso_version = None
-        isolinux_bin = reader.find('/ISOLINUX.BIN')
-        if isolinux_bin is not None:
-            iso_version = isolinux_version(reader.read(isolinux_bin, max_size=4 * MIB))
-        if not syslinux_compatible(iso_version, syslinux_version):
-            raise UnsupportedError(
-                'the ISO boot menu modules (mboot.c32, menu.c32) are from ISOLINUX %s, but the syslinux installer is %s; '
-                'BIOS boot would stop at "Failed to load COM32 file". Give a syslinux installer of the same release '
-                '(syslinux option; VMware media need syslinux 3.86) or set bios_boot=false for a UEFI-only image'
-                % (version_text(iso_version), version_text(syslinux_version)), path=src)
+        _check_syslinux_generation(reader, src, syslinux_version)
         plan.syslinux_version = version_text(syslinux_version)
     if reader.find('/EFI/BOOT/BOOTX64.EFI') is None:
         plan.warnings.append('%s has no EFI/BOOT/BOOTX64.EFI: the image will not boot in UEFI mode' % src)
@@ -419,11 +432,7 @@ def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, siz
         for path in [path for path in plan.files if path.lower() == '/' + KICKSTART_NAME.lower()]:
             del plan.files[path]
         plan.files['/' + KICKSTART_NAME] = _read_kickstart(kickstart)
-    dirs = set()
-    for path in plan.files:
-        parts = path.split('/')[1:-1]
-        dirs.update('/' + '/'.join(parts[:i]) for i in range(1, len(parts) + 1))
-    plan.dirs = sorted(dirs, key=lambda d: (d.count('/'), d))
+    plan.dirs = parent_dirs(plan.files)
     plan.boot.update({'bios': _bootcfg_facts(BIOS_BOOTCFG, cfgs[BIOS_BOOTCFG]),
                       'uefi': _bootcfg_facts(UEFI_BOOTCFG, cfgs.get(UEFI_BOOTCFG))})
     plan.size = _choose_size(plan, size)
@@ -581,19 +590,6 @@ def _write_image(tmp: str, plan: Plan, reader, tools: Tools, dest: str, label: s
                'installing syslinux', dest)
     with open(tmp, 'rb+') as stream:
         os.fsync(stream.fileno())
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _check_dest(src: str, dest: str) -> None:

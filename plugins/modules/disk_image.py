@@ -80,8 +80,9 @@ options:
     default: true
   syslinux:
     description:
-      - The syslinux installer (an mtools-based C(syslinux) that accepts C(--install --offset)); a name looked up on
-        E(PATH), C(/usr/sbin) and C(/sbin), or a path.
+      - The syslinux installer for FAT images (the mtools-based C(syslinux) of syslinux 3.x, run with C(-o <offset>),
+        or of 4.0 and later, run with C(--install --offset)); a name looked up on E(PATH), C(/usr/sbin) and C(/sbin),
+        or a path. Its release comes from C(--version), else from the C(SYSLINUX x.yy) banner it embeds.
       - Its release must match the ISO's C(ISOLINUX.BIN) (any 3.x/4.x for a 3.x ISO; the same major.minor from 5.0).
     type: str
     default: syslinux

@@ -175,6 +175,10 @@ def test_fat_path_check():
             di.check_fat_path(bad)
 
 
+def test_parent_dirs_come_before_children():
+    assert di.parent_dirs(['/A', '/EFI/BOOT/X', '/UPGRADE/Y', '/EFI/Z']) == ['/EFI', '/UPGRADE', '/EFI/BOOT']
+
+
 def test_sizes():
     assert di.default_size([10], 0) == di.MIN_SIZE
     big = [400 * di.MIB]
