@@ -21,6 +21,12 @@ mkdir -p "$dest"
     [ -e "$root/$f" ] && printf '%s\0' "$f"
 done | (cd "$root" && tar --null -T - -cf -) | (cd "$dest" && tar -xf -)
 
+# Tests find the real third-party fixtures beside the checkout (../shared); the copy is elsewhere, so
+# record where they are (tests/fixturegen/shared.py reads it).
+if [ -d "$root/../shared/fixtures" ]; then
+    (cd "$root/../shared/fixtures" && pwd) > "$dest/tests/shared-fixtures.path"
+fi
+
 cache=$HOME/.ansible/test/cache
 mkdir -p "$cache"
 # ansible-core 2.18/2.19 look for get_pip_24_2.py; 2.17 for 23_1_2.

@@ -7,6 +7,7 @@
     python tests/fixturegen/cli.py bundle DEST --vib PATH [--vib PATH] [--layout vmware|flat] [--component]
     python tests/fixturegen/cli.py legacy-tgz DEST [--module r8169] [--omit ids] [--legacy4x]
     python tests/fixturegen/cli.py boot IMAGE [--firmware bios|uefi] [--medium cdrom|disk] [--marker TEXT]
+    python tests/fixturegen/cli.py shared-fixtures      (where the real third-party fixtures are; exit 1 if nowhere)
 
 Every sub-command prints one JSON document on stdout; ``boot`` exits 1 when a marker was not seen.
 """
@@ -22,9 +23,9 @@ import sys
 if __package__ in (None, ''):
     # run by path: make the fixturegen package importable from its parent directory
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from fixturegen import bootcheck, iso, packages  # pylint: disable=import-error
+    from fixturegen import bootcheck, iso, packages, shared  # pylint: disable=import-error
 else:
-    from . import bootcheck, iso, packages
+    from . import bootcheck, iso, packages, shared
 
 
 def _write(dest: str, data: bytes) -> dict:
@@ -98,6 +99,11 @@ def cmd_boot(args) -> dict:
     return out
 
 
+def cmd_shared_fixtures(args) -> dict:
+    path = shared.shared_fixtures()
+    return {'path': str(path) if path else None, 'tried': shared.candidates()}
+
+
 def _sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, 'rb') as stream:
@@ -160,6 +166,9 @@ def parser() -> argparse.ArgumentParser:
     p_boot.add_argument('--timeout', type=float, default=120)
     p_boot.add_argument('--accel', choices=('auto', 'kvm', 'tcg'), default='auto')
     p_boot.set_defaults(func=cmd_boot)
+
+    p_shared = sub.add_parser('shared-fixtures', help='print where the shared third-party fixtures are')
+    p_shared.set_defaults(func=cmd_shared_fixtures)
     return top
 
 
@@ -167,7 +176,11 @@ def main(argv=None) -> int:
     args = parser().parse_args(argv)
     out = args.func(args)
     print(json.dumps(out, indent=2, sort_keys=True))
-    return 1 if args.command == 'boot' and not out['ok'] else 0
+    if args.command == 'boot':
+        return 0 if out['ok'] else 1
+    if args.command == 'shared-fixtures':
+        return 0 if out['path'] else 1
+    return 0
 
 
 if __name__ == '__main__':

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import zipfile
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -13,18 +11,7 @@ from hypothesis import given, settings, strategies as st
 from ansible_collections.esxi.customizer.plugins.module_utils._ar import read_members, write_archive
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
-
-
-def shared_fixtures() -> Path | None:
-    """Locate ../shared/fixtures the way the team brief says (env var, beside the repo, /work)."""
-    here = Path(__file__).resolve()
-    candidates = [os.environ.get('ESXI_SHARED_FIXTURES')]
-    candidates += [str(parent.parent / 'shared' / 'fixtures') for parent in here.parents if (parent / 'galaxy.yml').is_file()]
-    candidates.append('/work/shared/fixtures')
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
 
 FIXTURES = shared_fixtures()

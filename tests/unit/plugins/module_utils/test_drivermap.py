@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -18,18 +16,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._drivermap import 
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
-
-
-def shared_fixtures() -> Path | None:
-    """Locate ../shared/fixtures the way the team brief says (env var, beside the repo, /work)."""
-    here = Path(__file__).resolve()
-    candidates = [os.environ.get('ESXI_SHARED_FIXTURES')]
-    candidates += [str(parent.parent / 'shared' / 'fixtures') for parent in here.parents if (parent / 'galaxy.yml').is_file()]
-    candidates.append('/work/shared/fixtures')
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
 
 FIXTURES = shared_fixtures()

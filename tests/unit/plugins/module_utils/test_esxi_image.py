@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 import tarfile
-from pathlib import Path
 
 import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage, read_iso_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import ImageDatabase
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
 pytestmark = pytest.mark.skipif(shutil.which('xorriso') is None, reason='xorriso is needed to build test ISOs')
 
@@ -21,18 +21,6 @@ BUILD = '7.0.2-0.0.17630552'
 BASE_ID = 'VMware_bootbank_esx-base_7.0.2-0.0.17630552'
 NET_ID = 'ACME_bootbank_net-test_1.0-1'
 PAYLOAD_SIZE = 3 * 1024 * 1024
-
-
-def shared_fixtures() -> Path | None:
-    """Locate ../shared/fixtures the way the team brief says (env var, beside the repo, /work)."""
-    here = Path(__file__).resolve()
-    candidates = [os.environ.get('ESXI_SHARED_FIXTURES')]
-    candidates += [str(parent.parent / 'shared' / 'fixtures') for parent in here.parents if (parent / 'galaxy.yml').is_file()]
-    candidates.append('/work/shared/fixtures')
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
 
 
 def vib_xml(vendor, name, version, level, payloads) -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import gzip
 import io
-import os
 import re
 import tarfile
 from pathlib import Path
@@ -17,18 +16,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import (
     ImageDatabase,
     acceptance_rank,
 )
-
-
-def shared_fixtures() -> Path | None:
-    """Locate ../shared/fixtures the way the team brief says (env var, beside the repo, /work)."""
-    here = Path(__file__).resolve()
-    candidates = [os.environ.get('ESXI_SHARED_FIXTURES')]
-    candidates += [str(parent.parent / 'shared' / 'fixtures') for parent in here.parents if (parent / 'galaxy.yml').is_file()]
-    candidates.append('/work/shared/fixtures')
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
 
 FIXTURES = shared_fixtures()
