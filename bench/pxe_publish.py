@@ -18,7 +18,9 @@ warm page cache (one untimed warm-up round first), every run starting after an u
 * ``no-op``          - publish again into the same root with nothing changed, ``name`` given (the module's
                        fast path: manifest + one lstat per file, the ISO is neither parsed nor read),
 * ``no-op, no name`` - the same without ``name``: the ISO metadata is parsed to derive the name,
-* ``no-op process``  - the no-op in a fresh Python process (interpreter start and imports included).
+* ``no-op process``  - the no-op in a fresh Python process (interpreter start and imports included),
+* ``cp -r published`` - ``cp -r`` of a whole published server root (tree + per-host files): with --hosts the
+                       reference with the same number of files.
 
 Medians and ratios are printed; targets (issue 6): publish <= 1.2 x cp -r, no-op <= 0.05 x publish.
 Speed and memory are measured here, never asserted in tests.
@@ -133,7 +135,12 @@ def main():
             assert not result['changed'], result['files_written']
         return run
 
-    times = {key: [] for key in ('cp -r', 'publish', 'cp -r + sync', 'publish + sync', 'no-op', 'no-op, no name', 'no-op process')}
+    def cp_r_published():
+        # with hosts, the same number of files as publish writes: the tree plus the per-host files
+        subprocess.run(['cp', '-r', spec['dest'], os.path.join(cp_dest, 'published')], check=True)
+
+    times = {key: [] for key in ('cp -r', 'publish', 'cp -r + sync', 'publish + sync', 'no-op', 'no-op, no name', 'no-op process',
+                                 'cp -r published')}
     # the default name of the fixture differs from 'esxi-bench': a separate root for the no-name no-op
     noname_dest = os.path.join(args.workdir, 'noname-root')
     fresh(noname_dest)
@@ -157,9 +164,12 @@ def main():
         child = subprocess.run([sys.executable, '-c', NOOP_CHILD, collection_path(), json.dumps(spec)],
                                check=True, capture_output=True, text=True)
         process_time = json.loads(child.stdout)['seconds']
+        fresh(cp_dest)
+        cp_published = timed(cp_r_published)
         if round_no == 0:
             continue  # warm-up
-        for key, value in zip(times, (cp_time, pub_time, cp_sync, pub_sync, noop_time, noname_time, process_time)):
+        for key, value in zip(times, (cp_time, pub_time, cp_sync, pub_sync, noop_time, noname_time, process_time,
+                                             cp_published)):
             times[key].append(value)
         print('run %d: ' % round_no + ', '.join('%s %.3fs' % (key, values[-1]) for key, values in times.items()), flush=True)
 
@@ -172,6 +182,7 @@ def main():
     print('ratios:')
     print('  publish / cp -r                 %.2f   (target <= 1.2)' % (med['publish'] / med['cp -r']))
     print('  publish+sync / cp -r+sync       %.2f' % (med['publish + sync'] / med['cp -r + sync']))
+    print('  publish / cp -r published       %.2f   (same file count: tree + per-host files)' % (med['publish'] / med['cp -r published']))
     print('  no-op / publish                 %.4f (target <= 0.05)' % (med['no-op'] / med['publish']))
     print('  no-op / cp -r                   %.4f' % (med['no-op'] / med['cp -r']))
     print('  no-op, no name / publish        %.4f' % (med['no-op, no name'] / med['publish']))

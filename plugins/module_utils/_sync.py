@@ -282,6 +282,7 @@ class _Root:
         except OSError as exc:
             raise PublishError('cannot open: %s' % exc.strerror, path=path) from None
         self._dirs = {(): self.fd}
+        self._missing = set()  # directories known not to exist (saves failing opens for 1000s of new host dirs)
         self.created_dirs = []
 
     def close(self) -> None:
@@ -301,6 +302,8 @@ class _Root:
         parts = tuple(parts)
         if parts in self._dirs:
             return self._dirs[parts]
+        if not create and parts in self._missing:
+            return None
         parent = self.dir_fd(parts[:-1], create)
         if parent is None:
             return None
@@ -309,7 +312,9 @@ class _Root:
             fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
         except FileNotFoundError:
             if not create:
+                self._missing.add(parts)
                 return None
+            self._missing.discard(parts)
             os.mkdir(name, DIR_MODE, dir_fd=parent)
             fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
             os.fchmod(fd, DIR_MODE)  # mkdir's mode is filtered by the umask
