@@ -674,7 +674,7 @@ class TreeSync:
                 digests[source.cache_key] = [source.size, digest]
         return {'key': self.source_key, 'digests': digests, 'meta': self.source_meta}
 
-    def _write_manifest(self, files: dict, dirs: list, source: dict, extra: dict | None = None) -> None:
+    def _write_manifest(self, files: dict, dirs: list, source: dict) -> None:
         doc = {'format': MANIFEST_FORMAT, 'owner': self.owner, 'source': source, 'dirs': sorted(set(dirs)), 'files': files}
         data = json.dumps(doc, sort_keys=True, separators=(',', ':')).encode('utf-8') + b'\n'
         self._root.write_atomic(self.manifest_parts, BytesSource(data))
