@@ -168,8 +168,8 @@ def main():
         cp_published = timed(cp_r_published)
         if round_no == 0:
             continue  # warm-up
-        for key, value in zip(times, (cp_time, pub_time, cp_sync, pub_sync, noop_time, noname_time, process_time,
-                                             cp_published)):
+        values = (cp_time, pub_time, cp_sync, pub_sync, noop_time, noname_time, process_time, cp_published)
+        for key, value in zip(times, values):
             times[key].append(value)
         print('run %d: ' % round_no + ', '.join('%s %.3fs' % (key, values[-1]) for key, values in times.items()), flush=True)
 
