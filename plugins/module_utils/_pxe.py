@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._bootcfg import BootCfg, Module
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._iso import IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._sync import (
     BytesSource,
     Container,
@@ -360,8 +361,28 @@ def _owner(name: str) -> dict:
     return {'tool': TOOL, 'name': name}
 
 
+def _read_bootcfg(reader: IsoReader, iso_path: str) -> BootCfg | None:
+    entry = reader.find(iso_path)
+    if entry is None:
+        return None
+    return BootCfg.parse(reader.read(entry, max_size=MAX_BOOTCFG), path='%s:%s' % (reader.path, entry.path))
+
+
 def _open_image(path: str):
-    """Parse the ISO's metadata with pycdlib: only needed when the manifest cache does not match the ISO."""
+    """Parse the ISO's metadata with pycdlib: only needed when the manifest cache does not match the ISO.
+
+    When ``/BOOT.CFG`` carries ``build=`` (7.0 and later) version and build come from it, so the image
+    database is not parsed (a third of the fixed cost of a first publish); otherwise the full model is read.
+    """
+    reader = IsoReader(path)
+    try:
+        bios, uefi = (_read_bootcfg(reader, name) for name in (BIOS_BOOTCFG, UEFI_BOOTCFG))
+        if bios is not None and bios.build:
+            return EsxiImage(reader, bios, uefi, None, None)
+    except BaseException:
+        reader.close()
+        raise
+    reader.close()
     return EsxiImage.open(path)
 
 
