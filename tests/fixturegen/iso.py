@@ -208,6 +208,11 @@ def grub_config(marker: str, chain: bool) -> str:
         'terminal_output serial',
         'terminfo -g 4000x50 serial',  # no hard wrap of the long modules= line
         'echo %s' % marker,
+        # modules in the image are only installed, not loaded: without these, search cannot see a USB image's partition
+        'insmod part_msdos',
+        'insmod part_gpt',
+        'insmod fat',
+        'insmod iso9660',
         # lower-case first: plain ISO9660 and FAT match it case-insensitively, Rock Ridge (-J -R remaster) exactly
         'if search --no-floppy --set=root --file /efi/boot/boot.cfg; then',
         '  set cfg=/efi/boot/boot.cfg; set efi=/efi/boot/bootx64.efi',
