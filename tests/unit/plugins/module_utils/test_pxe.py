@@ -364,3 +364,13 @@ def test_hostname_is_any_single_line(isos, tmp_path):
     assert 'title=Loading ESXi installer for esx_01 (rack 4)' in (tmp_path / result['hosts']['00-50-56-00-00-01'][0]).read_text()
     with pytest.raises(PxeError, match='invalid hostname'):
         run(src, tmp_path, name='e70', hosts=[{'mac': '00:50:56:00:00:01', 'hostname': 'esx01\nDEFAULT evil'}])
+
+
+def test_state_absent_can_derive_the_name_from_the_iso(isos, tmp_path):
+    src, facts = isos['6x']
+    published = run(src, tmp_path)
+    assert published['name'] == 'esxi-%s-%s' % (facts['esxi_version'], facts['build'])
+    result = _pxe.unpublish(Request(src=src, dest=str(tmp_path)))
+    assert result['changed'] and result['name'] == published['name'] and os.listdir(tmp_path) == []
+    with pytest.raises(PxeError, match='needs name'):
+        _pxe.unpublish(Request(src=None, dest=str(tmp_path)))
