@@ -119,8 +119,8 @@ class Source:
     def sha256(self) -> str:
         raise NotImplementedError
 
-    def copy_to(self, fd: int) -> str:
-        """Write all bytes to ``fd`` (positioned at 0) and return their sha256."""
+    def copy_to(self, fd: int) -> str | None:
+        """Write all bytes to ``fd`` (positioned at 0); return their sha256 (None if copied without hashing)."""
         raise NotImplementedError
 
 
