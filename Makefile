@@ -53,6 +53,7 @@ integration: venv sysdeps
 lint: venv collection
 	$(BIN)/ansible-lint
 	$(BIN)/antsibull-changelog lint
+	cd $(COLLECTIONS)/ansible_collections/esxi/customizer && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 ## pytest: fast unit-test loop without ansible-test (same tests)
 pytest: venv

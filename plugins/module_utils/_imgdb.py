@@ -35,6 +35,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsafeArchiveError,
 )
 
+from ansible_collections.esxi.customizer.plugins.module_utils._vib import normalize_acceptance
 from ansible_collections.esxi.customizer.plugins.module_utils._xml import (  # noqa: F401 pylint: disable=unused-import
     DEFUSEDXML_IMPORT_ERROR,
     HAS_DEFUSEDXML,
@@ -49,20 +50,9 @@ VIBS_DIR = DB_ROOT + 'vibs/'
 BULLETINS_DIR = DB_ROOT + 'bulletins/'
 RESERVED_DIR = DB_ROOT + 'reservedComponents/'
 
-ACCEPTANCE_LEVELS = ('community', 'partner', 'accepted', 'certified')
-"""Lowest trust first: a profile's level must be at or below every VIB's level."""
-
 MAX_EXPANDED_SIZE = 256 * 1024 * 1024
 MAX_MEMBERS = 100000
 _MAX_LOCAL_SEQ = 256
-
-
-def acceptance_rank(level: str) -> int:
-    """Position in :data:`ACCEPTANCE_LEVELS` (0 = community); ValueError for an unknown level."""
-    try:
-        return ACCEPTANCE_LEVELS.index((level or '').strip().lower())
-    except ValueError:
-        raise ValueError('unknown acceptance level %r (expected one of %s)' % (level, ', '.join(ACCEPTANCE_LEVELS)))
 
 
 def parse_xml(data: bytes, what: str) -> ET.Element:
@@ -536,8 +526,7 @@ class ImageDatabase:
         return component
 
     def set_acceptance_level(self, level: str) -> bool:
-        acceptance_rank(level)
-        return self._require_profile().set_field('acceptance_level', level.strip().lower())
+        return self._require_profile().set_field('acceptance_level', normalize_acceptance(level))
 
     def touch(self, modified_time) -> bool:
         """Set ``<modifiedtime>`` (a datetime, epoch seconds or an ISO-8601 string) in the installer's format."""

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: disk_image
 short_description: Write an ESXi installer ISO as a bootable USB stick / disk image (BIOS and UEFI)
 version_added: 0.1.0
-author: esxi.customizer contributors (@esxi-customizer)
+author: esxi.customizer contributors (!UNKNOWN)
 description:
   - Writes a raw disk image O(dest) from the ESXi installer ISO O(src) (stock or made by M(esxi.customizer.iso_customize))
     in the layout VMware documents for USB installers. Write it to a USB stick with C(dd), or attach it as a virtual

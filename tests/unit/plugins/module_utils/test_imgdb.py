@@ -14,7 +14,6 @@ import pytest
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ConflictError, FormatError, UnsafeArchiveError
 from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import (
     ImageDatabase,
-    acceptance_rank,
 )
 from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
@@ -169,7 +168,7 @@ def test_add_vib_refuses_inconsistent_input(db67):
         db67.add_vib('VMware_bootbank_esx-base_6.7.0-0.0.8169922', 'esx-base', NEW_VIB, {})
     with pytest.raises(FormatError, match='not well-formed XML'):
         db67.add_vib(NEW_VIB_ID, 'net-r8125', b'<vib', {})
-    with pytest.raises(ValueError, match='unknown acceptance level'):
+    with pytest.raises(FormatError, match='unknown acceptance level'):
         db67.set_acceptance_level('trusted')
     assert db67.profile.dirty is False
 
@@ -330,8 +329,10 @@ def test_database_problems():
     assert db.problems() == []
 
 
-def test_acceptance_rank_and_touch_formats():
-    assert acceptance_rank('community') < acceptance_rank('partner') < acceptance_rank('accepted') < acceptance_rank('certified')
+def test_acceptance_level_names_and_touch_formats():
+    db = ImageDatabase.from_tgz(minimal_db())
+    assert db.set_acceptance_level('CommunitySupported')
+    assert db.profile.acceptance_level == 'community'
     db = ImageDatabase.from_tgz(minimal_db())
     db.touch(0)
     assert db.profile.modified_time == '1970-01-01T00:00:00+00:00'
