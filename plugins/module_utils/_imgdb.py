@@ -36,11 +36,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
 )
 
 from ansible_collections.esxi.customizer.plugins.module_utils._vib import normalize_acceptance
-from ansible_collections.esxi.customizer.plugins.module_utils._xml import (  # noqa: F401 pylint: disable=unused-import
-    DEFUSEDXML_IMPORT_ERROR,
-    HAS_DEFUSEDXML,
-    render_xml,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._xml import render_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._xml import parse_xml as _parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._xml import child_text as _text
 

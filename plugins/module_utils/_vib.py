@@ -21,13 +21,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._limits import COPY_CHUNK, DEFAULT_LIMITS, check_expansion
 
-from ansible_collections.esxi.customizer.plugins.module_utils._xml import (  # noqa: F401 pylint: disable=unused-import
-    DEFUSEDXML_IMPORT_ERROR,
-    HAS_DEFUSEDXML,
-    parse_xml,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._xml import parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._xml import child_text as _text
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import MissingLibraryError  # noqa: F401 pylint: disable=unused-import
 
 
 def _bool(value):

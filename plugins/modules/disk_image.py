@@ -229,8 +229,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
-from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
-from ansible_collections.esxi.customizer.plugins.module_utils._iso import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._diskimage import build_disk_image
 
 
@@ -263,10 +262,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_PYCDLIB:
-        module.fail_json(msg=missing_required_lib('pycdlib'), exception=str(PYCDLIB_IMPORT_ERROR))
-    if not HAS_DEFUSEDXML:
-        module.fail_json(msg=missing_required_lib('defusedxml'), exception=str(DEFUSEDXML_IMPORT_ERROR))
+    for library, error in missing_libraries():
+        module.fail_json(msg=missing_required_lib(library), exception=error)
     p = module.params
     try:
         result = build_disk_image(

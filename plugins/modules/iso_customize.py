@@ -317,8 +317,7 @@ warnings:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
-from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
-from ansible_collections.esxi.customizer.plugins.module_utils._iso import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._customize import customize_iso
 
 
@@ -342,10 +341,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_PYCDLIB:
-        module.fail_json(msg=missing_required_lib('pycdlib'), exception=str(PYCDLIB_IMPORT_ERROR))
-    if not HAS_DEFUSEDXML:
-        module.fail_json(msg=missing_required_lib('defusedxml'), exception=str(DEFUSEDXML_IMPORT_ERROR))
+    for library, error in missing_libraries():
+        module.fail_json(msg=missing_required_lib(library), exception=error)
     p = module.params
     try:
         result = customize_iso(

@@ -261,8 +261,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import read_iso_facts
-from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
-from ansible_collections.esxi.customizer.plugins.module_utils._iso import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 
 
 def main():
@@ -270,10 +269,8 @@ def main():
         argument_spec=dict(path=dict(type='path', required=True)),
         supports_check_mode=True,
     )
-    if not HAS_PYCDLIB:
-        module.fail_json(msg=missing_required_lib('pycdlib'), exception=str(PYCDLIB_IMPORT_ERROR))
-    if not HAS_DEFUSEDXML:
-        module.fail_json(msg=missing_required_lib('defusedxml'), exception=str(DEFUSEDXML_IMPORT_ERROR))
+    for library, error in missing_libraries():
+        module.fail_json(msg=missing_required_lib(library), exception=error)
     try:
         facts = read_iso_facts(module.params['path'])
     except EsxiCustomizerError as err:

@@ -285,9 +285,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._limits import Limits
 from ansible_collections.esxi.customizer.plugins.module_utils._packages import INJECTABLE_PAYLOAD_TYPES, load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
-    HAS_DEFUSEDXML,
-    DEFUSEDXML_IMPORT_ERROR,
     payload_compression_supported,
     raise_for_mismatch,
 )
@@ -379,8 +378,8 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not HAS_DEFUSEDXML:
-        module.fail_json(msg=missing_required_lib('defusedxml'), exception=str(DEFUSEDXML_IMPORT_ERROR))
+    for library, error in missing_libraries('defusedxml'):
+        module.fail_json(msg=missing_required_lib(library), exception=error)
     params = module.params
     if params['max_uncompressed_size'] < 1 or params['max_compression_ratio'] < 1:
         module.fail_json(msg='max_uncompressed_size and max_compression_ratio must be positive')

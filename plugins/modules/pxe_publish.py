@@ -233,8 +233,7 @@ boot_cfg:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
-from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
-from ansible_collections.esxi.customizer.plugins.module_utils._iso import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._pxe import BOOTLOADERS, Request, publish, unpublish
 
 
@@ -264,10 +263,8 @@ def main():
                       kickstart_url=params['kickstart_url'], kernelopt_add=params['kernelopt_add'], hosts=params['hosts'],
                       bootloaders=params['bootloaders'])
     needs_iso = params['state'] == 'present' or params['name'] is None
-    if needs_iso and not HAS_PYCDLIB:
-        module.fail_json(msg=missing_required_lib('pycdlib'), exception=str(PYCDLIB_IMPORT_ERROR))
-    if needs_iso and not HAS_DEFUSEDXML:
-        module.fail_json(msg=missing_required_lib('defusedxml'), exception=str(DEFUSEDXML_IMPORT_ERROR))
+    for library, error in missing_libraries() if needs_iso else ():
+        module.fail_json(msg=missing_required_lib(library), exception=error)
     try:
         if params['state'] == 'present':
             result = publish(request, check_mode=module.check_mode)
