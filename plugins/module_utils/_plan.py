@@ -282,7 +282,9 @@ class _Builder:
                 for _path, cfg in self.cfgs:
                     cfg.insert_module('/' + local)
             signed = vib.signed
-            self.db.add_vib(vib.vib_id, vib.name, vib.descriptor_bytes, payloads,
+            # The database copy is re-rendered so its checksums are in VMware's order (some installers check only
+            # the first one: esxi-formats 4.2); the original bytes stay in .orig, which is what the signature covers.
+            self.db.add_vib(vib.vib_id, vib.name, vib.descriptor.to_xml(), payloads,
                             orig=vib.descriptor_bytes if signed else None, sig=vib.signature if signed else None)
             new_ids.add(vib.vib_id)
             summary = _vib_summary(self.db.vibs[vib.vib_id], ', '.join(files))
