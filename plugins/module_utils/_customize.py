@@ -13,7 +13,8 @@ import os
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._iso import IsoReader
-from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import file_sha256, write_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._filehash import file_sha256
+from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import write_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._packages import load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._plan import Request, build_plan, read_manifest
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._filehash import cached_sha256, file_sha256, remember_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._vsphere_soap import (
     AuthenticationError,
     NotFoundError,
@@ -126,27 +127,21 @@ def local_file(path):
     return LocalFile(path, st.st_size)
 
 
-def file_sha256(path, chunk_size=CHUNK_SIZE):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk_size), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class HashingReader:
     """Iterate over a file in chunks, hashing as it goes, and insist on exactly ``size`` bytes.
 
     Passed as the request body, so the file is never held in memory. Each chunk is hashed on a
     worker thread while the caller sends it (hashlib and socket writes both release the GIL), so
-    the SHA-256 costs no extra wall time when a second core is free.
+    the SHA-256 costs no extra wall time when a second core is free. With ``known_sha256`` (the
+    digest cached when we wrote the file) nothing is hashed.
     """
 
-    def __init__(self, path, size, chunk_size=CHUNK_SIZE):
+    def __init__(self, path, size, chunk_size=CHUNK_SIZE, known_sha256=None):
         self.path = path
         self.size = size
         self.chunk_size = chunk_size
-        self.digest = hashlib.sha256()
+        self.known_sha256 = known_sha256
+        self.digest = None if known_sha256 else hashlib.sha256()
         self.sent = 0
 
     def __iter__(self):
@@ -159,9 +154,10 @@ class HashingReader:
                 self.sent += len(block)
                 if self.sent > self.size:
                     raise LocalFileError('source file grew while it was uploaded', self.path)
-                if pending is not None:
-                    pending.result()  # keep the updates in file order
-                pending = hasher.submit(self.digest.update, block)
+                if self.digest is not None:
+                    if pending is not None:
+                        pending.result()  # keep the updates in file order
+                    pending = hasher.submit(self.digest.update, block)
                 yield block
             if pending is not None:
                 pending.result()
@@ -169,7 +165,7 @@ class HashingReader:
             raise LocalFileError('source file shrank while it was uploaded (%d of %d bytes)' % (self.sent, self.size), self.path)
 
     def hexdigest(self):
-        return self.digest.hexdigest()
+        return self.known_sha256 or self.digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -371,8 +367,9 @@ def upload(client, src, path, force=False, check_mode=False):
     local = local_file(src)
     url = client.url(path)
     remote = client.remote_state(path)
-    local_sha = None
-    needed, reason = decide(local.size, remote, force=force)
+    # An ISO written by iso_customize/disk_image carries its digest in an xattr: no need to read it again.
+    local_sha = cached_sha256(src)
+    needed, reason = decide(local.size, remote, local_sha, force=force)
     if needed is None:
         local_sha = file_sha256(src)
         needed, reason = decide(local.size, remote, local_sha, force)
@@ -386,11 +383,15 @@ def upload(client, src, path, force=False, check_mode=False):
         client.make_folder(folder)
     if remote.sidecar_sha256 is not None:
         client.put(path + SIDECAR_SUFFIX, IN_PROGRESS, len(IN_PROGRESS))
-    reader = HashingReader(src, local.size)
+    known = cached_sha256(src)
+    reader = HashingReader(src, local.size, known_sha256=known)
     client.put(path, reader, local.size)
+    if known is not None and cached_sha256(src) != known:  # size, mtime or inode moved under us
+        raise LocalFileError('source file changed while it was uploaded; run again', src)
     if local_sha is not None and reader.hexdigest() != local_sha:
         raise LocalFileError('source file changed while it was uploaded; run again', src)
     local_sha = reader.hexdigest()
+    remember_sha256(src, local_sha)
     landed = client.remote_size(path)
     if landed != local.size:
         raise RemoteError('%s holds %s bytes after the upload, expected %d; the datastore may be full'

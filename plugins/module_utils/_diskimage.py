@@ -45,7 +45,8 @@ import tempfile
 from ansible_collections.esxi.customizer.plugins.module_utils._bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
-from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import _fsync_dir, file_sha256, volume_epoch
+from ansible_collections.esxi.customizer.plugins.module_utils._filehash import file_sha256
+from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import _fsync_dir, volume_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._plan import source_identity
 
 SECTOR = 512

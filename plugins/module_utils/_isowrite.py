@@ -33,6 +33,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
     FormatError,
 )
+from ansible_collections.esxi.customizer.plugins.module_utils._filehash import remember_sha256
 
 try:
     import pycdlib
@@ -55,7 +56,6 @@ _ISO_NAME_RE = re.compile(r'^[A-Z0-9_]{1,8}(\.[A-Z0-9_]{0,3})?$')
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
 if hasattr(errno, 'ENOTSUP'):
     _NO_KERNEL_COPY.add(errno.ENOTSUP)
-XATTR_SHA256 = 'user.esxi_customizer.sha256'
 
 
 class ByteSource:
@@ -574,47 +574,6 @@ def _hash_range(fd, start, end, digest):
         off += got
 
 
-def _sha256_fd(fd, size):
-    digest = hashlib.sha256()
-    _hash_range(fd, 0, size, digest)
-    return digest.hexdigest()
-
-
-def sha256_file(path):
-    """sha256 of a whole file, read in 1 MiB pieces."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return _sha256_fd(fd, os.fstat(fd).st_size)
-    finally:
-        os.close(fd)
-
-
-def file_sha256(path, use_cache=True):
-    """sha256 of an ISO we wrote; cached in an xattr keyed by size, mtime and inode so re-runs need not re-read it."""
-    st = os.stat(path)
-    key = '%d:%d:%d:' % (st.st_size, st.st_mtime_ns, st.st_ino)
-    if use_cache and hasattr(os, 'getxattr'):
-        try:
-            cached = os.getxattr(path, XATTR_SHA256).decode('ascii')
-            if cached.startswith(key):
-                return cached[len(key):]
-        except OSError:
-            pass
-    digest = sha256_file(path)
-    _remember_sha256(path, digest)
-    return digest
-
-
-def _remember_sha256(path, digest):
-    if not hasattr(os, 'setxattr'):
-        return
-    try:
-        st = os.stat(path)
-        os.setxattr(path, XATTR_SHA256, ('%d:%d:%d:%s' % (st.st_size, st.st_mtime_ns, st.st_ino, digest)).encode('ascii'))
-    except OSError:
-        pass  # file systems without user xattrs: the next run just hashes again
-
-
 def _write_failed(err, dest):
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         return EsxiCustomizerError('no space left on the device while writing the new image; %s was left unchanged' % dest, path=os.path.dirname(dest))
@@ -674,7 +633,7 @@ def write_iso(src, dest, edits, epoch=None, checksum=True, allow_kernel_copy=Tru
         tmp = None
         _fsync_dir(destdir)
         if digest is not None:
-            _remember_sha256(dest, digest)
+            remember_sha256(dest, digest)
         return WriteResult(dest, size, digest, copier.method)
     except OSError as err:
         raise _write_failed(err, dest) from None

@@ -24,12 +24,12 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
     UnsupportedError,
 )
+from ansible_collections.esxi.customizer.plugins.module_utils._filehash import sha256_file
 from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import (
     ByteSource,
     FileSliceSource,
     IsoEdits,
     StreamSource,
-    sha256_file,
     volume_epoch,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._vib import (

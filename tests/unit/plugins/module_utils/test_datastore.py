@@ -443,3 +443,11 @@ def test_fault_type_without_xsi_type():
     with pytest.raises(SoapFault) as info:
         parse_response(data, 'MakeDirectory')
     assert info.value.fault_type == 'FileAlreadyExists'
+
+
+def test_hashing_reader_with_a_known_digest_sends_the_file_without_hashing(tmp_path):
+    f = tmp_path / 'iso'
+    f.write_bytes(b'a' * 3000)
+    reader = HashingReader(str(f), 3000, chunk_size=1024, known_sha256='0' * 64)
+    assert b''.join(reader) == b'a' * 3000
+    assert reader.digest is None and reader.hexdigest() == '0' * 64

@@ -20,7 +20,6 @@ from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import (
     ByteSource,
     FileSliceSource,
     IsoEdits,
-    file_sha256,
     write_iso,
 )
 
@@ -260,15 +259,6 @@ def test_volume_id_is_set(tmp_path):
     write_iso(str(src), str(dest), IsoEdits(volume_id='ESXI-CUSTOM-1'))
     info = subprocess.run(['isoinfo', '-d', '-i', str(dest)], check=True, capture_output=True, text=True).stdout
     assert 'Volume id: ESXI-CUSTOM-1' in info
-
-
-def test_file_sha256_uses_and_checks_its_cache(tmp_path):
-    f = tmp_path / 'x.bin'
-    f.write_bytes(b'abc' * 1000)
-    want = hashlib.sha256(b'abc' * 1000).hexdigest()
-    assert file_sha256(str(f)) == want
-    f.write_bytes(b'abd' * 1000)  # new mtime/size key: the cache must not answer
-    assert file_sha256(str(f)) == hashlib.sha256(b'abd' * 1000).hexdigest()
 
 
 def test_larger_payload_is_hashed_while_copied(tmp_path):
