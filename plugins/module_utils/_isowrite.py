@@ -185,6 +185,22 @@ def iso_record_path(path):
     return path.upper()
 
 
+def existing_record_path(iso, path):
+    """The ISO9660 record path of an existing file as pycdlib finds it.
+
+    ``path`` as given first (the exact record name the reader saw), then the ``/NAME.EXT;1`` form:
+    images mastered without version numbers (``mkisofs -N``) have records like ``/BOOT.CFG``.
+    """
+    candidates = [path, iso_record_path(path), path.split(';')[0]]
+    for candidate in dict.fromkeys(candidates):
+        try:
+            iso.get_record(iso_path=candidate)
+        except pycdlibexception.PyCdlibException:
+            continue
+        return candidate
+    raise EsxiCustomizerError('has no file %s to replace or remove' % path, path=iso.source_name)
+
+
 def check_root_name(name):
     """Refuse a name the boot loaders could not read: new files are 8.3 upper-case ISO9660 names."""
     bare = name.strip('/').split(';')[0]
@@ -504,11 +520,11 @@ def apply_edits(iso, edits, opened):
     """Apply ``edits`` to the open pycdlib object; ``opened`` collects file objects to close later."""
     try:
         for path in edits.remove:
-            iso.rm_file(iso_path=iso_record_path(path))
+            iso.rm_file(iso_path=existing_record_path(iso, path))
         for path, source in sorted(edits.replace.items()):
             fp = source.open()
             opened.append(fp)
-            iso.update_file_contents_fp(fp, source.length, iso_path=iso_record_path(path))
+            iso.update_file_contents_fp(fp, source.length, iso_path=existing_record_path(iso, path))
         joliet = iso.has_joliet()
         rock_ridge = iso.has_rock_ridge()
         mode = _rock_ridge_mode(iso) if rock_ridge else None

@@ -38,7 +38,7 @@ def _isolinux_bytes():
     return bytes(range(256)) * 64
 
 
-def make_iso(tmp_path, name='src.iso', joliet_rr=False, big=0):
+def make_iso(tmp_path, name='src.iso', joliet_rr=False, big=0, extra_args=(), catalog='BOOT.CAT'):
     """An ESXi-shaped ISO: ISOLINUX.BIN (boot-info-table) + EFIBOOT.IMG El Torito entries, two BOOT.CFG."""
     tree = tmp_path / ('tree-' + name)
     (tree / 'EFI' / 'BOOT').mkdir(parents=True)
@@ -51,10 +51,10 @@ def make_iso(tmp_path, name='src.iso', joliet_rr=False, big=0):
     (tree / 'IMGDB.TGZ').write_bytes(b'not really a tgz')
     out = tmp_path / name
     args = ['xorriso', '-as', 'mkisofs', '-quiet', '-V', 'ESXI-7.0.3-TEST', '-A', 'ESXIMAGE', '-o', str(out),
-            '-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
+            '-c', catalog, '-b', 'ISOLINUX.BIN', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
             '-eltorito-alt-boot', '-eltorito-platform', 'efi', '-b', 'EFIBOOT.IMG', '-no-emul-boot']
     args += ['-J', '-R'] if joliet_rr else ['--norock']
-    subprocess.run(args + [str(tree)], check=True, capture_output=True)
+    subprocess.run(args + list(extra_args) + [str(tree)], check=True, capture_output=True)
     return out
 
 
@@ -279,3 +279,50 @@ def test_volume_id_is_set_in_the_joliet_descriptor_too(tmp_path):
     svds = [data[sector * 2048:(sector + 1) * 2048] for sector in range(17, 32)]
     joliet = [d for d in svds if d[0] == 2 and d[1:6] == b'CD001'][0]
     assert joliet[40:72].decode('utf-16_be').rstrip() == 'ESXI-CUSTOM-1'
+
+
+def test_records_without_version_numbers_are_replaced_and_removed(tmp_path):
+    # mkisofs -N writes BOOT.CFG instead of BOOT.CFG;1; the edits must find those records as they are
+    src = make_iso(tmp_path, extra_args=['-N'])
+    assert '/BOOT.CFG' in isoinfo_names(src)
+    dest = tmp_path / 'out.iso'
+    write_iso(str(src), str(dest), edits(tmp_path))
+    names = isoinfo_names(dest)
+    assert not {'/B.B00', '/B.B00;1'} & names and '/NET_R812.V00;1' in names
+    assert b'/net_r812.v00 --- /imgdb.tgz' in bsdtar_read(dest, 'BOOT.CFG')
+
+
+def _catalog_entries(path):
+    """(platform id, sector count) of every El Torito entry, read from the boot catalog bytes."""
+    data = open(path, 'rb').read()
+    for sector in range(17, 32):
+        desc = data[sector * 2048:(sector + 1) * 2048]
+        if desc[0] == 0 and desc[1:6] == b'CD001' and desc[7:30].startswith(b'EL TORITO'):
+            catalog = struct.unpack_from('<I', desc, 71)[0] * 2048
+            break
+    entries = [(data[catalog + 1], struct.unpack_from('<H', data, catalog + 32 + 6)[0])]
+    offset = catalog + 64
+    while data[offset] in (0x90, 0x91):
+        platform, count = data[offset + 1], struct.unpack_from('<H', data, offset + 2)[0]
+        for index in range(count):
+            entry = offset + 32 * (index + 1)
+            entries.append((platform, struct.unpack_from('<H', data, entry + 6)[0]))
+        offset += 32 * (count + 1)
+    return entries, catalog
+
+
+def test_uefi_entry_with_load_size_zero_and_catalog_in_a_subdirectory(tmp_path):
+    # Some masters write 0 ("whole image") as the UEFI entry's load size; the catalog may sit in a sub-directory.
+    src = make_iso(tmp_path, catalog='EFI/BOOT.CAT')
+    entries, catalog = _catalog_entries(src)
+    assert [platform for platform, _count in entries] == [0x00, 0xef]
+    with open(src, 'r+b') as f:
+        f.seek(catalog + 64 + 32 + 6)
+        f.write(struct.pack('<H', 0))
+    assert _catalog_entries(src)[0][1] == (0xef, 0)
+    dest = tmp_path / 'out.iso'
+    write_iso(str(src), str(dest), edits(tmp_path))
+    assert _catalog_entries(dest)[0] == [(0x00, 4), (0xef, 0)]
+    assert '/EFI/BOOT.CAT;1' in isoinfo_names(dest)
+    assert bsdtar_read(dest, 'EFIBOOT.IMG') == bsdtar_read(src, 'EFIBOOT.IMG')
+    assert any('UEFI' in line and 'boot img' in line for line in el_torito(dest))
