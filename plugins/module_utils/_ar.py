@@ -4,9 +4,10 @@
 
 Only the 60-byte headers are read; member data is located by offset and never loaded, so a caller
 can hand a payload to a writer straight from the package file. Both VMware style names
-(``descriptor.xml``) and GNU style names (``descriptor.xml/``, ESXi-CPT) are accepted, as are BSD
-``#1/<len>`` names. Numeric header fields other than the size are not interpreted: real VIBs carry
-values such as ``0o0`` there.
+(``descriptor.xml``) and GNU style names (``descriptor.xml/``, ESXi-CPT) are accepted, as are GNU
+long names (``/<offset>`` into the ``//`` member) and BSD ``#1/<len>`` names; symbol tables (``/``,
+``/SYM64/``, ``__.SYMDEF``) that ``ar s`` may add are skipped. Numeric header fields other than the
+size are not interpreted: real VIBs carry values such as ``0o0`` there.
 """
 
 from __future__ import annotations
@@ -34,7 +35,26 @@ class ArMember:
     header_offset: int
 
 
-def _member_name(raw_name, data_offset, size, fileobj, label, header_offset):
+_SYMBOL_TABLES = ('/', '/SYM64/', '__.SYMDEF', '__.SYMDEF SORTED')
+
+
+def _gnu_long_name(text, long_names, label, header_offset):
+    """Resolve a GNU ``/<offset>`` name against the ``//`` table (entries end with ``/\\n``)."""
+    if long_names is None:
+        raise FormatError('ar member at offset %d refers to a GNU long name (%r) but the archive has no "//" name '
+                          'table before it' % (header_offset, text), path=label)
+    start = int(text[1:])
+    end = long_names.find(b'\n', start)
+    if start >= len(long_names) or end < 0:
+        raise FormatError('ar member at offset %d has a GNU long name offset %d outside the "//" name table'
+                          % (header_offset, start), path=label)
+    try:
+        return long_names[start:end].decode('ascii').rstrip('/')
+    except UnicodeDecodeError:
+        raise FormatError('ar member at offset %d has a non-ASCII long name' % header_offset, path=label) from None
+
+
+def _member_name(raw_name, data_offset, size, fileobj, label, header_offset, long_names=None):
     """Decode a header name field; returns (name, data_offset, size) adjusted for BSD long names."""
     try:
         text = raw_name.decode('ascii').rstrip(' ')
@@ -52,10 +72,8 @@ def _member_name(raw_name, data_offset, size, fileobj, label, header_offset):
         text = raw.rstrip(b'\x00').decode('ascii', 'replace')
         data_offset += name_len
         size -= name_len
-    elif text in ('/', '//') or re.match(r'^/\d+$', text):
-        # GNU symbol table / long-name table / long-name reference: VIBs never contain them.
-        raise FormatError('ar member at offset %d uses a GNU symbol or long-name table entry (%r), which VIBs do not '
-                          'use' % (header_offset, text), path=label)
+    elif re.match(r'^/\d+$', text):
+        text = _gnu_long_name(text, long_names, label, header_offset)
     elif text.endswith('/'):
         text = text[:-1]
     if not text or text in ('.', '..') or _BAD_NAME.search(text):
@@ -76,6 +94,7 @@ def read_members(fileobj, label=None, total_size=None, limits=DEFAULT_LIMITS):
     if magic != AR_MAGIC:
         raise FormatError('not a VIB: no ar archive signature ("!<arch>") at the start of the file', path=label)
     members = []
+    long_names = None
     pos = len(AR_MAGIC)
     while pos < total_size:
         fileobj.seek(pos)
@@ -95,11 +114,24 @@ def read_members(fileobj, label=None, total_size=None, limits=DEFAULT_LIMITS):
         if data_offset + size > total_size:
             raise FormatError('ar member at offset %d claims %d bytes but the file ends after %d; the archive is truncated'
                               % (pos, size, total_size - data_offset), path=label)
-        name, start, length = _member_name(header[:16], data_offset, size, fileobj, label, pos)
+        pos_next = data_offset + size + (size & 1)
+        raw_name = header[:16].rstrip(b' ')
+        if raw_name.decode('latin-1') in _SYMBOL_TABLES:
+            pos = pos_next  # GNU/BSD symbol index written by "ar s": not a VIB member
+            continue
+        if raw_name == b'//':
+            if size > limits.max_metadata_size:
+                raise FormatError('ar long-name table at offset %d is larger than %d bytes' % (pos, limits.max_metadata_size),
+                                  path=label)
+            fileobj.seek(data_offset)
+            long_names = fileobj.read(size)
+            pos = pos_next
+            continue
+        name, start, length = _member_name(header[:16], data_offset, size, fileobj, label, pos, long_names)
         members.append(ArMember(name, start, length, pos))
         if len(members) > limits.max_members:
             raise FormatError('ar archive has more than %d members (max_members)' % limits.max_members, path=label)
-        pos = data_offset + size + (size & 1)
+        pos = pos_next
     return members
 
 

@@ -64,6 +64,25 @@ def test_fixturegen_archives_read_back(gnu_style):
     assert members_of(built) == [('descriptor.xml', b'<vib/>'), ('sig.pkcs7', b''), ('net-abc', b'x' * 7)]
 
 
+def _header(name, size, mode=b'0'):
+    return b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (name, 0, 0, 0, mode, size)
+
+
+def test_gnu_long_name_table_and_symbol_index():
+    """GNU ar (binutils) puts names of 16+ characters in a "//" member and may add a "/" symbol index."""
+    names = b'descriptor-long-name.xml/\nnet-payload-named-long/\n'
+    data = (b'!<arch>\n' + _header(b'/', 4) + b'\x00' * 4 + _header(b'//', len(names)) + names
+            + _header(b'/0', 6, b'100644') + b'<vib/>' + _header(b'sig.pkcs7/', 0, b'100644')
+            + _header(b'/26', 3, b'100644') + b'abc\n')
+    assert members_of(data) == [('descriptor-long-name.xml', b'<vib/>'), ('sig.pkcs7', b''), ('net-payload-named-long', b'abc')]
+
+
+@pytest.mark.parametrize('mode', [b'100644', b'0', b'644', b'0o0', b'100000', b''])
+def test_mode_field_variants_are_not_interpreted(mode):
+    data = b'!<arch>\n' + _header(b'descriptor.xml', 6, mode) + b'<vib/>' + _header(b'abcdefghijklmno', 1, mode) + b'x\n'
+    assert members_of(data) == [('descriptor.xml', b'<vib/>'), ('abcdefghijklmno', b'x')]
+
+
 def test_bsd_long_names():
     data = b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'#1/20', 0, 0, 0, b'644', 25) + b'a-long-member-name.x' + b'hello' + b'\n'
     assert members_of(data) == [('a-long-member-name.x', b'hello')]
@@ -78,7 +97,9 @@ def test_bsd_long_names():
     (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d' % (b'a', 0, 0, 0, b'0', 0) + b'XX', 'bad terminator'),
     (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'../x', 0, 0, 0, b'0', 0), "invalid name '../x'"),
     (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'', 0, 0, 0, b'0', 0), "invalid name ''"),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'//', 0, 0, 0, b'0', 0), 'GNU symbol or long-name table'),
+    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'/0', 0, 0, 0, b'0', 0), 'no "//" name table before it'),
+    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'//', 0, 0, 0, b'0', 4) + b'ab/\n'
+     + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'/9', 0, 0, 0, b'0', 0), 'offset 9 outside the "//" name table'),
     (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'na\xffme', 0, 0, 0, b'0', 0), 'non-ASCII name'),
 ])
 def test_bad_archives_get_clear_errors(data, message):
