@@ -7,7 +7,7 @@ packages=(
     isolinux syslinux-common grub-efi-amd64-bin    # boot markers for fixture ISOs
     mtools dosfstools                              # EFIBOOT.IMG (FAT) for fixture ISOs
     qemu-system-x86 ovmf                           # boot checks (SeaBIOS and OVMF)
-    tftpd-hpa tftp-hpa                             # PXE publish tests
+    tftpd-hpa tftp-hpa pxelinux                    # PXE publish tests (pxelinux.0 for the BIOS network boot)
     golang-go golang-github-vmware-govmomi-dev     # vSphere simulator for datastore tests
     shellcheck curl git make
     syslinux fdisk                                 # disk_image: syslinux installer (BIOS boot of USB images); sfdisk reads them back

@@ -10,6 +10,7 @@
       (kernel + modules, joined with prefix= as mboot does), and the extra files; extracts the ISO with
       xorriso (an independent reader) and prints JSON {remote: {fetched, iso, size}} of sha256 digests.
   netboot.py uefi-boot ROOT BOOTFILE MAC MARKER [TIMEOUT]
+  netboot.py bios-boot ROOT MAC MARKER [TIMEOUT]      (SeaBIOS + pxelinux.0 from Debian's pxelinux)
       network-boots QEMU with OVMF (its NIC ROM is iPXE) from QEMU's own TFTP server serving ROOT with
       DHCP boot file BOOTFILE, until MARKER shows on the serial console; prints JSON {seen, fetched, seconds}
       where fetched lists the URLs the firmware / iPXE downloaded.
@@ -175,6 +176,48 @@ def uefi_boot(root: str, bootfile: str, mac: str, marker: str, timeout: float = 
             'log_tail': text[-1500:] if marker not in text else ''}
 
 
+PXELINUX = '/usr/lib/PXELINUX/pxelinux.0'
+SYSLINUX_BIOS = '/usr/lib/syslinux/modules/bios'
+
+
+def bios_boot(root: str, mac: str, marker: str, timeout: float = 120) -> dict:
+    """SeaBIOS + the e1000 iPXE ROM network-boot Debian's pxelinux.0 from QEMU's TFTP server.
+
+    pxelinux.0 and its ldlinux.c32/libcom32.c32 are the site's own files (the module documents that they sit in
+    the TFTP root); they are linked in beside the published tree in a scratch root, so the tree stays untouched.
+    """
+    work = tempfile.mkdtemp(prefix='netboot-bios-')
+    tftp = os.path.join(work, 'tftp')
+    os.mkdir(tftp)
+    for entry in os.listdir(root):
+        os.symlink(os.path.join(root, entry), os.path.join(tftp, entry))
+    shutil.copy(PXELINUX, tftp)
+    for name in ('ldlinux.c32', 'libcom32.c32'):
+        shutil.copy(os.path.join(SYSLINUX_BIOS, name), tftp)
+    log_path = os.path.join(work, 'serial.log')
+    argv = ['qemu-system-x86_64', '-m', '256', '-nographic', '-monitor', 'none', '-no-reboot',
+            '-netdev', 'user,id=n0,tftp=%s,bootfile=pxelinux.0' % tftp,
+            '-device', 'e1000,netdev=n0,mac=%s' % mac, '-boot', 'n']
+    start = time.monotonic()
+    text = ''
+    with open(log_path, 'wb') as log:
+        # -nographic: SeaBIOS and pxelinux write their console to stdout (the serial port)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while time.monotonic() - start < timeout:
+                with open(log_path, 'rb') as handle:
+                    text = re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', handle.read().decode('utf-8', 'replace')).replace('\r', '')
+                if marker in text or proc.poll() is not None:
+                    break
+                time.sleep(0.5)
+        finally:
+            proc.kill()
+            proc.wait()
+            shutil.rmtree(work, ignore_errors=True)
+    return {'seen': marker in text, 'pxelinux': 'PXELINUX' in text, 'failed_com32': 'Failed to load COM32' in text,
+            'seconds': round(time.monotonic() - start, 1), 'log_tail': text[-1500:]}
+
+
 def main(argv) -> None:
     if argv[0] == 'start':
         print(json.dumps(start(argv[1], argv[2])))
@@ -182,6 +225,8 @@ def main(argv) -> None:
         print(json.dumps(stop(argv[1:])))
     elif argv[0] == 'fetch':
         print(json.dumps(fetch(argv[1:])))
+    elif argv[0] == 'bios-boot':
+        print(json.dumps(bios_boot(argv[1], argv[2], argv[3], *[float(x) for x in argv[4:5]])))
     elif argv[0] == 'uefi-boot':
         print(json.dumps(uefi_boot(argv[1], argv[2], argv[3], argv[4], *[float(x) for x in argv[5:6]])))
     else:
