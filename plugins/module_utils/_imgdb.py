@@ -24,6 +24,7 @@ import datetime
 import gzip
 import io
 import posixpath
+import re
 import tarfile
 import zlib
 import xml.etree.ElementTree as ET
@@ -47,6 +48,8 @@ BULLETINS_DIR = DB_ROOT + 'bulletins/'
 RESERVED_DIR = DB_ROOT + 'reservedComponents/'
 
 MAX_EXPANDED_SIZE = 256 * 1024 * 1024
+_LOCAL_NAME_RE = re.compile(r'^[a-z0-9_]{1,8}(\.[a-z0-9_]{1,3})?$')
+"""A local name the ISO root can hold: 8.3, ISO 9660 d-characters (lower case here, upper case on the ISO)."""
 MAX_MEMBERS = 100000
 _MAX_LOCAL_SEQ = 256
 
@@ -80,6 +83,17 @@ class Constraint:
 
     def __str__(self) -> str:
         return '%s %s %s' % (self.name, self.relation, self.version) if self.relation else self.name
+
+
+def _acceptance_token(text: str | None) -> str:
+    """The XML token for an acceptance level as written in a profile or descriptor (``PartnerSupported`` -> ``partner``).
+
+    A spelling nobody knows is kept (lower-cased) rather than refused: reading an ISO must not fail on it.
+    """
+    try:
+        return normalize_acceptance(text)
+    except FormatError:
+        return (text or '').strip().lower()
 
 
 def _int_or_none(value):
@@ -133,7 +147,7 @@ class VibRecord:
         return cls(
             vib_id='%s_%s_%s_%s' % (values['vendor'], values['type'], values['name'], values['version']),
             name=values['name'], version=values['version'], vendor=values['vendor'], type=values['type'],
-            acceptance_level=(_text(root, 'acceptance-level') or '').lower(), payloads=payloads,
+            acceptance_level=_acceptance_token(_text(root, 'acceptance-level')), payloads=payloads,
             relationships=relationships, xml=bytes(xml), orig=orig, sig=sig, member=member,
             summary=_text(root, 'summary', ''), description=_text(root, 'description', ''),
             release_date=_text(root, 'release-date', ''),
@@ -285,6 +299,10 @@ def _field_property(attr: str) -> property:
 
 for _attr in ImageProfile._FIELDS:
     setattr(ImageProfile, _attr, _field_property(_attr))
+# every spelling seen in the wild (PartnerSupported, Partner) reads as the XML token the installer writes
+ImageProfile.acceptance_level = property(
+    lambda self: None if self.get_field('acceptance_level') is None else _acceptance_token(self.get_field('acceptance_level')),
+    doc='Acceptance level of the profile as an XML token (certified, accepted, partner, community); None if absent.')
 
 
 # -- the database ----------------------------------------------------------------------------------
@@ -439,21 +457,30 @@ class ImageDatabase:
     def used_local_names(self) -> set:
         return set().union(*(profile.local_names for profile in self.profiles)) if self.profiles else set()
 
-    def allocate_local_name(self, payload_name: str, payload_type: str, vfat_name: str | None = None, reserved=()) -> str:
+    def allocate_local_name(self, payload_name: str, payload_type: str, vfat_name: str | None = None, reserved=(),
+                            for_iso: bool = False) -> str:
         """Local (bootbank/ISO) file name for a new payload, by the installer's rule (esxi-formats §3.5).
 
         A unique ``vfat_name`` is used as is (lower-cased).  Otherwise the name is the first 8
         characters of the payload name (``-`` -> ``_``, lower case), a dot, the payload type's first
         letter and the first free two-digit *hex* sequence number (``v00`` ... ``v09``, ``v0a``).
-        Names already in any profile and those in ``reserved`` (any case) are taken.
+        Names already in any profile and those in ``reserved`` (any case) are taken.  ``for_iso``: the name
+        becomes an ISO root file, so it must be 8.3 d-characters: a ``vfat_name`` that is not is ignored,
+        and every other character outside ``[a-z0-9_]`` becomes ``_`` (``net.drv`` -> ``net_drv.v00``).
         """
         if not payload_name or not payload_type:
             raise ValueError('payload name and type are required to allocate a local name')
         taken = self.used_local_names() | {name.lower() for name in reserved}
-        if vfat_name and vfat_name.lower() not in taken:
+        if vfat_name and vfat_name.lower() not in taken and (not for_iso or _LOCAL_NAME_RE.match(vfat_name.lower())):
             return vfat_name.lower()
         short = payload_name[:8].replace('-', '_').lower()
         letter = payload_type[0].lower()
+        if for_iso:
+            # The installer only turns '-' into '_'; any other character outside the ISO 9660 d-characters
+            # ('.', '+', ...) would give a name the ISO root cannot hold, so it becomes '_' as well.
+            short = re.sub(r'[^a-z0-9_]', '_', short)
+            if not re.match(r'^[a-z0-9_]$', letter):
+                raise ValueError('payload type %r cannot give an ISO file name' % payload_type)
         for seq in range(_MAX_LOCAL_SEQ):
             candidate = '%s.%s%02x' % (short, letter, seq)
             if candidate not in taken:
@@ -471,9 +498,13 @@ class ImageDatabase:
 
     def add_vib(self, vib_id: str, name: str, xml_bytes: bytes, payloads: dict, orig: bytes | None = None,
                 sig: bytes | None = None) -> VibRecord:
-        """Add a VIB descriptor (and ``.orig``/``.sig``) and its profile entry ``{payload_name: local_name}``."""
-        profile = self._require_profile()
-        if vib_id in self.vibs or vib_id in profile.vibs:
+        """Add a VIB descriptor (and ``.orig``/``.sig``) and its entry ``{payload_name: local_name}`` in every profile.
+
+        A database with several profiles (a hand-made or OEM remaster) gets the VIB in each: which one the
+        installer takes is not known, and a VIB missing from it would be lost silently.
+        """
+        self._require_profile()
+        if vib_id in self.vibs or any(vib_id in profile.vibs for profile in self.profiles):
             raise ConflictError('VIB %s is already in the image database' % vib_id, path=self.path)
         member = self._vib_member_name(name, vib_id)
         record = VibRecord.from_xml(xml_bytes, 'descriptor of %s' % vib_id, orig, sig, member=member)
@@ -485,7 +516,8 @@ class ImageDatabase:
         clash = sorted(local for local in payloads.values() if local.lower() in self.used_local_names())
         if clash:
             raise ConflictError('local file name(s) %s already used in the image profile' % ', '.join(clash), path=self.path)
-        profile.add_vib(vib_id, dict(payloads))
+        for profile in self.profiles:
+            profile.add_vib(vib_id, dict(payloads))
         self.vibs[vib_id] = record
         self._add_member(member, record.xml)
         if orig is not None:
@@ -522,7 +554,11 @@ class ImageDatabase:
         return component
 
     def set_acceptance_level(self, level: str) -> bool:
-        return self._require_profile().set_field('acceptance_level', normalize_acceptance(level))
+        """Set ``<acceptancelevel>`` of every profile; return whether one changed."""
+        self._require_profile()
+        token = normalize_acceptance(level)
+        return any([profile.set_field('acceptance_level', token) for profile in self.profiles
+                    if profile.acceptance_level != token or profile.get_field('acceptance_level') is None])
 
     def touch(self, modified_time) -> bool:
         """Set ``<modifiedtime>`` (a datetime, epoch seconds or an ISO-8601 string) in the installer's format."""
@@ -532,7 +568,8 @@ class ImageDatabase:
             if modified_time.tzinfo is None:
                 modified_time = modified_time.replace(tzinfo=datetime.timezone.utc)
             modified_time = modified_time.astimezone(datetime.timezone.utc).isoformat()
-        return self._require_profile().set_field('modified_time', str(modified_time))
+        self._require_profile()
+        return any([profile.set_field('modified_time', str(modified_time)) for profile in self.profiles])
 
     def _add_member(self, name: str, data: bytes) -> None:
         self._members = [member for member in self._members if member.name != name]

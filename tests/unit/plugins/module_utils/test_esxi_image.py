@@ -23,8 +23,11 @@ NET_ID = 'ACME_bootbank_net-test_1.0-1'
 PAYLOAD_SIZE = 3 * 1024 * 1024
 
 
-def vib_xml(vendor, name, version, level, payloads) -> bytes:
-    body = ''.join('<payload name="%s" type="%s" size="1"/>' % p for p in payloads)
+def vib_xml(vendor, name, version, level, payloads, vfat_names=False) -> bytes:
+    """``vfat_names``: payloads carry ``vfat-name``/``boot-order`` like the esx-base copy in a 7.x database."""
+    body = ''.join('<payload name="%s" type="%s" size="1"%s/>'
+                   % (p + ((' vfat-name="%s" boot-order="%d"' % (p[0].upper(), n)) if vfat_names else '',))
+                   for n, p in enumerate(payloads))
     return ('<vib version="5.0"><type>bootbank</type><name>%s</name><version>%s</version><vendor>%s</vendor>'
             '<summary>s</summary><description>d</description><relationships><depends/><conflicts/><replaces/>'
             '<provides/><compatibleWith/></relationships><acceptance-level>%s</acceptance-level>'
@@ -37,20 +40,22 @@ BASE_PAYLOADS = [('b', 'boot', 'b.b00'), ('k', 'boot', 'k.b00'), ('s', 'vgz', 's
 NET_PAYLOADS = [('net-test', 'vgz', 'net_test.v00')]
 
 
-def imgdb_tgz(base_version='7.0.2-0.0.17630552') -> bytes:
+def imgdb_tgz(base_version='7.0.2-0.0.17630552', net_payloads=None, acceptance='partner', profiles=1, vfat_names=False) -> bytes:
     base_id = 'VMware_bootbank_esx-base_%s' % base_version
-    entries = [(base_id, BASE_PAYLOADS), (NET_ID, NET_PAYLOADS)]
+    net_payloads = NET_PAYLOADS if net_payloads is None else net_payloads
+    entries = [(base_id, BASE_PAYLOADS), (NET_ID, net_payloads)]
     viblist = ''.join('<vib><vib-id>%s</vib-id><payloads>%s</payloads></vib>'
                       % (vib_id, ''.join('<payload payload-name="%s">%s</payload>' % (p[0], p[2]) for p in payloads))
                       for vib_id, payloads in entries)
     profile = ('<imageprofile><name>ESXi-7.0.2-test-standard</name><creator>tests</creator><profileID>ab</profileID>'
                '<creationtime>2026-01-01T00:00:00+00:00</creationtime><modifiedtime>2026-01-01T00:00:00+00:00</modifiedtime>'
                '<serialno>1</serialno><description>unit test profile</description><readonly>true</readonly>'
-               '<viblist>%s</viblist><acceptancelevel>partner</acceptancelevel></imageprofile>' % viblist).encode()
-    members = {'var/db/esximg/profiles/test': profile,
-               'var/db/esximg/vibs/esx-base-1.xml': vib_xml('VMware', 'esx-base', base_version, 'certified',
-                                                            [(p[0], p[1]) for p in BASE_PAYLOADS]),
-               'var/db/esximg/vibs/net-test-2.xml': vib_xml('ACME', 'net-test', '1.0-1', 'partner', [(p[0], p[1]) for p in NET_PAYLOADS])}
+               '<viblist>%s</viblist><acceptancelevel>%s</acceptancelevel></imageprofile>' % (viblist, acceptance)).encode()
+    members = {'var/db/esximg/profiles/test%s' % ('-%d' % n if n else ''): profile for n in range(profiles)}
+    members.update({'var/db/esximg/vibs/esx-base-1.xml': vib_xml('VMware', 'esx-base', base_version, 'certified',
+                                                                 [(p[0], p[1]) for p in BASE_PAYLOADS], vfat_names),
+                    'var/db/esximg/vibs/net-test-2.xml': vib_xml('ACME', 'net-test', '1.0-1', 'partner',
+                                                                 [(p[0], p[1]) for p in net_payloads])})
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode='w:gz') as tar:
         for name, data in members.items():
@@ -81,7 +86,7 @@ def esxi_files(**changes) -> dict:
     return files
 
 
-def make_iso(tmp_path, name, files, joliet_rock_ridge=False) -> str:
+def make_iso(tmp_path, name, files, joliet_rock_ridge=False, efi=True, extra=()) -> str:
     tree = tmp_path / (name + '.tree')
     for rel, data in files.items():
         rel = rel.lower() if joliet_rock_ridge else rel
@@ -91,9 +96,10 @@ def make_iso(tmp_path, name, files, joliet_rock_ridge=False) -> str:
     case = str.lower if joliet_rock_ridge else str
     cmd = ['xorriso'] + ([] if joliet_rock_ridge else ['-rockridge', 'off']) + ['-as', 'mkisofs', '-quiet']
     cmd += ['-J', '-R'] if joliet_rock_ridge else []
-    cmd += ['-V', 'ESXI-7.0.2-TEST', '-A', 'ESXIMAGE', '-o', str(out), '-c', case('BOOT.CAT'), '-b', case('ISOLINUX.BIN'),
-            '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', case('EFIBOOT.IMG'),
-            '-no-emul-boot', str(tree)]
+    cmd += list(extra) + ['-V', 'ESXI-7.0.2-TEST', '-A', 'ESXIMAGE', '-o', str(out), '-c', case('BOOT.CAT'), '-b', case('ISOLINUX.BIN'),
+                          '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table']
+    cmd += ['-eltorito-alt-boot', '-e', case('EFIBOOT.IMG'), '-no-emul-boot'] if efi else []
+    cmd += [str(tree)]
     subprocess.run(cmd, check=True, capture_output=True)
     return str(out)
 
@@ -237,3 +243,65 @@ def test_real_67_database_in_an_iso(tmp_path):
     assert facts['profile']['acceptance_level'] == 'partner'
     assert len(facts['vibs']) == 136
     assert facts['kickstart'] is None
+
+
+VMWARE_MASTER = ['-relaxed-filenames', '-l', '-allow-leading-dots']
+"""Names as on VMware's own ISOs: VMWARE-ESX-BASE-OSL.TXT, .DISCINFO (pycdlib then sees interchange level 4)."""
+
+
+def test_vmware_mastered_names_subdirectories_and_a_crowded_root(tmp_path):
+    files = esxi_files(**{'VMWARE-ESX-BASE-OSL.TXT': b'osl\n', '_dot_DISCINFO': b'7.0.2\n', 'README': b'readme\n',
+                          'EFI__BOOT__BOOTX64.EFI': b'MZ' * 100, 'UPGRADE__PROFILE.XML': b'<imageprofile/>'})
+    files.update({'FILL%03d.V00' % n: b'%d' % n for n in range(160)})
+    path = make_iso(tmp_path, 'vmware', files, extra=VMWARE_MASTER)
+    listing = subprocess.run(['isoinfo', '-f', '-i', path], check=True, capture_output=True, text=True).stdout.split()
+    assert '/VMWARE-ESX-BASE-OSL.TXT;1' in listing and '/.DISCINFO;1' in listing
+    with EsxiImage.open(path) as image:
+        assert image.problems() == []
+        for name in ('/vmware-esx-base-osl.txt', '/.discinfo', '/efi/boot/bootx64.efi', '/upgrade/precheck.py', '/FILL159.V00'):
+            assert image.reader.find(name) is not None, name
+        assert len([e for e in image.reader.files() if e.path.count('/') == 1]) > 150
+        facts = image.facts()
+    base = {p['name']: p['file'] for v in facts['vibs'] if v['name'] == 'esx-base' for p in v['payloads']}
+    assert base['precheck.py'] == '/UPGRADE/PRECHECK.PY'
+
+
+def test_loader_grammar_variants_in_both_boot_cfg(tmp_path):
+    """Upper-case keys, CRLF, comments, no final newline, per-module options, empty prefix, no build= (6.x)."""
+    cfg = (b'# written by hand\r\nBOOTSTATE=0\r\nTITLE=Loading ESXi installer\r\nPREFIX=\r\nKERNEL=/b.b00\r\n'
+           b'KERNELOPT=runweasel cdromBoot\r\n#MODULES=/old.v00\r\nMODULES=/k.b00 --- /s.v00 foo=1 --- /net_test.v00 --- /imgdb.tgz\r\n'
+           b'UPDATED=0')
+    path = make_iso(tmp_path, 'grammar', esxi_files(BOOT_dot_CFG=cfg, EFI__BOOT__BOOT_dot_CFG=cfg,
+                                                     IMGDB_dot_TGZ=imgdb_tgz('6.7.0-0.0.8169922')))
+    facts = read_iso_facts(path)
+    assert facts['problems'] == []
+    assert facts['build'] == '6.7.0-0.0.8169922' and facts['esxi_version'] == '6.7.0'
+    boot = facts['boot']['bios']
+    assert boot['modules'] == ['/k.b00', '/s.v00 foo=1', '/net_test.v00', '/imgdb.tgz']
+    assert boot['kernelopt'] == 'runweasel cdromBoot' and boot['prefix'] == ''
+
+
+def test_esxi_50_bios_only_with_dashed_module_names(tmp_path):
+    """5.0 GA: only a BIOS El Torito entry, no EFI/ tree, module names keep '-' (ata-pata.v00), 'b.b00 ks=usb'."""
+    net = [('net-test', 'vgz', 'net-test.v00')]
+    cfg = bootcfg(['/b.b00 ks=usb', '/k.b00', '/s.v00', '/net-test.v00', '/imgdb.tgz'], build='', kernelopt='runweasel')
+    cfg = cfg.replace(b'kernel=/b.b00', b'kernel=/tboot.b00')
+    files = esxi_files(BOOT_dot_CFG=cfg, EFI__BOOT__BOOT_dot_CFG=None, EFIBOOT_dot_IMG=None, NET_TEST_dot_V00=None,
+                       IMGDB_dot_TGZ=imgdb_tgz('5.0.0-0.0.469512', net_payloads=net))
+    files.update({'NET-TEST.V00': b'n', 'TBOOT.B00': b't'})
+    path = make_iso(tmp_path, 'esxi50', files, efi=False, extra=VMWARE_MASTER)
+    facts = read_iso_facts(path)
+    assert facts['problems'] == []
+    assert facts['esxi_version'] == '5.0.0' and facts['boot']['uefi'] is None
+    assert [e['platform'] for e in facts['el_torito']] == ['bios']
+    net_vib = [v for v in facts['vibs'] if v['name'] == 'net-test'][0]
+    assert net_vib['payloads'][0]['file'] == '/NET-TEST.V00'
+
+
+def test_profile_acceptance_spelling_vfat_names_and_several_profiles(tmp_path):
+    db = imgdb_tgz(acceptance='PartnerSupported', profiles=2, vfat_names=True)
+    facts = read_iso_facts(make_iso(tmp_path, 'variants', esxi_files(IMGDB_dot_TGZ=db)))
+    assert facts['profile']['acceptance_level'] == 'partner'
+    assert facts['problems'] == ['image database has 2 image profiles; the installer uses one']
+    base = [v for v in facts['vibs'] if v['name'] == 'esx-base'][0]
+    assert {p['name']: p['file'] for p in base['payloads']}['s'] == '/S.V00'

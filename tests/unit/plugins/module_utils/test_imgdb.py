@@ -339,3 +339,47 @@ def test_acceptance_level_names_and_touch_formats():
     db.touch('2026-11-26T11:00:00+00:00')
     assert db.profile.modified_time == '2026-11-26T11:00:00+00:00'
     assert gzip.decompress(db.to_tgz())  # valid gzip
+
+
+def test_local_names_for_the_iso_root_are_always_8_3_d_characters():
+    db = ImageDatabase.from_tgz(minimal_db([('a', 'x', 'net_e100.v00')]))
+    # the installer's rule as such keeps the dot (mboot.c3.b00 in the real 6.7 profile) ...
+    assert db.allocate_local_name('net.e100', 'vgz') == 'net.e100.v00'
+    # ... but an ISO root name cannot hold it, nor '+'; '-' -> '_' as always
+    assert db.allocate_local_name('net.e100', 'vgz', for_iso=True) == 'net_e100.v01'
+    assert db.allocate_local_name('a+b-c', 'tgz', for_iso=True) == 'a_b_c.t00'
+    # a vfat-name that is no 8.3 name is ignored for the ISO, a valid one is used
+    assert db.allocate_local_name('drv', 'vgz', vfat_name='my-driver.gz.x', for_iso=True) == 'drv.v00'
+    assert db.allocate_local_name('drv', 'vgz', vfat_name='DRV_X.GZ', for_iso=True) == 'drv_x.gz'
+
+
+def test_profile_acceptance_spellings_read_as_xml_tokens():
+    for spelling, token in (('PartnerSupported', 'partner'), ('partner', 'partner'), ('VMwareCertified', 'certified'),
+                            (' Community ', 'community')):
+        db = ImageDatabase.from_tgz(_with_profile_level(spelling))
+        assert db.profile.acceptance_level == token, spelling
+        # the same level in another spelling is no change: the database is not rewritten for it
+        assert db.set_acceptance_level(token) is False
+        assert db.profile.dirty is False
+
+
+def _with_profile_level(level):
+    profile = ('<imageprofile><name>P</name><viblist/><acceptancelevel>%s</acceptancelevel></imageprofile>' % level).encode()
+    return tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), profile)])
+
+
+def test_several_profiles_all_get_the_added_vib_the_level_and_the_time():
+    profile = ('<imageprofile><name>%s</name><modifiedtime>t</modifiedtime><viblist/>'
+               '<acceptancelevel>partner</acceptancelevel></imageprofile>')
+    db = ImageDatabase.from_tgz(tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/a'), (profile % 'A').encode()),
+                                                  (tarfile.TarInfo('var/db/esximg/profiles/b'), (profile % 'B').encode())]))
+    db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, {'net-r8125': 'net_r812.t00'})
+    assert db.set_acceptance_level('community')
+    db.touch(0)
+    reloaded = ImageDatabase.from_tgz(db.to_tgz())
+    assert [p.name for p in reloaded.profiles] == ['A', 'B']
+    for prof in reloaded.profiles:
+        assert prof.vibs == {NEW_VIB_ID: {'net-r8125': 'net_r812.t00'}}
+        assert prof.acceptance_level == 'community' and prof.modified_time == '1970-01-01T00:00:00+00:00'
+    assert reloaded.remove_vib(NEW_VIB_ID) is not None
+    assert all(prof.vibs == {} for prof in reloaded.profiles)
