@@ -45,6 +45,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
     Checksum,
     SoftwarePlatform,
     descriptor_from_element,
+    local_names,
     parse_xml,
 )
 
@@ -258,6 +259,10 @@ class DepotVib:
     member: str | None = None  # resolved zip member name
 
 
+def _parse(data, label, what):
+    return local_names(parse_xml(data, label, what))
+
+
 def _text(elem, tag, default=''):
     child = elem.find(tag)
     return (child.text or '').strip() if child is not None else default
@@ -376,7 +381,7 @@ def _resolve(base_dir, ref):
 
 
 def _index(depot, bundle, limits):
-    index = parse_xml(bundle.read_small(bundle.find('index.xml'), 'index.xml'), '%s: index.xml' % bundle.label, 'index.xml')
+    index = _parse(bundle.read_small(bundle.find('index.xml'), 'index.xml'), '%s: index.xml' % bundle.label, 'index.xml')
     metadata_names = []
     for vendor in index.iter('vendor'):
         depot.vendors.append((_text(vendor, 'name'), _text(vendor, 'code')))
@@ -385,7 +390,7 @@ def _index(depot, bundle, limits):
         if vendor_index_name is None:
             raise FormatError('index.xml names vendor index %r, which is not in the bundle' % _text(vendor, 'indexfile'),
                               path=bundle.label)
-        vendor_index = parse_xml(bundle.read_small(vendor_index_name), '%s: %s' % (bundle.label, vendor_index_name),
+        vendor_index = _parse(bundle.read_small(vendor_index_name), '%s: %s' % (bundle.label, vendor_index_name),
                                  vendor_index_name)
         for meta in vendor_index.iter('metadata'):
             depot.platform_versions.append(_text(meta, 'version'))
@@ -436,12 +441,12 @@ def _read_metadata(depot, bundle, name, by_id, limits):
                                                            desc.packed_size, desc.vib_checksum))
             elif lower.startswith('bulletins/') and lower.endswith('.xml'):
                 raw = meta.read_small(member)
-                bulletin = parse_bulletin(parse_xml(raw, '%s: %s' % (label, member), member), raw)
+                bulletin = parse_bulletin(_parse(raw, '%s: %s' % (label, member), member), raw)
                 bulletin_files[bulletin.id] = bulletin
         vmware_name = meta.find('vmware.xml')
         response_bulletins = []
         if vmware_name is not None:
-            response = parse_xml(meta.read_small(vmware_name), '%s: vmware.xml' % label, 'vmware.xml')
+            response = _parse(meta.read_small(vmware_name), '%s: vmware.xml' % label, 'vmware.xml')
             for elem in response.iter('bulletin'):
                 response_bulletins.append(parse_bulletin(elem, _bulletin_db_bytes(elem)))
                 for vib in elem.iter('vib'):

@@ -338,7 +338,20 @@ _KNOWN_TOP = frozenset((
     'cimom-restart', 'stateless-ready', 'overlay', 'payloads', 'relative-path', 'packed-size', 'checksum'))
 
 
+def local_names(root):
+    """Drop XML namespaces from every tag (``{ns}vib`` -> ``vib``) in place; returns ``root``.
+
+    VMware writes none, but descriptors and depot metadata from other tools may declare a default
+    namespace, and esximage matches on local names.
+    """
+    for elem in root.iter():
+        if isinstance(elem.tag, str) and elem.tag.startswith('{'):
+            elem.tag = elem.tag.split('}', 1)[1]
+    return root
+
+
 def descriptor_from_element(root, label=None):
+    local_names(root)
     if root.tag != 'vib':
         raise FormatError('descriptor root element is <%s>, expected <vib>' % root.tag, path=label)
     required = {}

@@ -211,3 +211,27 @@ def test_damaged_version_field_is_a_format_error(tmp_path):
     data[central + 6] = 84  # version needed to extract: 8.4
     with pytest.raises(FormatError, match='not a valid zip archive .zip file version 8.4'):
         open_depot(_write(tmp_path, bytes(data)))
+
+
+def _nest_meta(data, transform):
+    """Rewrite the metadata.zip inside a bundle with ``transform(name, bytes) -> [(name, bytes)]``."""
+    def outer(name, content):
+        if name != 'metadata.zip':
+            return [(name, content)]
+        return [(name, _rezip(content, transform))]
+    return _rezip(data, outer)
+
+
+def test_namespaced_depot_metadata(tmp_path):
+    ns = b' xmlns="http://www.vmware.com/depotmanagement"'
+
+    def add_ns(name, data):
+        for root in (b'<vendorList', b'<metaList', b'<metadataResponse', b'<bulletin', b'<vib'):
+            if data.startswith(root):
+                return [(name, root + ns + data[len(root):])]
+        return [(name, data)]
+    bundle = _nest_meta(_rezip(packages.build_offline_bundle([_vib()], component=True), add_ns), add_ns)
+    with open_depot(_write(tmp_path, bundle)) as depot:
+        assert depot.vendors == [('VMware', 'VMX')] and depot.platform_versions == ['7.0.0']
+        assert [v.vib_id for v in depot.vibs] == ['TEST_bootbank_net-test_1.0-1']
+        assert depot.components[0].component_name == 'TEST-net-test'

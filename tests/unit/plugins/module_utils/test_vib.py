@@ -237,3 +237,133 @@ def test_descriptor_defaults_build_valid_xml():
     d = Descriptor(type='bootbank', name='x', version='1.0', vendor='OEM',
                    payloads=[Payload('x', 'tgz', 3, checksums=[Checksum('sha-256', 'aa')])])
     assert parse_descriptor(d.to_xml()).vib_id == 'OEM_bootbank_x_1.0'
+
+
+# --- descriptors as other tools write them (VIB Author, ESXi-CPT, hand-written) --------------------
+
+BASE = packages.descriptor_xml('net-x', '1.0-1', payloads=[('net-x', 'vgz', packages.gzip_bytes(packages.vmtar({'a/b': b'1'})))])
+
+
+@pytest.mark.parametrize('prefix', [b'\xef\xbb\xbf', b'<?xml version="1.0" encoding="UTF-8"?>\r\n',
+                                    b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n',
+                                    b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'])
+def test_bom_and_xml_declarations(prefix):
+    assert parse_descriptor(prefix + BASE, 'x.vib').vib_id == 'ESXCUST_bootbank_net-x_1.0-1'
+
+
+@pytest.mark.parametrize('root', [b'<vib xmlns="http://www.vmware.com/vib/schema" version="5.0">',
+                                  b'<v:vib xmlns:v="urn:vib" version="5.0">'])
+def test_namespaced_descriptor(root):
+    """A default (or prefixed) namespace must not hide the elements: esximage matches local names."""
+    xml = BASE.replace(b'<vib version="5.0">', root)
+    if root.startswith(b'<v:'):
+        xml = xml.replace(b'</vib>', b'</v:vib>')
+    d = parse_descriptor(xml, 'x.vib')
+    assert (d.vib_id, d.acceptance_level, d.payloads[0].name) == ('ESXCUST_bootbank_net-x_1.0-1', 'community', 'net-x')
+    assert len(d.payloads[0].checksums) == 3
+
+
+def test_crlf_indentation_and_whitespace_around_values():
+    xml = (BASE.replace(b'><', b'>\r\n    <').replace(b'<name>net-x</name>', b'<name>\r\n  net-x  </name>')
+           .replace(b'<acceptance-level>community', b'<acceptance-level> community\r\n'))
+    d = parse_descriptor(xml, 'x.vib')
+    assert (d.name, d.type, d.vendor, d.acceptance_level) == ('net-x', 'bootbank', 'ESXCUST', 'community')
+    assert d.software_tags == ['driver', 'module']
+    assert all(c.value == c.value.strip() for c in d.payloads[0].checksums)
+
+
+@pytest.mark.parametrize('version', ['5.0', '1.0', None])
+def test_schema_versions(version):
+    root = b'<vib>' if version is None else b'<vib version="%s">' % version.encode()
+    d = parse_descriptor(BASE.replace(b'<vib version="5.0">', root))
+    assert d.schema_version == (version or '5.0') and d.name == 'net-x'
+
+
+def test_relationships_with_relations_and_versioned_provides():
+    xml = packages.descriptor_xml(
+        'net-x', '1.0-1', depends=[('esx-version', '>=', '5.0.0'), 'vmkapi_2_2_0_0'],
+        conflicts=[('net-x-old', '<<', '1.0-1')], replaces=[('net-x', '<<', '1.0-1')],
+        provides=[('net-x', '=', '1.0-1'), 'com.vmware.driverAPI-9.2.2.0'])
+    d = parse_descriptor(xml)
+    assert [c.as_dict() for c in d.depends] == [{'name': 'esx-version', 'relation': '>=', 'version': '5.0.0'},
+                                                {'name': 'vmkapi_2_2_0_0', 'relation': None, 'version': None}]
+    assert [(c.name, c.relation, c.version) for c in d.conflicts + d.replaces] == [
+        ('net-x-old', '<<', '1.0-1'), ('net-x', '<<', '1.0-1')]
+    assert [(c.name, c.relation, c.version) for c in d.provides] == [
+        ('net-x', '=', '1.0-1'), ('com.vmware.driverAPI-9.2.2.0', None, None)]
+    assert parse_descriptor(d.to_xml()) == d
+
+
+def test_system_requires_hwplatform_and_several_platforms():
+    xml = BASE.replace(b'<maintenance-mode>true</maintenance-mode>', (
+        b'<maintenance-mode install="false">true</maintenance-mode><hwplatform vendor="HPE" model="ProLiant DL380 Gen10"/>'
+        b'<softwarePlatform version="7.0.*" locale="" productLineID="embeddedEsx"/>'
+        b'<softwarePlatform version="8.0.*" locale="" productLineID="embeddedEsx"/>'))
+    d = parse_descriptor(xml)
+    req = d.system_requires
+    assert req.maintenance_mode is True and req.maintenance_mode_attrs == {'install': 'false'}
+    assert [(p.version, p.product_line_id) for p in req.software_platforms] == [('7.0.*', 'embeddedEsx'),
+                                                                               ('8.0.*', 'embeddedEsx')]
+    assert req.other == ['<hwplatform vendor="HPE" model="ProLiant DL380 Gen10" />']
+    assert parse_descriptor(d.to_xml()) == d
+
+
+@pytest.mark.parametrize('level, token', [('certified', 'certified'), ('accepted', 'accepted'), ('partner', 'partner'),
+                                          ('community', 'community'), ('PartnerSupported', 'partner'),
+                                          (' Community ', 'community')])
+def test_acceptance_levels_in_descriptors(level, token):
+    xml = BASE.replace(b'<acceptance-level>community', b'<acceptance-level>' + level.encode())
+    assert parse_descriptor(xml).acceptance_level == token
+
+
+def test_unknown_acceptance_level_is_a_clear_error():
+    xml = BASE.replace(b'<acceptance-level>community', b'<acceptance-level>signed')
+    with pytest.raises(FormatError) as err:
+        parse_descriptor(xml, '/srv/x.vib')
+    assert str(err.value) == ("/srv/x.vib: unknown acceptance level 'signed' (expected one of certified, accepted, "
+                              "partner, community)")
+
+
+def test_sha1_only_checksums():
+    data = packages.gzip_bytes(packages.vmtar({'a/b': b'1'}))
+    payload = Payload('p', 'vgz', len(data), checksums=[Checksum('sha-1', hashlib.sha1(data).hexdigest())])
+    check = verify_payload(payload, io.BytesIO(data), 'x.vib')
+    assert [(r.checksum_type, r.ok) for r in check.results] == [('sha-1', True)] and check.checksum_ok is True
+    payload.checksums = [Checksum('sha-1', hashlib.sha1(gzip.decompress(data)).hexdigest(), 'gunzip')]
+    assert verify_payload(payload, io.BytesIO(data), 'x.vib').checksum_ok is True
+
+
+def test_gunzip_checksum_on_tgz_payload_and_uncompressed_size():
+    data = packages.tar_gz({'etc/x': b'hello'})
+    xml = packages.descriptor_xml('net-x', '1.0-1', payloads=[('net-x', 'tgz', data)], uncompressed_size=True)
+    [payload] = parse_descriptor(xml).payloads
+    assert payload.uncompressed_size == len(gzip.decompress(data))
+    check = verify_payload(payload, io.BytesIO(data), 'x.vib')
+    assert check.checksum_ok is True and check.uncompressed_size == payload.uncompressed_size
+    payload.uncompressed_size += 1
+    check = verify_payload(payload, io.BytesIO(data), 'x.vib')
+    assert check.checksum_ok is False and 'descriptor says' in check.notes[0]
+
+
+def test_vfat_name_boot_order_and_unknown_attributes_round_trip():
+    xml = packages.descriptor_xml('net-x', '1.0-1', payloads=[('net-x', 'vgz', packages.gzip_bytes(b'x'))],
+                                  extra_payload_attrs={'net-x': {'vfat-name': 'net_x.v00', 'boot-order': '5',
+                                                                 'compression-option': 'level=9'}})
+    d = parse_descriptor(xml)
+    p = d.payloads[0]
+    assert (p.vfat_name, p.boot_order, p.extra_attributes) == ('net_x.v00', '5', {'compression-option': 'level=9'})
+    assert parse_descriptor(d.to_xml()) == d
+
+
+@pytest.mark.parametrize('vib_type', ['locker', 'meta'])
+def test_locker_and_meta_vibs(vib_type):
+    payloads = [] if vib_type == 'meta' else [('tools', 'tgz', packages.tar_gz({'vmtools/x.iso': b'iso'}))]
+    d = parse_descriptor(packages.descriptor_xml('tools-light', '12.0', 'VMware', 'certified', payloads=payloads,
+                                                 vib_type=vib_type))
+    assert d.vib_id == 'VMware_%s_tools-light_12.0' % vib_type
+    assert [p.type for p in d.payloads] == [p[1] for p in payloads]
+
+
+def test_payload_name_of_15_characters():
+    xml = packages.descriptor_xml('x', '1', payloads=[('abcdefghijklmno', 'vgz', packages.gzip_bytes(b'x'))])
+    assert parse_descriptor(xml).payloads[0].name == 'abcdefghijklmno'
