@@ -87,7 +87,19 @@ fi
 ansible-playbook verify.yml -e "@$work/vars.json" -e "work=$work" -e "iso_facts_file=$work/iso.json" \
     -e "ds_dir=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["datastores"]["LocalDS_0"])' "$vcsim_state/esx.json")"
 
-# 3. Scale: 20 and 200 hosts, each a fresh output dir (one ISO build + N per-host configs).
+# 3. The role in a play over the hosts themselves: one build (run_once on the controller), a config per play host,
+#    and again nothing changes on the second run (the hosts are never contacted: ansible_connection is irrelevant).
+for attempt in first second; do
+    ansible-playbook play_on_hosts.yml -i "$work/inventory-3.json" -e "work=$work" -e "out_dir=$work/onhosts" \
+        > "$work/onhosts-$attempt.log" 2>&1 || { cat "$work/onhosts-$attempt.log"; exit 1; }
+done
+[ "$(recap_changed "$work/onhosts-second.log")" = 0 ] || { cat "$work/onhosts-second.log"; exit 1; }
+[ "$(find "$work/onhosts/tftpboot/pxelinux.cfg" -name '01-*' | wc -l)" = 3 ]
+[ "$(find "$work/onhosts" -maxdepth 1 -name '*.iso' | wc -l)" = 1 ]
+# one result line for the build task, whatever the number of hosts (run_once)
+[ "$(sed -n '/Write the customized ISO/,/^$/p' "$work/onhosts-first.log" | grep -c -- '-> localhost')" = 1 ]
+
+# 4. Scale: 20 and 200 hosts, each a fresh output dir (one ISO build + N per-host configs).
 for n in 20 200; do
     start=$(date +%s.%N)
     run_build "$n" "$work/out$n" "$work/scale$n.log"
