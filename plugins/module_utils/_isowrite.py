@@ -549,8 +549,18 @@ def apply_edits(iso, edits, opened):
         raise EsxiCustomizerError('cannot apply the ISO edits: %s' % err, path=iso.source_name) from None
 
 
+def normalize_volume_id(volume_id):
+    """``volume_id`` as the primary volume descriptor holds it: upper case (like VMware's own, the profile name
+    upper-cased), 1-32 characters ``A-Z 0-9 _ - .`` or space; EsxiCustomizerError for anything else."""
+    value = str(volume_id).strip().upper()
+    if not re.match(r'^[A-Z0-9_\-. ]{1,32}$', value):
+        raise EsxiCustomizerError('volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space (ISO 9660 allows no more; '
+                                  'it is %d characters)' % (volume_id, len(str(volume_id).strip())))
+    return value
+
+
 def _volume_identifier(volume_id):
-    if not re.match(r'^[A-Z0-9_\-. ]{1,32}$', volume_id):
+    if normalize_volume_id(volume_id) != volume_id:
         raise EsxiCustomizerError('volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space' % volume_id)
     return volume_id.encode('ascii').ljust(32, b' ')
 

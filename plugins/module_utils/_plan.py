@@ -29,7 +29,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import (
     ByteSource,
     FileSliceSource,
     IsoEdits,
+    SECTOR,
     StreamSource,
+    normalize_volume_id,
     volume_epoch,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
@@ -49,6 +51,8 @@ DRIVER_PAYLOAD_TYPES = ('vgz', 'tgz')
 IDENTITY_HEAD = 1024 * 1024
 IDENTITY_TAIL = 64 * 1024
 _RELEASE_RE = re.compile(r'^(\d+)\.(\d+)(?:(?:\.|U)(\d+))?')
+UEFI_MAX_VOLUME = 2 * 1024 * 1024 * 1024
+"""esx-boot's UEFI ISO 9660 driver numbers inodes in a way that "fails on volumes > 2 GB" (esxi-formats 1.1)."""
 
 
 class Request:
@@ -91,6 +95,7 @@ class Plan:
         self.manifest = {}
         self.digest = None
         self.epoch = None
+        self.size_estimate = None
 
 
 def release_tuple(release):
@@ -219,6 +224,13 @@ class _Builder:
         if self.db is None or self.db.profile is None:
             raise EsxiCustomizerError('the ISO has no image database with an image profile; cannot add or remove VIBs',
                                       path=self.src_path)
+        self.check_volume_id()
+        if self.image.bootcfg_uefi is None:
+            plan.warnings.append('the ISO has no /EFI/BOOT/BOOT.CFG (BIOS-only, like ESXi 5.0 GA): only /BOOT.CFG was changed, '
+                                 'and the result boots in BIOS mode only')
+        if len(self.db.profiles) > 1:
+            plan.warnings.append('the image database has %d image profiles (%s); every change was made in each'
+                                 % (len(self.db.profiles), ', '.join(p.name or p.member or '?' for p in self.db.profiles)))
         plan.acceptance_level['before'] = self.db.profile.acceptance_level
         before_vibs = list(self.db.profile.vibs)
         new = self.new = self.new_vibs()
@@ -264,16 +276,28 @@ class _Builder:
                 if vib.name in theirs:
                     raise ConflictError('VIB %s on the ISO declares a conflict with %s' % (record.vib_id, vib.name))
 
+    def check_volume_id(self):
+        wanted = self.request.volume_id
+        if wanted is None:
+            return
+        self.request.volume_id = normalize_volume_id(wanted)
+        if self.request.volume_id != wanted:
+            self.plan.warnings.append('volume_id %r written as %r: ISO 9660 volume identifiers are upper case'
+                                      % (wanted, self.request.volume_id))
+
     def apply_additions(self, new):
         plan = self.plan
+        # Taken: every name in the ISO root in any tree (not only those the profile knows: README, KS.CFG, an OEM's
+        # extra files) and every module either boot.cfg lists, present or not.
         reserved = {e.path.rsplit('/', 1)[-1].lower() for e in self.image.reader.files()
                     if e.path.count('/') == 1 and e.iso_path not in self.removed_files}
+        reserved |= {name for _path, cfg in self.cfgs for name in cfg.module_names}
         new_ids = set()
         for package, vib in new:
             payloads = {}
             files = []
             for payload in vib.descriptor.payloads:
-                local = self.db.allocate_local_name(payload.name, payload.type, payload.vfat_name, reserved=reserved)
+                local = self.db.allocate_local_name(payload.name, payload.type, payload.vfat_name, reserved=reserved, for_iso=True)
                 reserved.add(local)
                 payloads[payload.name] = local
                 iso_name = '/' + local.upper()
@@ -385,7 +409,8 @@ class _Builder:
     def finish(self, before_vibs):
         plan = self.plan
         image = self.image
-        changed_db = bool(plan.added or plan.removed or plan.replaced or self.db.profile.dirty or plan.components_added)
+        changed_db = bool(plan.added or plan.removed or plan.replaced or plan.components_added
+                          or any(profile.dirty for profile in self.db.profiles))
         for (path, cfg), (_p, before) in zip(self.cfgs, self.before_cfgs):
             after = cfg.serialize()
             entry = image.reader.find(path)
@@ -417,6 +442,27 @@ class _Builder:
             self.db.touch(plan.epoch or 0)
             plan.edits.replace[image.imgdb_entry.iso_path] = ByteSource(self.db.to_tgz(mtime=plan.epoch or 0))
         self.put_file(MANIFEST_PATH, ByteSource(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8') + b'\n'))
+        size = plan.size_estimate = self.estimated_size()
+        if size > UEFI_MAX_VOLUME:
+            plan.warnings.append('the new ISO will be about %d MiB, more than 2 GiB: the ESXi UEFI boot loader\'s ISO 9660 '
+                                 'driver fails on volumes over 2 GB, so UEFI boot from it may fail (BIOS boot is not affected)'
+                                 % (size // (1024 * 1024)))
+
+    def estimated_size(self):
+        """Bytes of the output: the source volume plus added and grown files, minus removed ones (whole sectors)."""
+        def sectors(length):
+            return -(-int(length) // SECTOR) * SECTOR
+
+        edits = self.plan.edits
+        size = self.image.reader.volume_size
+        size += sum(sectors(source.length) for source in edits.add.values())
+        for path, source in edits.replace.items():
+            entry = self.image.reader.find(path)
+            size += sectors(source.length) - (sectors(entry.size) if entry is not None else 0)
+        for path in edits.remove:
+            entry = self.image.reader.find(path)
+            size -= sectors(entry.size) if entry is not None else 0
+        return size
 
 
 def _parse_time(text):

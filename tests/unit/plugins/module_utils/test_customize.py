@@ -207,3 +207,41 @@ def test_replace_and_remove_end_to_end(tmp_path, src70):
     assert 'ESXCUST_bootbank_ne1000_0.9.0-1' in ids and not [i for i in ids if '_crx_' in i]
     assert len([i for i in ids if '_ne1000_' in i]) == 1
     assert '/crx.v00' not in bsdtar(dest, 'EFI/BOOT/BOOT.CFG').decode()
+
+
+def _remaster(src, dest, mutate, efi=True):
+    """``src``'s tree mastered again like VMware's (relaxed 8.3 names, leading dots) without ;1 versions (-N)."""
+    tree = str(dest) + '.tree'
+    subprocess.run(['xorriso', '-osirrox', 'on', '-indev', src, '-extract', '/', tree], check=True, capture_output=True)
+    subprocess.run(['chmod', '-R', 'u+w', tree], check=True)
+    mutate(tree)
+    argv = ['xorriso', '-as', 'mkisofs', '-quiet', '-o', str(dest), '-V', 'ESXI-7.0.3-TEST', '-A', 'ESXIMAGE', '-N',
+            '-relaxed-filenames', '-l', '-allow-leading-dots', '--norock', '-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN',
+            '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table']
+    argv += ['-eltorito-alt-boot', '-e', 'EFIBOOT.IMG', '-no-emul-boot'] if efi else []
+    subprocess.run(argv + [tree], check=True, capture_output=True)
+    return str(dest)
+
+
+def test_bios_only_vmware_mastered_iso_end_to_end(tmp_path, src70, inputs):
+    """5.0 GA shape: BIOS El Torito entry only, no EFI/ tree; VMware names (VMWARE-ESX-BASE-OSL.TXT), no ;1 versions."""
+    def bios_only(tree):
+        shutil.rmtree(os.path.join(tree, 'EFI'))
+        os.remove(os.path.join(tree, 'EFIBOOT.IMG'))
+        with open(os.path.join(tree, 'VMWARE-ESX-BASE-OSL.TXT'), 'wb') as f:
+            f.write(b'open source licenses\n')
+    src = _remaster(src70, tmp_path / 'bios.iso', bios_only, efi=False)
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src, dest, add=[vib], kickstart=ks, remove=['ne1000'], volume_id='esxi-7.0.3-lab')
+    assert any('BIOS mode only' in w for w in result['warnings'])
+    assert set(result['boot']) == {'bios'}
+    listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/NET_COMM.V00;1' in listing and '/VMWARE-ESX-BASE-OSL.TXT' in listing and '/NE1000.V00' not in listing
+    text = bsdtar(dest, 'BOOT.CFG').decode()
+    assert '/net_comm.v00 --- /imgdb.tgz' in text and '/ne1000.v00' not in text and 'ks=cdrom:/KS.CFG' in text
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and facts['volume_id'] == 'ESXI-7.0.3-LAB'
+    assert [(e['platform'], e['boot_info_table']) for e in facts['el_torito']] == [('bios', True)]
+    again = customize_iso(src, dest, add=[vib], kickstart=ks, remove=['ne1000'], volume_id='esxi-7.0.3-lab')
+    assert not again['changed']

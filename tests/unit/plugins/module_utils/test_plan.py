@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import shutil
+import subprocess
+import tarfile
 
 import pytest
 
@@ -13,7 +17,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ChecksumError,
     CompatibilityError,
     ConflictError,
+    EsxiCustomizerError,
 )
+from ansible_collections.esxi.customizer.plugins.module_utils import _plan
 from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._packages import load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._plan import (
@@ -182,3 +188,95 @@ def test_diff_shows_both_bootcfg_and_the_vib_list(tmp_path, tmp_path_factory):
     assert headers == ['/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile VIBs']
     assert 'ESXCUST_bootbank_net-comm_1.0.0-1' in plan.diff[2]['after'] and 'net-comm' not in plan.diff[2]['before']
     assert '/net_comm.v00' in plan.diff[1]['after'] and '/net_comm.v00' not in plan.diff[1]['before']
+
+
+def remaster(src, dest, mutate=None, efi=True, args=('-relaxed-filenames', '-l', '-allow-leading-dots', '--norock')):
+    """The fixture ISO's tree, changed by ``mutate(tree)``, mastered again by xorriso like VMware's (or BIOS-only)."""
+    tree = str(dest) + '.tree'
+    subprocess.run(['xorriso', '-osirrox', 'on', '-indev', src, '-extract', '/', tree], check=True, capture_output=True)
+    subprocess.run(['chmod', '-R', 'u+w', tree], check=True)
+    if mutate:
+        mutate(tree)
+    argv = ['xorriso', '-as', 'mkisofs', '-quiet', '-o', str(dest), '-V', 'ESXI-7.0.3-TEST', '-A', 'ESXIMAGE'] + list(args)
+    argv += ['-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table']
+    argv += ['-eltorito-alt-boot', '-e', 'EFIBOOT.IMG', '-no-emul-boot'] if efi else []
+    subprocess.run(argv + [tree], check=True, capture_output=True)
+    return str(dest)
+
+
+def bios_only(tree):
+    shutil.rmtree(os.path.join(tree, 'EFI'))
+    os.remove(os.path.join(tree, 'EFIBOOT.IMG'))
+
+
+def test_bios_only_iso_gets_the_driver_in_its_one_boot_cfg_and_says_so(tmp_path, tmp_path_factory):
+    src = remaster(fixture_iso(tmp_path_factory), tmp_path / 'bios.iso', bios_only, efi=False)
+    plan = plan_for(src, [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0')])
+    assert '/gc.v00 --- /net_comm.v00 --- /imgdb.tgz' in bios_cfg(plan)
+    assert set(plan.boot) == {'bios'} and not [p for p in plan.edits.replace if 'EFI' in p]
+    assert any('no /EFI/BOOT/BOOT.CFG' in w and 'BIOS mode only' in w for w in plan.warnings)
+    with_efi = plan_for(fixture_iso(tmp_path_factory), [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0')])
+    assert not any('BIOS mode only' in w for w in with_efi.warnings)
+
+
+def test_local_names_avoid_files_already_on_the_iso_and_replacement_edits_both_boot_cfg(tmp_path, tmp_path_factory):
+    # an OEM file that the profile does not know holds NET_COMM.V00; a ghost boot.cfg entry holds net_comm.v01
+    def crowd(tree):
+        with open(os.path.join(tree, 'NET_COMM.V00'), 'wb') as f:
+            f.write(b'oem file')
+        for cfg in ('BOOT.CFG', 'EFI/BOOT/BOOT.CFG'):
+            path = os.path.join(tree, cfg)
+            with open(path, 'rb') as f:
+                data = f.read()
+            with open(path, 'wb') as f:
+                f.write(data.replace(b' --- /imgdb.tgz', b' --- /net_comm.v01 --- /imgdb.tgz'))
+    src = remaster(fixture_iso(tmp_path_factory), tmp_path / 'crowded.iso', crowd)
+    plan = plan_for(src, [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0'), vib_file(tmp_path, 'ne1000', '0.9.0-1', vmkapi='2_6_0_0')])
+    assert sorted(a['file'] for a in plan.added) == ['/NE1000.V00', '/NET_COMM.V02']
+    for path in ('/BOOT.CFG;1', '/EFI/BOOT/BOOT.CFG;1'):
+        cfg = plan.edits.replace[path].data.decode()
+        assert cfg.count('/ne1000.v00') == 1 and '/net_comm.v02' in cfg and '/net_comm.v01' in cfg
+
+
+def test_volume_id_is_upper_cased_or_refused_before_anything_is_written(tmp_path, tmp_path_factory):
+    src = fixture_iso(tmp_path_factory)
+    plan = plan_for(src, volume_id='ESXi-8.0U3-lab')
+    assert plan.edits.volume_id == 'ESXI-8.0U3-LAB'
+    assert any("'ESXi-8.0U3-lab' written as 'ESXI-8.0U3-LAB'" in w for w in plan.warnings)
+    assert plan.manifest['options']['volume_id'] == 'ESXI-8.0U3-LAB'
+    assert plan_for(src, volume_id='ESXI-8.0U3-LAB').digest == plan.digest
+    with pytest.raises(EsxiCustomizerError, match='1-32 characters.*it is 33'):
+        plan_for(src, volume_id='X' * 33)
+    with pytest.raises(EsxiCustomizerError, match='1-32 characters'):
+        plan_for(src, volume_id='ESXI/8')
+
+
+def test_output_over_2_gib_is_warned_about(tmp_path, tmp_path_factory, monkeypatch):
+    src = fixture_iso(tmp_path_factory)
+    vib = vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0')
+    plan = plan_for(src, [vib])
+    assert not any('2 GiB' in w for w in plan.warnings)
+    source_size = os.path.getsize(src)
+    assert source_size < plan.size_estimate < source_size + 1024 * 1024
+    monkeypatch.setattr(_plan, 'UEFI_MAX_VOLUME', plan.size_estimate - 1)
+    warned = plan_for(src, [vib])
+    assert any('more than 2 GiB' in w and 'UEFI' in w for w in warned.warnings)
+
+
+def test_partner_supported_spelling_is_not_rewritten(tmp_path, tmp_path_factory):
+    def respell(tree):
+        path = os.path.join(tree, 'IMGDB.TGZ')
+        with tarfile.open(path) as tar:
+            members = [(m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()]
+        with tarfile.open(path, 'w:gz') as tar:
+            for info, data in members:
+                if data is not None and info.name.startswith('var/db/esximg/profiles/'):
+                    data = data.replace(b'<acceptancelevel>partner<', b'<acceptancelevel>PartnerSupported<')
+                    info.size = len(data)
+                tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    src = remaster(fixture_iso(tmp_path_factory), tmp_path / 'spelling.iso', respell)
+    ks = tmp_path / 'ks.cfg'
+    ks.write_text('vmaccepteula\n')
+    plan = plan_for(src, kickstart=str(ks))
+    assert plan.acceptance_level == {'before': 'partner', 'after': 'partner'}
+    assert '/IMGDB.TGZ;1' not in plan.edits.replace
