@@ -38,6 +38,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._limits import (
     DEFAULT_LIMITS,
     SliceReader,
     check_expansion,
+    file_size,
     read_capped,
     safe_member_path,
 )
@@ -50,6 +51,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
 )
 
 MAX_NESTING = 2
+# 7.x+ vendor add-on / base image depots: metadata.zip folders describing add-ons, base images and hardware
+# support manifests. They are listed, not applied.
+EXTRA_METADATA_DIRS = ('addons', 'baseimages', 'manifests')
 # What zipfile raises for corrupt input besides BadZipFile: NotImplementedError for a damaged version or
 # method field, RuntimeError for a damaged encryption flag, ValueError/EOFError for damaged sizes.
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError)
@@ -127,7 +131,9 @@ class ZipSource:
             raise UnsafeArchiveError('zip has %d members, more than max_members %d' % (len(infos), self.limits.max_members),
                                      path=self.label)
         total = 0
-        packed_total = max(1, sum(i.compress_size for i in infos))
+        archive_size = file_size(self._fileobj)
+        # Declared compressed sizes cannot add up to more than the archive holds (overlapping or forged entries).
+        packed_total = max(1, min(sum(i.compress_size for i in infos), archive_size))
         for info in infos:
             safe_member_path(info.filename, self.label, 'zip member')
             mode = info.external_attr >> 16
@@ -139,6 +145,11 @@ class ZipSource:
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise UnsupportedError('zip member %s uses compression method %d (only stored and deflated are '
                                        'supported)' % (info.filename, info.compress_type), path=self.label)
+            if info.header_offset + info.compress_size > archive_size:
+                raise UnsafeArchiveError('zip member %s claims %d compressed bytes at offset %d, past the end of the %d-byte '
+                                         'archive: the central directory is corrupt or forged'
+                                         % (info.filename, info.compress_size, info.header_offset, archive_size),
+                                         path=self.label)
             total += info.file_size
             check_expansion(info.file_size, info.compress_size, self.limits, '%s: %s' % (self.label, info.filename))
             check_expansion(total, packed_total, self.limits, self.label)
@@ -257,6 +268,20 @@ class DepotVib:
     packed_size: int | None = None
     checksum: Checksum | None = None
     member: str | None = None  # resolved zip member name
+    # Folders the relative path may be relative to: the metadata zip's, the vendor index's (index.xml
+    # <relativePath>), then the bundle root.
+    search_dirs: tuple = ()
+
+    def candidates(self):
+        """Zip member paths the VIB may be at, most specific first (never outside the bundle)."""
+        ref = _resolve('', self.relative_path)
+        found = []
+        for base in self.search_dirs + ('',):
+            path = posixpath.normpath(posixpath.join(base, ref)) if base else posixpath.normpath(ref)
+            if path.startswith('../') or path in ('..', '.') or path.startswith('/') or path in found:
+                continue
+            found.append(path)
+        return found
 
 
 def _parse(data, label, what):
@@ -316,6 +341,7 @@ class Depot:
         self.bulletins = []
         self.vibs = []
         self.warnings = []
+        self.extra_metadata = []  # metadata.zip members under addons/, baseimages/, manifests/
         self._sources = [source]
 
     @property
@@ -344,8 +370,12 @@ def _find_bundle(outer, depth):
         if len(candidates) != 1 or depth >= MAX_NESTING:
             for src in reversed(opened):
                 src.close()
+            if len(candidates) > 1:
+                raise FormatError('not an offline bundle: no index.xml at the top of the zip, and it holds %d zips (%s); '
+                                  'extract the bundle you want and give that one' % (len(candidates), ', '.join(candidates)),
+                                  path=current.label)
             raise FormatError('not an offline bundle: no index.xml at the top of the zip%s'
-                              % (' and no single nested bundle zip' if len(candidates) != 1 else ''), path=outer.label)
+                              % (' and no nested bundle zip' if not candidates else ''), path=current.label)
         depth += 1
         try:
             current = current.open_nested(candidates[0], depth)
@@ -382,7 +412,7 @@ def _resolve(base_dir, ref):
 
 def _index(depot, bundle, limits):
     index = _parse(bundle.read_small(bundle.find('index.xml'), 'index.xml'), '%s: index.xml' % bundle.label, 'index.xml')
-    metadata_names = []
+    metadata_names = {}  # metadata zip -> folders VIB paths may be relative to
     for vendor in index.iter('vendor'):
         depot.vendors.append((_text(vendor, 'name'), _text(vendor, 'code')))
         rel_dir = _text(vendor, 'relativePath').strip('/')
@@ -399,32 +429,53 @@ def _index(depot, bundle, limits):
             if name is None:
                 raise FormatError('%s names metadata %r, which is not in the bundle' % (vendor_index_name, url),
                                   path=bundle.label)
-            if name not in metadata_names:
-                metadata_names.append(name)
+            dirs = metadata_names.setdefault(name, [])
+            for folder in (posixpath.dirname(name), posixpath.dirname(vendor_index_name), rel_dir):
+                if folder and folder not in dirs:
+                    dirs.append(folder)
     if not metadata_names:
         raise FormatError('index.xml / vendor-index.xml name no metadata zip', path=bundle.label)
     by_id = {}
-    for name in metadata_names:
-        _read_metadata(depot, bundle, name, by_id, limits)
+    for name, dirs in metadata_names.items():
+        _read_metadata(depot, bundle, name, by_id, limits, tuple(dirs))
     for vib in by_id.values():
-        member = bundle.find(vib.relative_path)
+        member = next((m for m in map(bundle.find, vib.candidates()) if m is not None), None)
         if member is None:
-            raise FormatError('metadata says VIB %s is at %r, but the bundle has no such file'
-                              % (vib.vib_id, vib.relative_path), path=bundle.label)
+            raise FormatError('metadata says VIB %s is at %r, but the bundle has no such file (looked for %s)'
+                              % (vib.vib_id, vib.relative_path, ', '.join(vib.candidates()) or 'a path inside the bundle'),
+                              path=bundle.label)
         vib.member = member
         if vib.packed_size is not None and vib.packed_size != bundle.size(member):
             raise FormatError('VIB %s is %d bytes in the bundle but the metadata says %d (corrupt or truncated bundle)'
                               % (vib.vib_id, bundle.size(member), vib.packed_size), path=bundle.label)
         depot.vibs.append(vib)
+    missing = []
     for bulletin in depot.bulletins:
         for vib_id in bulletin.vib_ids:
             if vib_id not in by_id:
-                depot.warnings.append('bulletin %s lists VIB %s, which this bundle does not carry' % (bulletin.id, vib_id))
+                missing.append(vib_id)
+                depot.warnings.append('bulletin %s lists VIB %s, which this bundle does not carry (neither its metadata '
+                                      'nor a .vib file)' % (bulletin.id, vib_id))
+    if depot.extra_metadata:
+        depot.warnings.append('the bundle metadata also describes 7.x+ add-ons, base images or hardware support manifests '
+                              '(%s); only its components and VIBs are read' % ', '.join(depot.extra_metadata))
     if not depot.vibs:
+        if missing:
+            raise FormatError('the bundle carries none of the VIBs its bulletins list (%s): a metadata-only or partial '
+                              'bundle' % ', '.join(missing), path=bundle.label)
         raise FormatError('the bundle metadata lists no VIBs', path=bundle.label)
 
 
-def _read_metadata(depot, bundle, name, by_id, limits):
+def _relative(text, label, what):
+    """A VIB path from the metadata: stripped; absolute paths and NUL bytes refused (``..`` is judged once resolved)."""
+    text = (text or '').strip()
+    if '\x00' in text or (text.startswith(('/', '\\')) or text[1:2] == ':') and '://' not in text:
+        raise UnsafeArchiveError('%s %r is absolute or contains a NUL byte; VIB paths must be relative' % (what, text),
+                                 path=label)
+    return text
+
+
+def _read_metadata(depot, bundle, name, by_id, limits, search_dirs=()):
     label = '%s!%s' % (bundle.label, name)
     data = bundle.read_small(name, 'metadata zip %s' % name)
     meta = ZipSource(io.BytesIO(data), label, limits)
@@ -436,9 +487,10 @@ def _read_metadata(depot, bundle, name, by_id, limits):
                 desc = descriptor_from_element(parse_xml(meta.read_small(member), '%s: %s' % (label, member), member),
                                                '%s: %s' % (label, member))
                 if desc.relative_path:
-                    by_id.setdefault(desc.vib_id, DepotVib(desc.vib_id, safe_member_path(desc.relative_path, label,
-                                                                                         'relative-path'),
-                                                           desc.packed_size, desc.vib_checksum))
+                    by_id.setdefault(desc.vib_id, DepotVib(desc.vib_id, _relative(desc.relative_path, label, 'relative-path'),
+                                                           desc.packed_size, desc.vib_checksum, search_dirs=search_dirs))
+            elif lower.split('/', 1)[0] in EXTRA_METADATA_DIRS and lower.endswith(('.xml', '.json')):
+                depot.extra_metadata.append(member)
             elif lower.startswith('bulletins/') and lower.endswith('.xml'):
                 raw = meta.read_small(member)
                 bulletin = parse_bulletin(_parse(raw, '%s: %s' % (label, member), member), raw)
@@ -456,9 +508,10 @@ def _read_metadata(depot, bundle, name, by_id, limits):
                         size = _text(vib, 'vibFile/packedSize')
                         ctype = _text(vib, 'vibFile/checksum/checksumType')
                         cval = _text(vib, 'vibFile/checksum/checksum')
-                        by_id[vib_id] = DepotVib(vib_id, safe_member_path(rel.text.strip(), label, 'relativePath'),
+                        by_id[vib_id] = DepotVib(vib_id, _relative(rel.text, label, 'relativePath'),
                                                  int(size) if size.isdigit() else None,
-                                                 Checksum(ctype, cval.lower()) if ctype and cval else None)
+                                                 Checksum(ctype, cval.lower()) if ctype and cval else None,
+                                                 search_dirs=search_dirs)
         known = {b.id for b in depot.bulletins}
         for bulletin in list(bulletin_files.values()) + response_bulletins:
             if bulletin.id not in known:

@@ -235,3 +235,136 @@ def test_namespaced_depot_metadata(tmp_path):
         assert depot.vendors == [('VMware', 'VMX')] and depot.platform_versions == ['7.0.0']
         assert [v.vib_id for v in depot.vibs] == ['TEST_bootbank_net-test_1.0-1']
         assert depot.components[0].component_name == 'TEST-net-test'
+
+
+def _files(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def _zip_of(files):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+VIB_A = packages.build_vib('net-a', '1.0-1', vendor='HPE', pci_ids=[('14e4', '16d7')])
+VIB_B = packages.build_vib('net-b', '2.0-1', vendor='DEL', pci_ids=[('8086', '1521')])
+VENDOR = (b'<vendor><name>%s</name><code>%s</code><indexfile>vendor-index.xml</indexfile><patchUrl/>'
+          b'<relativePath>%s</relativePath><content><name>VMware ESX</name>'
+          b'<type>http://www.vmware.com/depotmanagement/esx</type></content></vendor>')
+
+
+def test_several_vendors_each_under_its_relative_path(tmp_path):
+    """index.xml with two vendors, each with <relativePath>x/</relativePath> holding its index, metadata and VIBs."""
+    files = {'index.xml': b'<vendorList>' + VENDOR % (b'HPE', b'HPE', b'hpe/') + VENDOR % (b'Dell', b'DEL', b'./dell/')
+             + b'</vendorList>'}
+    for folder, vib in (('hpe', VIB_A), ('dell', VIB_B)):
+        for name, data in _files(packages.build_offline_bundle([vib])).items():
+            if name != 'index.xml':
+                files['%s/%s' % (folder, name)] = data
+    with open_depot(_write(tmp_path, _zip_of(files))) as depot:
+        assert depot.vendors == [('HPE', 'HPE'), ('Dell', 'DEL')]
+        assert [(v.vib_id, v.member) for v in depot.vibs] == [
+            ('HPE_bootbank_net-a_1.0-1', 'hpe/vib20/net-a/HPE_bootbank_net-a_1.0-1.vib'),
+            ('DEL_bootbank_net-b_2.0-1', 'dell/vib20/net-b/DEL_bootbank_net-b_2.0-1.vib')]
+        assert len(depot.bulletins) == 2 and depot.warnings == []
+
+
+def test_several_metadata_zips_in_a_subfolder(tmp_path):
+    """vendor-index.xml lists one <metadata> per version, each its own zip in metadata/; VIBs sit at the root."""
+    bundle_a, bundle_b = _files(packages.build_offline_bundle([VIB_A])), _files(packages.build_offline_bundle([VIB_B]))
+    entry = ('<metadata><productId>embeddedEsx</productId><version>%s</version><locale/><url>%s</url>'
+             '<channelName>default</channelName></metadata>')
+    vendor_index = ('<metaList>%s%s%s</metaList>' % (entry % ('7.0.0', 'metadata/HPE-7.0-metadata.zip'),
+                                                     entry % ('8.0.0', 'metadata/DEL-8.0-metadata.zip'),
+                                                     entry % ('8.0.1', './metadata/DEL-8.0-metadata.zip'))).encode()
+    files = {'index.xml': bundle_a['index.xml'], 'vendor-index.xml': vendor_index,
+             'metadata/HPE-7.0-metadata.zip': bundle_a['metadata.zip'], 'metadata/DEL-8.0-metadata.zip': bundle_b['metadata.zip']}
+    files.update({n: d for n, d in list(bundle_a.items()) + list(bundle_b.items()) if n.endswith('.vib')})
+    with open_depot(_write(tmp_path, _zip_of(files))) as depot:
+        assert depot.platform_versions == ['7.0.0', '8.0.0', '8.0.1']
+        assert [v.member for v in depot.vibs] == ['vib20/net-a/HPE_bootbank_net-a_1.0-1.vib',
+                                                  'vib20/net-b/DEL_bootbank_net-b_2.0-1.vib']
+
+
+@pytest.mark.parametrize('relpath, member', [
+    ('./net-a.x86_64.vib', 'net-a.x86_64.vib'),
+    ('drivers/hpe/net-a.vib', 'drivers/hpe/net-a.vib'),
+    ('./drivers//net-a.vib', 'drivers/net-a.vib'),
+])
+def test_vib_relative_path_variants(tmp_path, relpath, member):
+    bundle = packages.build_offline_bundle([VIB_A], layout='flat')
+
+    def meta(name, data):
+        return [(name, data.replace(b'net-a.x86_64.vib', relpath.encode()))]
+
+    def outer(name, data):
+        if name == 'metadata.zip':
+            return [(name, _rezip(data, meta))]
+        return [(member if name.endswith('.vib') else name, data)]
+    with open_depot(_write(tmp_path, _rezip(bundle, outer))) as depot:
+        assert [(v.relative_path, v.member) for v in depot.vibs] == [(relpath, member)]
+
+
+def test_bulletin_naming_vibs_the_bundle_lacks(tmp_path):
+    both = packages.build_offline_bundle([VIB_A, VIB_B], component=True)
+
+    def drop_b(name, data):
+        return [] if name.startswith(('vibs/net-b', 'vmware.xml')) else [(name, data)]
+    only_a = _rezip(_nest_meta(both, drop_b), lambda n, d: [] if n.startswith('vib20/net-b') else [(n, d)])
+    with open_depot(_write(tmp_path, only_a)) as depot:
+        assert [v.vib_id for v in depot.vibs] == ['HPE_bootbank_net-a_1.0-1']
+        assert depot.warnings == ['bulletin HPE-net-a_1.0-1 lists VIB DEL_bootbank_net-b_2.0-1, which this bundle does not '
+                                  'carry (neither its metadata nor a .vib file)']
+    bundle = packages.build_offline_bundle([VIB_A], component=True)
+    no_vibs = _rezip(_nest_meta(bundle, lambda n, d: [] if n.startswith(('vibs/', 'vmware.xml')) else [(n, d)]),
+                     lambda n, d: [] if n.endswith('.vib') else [(n, d)])
+    with pytest.raises(FormatError, match=r'carries none of the VIBs its bulletins list \(HPE_bootbank_net-a_1.0-1\): a '
+                                          r'metadata-only or partial bundle'):
+        open_depot(_write(tmp_path, no_vibs, 'meta-only.zip'))
+
+
+def test_addon_and_base_image_metadata_are_listed_not_fatal(tmp_path):
+    extra = [('addons/HPE-Custom-AddOn-801.0.0.11.xml', b'<addon><addonSpec/></addon>'),
+             ('baseimages/ESXi-8.0.1.xml', b'<baseImage/>'), ('manifests/HPE-hsm.xml', b'<manifest/>')]
+    bundle = _nest_meta(packages.build_offline_bundle([VIB_A], component=True),
+                        lambda n, d: [(n, d)] + (extra if n == 'vmware.xml' else []))
+    with open_depot(_write(tmp_path, bundle)) as depot:
+        assert [v.vib_id for v in depot.vibs] == ['HPE_bootbank_net-a_1.0-1']
+        assert depot.extra_metadata == [name for name, _data in extra]
+        assert depot.warnings == ['the bundle metadata also describes 7.x+ add-ons, base images or hardware support '
+                                  'manifests (addons/HPE-Custom-AddOn-801.0.0.11.xml, baseimages/ESXi-8.0.1.xml, '
+                                  'manifests/HPE-hsm.xml); only its components and VIBs are read']
+
+
+def test_nested_zip_with_two_bundles_names_them(tmp_path):
+    outer = _zip_of({'HPE-net-a-offline_bundle.zip': packages.build_offline_bundle([VIB_A]),
+                     'DEL-net-b-offline_bundle.zip': packages.build_offline_bundle([VIB_B]), 'README.txt': b'hi'})
+    path = _write(tmp_path, outer)
+    with pytest.raises(FormatError) as err:
+        open_depot(path)
+    assert str(err.value) == ('%s: not an offline bundle: no index.xml at the top of the zip, and it holds 2 zips '
+                              '(HPE-net-a-offline_bundle.zip, DEL-net-b-offline_bundle.zip); extract the bundle you want '
+                              'and give that one' % path)
+
+
+def test_upper_case_extensions(tmp_path):
+    inner = _rezip(packages.build_offline_bundle([VIB_A], layout='flat'),
+                   lambda n, d: [(n.replace('.vib', '.VIB') if n.endswith('.vib') else n, d)])
+    outer = _zip_of({'DRIVER-OFFLINE_BUNDLE.ZIP': inner})
+    with open_depot(_write(tmp_path, outer, 'DRIVER.ZIP')) as depot:
+        assert [(v.relative_path, v.member) for v in depot.vibs] == [('net-a.x86_64.vib', 'net-a.x86_64.VIB')]
+
+
+def test_central_directory_lying_about_sizes(tmp_path):
+    """A member whose declared compressed size runs past the archive end is refused before anything is read."""
+    data = bytearray(_zip_of({'index.xml': b'<vendorList/>', 'zeros.bin': b'\x00' * (64 * 1024 * 1024)}))
+    central = data.index(b'PK\x01\x02zeros'[:4], data.index(b'PK\x01\x02') + 1)
+    assert data[central + 46:central + 55] == b'zeros.bin'
+    data[central + 20:central + 24] = (16 * 1024 * 1024).to_bytes(4, 'little')  # compressed size: 16 MiB (ratio 4)
+    with pytest.raises(UnsafeArchiveError, match='zip member zeros.bin claims 16777216 compressed bytes at offset .*, past '
+                                                 'the end of the .*-byte archive: the central directory is corrupt or forged'):
+        open_depot(_write(tmp_path, bytes(data)))
