@@ -427,7 +427,11 @@ class Publication:
 
     def _require(self, path: str, loader: str) -> None:
         if path not in self.snapshot.by_path:
-            raise FormatError('has no %s, which the %s boot loader needs' % (path.upper(), loader), path=self.request.src)
+            hint = ''
+            if path == BOOTX64:
+                # 5.0 GA and other BIOS-only media have no EFI/ tree at all
+                hint = '; this ISO cannot boot UEFI hosts: publish it with bootloaders: [bios]'
+            raise FormatError('has no %s, which the %s boot loader needs%s' % (path.upper(), loader, hint), path=self.request.src)
 
     def build(self) -> dict:
         req, name, snap = self.request, self.name, self.snapshot

@@ -374,3 +374,45 @@ def test_state_absent_can_derive_the_name_from_the_iso(isos, tmp_path):
     assert result['changed'] and result['name'] == published['name'] and os.listdir(tmp_path) == []
     with pytest.raises(PxeError, match='needs name'):
         _pxe.unpublish(Request(src=None, dest=str(tmp_path)))
+
+
+def _remaster_bios_only_6x(src, dest):
+    """``src`` as a 5.x/6.x-era VMware master: BIOS entry only, no EFI/ tree, no ;1 versions, VMware's file names,
+    a boot.cfg with upper-case keys, CRLF, a comment, no build= line and no final newline."""
+    tree = dest + '.tree'
+    subprocess.run(['xorriso', '-osirrox', 'on', '-indev', src, '-extract', '/', tree], check=True, capture_output=True)
+    subprocess.run(['chmod', '-R', 'u+w', tree], check=True)
+    subprocess.run(['rm', '-r', os.path.join(tree, 'EFI'), os.path.join(tree, 'EFIBOOT.IMG')], check=True)
+    with open(os.path.join(tree, 'VMWARE-ESX-BASE-OSL.TXT'), 'wb') as handle:
+        handle.write(b'licenses\n')
+    with open(os.path.join(tree, 'BOOT.CFG'), 'rb') as handle:
+        lines = [line for line in handle.read().decode().splitlines() if not line.startswith('build=')]
+    text = '# VMware boot.cfg\r\n' + '\r\n'.join(key.upper() + '=' + value for key, value in (line.split('=', 1) for line in lines))
+    with open(os.path.join(tree, 'BOOT.CFG'), 'wb') as handle:
+        handle.write(text.encode())
+    subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-o', dest, '-V', 'ESXI-6.7.0-TEST', '-A', 'ESXIMAGE', '-N',
+                    '-relaxed-filenames', '-l', '-allow-leading-dots', '--norock', '-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN',
+                    '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree], check=True, capture_output=True)
+    return dest
+
+
+def test_bios_only_vmware_master_without_build_line(isos, tmp_path):
+    src = _remaster_bios_only_6x(isos['6x'][0], str(tmp_path / 'esxi6x-bios.iso'))
+    (tmp_path / 'all').mkdir()
+    (tmp_path / 'tftp').mkdir()
+    with pytest.raises(FormatError, match=r'has no EFI/BOOT/BOOTX64.EFI.*bootloaders: \[bios\]'):
+        run(src, tmp_path / 'all')
+    result = run(src, tmp_path / 'tftp', bootloaders=['bios'], kickstart_url='http://10.0.0.1/ks.cfg')
+    facts = isos['6x'][1]
+    assert result['name'] == 'esxi-%s-%s' % (facts['esxi_version'], facts['build'].split('.')[-1])  # from esx-base
+    tree = tmp_path / 'tftp' / result['name']
+    assert (tree / 'vmware-esx-base-osl.txt').read_bytes() == b'licenses\n'
+    assert not (tree / 'efi').exists() and not (tree / 'mboot.efi').exists()
+    cfg = BootCfg.parse((tree / 'boot.cfg').read_bytes())
+    assert cfg.prefix == result['name'] and 'cdromBoot' not in cfg.kernelopt and cfg.kickstart == 'http://10.0.0.1/ks.cfg'
+    assert cfg.kernel == 'tboot.b00' and all(not m.path.startswith('/') for m in cfg.modules)
+    for path in [cfg.kernel] + [m.path for m in cfg.modules]:
+        assert (tree / path).is_file(), path
+    written = (tree / 'boot.cfg').read_bytes()
+    assert (b'\r\nprefix=%s\r\n' % result['name'].encode()) in written.lower()  # the file's own line endings
+    assert b'\r\nKERNEL=tboot.b00\r\n' in written and written.startswith(b'# VMware boot.cfg\r\n')
