@@ -6,9 +6,12 @@ A map line binds hardware to a driver:
 
 * vmklinux: ``regtype=linux,bus=pci,id=10ec:8169 0000:0000,driver=r8169,class=network``
   (``0000:0000`` subsystem = any);
-* native: ``regtype=native,bus=pci,id=80861049..............,driver=ne1000`` — 24 hex nibbles
-  vendor/device/subvendor/subdevice/class where ``.`` is a wildcard nibble;
-* ACPI: ``regtype=native,bus=acpi,id=PNP0D10,driver=vmkusb``.
+* native: ``regtype=native,bus=pci,id=80861049..............,driver=ne1000`` — up to 24 hex nibbles:
+  vendor(4) device(4) subvendor(4) subdevice(4) class(4) prog-if(2) [revision(2)], as in vmkapi's
+  ``vmk_PCIDeviceID`` (``classCode``, ``progIFRevID``), where ``.`` is a wildcard nibble; the usual
+  22-character form leaves the revision out, a 16-character one the class too;
+* ACPI: ``regtype=native,bus=acpi,id=PNP0D10,driver=vmkusb``; other buses (``logical``, ``usb`` ...)
+  keep their id as text in ``acpi_id``, like ACPI.
 
 ``.ids`` files (pci.ids syntax) only name vendors and devices; they enrich the map entries.
 ESX 4.x ``simple.map`` lines (``0e11:0046 0e11:4091 storage cciss``) are parsed by :func:`parse_simple_map`.
@@ -23,8 +26,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import For
 
 _HEX4 = re.compile(r'^[0-9a-fA-F]{4}$')
 _LINUX_ID = re.compile(r'^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})(?:\s+([0-9a-fA-F]{4}):([0-9a-fA-F]{4}))?$')
-_NATIVE_ID = re.compile(r'^[0-9a-fA-F.]{8,24}$')
+_NATIVE_ID = re.compile(r'^[0-9a-fA-F.]{4,24}$')
 _ACPI_ID = re.compile(r'^[0-9A-Za-z_*.-]{1,64}$')
+_OTHER_ID = re.compile(r'^[^\s,]{1,128}$')
 _KEY = re.compile(r'^[A-Za-z][A-Za-z0-9_]*$')
 
 
@@ -44,9 +48,10 @@ class PciId:
     source: str | None = None
     vendor_name: str | None = None
     device_name: str | None = None
+    revision: str | None = None  # 24-character native ids only
 
     def as_dict(self):
-        return {'vendor': self.vendor, 'device': self.device, 'subvendor': self.subvendor, 'subdevice': self.subdevice,
+        return {'revision': self.revision, 'vendor': self.vendor, 'device': self.device, 'subvendor': self.subvendor, 'subdevice': self.subdevice,
                 'class': self.device_class, 'driver': self.driver, 'bus': self.bus, 'regtype': self.regtype,
                 'acpi_id': self.acpi_id, 'source': self.source, 'vendor_name': self.vendor_name,
                 'device_name': self.device_name}
@@ -85,7 +90,10 @@ def parse_map_line(line, source=None, lineno=0):
             raise FormatError('line %d: bad ACPI id %r' % (lineno, ident), path=source)
         return PciId(driver=driver, bus='acpi', regtype=regtype, acpi_id=ident, source=source)
     if bus != 'pci':
-        raise FormatError('line %d: unknown bus %r' % (lineno, bus), path=source)
+        # logical/usb/... buses: not PCI hardware, but a real map line; keep it rather than refuse the package
+        if not _OTHER_ID.match(ident):
+            raise FormatError('line %d: bad %s id %r' % (lineno, bus, ident), path=source)
+        return PciId(driver=driver, bus=bus, regtype=regtype, acpi_id=ident, source=source)
     if regtype == 'linux':
         match = _LINUX_ID.match(ident)
         if not match:
@@ -99,11 +107,12 @@ def parse_map_line(line, source=None, lineno=0):
         if not _NATIVE_ID.match(ident):
             raise FormatError('line %d: native id %r is not up to 24 hex digits or "." wildcards' % (lineno, ident),
                               path=source)
-        padded = ident.ljust(22, '.')  # vendor device subvendor subdevice (16) + class (6)
-        groups = [padded[0:4], padded[4:8], padded[8:12], padded[12:16], padded[16:]]
-        vendor, device, subvendor, subdevice, klass = (_nibbles(g) for g in groups)
+        padded = ident.ljust(24, '.')  # vendor device subvendor subdevice (16) + class/prog-if (6) + revision (2)
+        groups = [padded[0:4], padded[4:8], padded[8:12], padded[12:16], padded[16:22], padded[22:24]]
+        vendor, device, subvendor, subdevice, klass, revision = (_nibbles(g) for g in groups)
         return PciId(driver=driver, vendor=vendor, device=device, subvendor=subvendor, subdevice=subdevice,
-                     device_class=klass, bus='pci', regtype='native', source=source)
+                     device_class=klass, bus='pci', regtype='native', source=source,
+                     revision=revision)
     raise FormatError('line %d: unknown regtype %r' % (lineno, regtype), path=source)
 
 
@@ -223,12 +232,12 @@ def merge_pci_ids(map_entries, ids_tables=(), ids_driver_names=()):
 
 def format_map_line(entry):
     """Inverse of :func:`parse_map_line` for PCI/ACPI entries (used by tests and when building maps)."""
-    if entry.bus == 'acpi':
-        return 'regtype=%s,bus=acpi,id=%s,driver=%s' % (entry.regtype, entry.acpi_id, entry.driver)
+    if entry.bus != 'pci':
+        return 'regtype=%s,bus=%s,id=%s,driver=%s' % (entry.regtype, entry.bus, entry.acpi_id, entry.driver)
     if entry.regtype == 'linux':
         sub = '%s:%s' % (entry.subvendor or '0000', entry.subdevice or '0000')
         line = 'regtype=linux,bus=pci,id=%s:%s %s,driver=%s' % (entry.vendor, entry.device, sub, entry.driver)
         return line + (',class=%s' % entry.device_class if entry.device_class else '')
     groups = ((entry.vendor, 4), (entry.device, 4), (entry.subvendor, 4), (entry.subdevice, 4), (entry.device_class, 6))
-    ident = ''.join(g or '.' * n for g, n in groups)
+    ident = ''.join(g or '.' * n for g, n in groups) + (entry.revision or '')
     return 'regtype=native,bus=pci,id=%s,driver=%s' % (ident, entry.driver)

@@ -225,7 +225,7 @@ vibs:
       description:
         - Hardware the driver claims, from its C(.map) files (named from its C(.ids) files). Null fields are wildcards.
         - C(class) is a PCI class code for native drivers and a class name (C(network)) for vmklinux drivers.
-        - ACPI entries have C(bus=acpi) and C(acpi_id).
+        - ACPI entries have C(bus=acpi) and C(acpi_id); entries of other buses (C(logical), ...) carry their id in C(acpi_id) too.
       type: list
       elements: dict
       contains:
@@ -248,7 +248,13 @@ vibs:
           description: Driver (module) name.
           type: str
         bus:
-          description: C(pci) or C(acpi).
+          description: C(pci), C(acpi) or another bus named by the map.
+          type: str
+        acpi_id:
+          description: Id of a non-PCI entry (ACPI or other bus), else null.
+          type: str
+        revision:
+          description: PCI revision (2 hex digits) of a 24-character native map id, else null.
           type: str
     vmkapi:
       description: Highest vmkapi version the VIB needs (from its C(vmkapi_*) depends, else its modules), or null.
@@ -299,7 +305,7 @@ def _constraints(items):
 def _pci(entry):
     data = entry.as_dict()
     return {key: data[key] for key in ('vendor', 'device', 'subvendor', 'subdevice', 'class', 'driver', 'bus', 'acpi_id',
-                                       'vendor_name', 'device_name')}
+                                       'vendor_name', 'device_name', 'revision')}
 
 
 def _payloads(vib, verify):

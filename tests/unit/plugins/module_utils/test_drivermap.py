@@ -40,10 +40,64 @@ def test_vmklinux_line_with_subsystem():
     ('106b2005..............', ('106b', '2005', None, None, None)),
     ('10ec8125103c0001......', ('10ec', '8125', '103c', '0001', None)),
     ('................0c03..', (None, None, None, None, '0c03..')),
+    ('10ec8125103c0001', ('10ec', '8125', '103c', '0001', None)),
+    ('15B3101D15B30016', ('15b3', '101d', '15b3', '0016', None)),
 ])
 def test_native_ids_with_wildcard_nibbles(ident, expected):
     [entry] = parse_map('regtype=native,bus=pci,id=%s,driver=drv' % ident)
     assert (entry.vendor, entry.device, entry.subvendor, entry.subdevice, entry.device_class) == expected
+    assert entry.revision is None
+
+
+@pytest.mark.parametrize('ident, expected', [
+    ('8086154d..............', ('8086', '154d', None, None, None, None)),      # 22: the usual form
+    ('8086154d........020000', ('8086', '154d', None, None, '020000', None)),  # 22 with class + prog-if
+    ('8086154d........02000001', ('8086', '154d', None, None, '020000', '01')),  # 24: + revision (vmk_PCIDeviceID progIFRevID)
+    ('................010802..', (None, None, None, None, '010802', None)),
+    ('8086154d', ('8086', '154d', None, None, None, None)),
+])
+def test_native_id_lengths_16_22_24(ident, expected):
+    [entry] = parse_map('regtype=native,bus=pci,id=%s,driver=ixgben' % ident)
+    assert (entry.vendor, entry.device, entry.subvendor, entry.subdevice, entry.device_class, entry.revision) == expected
+    assert parse_map(format_map_line(entry)) == [entry]
+
+
+def test_other_buses_are_kept_not_refused():
+    [entry] = parse_map('regtype=native,bus=logical,id=pnp0501,driver=uart\n', 'uart.map')
+    assert (entry.bus, entry.acpi_id, entry.driver, entry.vendor) == ('logical', 'pnp0501', 'uart', None)
+    assert parse_map(format_map_line(entry), 'uart.map') == [entry]
+
+
+def test_windows_line_endings_comments_blank_lines_and_class_variants():
+    text = (b'# driver map\r\n\r\n   \r\n'
+            b'regtype=linux,bus=pci,id=10ec:8169 0000:0000,driver=r8169,class=network\r\n'
+            b'  # indented comment\r\n'
+            b'regtype=linux, bus=pci, id=1000:0060 1028:1f0a, driver=megaraid_sas, class=storage \r\n'
+            b'regtype=linux,bus=pci,id=8086:10d3 0000:0000,class=Network,driver=e1000e\r\n'
+            b'regtype=linux,bus=pci,id=14e4:1639 0000:0000,driver=bnx2\r\n'
+            b'regtype=native,bus=pci,id=10ec8125..............,driver=if_re,\r\n')
+    entries = parse_map(text, 'x.map')
+    assert [(e.vendor, e.device, e.subvendor, e.driver, e.device_class) for e in entries] == [
+        ('10ec', '8169', None, 'r8169', 'network'), ('1000', '0060', '1028', 'megaraid_sas', 'storage'),
+        ('8086', '10d3', None, 'e1000e', 'Network'), ('14e4', '1639', None, 'bnx2', None), ('10ec', '8125', None, 'if_re', None)]
+
+
+def test_ids_with_crlf_subsystems_vendor_only_blocks_and_classes():
+    text = (b'# header\r\n\r\n'
+            b'1000  LSI Logic / Symbios Logic\r\n'
+            b'\t0060  MegaRAID SAS 1078\r\n'
+            b'\t\t1028 1f0a  PERC 6/E Adapter RAID Controller\r\n'
+            b'\t\t1028 1f0b  PERC 6/i Adapter RAID Controller\r\n'
+            b'1028  Dell\r\n'
+            b'15ad  VMware\r\n'
+            b'\t07b0  VMXNET3 Ethernet Controller\r\n'
+            b'C 02  Network controller\r\n'
+            b'\t00  Ethernet controller\r\n')
+    table = parse_ids(text, 'x.ids')
+    assert table.vendors == {'1000': 'LSI Logic / Symbios Logic', '1028': 'Dell', '15ad': 'VMware'}
+    assert table.devices == {('1000', '0060'): 'MegaRAID SAS 1078', ('15ad', '07b0'): 'VMXNET3 Ethernet Controller'}
+    assert table.subsystems == {('1000', '0060', '1028', '1f0a'): 'PERC 6/E Adapter RAID Controller',
+                                ('1000', '0060', '1028', '1f0b'): 'PERC 6/i Adapter RAID Controller'}
 
 
 def test_acpi_and_comments():
@@ -56,7 +110,7 @@ def test_acpi_and_comments():
     ('regtype=linux,bus=pci,id=10ec8169,driver=r8169', 'is not "VVVV:DDDD SSSS:ssss"'),
     ('regtype=native,bus=pci,id=10ecXX69,driver=x', 'not up to 24 hex digits'),
     ('regtype=native,bus=pci,driver=x', 'no id= field'),
-    ('regtype=native,bus=usb,id=1234,driver=x', "unknown bus 'usb'"),
+    ('regtype=native,bus=usb,id=12 34,driver=x', "bad usb id '12 34'"),
     ('regtype=weird,bus=pci,id=12345678,driver=x', "unknown regtype 'weird'"),
     ('garbage without fields', 'is not a key=value field'),
 ])
