@@ -30,11 +30,22 @@ BOOT_LOADED_TYPES = frozenset(('boot', 'vgz', 'tgz', 'installer_vgz', 'vzstd'))
 _NATURAL_DIRS = {'upgrade': ('/UPGRADE/', '/'), 'boot_loader_efi': ('/EFI/BOOT/', '/')}
 
 _VERSION_RE = re.compile(r'(\d+\.\d+\.\d+)')
+# profile names: ESXi-6.7.0-8169922-standard, but ESXi-7.0U3c-19193900-standard, ESXi-8.0a-20842819-standard,
+# DellEMC-ESXi-7.0U2-..., HPE-ESXi-6.7.0-Update3-iso-Gen9plus
+_PROFILE_VERSION_RE = re.compile(r'(?<![\d.])([5-9])\.(\d+)(?:\.(\d+)|U(\d+))?(?![\d.])')
 
 
 def _split_version(build: str | None) -> str | None:
     match = _VERSION_RE.match(build or '')
     return match.group(1) if match else None
+
+
+def profile_name_version(name: str | None) -> str | None:
+    """``6.7.0`` / ``7.0.3`` / ``8.0.0`` from an image profile name in VMware's or an OEM's style, or None."""
+    match = _PROFILE_VERSION_RE.search(name or '')
+    if not match:
+        return None
+    return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or match.group(4) or '0')
 
 
 class EsxiImage:
@@ -127,8 +138,7 @@ class EsxiImage:
         """``6.7.0``: from the build, else from the profile name."""
         version = _split_version(self.build)
         if version is None and self.profile is not None:
-            match = _VERSION_RE.search(self.profile.name or '')
-            version = match.group(1) if match else None
+            version = profile_name_version(self.profile.name)
         return version
 
     @property

@@ -11,7 +11,7 @@ import tarfile
 import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage, read_iso_facts
+from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage, profile_name_version, read_iso_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
@@ -305,3 +305,11 @@ def test_profile_acceptance_spelling_vfat_names_and_several_profiles(tmp_path):
     assert facts['problems'] == ['image database has 2 image profiles; the installer uses one']
     base = [v for v in facts['vibs'] if v['name'] == 'esx-base'][0]
     assert {p['name']: p['file'] for p in base['payloads']}['s'] == '/S.V00'
+
+
+@pytest.mark.parametrize('name, version', [('ESXi-6.7.0-8169922-standard', '6.7.0'), ('ESXi-7.0U3c-19193900-standard', '7.0.3'),
+                                           ('ESXi-8.0a-20842819-standard', '8.0.0'), ('DellEMC-ESXi-7.0U2-17630552-A04', '7.0.2'),
+                                           ('HPE-ESXi-6.7.0-Update3-iso-Gen9plus', '6.7.0'), ('ESXi-5.0.0-469512-standard', '5.0.0'),
+                                           ('custom image', None), (None, None)])
+def test_version_from_profile_names(name, version):
+    assert profile_name_version(name) == version
