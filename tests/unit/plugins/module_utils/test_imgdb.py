@@ -383,3 +383,17 @@ def test_several_profiles_all_get_the_added_vib_the_level_and_the_time():
         assert prof.acceptance_level == 'community' and prof.modified_time == '1970-01-01T00:00:00+00:00'
     assert reloaded.remove_vib(NEW_VIB_ID) is not None
     assert all(prof.vibs == {} for prof in reloaded.profiles)
+
+
+def test_7x_8x_profile_elements_we_do_not_know_are_kept_in_place():
+    tail = ('<baseimage><releaseID>8.0.2-0.0.22380479</releaseID></baseimage><components><component name="ESXi" '
+            'version="8.0.2-0.0.22380479"/></components><rules/><statelessready>true</statelessready>')
+    profile = ('<imageprofile><name>ESXi-8.0U2-22380479-standard</name><modifiedtime>t</modifiedtime><viblist/>'
+               '<acceptancelevel>partner</acceptancelevel>%s</imageprofile>' % tail).encode()
+    db = ImageDatabase.from_tgz(tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), profile)]))
+    db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, {'net-r8125': 'net_r812.t00'})
+    db.set_acceptance_level('community')
+    db.touch(0)
+    written = ImageDatabase.from_tgz(db.to_tgz()).profile.to_xml().decode()
+    assert written.endswith('<acceptancelevel>community</acceptancelevel>%s</imageprofile>' % tail)
+    assert '<vib-id>%s</vib-id>' % NEW_VIB_ID in written
