@@ -23,6 +23,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 
+from ansible_collections.esxi.customizer.plugins.module_utils._drivermap import parse_map
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     CompatibilityError,
     FormatError,
@@ -143,15 +144,21 @@ def read_legacy_tgz(path, limits=DEFAULT_LIMITS, name=None, version=DEFAULT_VERS
     label = path
     found = {'module': [], 'map': [], 'ids': []}
     extras, dirs, small = [], set(), {}
+    rooted = []  # member names written with a leading "/" (tar -P), read as relative
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as module_spool:
-        mtime, hashes = _scan(path, label, limits, found, extras, dirs, small, module_spool)
+        mtime, hashes = _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted)
         _missing_and_extra(found, extras, label)
         module_spool.seek(0)
         info = inspect_module(module_spool, found['module'][0])
-    return _describe(path, label, found, dirs, small, info, mtime, hashes, (name, version, vendor, payload_name))
+    legacy = _describe(path, label, found, dirs, small, info, mtime, hashes, (name, version, vendor, payload_name))
+    if rooted:
+        legacy.warnings.append('the tgz stores absolute member names (%s%s); they were read as relative to /, but '
+                               'rebuild the tgz with relative names (tar -C root -czf x.tgz usr etc) to be safe'
+                               % (', '.join(rooted[:3]), ', ...' if len(rooted) > 3 else ''))
+    return legacy
 
 
-def _scan(path, label, limits, found, extras, dirs, small, module_spool):
+def _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted):
     """One pass: sort members into kinds, keep .map/.ids bytes, spool the module.
 
     Returns (newest member mtime, (tgz size, sha-256 of the tgz, sha-256 and sha-1 of the tar))."""
@@ -165,7 +172,9 @@ def _scan(path, label, limits, found, extras, dirs, small, module_spool):
         try:
             with tarfile.open(fileobj=io.BufferedReader(tee, COPY_CHUNK), mode='r|') as tar:
                 for member in tar:
-                    member_path = safe_member_path(member.name, label, 'tgz member')
+                    member_path = safe_member_path(member.name, label, 'tgz member', strip_root=True)
+                    if member.name.startswith('/') and member_path:
+                        rooted.append(member.name)
                     if member.issym() or member.islnk():
                         raise UnsafeArchiveError('tgz member %s is a link (to %r); links are refused'
                                                  % (member_path, member.linkname), path=label)
@@ -210,12 +219,16 @@ def _describe(path, label, found, dirs, small, info, mtime, hashes, naming):
     if map_path.startswith('etc/vmware/') and not map_path.startswith(MAP_DIRS[0]):
         warnings.append('%s: ESXi 5.x+ reads driver maps from etc/vmware/driver.map.d/; a map directly in etc/vmware/ '
                         'may be ignored' % map_path)
+    module_name = posixpath.basename(module_path)
+    drivers = sorted({e.driver for e in parse_map(small[map_path], '%s: %s' % (label, map_path))})
+    if drivers and module_name not in drivers:
+        warnings.append('%s binds its devices to driver %s but the module file is %s; ESXi loads the module the map '
+                        'names, so these devices would get no driver' % (map_path, ', '.join(drivers), module_name))
     files = sorted(found['module'] + found['map'] + found['ids'])
     missing_dirs = sorted(_parent_dirs(files) - dirs)
     if missing_dirs:
         warnings.append('the tgz lacks directory entries for %s; ESXi expects every parent directory as its own '
                         'entry' % ', '.join(missing_dirs))
-    module_name = posixpath.basename(module_path)
     vib_name = name or _VIB_NAME.sub('-', module_name)
     depends = []
     if info.vmkapi:

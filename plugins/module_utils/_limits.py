@@ -182,10 +182,15 @@ def read_capped(stream, cap, label, what):
     return data
 
 
-def safe_member_path(name, label, what='member'):
-    """Normalise an archive member path; refuse absolute paths and ``..`` components."""
+def safe_member_path(name, label, what='member', strip_root=False):
+    """Normalise an archive member path; refuse absolute paths and ``..`` components.
+
+    ``strip_root`` reads ``/usr/x`` as ``usr/x`` (tar -P archives), as GNU tar does when extracting.
+    """
     if '\x00' in name:
         raise UnsafeArchiveError('%s name %r contains a NUL byte' % (what, name), path=label)
+    if strip_root:
+        name = name.lstrip('/')
     if name.startswith(('/', '\\')) or (len(name) > 1 and name[1] == ':'):
         raise UnsafeArchiveError('%s path %r is absolute; archive members must be relative' % (what, name), path=label)
     parts = [p for p in name.replace('\\', '/').split('/') if p not in ('', '.')]

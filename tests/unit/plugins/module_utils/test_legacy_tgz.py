@@ -132,7 +132,8 @@ def test_symlink_member_is_unsafe(tmp_path):
         read_legacy_tgz(_tgz_with(tmp_path, [(link, None)]))
 
 
-@pytest.mark.parametrize('name, message', [('../../etc/passwd', 'contains ".."'), ('/usr/lib/vmware/vmkmod/x', 'is absolute')])
+@pytest.mark.parametrize('name, message', [('../../etc/passwd', 'contains ".."'), ('/../etc/passwd', 'contains ".."'),
+                                           ('C:/usr/lib/vmware/vmkmod/x', 'is absolute')])
 def test_escaping_paths_are_unsafe(tmp_path, name, message):
     info = tarfile.TarInfo(name)
     info.size = 1
@@ -158,3 +159,71 @@ def test_gzip_bomb_is_stopped(tmp_path):
         read_legacy_tgz(path)
     with pytest.raises(UnsafeArchiveError, match='max_uncompressed_size'):
         read_legacy_tgz(path, Limits(max_uncompressed_size=1024 * 1024))
+
+
+def _driver_tgz(tmp_path, prefix, files=None, dirs=None):
+    """A legacy tgz as tar(1) writes it from a directory: ``prefix`` ('./', '/') before every name."""
+    files = files if files is not None else packages.driver_files('r8169', [('10ec', '8169')], 'linux')
+    dirs = dirs if dirs is not None else packages._parent_dirs(files)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode='w', format=tarfile.GNU_FORMAT) as tar:
+        if prefix:
+            root = tarfile.TarInfo(prefix)
+            root.type = tarfile.DIRTYPE
+            tar.addfile(root)
+        for name in dirs:
+            info = tarfile.TarInfo(prefix + name + '/')
+            info.type = tarfile.DIRTYPE
+            tar.addfile(info)
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(prefix + name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return write(tmp_path, gzip.compress(raw.getvalue()))
+
+
+def test_dot_slash_names_as_tar_c_dot_writes_them(tmp_path):
+    legacy = read_legacy_tgz(_driver_tgz(tmp_path, './'))
+    assert legacy.module_path == 'usr/lib/vmware/vmkmod/r8169' and legacy.map_path == 'etc/vmware/driver.map.d/r8169.map'
+    assert legacy.warnings == []
+
+
+def test_absolute_names_as_the_faq_lists_them(tmp_path):
+    """The FAQ names /usr/lib/vmware/vmkmod/<module>; tar -P keeps the "/": read as relative, with a warning."""
+    legacy = read_legacy_tgz(_driver_tgz(tmp_path, '/'))
+    assert legacy.files == ['etc/vmware/driver.map.d/r8169.map', 'usr/lib/vmware/vmkmod/r8169',
+                            'usr/share/hwdata/driver.pciids.d/r8169.ids']
+    assert len(legacy.warnings) == 1 and 'absolute member names (/etc, /etc/vmware, /etc/vmware/driver.map.d, ...)' in \
+        legacy.warnings[0]
+
+
+def test_faq_map_location_with_dot_slash_names(tmp_path):
+    files = packages.driver_files('r8169', [('10ec', '8169')], 'linux')
+    files['etc/vmware/r8169.map'] = files.pop('etc/vmware/driver.map.d/r8169.map')
+    legacy = read_legacy_tgz(_driver_tgz(tmp_path, './', files))
+    assert legacy.map_path == 'etc/vmware/r8169.map' and 'may be ignored' in legacy.warnings[0]
+
+
+def test_extra_directory_entries_only_are_fine(tmp_path):
+    files = packages.driver_files('r8169', [('10ec', '8169')], 'linux')
+    dirs = packages._parent_dirs(files) + ['opt', 'opt/vendor', 'etc/vmware/firewall', 'usr/share/hwdata/default.pciids.d']
+    legacy = read_legacy_tgz(_driver_tgz(tmp_path, '', files, sorted(dirs)))
+    assert legacy.warnings == [] and len(legacy.files) == 3
+
+
+def test_module_file_named_differently_from_the_map_driver(tmp_path):
+    files = packages.driver_files('r8168', [('10ec', '8168')], 'linux')
+    files['usr/lib/vmware/vmkmod/r8168_new'] = files.pop('usr/lib/vmware/vmkmod/r8168')
+    legacy = read_legacy_tgz(_driver_tgz(tmp_path, '', files))
+    assert legacy.descriptor.name == 'r8168_new'
+    assert legacy.warnings == ['etc/vmware/driver.map.d/r8168.map binds its devices to driver r8168 but the module file is '
+                               'r8168_new; ESXi loads the module the map names, so these devices would get no driver']
+
+
+def test_malformed_map_names_the_tgz_and_the_map(tmp_path):
+    files = packages.driver_files('r8169', [('10ec', '8169')], 'linux')
+    files['etc/vmware/driver.map.d/r8169.map'] = b'regtype=linux,bus=pci,id=zzzz,driver=r8169\n'
+    path = _driver_tgz(tmp_path, '', files)
+    with pytest.raises(FormatError) as err:
+        read_legacy_tgz(path)
+    assert str(err.value).startswith('%s: etc/vmware/driver.map.d/r8169.map: line 1: ' % path)
