@@ -313,3 +313,25 @@ def test_profile_acceptance_spelling_vfat_names_and_several_profiles(tmp_path):
                                            ('custom image', None), (None, None)])
 def test_version_from_profile_names(name, version):
     assert profile_name_version(name) == version
+
+
+def test_replacing_a_50_style_dashed_driver_on_a_bios_only_iso(tmp_path):
+    """5.0 GA keeps '-' in local names (NET-TEST.V00); the replacement gets the '_' name, the old file goes."""
+    from ansible_collections.esxi.customizer.plugins.module_utils._customize import customize_iso
+    from ansible_collections.esxi.customizer.tests.fixturegen import packages
+
+    net = [('net-test', 'vgz', 'net-test.v00')]
+    cfg = bootcfg(['/b.b00 ks=usb', '/k.b00', '/s.v00', '/net-test.v00', '/imgdb.tgz'], build='', kernelopt='runweasel')
+    files = esxi_files(BOOT_dot_CFG=cfg.replace(b'kernel=/b.b00', b'kernel=/tboot.b00'), EFI__BOOT__BOOT_dot_CFG=None,
+                       EFIBOOT_dot_IMG=None, NET_TEST_dot_V00=None, IMGDB_dot_TGZ=imgdb_tgz('5.0.0-0.0.469512', net_payloads=net))
+    files.update({'NET-TEST.V00': b'n', 'TBOOT.B00': b't'})
+    src = make_iso(tmp_path, 'esxi50', files, efi=False, extra=VMWARE_MASTER)
+    vib = tmp_path / 'net-test.vib'
+    vib.write_bytes(packages.build_vib('net-test', '2.0-1', vmkapi='2_0_0_0'))
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src, dest, add=[str(vib)], skip_compatibility_check=True)
+    assert (result['replaced'][0]['file'], result['added'][0]['file']) == ('/NET-TEST.V00', '/NET_TEST.V00')
+    assert result['boot']['bios']['modules'] == ['/b.b00 ks=usb', '/k.b00', '/s.v00', '/net_test.v00', '/imgdb.tgz']
+    listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/NET_TEST.V00;1' in listing and not [name for name in listing if name.startswith('/NET-TEST')]
+    assert read_iso_facts(dest)['problems'] == []
