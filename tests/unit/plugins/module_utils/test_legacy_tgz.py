@@ -227,3 +227,14 @@ def test_malformed_map_names_the_tgz_and_the_map(tmp_path):
     with pytest.raises(FormatError) as err:
         read_legacy_tgz(path)
     assert str(err.value).startswith('%s: etc/vmware/driver.map.d/r8169.map: line 1: ' % path)
+
+
+def test_big_endian_module_is_a_clear_error(tmp_path):
+    files = packages.driver_files('r8169', [('10ec', '8169')], 'linux')
+    module = files['usr/lib/vmware/vmkmod/r8169']
+    files['usr/lib/vmware/vmkmod/r8169'] = module[:5] + b'\x02' + module[6:]
+    path = _driver_tgz(tmp_path, '', files)
+    with pytest.raises(FormatError) as err:
+        read_legacy_tgz(path)
+    assert str(err.value) == ('%s: usr/lib/vmware/vmkmod/r8169: not a 64-bit little-endian ELF object (ESXi 5.x+ modules '
+                              'are ELF64 x86-64)' % path)

@@ -338,3 +338,62 @@ def test_damaged_packages_only_raise_our_errors(tmp_path, kind, data):
                 vib.files, vib.pci_ids, vib.all_warnings(), vib.verify_vib_file()
     except EsxiCustomizerError as err:
         assert str(err).startswith(path)
+
+
+# --- VIB shapes seen in vendor and community packages ---------------------------------------------
+
+def _multi_payload_vib(order=None, drop_sig=False, gnu_style=False):
+    """A driver VIB with a vgz (module + map), a tgz (ids + a tool) and a boot payload, payload names of 15 chars."""
+    native = packages.driver_files('bnxtnet', [('14e4', '16d7')])
+    vgz = packages.gzip_bytes(packages.vmtar({k: v for k, v in native.items() if not k.endswith('.ids')}))
+    tgz = packages.tar_gz({k: v for k, v in native.items() if k.endswith('.ids')} | {'opt/bnxt/bin/bnxtnetcli': b'#!/bin/sh\n'})
+    boot = packages.gzip_bytes(b'\x7fELF boot module' * 50)
+    payloads = [('bnxtnet-driver1', 'vgz', vgz), ('bnxtnet-tools-1', 'tgz', tgz), ('bnxtnet-ucode01', 'boot', boot)]
+    vib = packages.build_vib('net-bnxtnet', '228.0.130.0-1OEM.800.1.0.20613240', vendor='BCM', acceptance_level='partner',
+                             payloads=payloads, gnu_style=gnu_style, files=sorted(native) + ['opt/bnxt/bin/bnxtnetcli'])
+    members = packages.ar_members(vib)
+    if drop_sig:
+        members = [m for m in members if m[0] != 'sig.pkcs7']
+    if order:
+        members = [members[i] for i in order]
+    return packages.ar_archive(members, gnu_style=gnu_style)
+
+
+@pytest.mark.parametrize('order, drop_sig, gnu_style', [
+    (None, False, False), (None, False, True), ([4, 2, 0, 3, 1], False, False), (None, True, False), ([3, 2, 1, 0], True, True)])
+def test_several_payloads_any_member_order(tmp_path, order, drop_sig, gnu_style):
+    path = _write(tmp_path, _multi_payload_vib(order, drop_sig, gnu_style))
+    with load_package(path) as pkg:
+        [vib] = pkg.vibs
+        assert vib.payload_names() == ['bnxtnet-driver1', 'bnxtnet-tools-1', 'bnxtnet-ucode01']
+        assert [c.checksum_ok for c in vib.verify_payloads(strict=True)] == [True, True, True]
+        assert vib.files == ['etc/vmware/default.map.d/bnxtnet.map', 'opt/bnxt/bin/bnxtnetcli',
+                             'usr/lib/vmware/vmkmod/bnxtnet', 'usr/share/hwdata/default.pciids.d/bnxtnet.ids']
+        [entry] = vib.pci_ids
+        assert (entry.vendor, entry.device, entry.driver, entry.device_name) == ('14e4', '16d7', 'bnxtnet', 'bnxtnet 16d7 controller')
+        assert vib.signature == b'' and vib.warnings == []
+        assert vib.injection_problems == ['payload bnxtnet-ucode01 has type boot; only vgz and tgz payloads of driver VIBs '
+                                          'can be injected']
+
+
+@pytest.mark.parametrize('vib_type', ['locker', 'meta'])
+def test_locker_and_meta_vibs_load(tmp_path, vib_type):
+    payloads = [] if vib_type == 'meta' else [('tools', 'tgz', packages.tar_gz({'vmtools/windows.iso': b'iso' * 100}))]
+    vib = packages.build_vib('tools-light', '12.1.5.20735119-20841705', vendor='VMware', acceptance_level='certified',
+                             vib_type=vib_type, payloads=payloads, depends=['esx-version'])
+    with load_package(_write(tmp_path, vib)) as pkg:
+        [v] = pkg.vibs
+        assert v.vib_id == 'VMware_%s_tools-light_12.1.5.20735119-20841705' % vib_type
+        assert v.files == ([] if vib_type == 'meta' else ['vmtools/windows.iso'])
+        assert [c.checksum_ok for c in v.verify_payloads(strict=True)] == [True] * len(payloads)
+        assert v.pci_ids == [] and v.modules == [] and v.vmkapi is None
+
+
+def test_gzip_bomb_in_a_vgz_payload_during_checksum_verification(tmp_path):
+    bomb = packages.gzip_bytes(packages.vmtar({'usr/lib/vmware/vmkmod/zero': b'\x00' * (48 * 1024 * 1024)}))
+    vib = packages.build_vib('net-bomb', '1.0-1', payloads=[('net-bomb', 'vgz', bomb)], files=[])
+    path = _write(tmp_path, vib)
+    with load_package(path) as pkg:
+        with pytest.raises(UnsafeArchiveError) as err:
+            pkg.vibs[0].verify_payloads()
+    assert str(err.value).startswith(path) and 'compression ratio above 200:1' in str(err.value)

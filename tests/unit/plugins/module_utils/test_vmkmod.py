@@ -86,3 +86,31 @@ def test_vmkapi_from_depends():
     assert vmkapi_from_constraints(constraints) == (2, 4, 0, 0)
     assert format_vmkapi((2, 4, 0, 0)) == '2.4.0.0'
     assert vmkapi_from_constraints([Constraint('esx-base')]) is None
+
+
+@pytest.mark.parametrize('license', ['ThirdParty', 'BSD', 'GPLv2', 'Dual BSD/GPL', 'VMware'])
+def test_any_license_tag_marks_a_5x_module(license):
+    info = inspect(packages.vmkmod_elf('lsi_mr3', license=license, vmkapi='2_4_0_0'))
+    assert (info.license, info.esx4, info.problem, info.vmkapi) == (license, False, None, (2, 4, 0, 0))
+
+
+def test_several_required_namespaces():
+    """8.0U3 Fling: vmkapi, vmkapi.incompat, vmkernel#nover and com.vmware.vmkbsd#1 (+ driverAPI for vmklinux)."""
+    extra = '\x00nsRequired='.join(['2_13_0_0', 'com.vmware.vmkapi.incompat#v2_13_0_0', 'vmkernel#nover',
+                                    'com.vmware.vmkbsd#1', 'com.vmware.vmkapi#v2_2_0_0'])
+    info = inspect(packages.vmkmod_elf('vmkusb_nic_fling', vmkapi=extra))
+    assert info.ns_required == ['com.vmware.vmkapi#v2_13_0_0', 'com.vmware.vmkapi.incompat#v2_13_0_0', 'vmkernel#nover',
+                                'com.vmware.vmkbsd#1', 'com.vmware.vmkapi#v2_2_0_0']
+    assert info.vmkapi == (2, 13, 0, 0) and not info.vmklinux and info.min_esxi_release == '8.0U3'
+    both = inspect(packages.vmkmod_elf('igb', vmkapi='2_2_0_0', vmklinux=True))
+    assert both.ns_required == ['com.vmware.vmkapi#v2_2_0_0', 'com.vmware.driverAPI#9.2.1.0'] and both.vmklinux
+
+
+@pytest.mark.parametrize('ident, message', [
+    (b'\x7fELF\x02\x02', 'not a 64-bit little-endian ELF object'),  # big-endian ELF64
+    (b'\x7fELF\x01\x01', 'not a 64-bit little-endian ELF object'),  # ELF32
+])
+def test_big_endian_and_32_bit_are_reported_clearly(ident, message):
+    data = ident + packages.vmkmod_elf('x')[len(ident):]
+    info = inspect(data)
+    assert info.is_elf and not info.esx4 and message in info.problem

@@ -190,3 +190,33 @@ def test_gzip_bomb_payload():
 def test_other_payload_types_are_unsupported():
     with pytest.raises(UnsupportedError, match='payload type boot has no file list'):
         list_payload(io.BytesIO(b''), 'boot', 'p')
+
+
+def test_tar_member_with_a_huge_declared_size():
+    """A tgz header claiming 8 GiB for a 10-byte member ends in a named error, without reading or storing 8 GiB."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode='w', format=tarfile.GNU_FORMAT) as tar:
+        info = tarfile.TarInfo('usr/lib/vmware/vmkmod/x')
+        info.size = 10
+        tar.addfile(info, io.BytesIO(b'x' * 10))
+    data = bytearray(raw.getvalue())
+    header = data[:512]
+    header[124:136] = b'77777777777\x00'
+    header[148:156] = b' ' * 8
+    header[148:156] = ('%06o' % sum(header)).encode() + b'\x00 '
+    data[:512] = header
+    tgz = gzip.compress(bytes(data))
+    for want in (lambda e: False, lambda e: True):
+        with pytest.raises(FormatError, match='p: payload is not a valid tar archive .unexpected end of data'):
+            scan_payload(io.BytesIO(tgz), 'tgz', 'p', want=want, consume=lambda e, s: s.read())
+
+
+def test_vmtar_member_with_a_huge_declared_size():
+    plain = bytearray(packages.vmtar({'a/f': b'1234'}))
+    header = plain[512:1024]
+    header[124:136] = b'77777777777\x00'
+    header[148:156] = b' ' * 8
+    header[148:156] = ('%06o' % sum(header)).encode() + b'\x00 '
+    plain[512:1024] = header
+    with pytest.raises(FormatError, match='payload member a/f is truncated'):
+        read_all(gzip.compress(bytes(plain)), 'vgz')
