@@ -116,8 +116,12 @@ def parse_map_line(line, source=None, lineno=0):
     raise FormatError('line %d: unknown regtype %r' % (lineno, regtype), path=source)
 
 
-def parse_map(text, source=None):
-    """All entries of a ``.map`` file (bytes or str); blank lines and ``#`` comments are skipped."""
+def parse_map(text, source=None, errors=None):
+    """All entries of a ``.map`` file (bytes or str); blank lines and ``#`` comments are skipped.
+
+    A malformed line raises FormatError, or, when an ``errors`` list is given, is recorded there (as
+    the error text) and skipped, so that the good lines of a file still count.
+    """
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
     entries = []
@@ -125,7 +129,12 @@ def parse_map(text, source=None):
         line = line.strip()
         if not line or line.startswith('#'):
             continue
-        entries.append(parse_map_line(line, source, lineno))
+        try:
+            entries.append(parse_map_line(line, source, lineno))
+        except FormatError as err:
+            if errors is None:
+                raise
+            errors.append(str(err))
     return entries
 
 

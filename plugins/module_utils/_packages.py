@@ -78,6 +78,8 @@ class VibContents:
         self.ids_drivers = []
         self.modules = []
         self.unreadable = []  # (payload name, reason)
+        self.bad_metadata = []  # .map/.ids files that do not parse: 'path: line N: reason'
+
 
 
 def _is_map(path):
@@ -248,13 +250,18 @@ class PackageVib:
                 contents.modules.append(inspect_module(spool, entry.name))
             return
         data = read_capped(stream, self.limits.max_metadata_size, label, entry.name)
-        if entry.name == 'etc/vmware/simple.map':
-            contents.map_entries.extend(parse_simple_map(data, entry.name))
-        elif _is_map(entry.name):
-            contents.map_entries.extend(parse_map(data, entry.name))
-        else:
-            contents.ids_tables.append(parse_ids(data, entry.name))
-            contents.ids_drivers.append(posixpath.splitext(posixpath.basename(entry.name))[0])
+        # A map or ids file ESXi cannot use is the package's problem to report, not a reason to refuse reading it.
+        try:
+            if entry.name == 'etc/vmware/simple.map':
+                contents.map_entries.extend(parse_simple_map(data, entry.name))
+            elif _is_map(entry.name):
+                contents.map_entries.extend(parse_map(data, entry.name, contents.bad_metadata))
+            else:
+                table = parse_ids(data, entry.name)
+                contents.ids_tables.append(table)
+                contents.ids_drivers.append(posixpath.splitext(posixpath.basename(entry.name))[0])
+        except FormatError as err:
+            contents.bad_metadata.append(str(err))
 
     @property
     def files(self):
@@ -312,6 +319,8 @@ class PackageVib:
         notes = list(self.warnings)
         for name, reason in self.contents.unreadable:
             notes.append('payload %s: %s' % (name, reason))
+        for problem in self.contents.bad_metadata:
+            notes.append('%s (line ignored)' % problem)
         for module in self.contents.modules:
             if module.problem and not module.esx4:
                 notes.append('%s: %s' % (module.path, module.problem))

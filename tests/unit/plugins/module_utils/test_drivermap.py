@@ -213,3 +213,11 @@ def test_map_parser_never_crashes(text):
         assert str(err).startswith('fuzz.map: line ')
         return
     assert all(isinstance(e, PciId) and e.driver for e in entries)
+
+
+def test_lenient_parse_keeps_good_lines():
+    errors = []
+    entries = parse_map('regtype=native,bus=pci,id=zz,driver=a\nregtype=native,bus=pci,id=80861521,driver=igbn\n', 'x.map',
+                        errors)
+    assert [(e.vendor, e.device) for e in entries] == [('8086', '1521')]
+    assert errors == ["x.map: line 1: native id 'zz' is not up to 24 hex digits or \".\" wildcards"]

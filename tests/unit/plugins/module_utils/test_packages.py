@@ -397,3 +397,17 @@ def test_gzip_bomb_in_a_vgz_payload_during_checksum_verification(tmp_path):
         with pytest.raises(UnsafeArchiveError) as err:
             pkg.vibs[0].verify_payloads()
     assert str(err.value).startswith(path) and 'compression ratio above 200:1' in str(err.value)
+
+
+def test_a_malformed_map_line_is_a_warning_not_a_failure(tmp_path):
+    files = packages.driver_files('net_odd', [('8086', '1521')])
+    files['etc/vmware/default.map.d/net_odd.map'] += b'regtype=native,bus=pci,id=8086XXXX,driver=net_odd\n'
+    files['etc/vmware/default.map.d/other.map'] = b'regtype=native,bus=pci,id=80861522..............,driver=net_odd\n'
+    vgz = packages.gzip_bytes(packages.vmtar(files))
+    vib = packages.build_vib('net-odd', '1.0-1', payloads=[('net-odd', 'vgz', vgz)])
+    with load_package(_write(tmp_path, vib)) as pkg:
+        v = pkg.vibs[0]
+        assert [(e.device, e.driver, e.source) for e in v.pci_ids] == [
+            ('1521', 'net_odd', 'etc/vmware/default.map.d/net_odd.map'), ('1522', 'net_odd', 'etc/vmware/default.map.d/other.map')]
+        assert ("etc/vmware/default.map.d/net_odd.map: line 2: native id '8086XXXX' is not up to 24 hex digits or \".\" "
+                "wildcards (line ignored)") in v.all_warnings()
