@@ -123,7 +123,9 @@ class ZipSource:
         except Exception:
             self.close()
             raise
-        self.infos = {info.filename: info for info in self.zip.infolist() if not info.is_dir()}
+        # Zips written by older Windows tools use "\\" as the path separator.
+        self.infos = {info.filename.replace('\\', '/'): info for info in self.zip.infolist()
+                      if not info.is_dir() and not info.filename.endswith('\\')}
 
     def _check_members(self):
         infos = self.zip.infolist()

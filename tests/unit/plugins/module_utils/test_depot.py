@@ -368,3 +368,15 @@ def test_central_directory_lying_about_sizes(tmp_path):
     with pytest.raises(UnsafeArchiveError, match='zip member zeros.bin claims 16777216 compressed bytes at offset .*, past '
                                                  'the end of the .*-byte archive: the central directory is corrupt or forged'):
         open_depot(_write(tmp_path, bytes(data)))
+
+
+def test_backslash_separators_of_windows_zip_tools(tmp_path):
+    def to_windows(name, data):
+        return [(name.replace('/', '\\'), data)]
+    bundle = _rezip(_nest_meta(packages.build_offline_bundle([VIB_A], component=True), to_windows), to_windows)
+    assert 'vib20\\net-a\\HPE_bootbank_net-a_1.0-1.vib' in _files(bundle)
+    with open_depot(_write(tmp_path, bundle)) as depot:
+        assert [v.member for v in depot.vibs] == ['vib20/net-a/HPE_bootbank_net-a_1.0-1.vib']
+        assert depot.components[0].component_name == 'HPE-net-a'
+        with depot.source.open(depot.vibs[0].member) as stream:
+            assert stream.read() == VIB_A
