@@ -57,7 +57,7 @@ def _gnu_long_name(text, long_names, label, header_offset):
 def _member_name(raw_name, data_offset, size, fileobj, label, header_offset, long_names=None):
     """Decode a header name field; returns (name, data_offset, size) adjusted for BSD long names."""
     try:
-        text = raw_name.decode('ascii').rstrip(' ')
+        text = raw_name.decode('ascii').rstrip(' \x00')  # space padded; some hand-rolled writers pad with NULs
     except UnicodeDecodeError:
         raise FormatError('ar member at offset %d has a non-ASCII name' % header_offset, path=label) from None
     if text.startswith('#1/'):
@@ -105,7 +105,7 @@ def read_members(fileobj, label=None, total_size=None, limits=DEFAULT_LIMITS):
             raise FormatError('ar archive is truncated: incomplete member header at offset %d' % pos, path=label)
         if header[58:60] != _HEADER_END:
             raise FormatError('ar member header at offset %d is corrupt (bad terminator)' % pos, path=label)
-        size_field = header[48:58].strip(b' ')
+        size_field = header[48:58].strip(b' \x00')
         if not size_field.isdigit():
             raise FormatError('ar member header at offset %d has a bad size field %r' % (pos, size_field.decode('latin-1')),
                               path=label)
@@ -115,7 +115,7 @@ def read_members(fileobj, label=None, total_size=None, limits=DEFAULT_LIMITS):
             raise FormatError('ar member at offset %d claims %d bytes but the file ends after %d; the archive is truncated'
                               % (pos, size, total_size - data_offset), path=label)
         pos_next = data_offset + size + (size & 1)
-        raw_name = header[:16].rstrip(b' ')
+        raw_name = header[:16].rstrip(b' \x00')
         if raw_name.decode('latin-1') in _SYMBOL_TABLES:
             pos = pos_next  # GNU/BSD symbol index written by "ar s": not a VIB member
             continue

@@ -83,6 +83,13 @@ def test_mode_field_variants_are_not_interpreted(mode):
     assert members_of(data) == [('descriptor.xml', b'<vib/>'), ('abcdefghijklmno', b'x')]
 
 
+def test_nul_padded_header_fields():
+    """Writers that pad the name and size fields with NUL bytes instead of spaces (hand-rolled VIB builders)."""
+    header = b'descriptor.xml\x00\x00' + b'0'.ljust(12, b'\x00') + b'0\x00\x00\x00\x00\x00' * 2 + b'100644\x00\x00' + b'6'.ljust(10, b'\x00') + b'`\n'
+    assert len(header) == 60
+    assert members_of(b'!<arch>\n' + header + b'<vib/>') == [('descriptor.xml', b'<vib/>')]
+
+
 def test_bsd_long_names():
     data = b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'#1/20', 0, 0, 0, b'644', 25) + b'a-long-member-name.x' + b'hello' + b'\n'
     assert members_of(data) == [('a-long-member-name.x', b'hello')]
