@@ -98,3 +98,36 @@ def test_vib_file_checksum_from_bundle_metadata(capsys, tmp_path):
     assert code == 1
     assert result['msg'] == ('%s!vib20/net-meta/ESXCUST_bootbank_net-meta_1.0-1.vib: the .vib file does not match the '
                              'checksum in the bundle metadata (corrupt bundle)' % path)
+
+
+def test_partial_bundle_warning_and_24_character_map_ids(capsys, tmp_path):
+    """A bulletin naming a VIB the bundle lacks is a package warning; a 24-character native id keeps its revision."""
+    files = packages.driver_files('ixgben', [('8086', '154d')])
+    files['etc/vmware/default.map.d/ixgben.map'] = b'regtype=native,bus=pci,id=8086154d........02000001,driver=ixgben\n'
+    vib_a = packages.build_vib('net-ixgben', '1.0-1', vendor='INT',
+                               payloads=[('net-ixgben', 'vgz', packages.gzip_bytes(packages.vmtar(files)))])
+    vib_b = packages.build_vib('net-other', '1.0-1', vendor='INT')
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(packages.build_offline_bundle([vib_a, vib_b], component=True))) as src, \
+            zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == 'metadata.zip':
+                meta_out = io.BytesIO()
+                with zipfile.ZipFile(io.BytesIO(data)) as meta, zipfile.ZipFile(meta_out, 'w') as new_meta:
+                    for member in meta.infolist():
+                        if not member.filename.startswith(('vibs/net-other', 'vmware.xml')):
+                            new_meta.writestr(member.filename, meta.read(member))
+                data = meta_out.getvalue()
+            if 'net-other' not in info.filename:
+                dst.writestr(info.filename, data)
+    path = tmp_path / 'partial.zip'
+    path.write_bytes(out.getvalue())
+    code, result = run(capsys, path=str(path))
+    assert code == 0, result
+    assert result['package_warnings'] == ['bulletin INT-net-ixgben_1.0-1 lists VIB INT_bootbank_net-other_1.0-1, which this '
+                                          'bundle does not carry (neither its metadata nor a .vib file)']
+    [vib] = result['vibs']
+    assert vib['pci_ids'] == [{'vendor': '8086', 'device': '154d', 'subvendor': None, 'subdevice': None, 'class': '020000',
+                               'driver': 'ixgben', 'bus': 'pci', 'acpi_id': None, 'vendor_name': 'Intel Corporation',
+                               'device_name': 'ixgben 154d controller', 'revision': '01'}]
