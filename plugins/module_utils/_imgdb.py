@@ -557,8 +557,11 @@ class ImageDatabase:
         """Set ``<acceptancelevel>`` of every profile; return whether one changed."""
         self._require_profile()
         token = normalize_acceptance(level)
-        return any([profile.set_field('acceptance_level', token) for profile in self.profiles
-                    if profile.acceptance_level != token or profile.get_field('acceptance_level') is None])
+        changed = False
+        for profile in self.profiles:
+            if profile.acceptance_level != token or profile.get_field('acceptance_level') is None:
+                changed = profile.set_field('acceptance_level', token) or changed
+        return changed
 
     def touch(self, modified_time) -> bool:
         """Set ``<modifiedtime>`` (a datetime, epoch seconds or an ISO-8601 string) in the installer's format."""
@@ -569,7 +572,10 @@ class ImageDatabase:
                 modified_time = modified_time.replace(tzinfo=datetime.timezone.utc)
             modified_time = modified_time.astimezone(datetime.timezone.utc).isoformat()
         self._require_profile()
-        return any([profile.set_field('modified_time', str(modified_time)) for profile in self.profiles])
+        changed = False
+        for profile in self.profiles:
+            changed = profile.set_field('modified_time', str(modified_time)) or changed
+        return changed
 
     def _add_member(self, name: str, data: bytes) -> None:
         self._members = [member for member in self._members if member.name != name]

@@ -271,8 +271,8 @@ def test_loader_grammar_variants_in_both_boot_cfg(tmp_path):
     cfg = (b'# written by hand\r\nBOOTSTATE=0\r\nTITLE=Loading ESXi installer\r\nPREFIX=\r\nKERNEL=/b.b00\r\n'
            b'KERNELOPT=runweasel cdromBoot\r\n#MODULES=/old.v00\r\nMODULES=/k.b00 --- /s.v00 foo=1 --- /net_test.v00 --- /imgdb.tgz\r\n'
            b'UPDATED=0')
-    path = make_iso(tmp_path, 'grammar', esxi_files(BOOT_dot_CFG=cfg, EFI__BOOT__BOOT_dot_CFG=cfg,
-                                                     IMGDB_dot_TGZ=imgdb_tgz('6.7.0-0.0.8169922')))
+    files = esxi_files(BOOT_dot_CFG=cfg, EFI__BOOT__BOOT_dot_CFG=cfg, IMGDB_dot_TGZ=imgdb_tgz('6.7.0-0.0.8169922'))
+    path = make_iso(tmp_path, 'grammar', files)
     facts = read_iso_facts(path)
     assert facts['problems'] == []
     assert facts['build'] == '6.7.0-0.0.8169922' and facts['esxi_version'] == '6.7.0'
