@@ -245,3 +245,23 @@ def test_bios_only_vmware_mastered_iso_end_to_end(tmp_path, src70, inputs):
     assert [(e['platform'], e['boot_info_table']) for e in facts['el_torito']] == [('bios', True)]
     again = customize_iso(src, dest, add=[vib], kickstart=ks, remove=['ne1000'], volume_id='esxi-7.0.3-lab')
     assert not again['changed']
+
+
+def _rchar():
+    with open('/proc/self/io') as handle:
+        return int([line for line in handle if line.startswith('rchar:')][0].split()[1])
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/self/io'), reason='needs /proc/self/io to count bytes read')
+def test_up_to_date_check_reads_metadata_not_payloads(tmp_path, inputs):
+    """The re-run decision reads volume metadata, boot.cfg, IMGDB.TGZ and the manifest: never the payloads."""
+    src = str(tmp_path / 'big.iso')
+    fixiso.build_esxi_iso(src, style='70', big_payload_bytes=64 << 20)
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    customize_iso(src, dest, add=[vib], kickstart=ks)
+    before = _rchar()
+    again = customize_iso(src, dest, add=[vib], kickstart=ks, checksum=False)
+    read = _rchar() - before
+    assert not again['changed']
+    assert read < 8 << 20, read  # two ISOs of > 64 MiB each; a payload read would show up here
