@@ -423,7 +423,7 @@ def _index(depot, bundle, limits):
             raise FormatError('index.xml names vendor index %r, which is not in the bundle' % _text(vendor, 'indexfile'),
                               path=bundle.label)
         vendor_index = _parse(bundle.read_small(vendor_index_name), '%s: %s' % (bundle.label, vendor_index_name),
-                                 vendor_index_name)
+                              vendor_index_name)
         for meta in vendor_index.iter('metadata'):
             depot.platform_versions.append(_text(meta, 'version'))
             url = _text(meta, 'url')

@@ -81,7 +81,6 @@ class VibContents:
         self.bad_metadata = []  # .map/.ids files that do not parse: 'path: line N: reason'
 
 
-
 def _is_map(path):
     return path.startswith('etc/vmware/') and path.endswith('.map')
 

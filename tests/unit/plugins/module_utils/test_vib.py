@@ -302,8 +302,8 @@ def test_system_requires_hwplatform_and_several_platforms():
     d = parse_descriptor(xml)
     req = d.system_requires
     assert req.maintenance_mode is True and req.maintenance_mode_attrs == {'install': 'false'}
-    assert [(p.version, p.product_line_id) for p in req.software_platforms] == [('7.0.*', 'embeddedEsx'),
-                                                                               ('8.0.*', 'embeddedEsx')]
+    platforms = [(p.version, p.product_line_id) for p in req.software_platforms]
+    assert platforms == [('7.0.*', 'embeddedEsx'), ('8.0.*', 'embeddedEsx')]
     assert req.other == ['<hwplatform vendor="HPE" model="ProLiant DL380 Gen10" />']
     assert parse_descriptor(d.to_xml()) == d
 
