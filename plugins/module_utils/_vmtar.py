@@ -141,6 +141,9 @@ def _scan_vmtar(stream, label, limits, want, consume):
     entries, pos = _read_vmtar_headers(stream, label, limits)
     wanted = sorted((e for e in entries if e.type == 'file' and want(e)), key=lambda e: e.offset)
     for entry in wanted:
+        if entry.size == 0:
+            consume(entry, io.BytesIO(b''))  # an empty file has no data, whatever offset its header gives
+            continue
         if entry.offset < pos:
             raise FormatError('vmtar member %s has data offset %d inside the header area or overlapping another '
                               'member' % (entry.name, entry.offset), path=label)

@@ -220,3 +220,22 @@ def test_vmtar_member_with_a_huge_declared_size():
     plain[512:1024] = header
     with pytest.raises(FormatError, match='payload member a/f is truncated'):
         read_all(gzip.compress(bytes(plain)), 'vgz')
+
+
+def test_empty_wanted_file_with_offset_zero():
+    """An empty .ids/.map whose header says offset 0 (no data to point at) is read as empty, not as overlapping."""
+    files = {'usr/share/hwdata/default.pciids.d/drv.ids': b'', 'etc/vmware/default.map.d/drv.map': FILES[
+        'etc/vmware/default.map.d/drv.map']}
+    plain = bytearray(packages.vmtar(files))
+    for index in range(len(plain) // 512):
+        header = plain[index * 512:(index + 1) * 512]
+        if header.startswith(b'usr/share/hwdata/default.pciids.d/drv.ids'):
+            struct.pack_into('<I', header, 496, 0)
+            header[148:156] = b' ' * 8
+            header[148:156] = ('%06o' % sum(header)).encode() + b'\x00 '
+            plain[index * 512:(index + 1) * 512] = header
+            break
+    else:
+        raise AssertionError('no ids header')
+    _entries, got = read_all(gzip.compress(bytes(plain)), 'vgz')
+    assert got == files
