@@ -418,6 +418,8 @@ def _index(depot, bundle, limits):
     for vendor in index.iter('vendor'):
         depot.vendors.append((_text(vendor, 'name'), _text(vendor, 'code')))
         rel_dir = _text(vendor, 'relativePath').strip('/')
+        if '://' in rel_dir:
+            rel_dir = ''  # an online depot's URL kept in an offline copy: the files are in the bundle itself
         vendor_index_name = bundle.find(_resolve(rel_dir, _text(vendor, 'indexfile') or 'vendor-index.xml'))
         if vendor_index_name is None:
             raise FormatError('index.xml names vendor index %r, which is not in the bundle' % _text(vendor, 'indexfile'),

@@ -380,3 +380,10 @@ def test_backslash_separators_of_windows_zip_tools(tmp_path):
         assert depot.components[0].component_name == 'HPE-net-a'
         with depot.source.open(depot.vibs[0].member) as stream:
             assert stream.read() == VIB_A
+
+
+def test_online_depot_relative_path_url_in_an_offline_copy(tmp_path):
+    bundle = _rezip(packages.build_offline_bundle([VIB_A]), lambda n, d: [(n, d.replace(
+        b'<relativePath></relativePath>', b'<relativePath>https://vibsdepot.hpe.com/hpe/</relativePath>'))])
+    with open_depot(_write(tmp_path, bundle)) as depot:
+        assert [v.vib_id for v in depot.vibs] == ['HPE_bootbank_net-a_1.0-1']
