@@ -38,10 +38,13 @@ def _isolinux_bytes():
     return bytes(range(256)) * 64
 
 
-def make_iso(tmp_path, name='src.iso', joliet_rr=False, big=0, extra_args=(), catalog='BOOT.CAT'):
+def make_iso(tmp_path, name='src.iso', joliet_rr=False, big=0, extra_args=(), catalog='BOOT.CAT', extra_files=None):
     """An ESXi-shaped ISO: ISOLINUX.BIN (boot-info-table) + EFIBOOT.IMG El Torito entries, two BOOT.CFG."""
     tree = tmp_path / ('tree-' + name)
     (tree / 'EFI' / 'BOOT').mkdir(parents=True)
+    for rel, data in (extra_files or {}).items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(data)
     (tree / 'ISOLINUX.BIN').write_bytes(_isolinux_bytes())
     (tree / 'BOOT.CFG').write_bytes(BOOT_CFG)
     (tree / 'EFI' / 'BOOT' / 'BOOT.CFG').write_bytes(BOOT_CFG)
@@ -326,3 +329,24 @@ def test_uefi_entry_with_load_size_zero_and_catalog_in_a_subdirectory(tmp_path):
     assert '/EFI/BOOT.CAT;1' in isoinfo_names(dest)
     assert bsdtar_read(dest, 'EFIBOOT.IMG') == bsdtar_read(src, 'EFIBOOT.IMG')
     assert any('UEFI' in line and 'boot img' in line for line in el_torito(dest))
+
+
+def test_vmware_names_and_a_root_of_200_files(tmp_path):
+    """VMware's own names (VMWARE-ESX-BASE-OSL.TXT, .DISCINFO: pycdlib sees a relaxed interchange level), a root directory
+    spanning several sectors, files in UPGRADE/ and EFI/BOOT/: edits land and every other file keeps its bytes."""
+    extra = {'VMWARE-ESX-BASE-OSL.TXT': b'osl\n', '.DISCINFO': b'7.0.3\n', 'UPGRADE/PRECHECK.PY': b'#\n',
+             'EFI/BOOT/BOOTX64.EFI': b'MZ' * 2000}
+    extra.update({'DRV%03d.V00' % n: b'driver %d\n' % n for n in range(200)})
+    src = make_iso(tmp_path, extra_args=['-relaxed-filenames', '-l', '-allow-leading-dots'], extra_files=extra)
+    import pycdlib
+    probe = pycdlib.PyCdlib()
+    probe.open(str(src))
+    assert probe.interchange_level >= 3  # not the strict level 1 of plain 8.3 names
+    probe.close()
+    dest = tmp_path / 'out.iso'
+    write_iso(str(src), str(dest), edits(tmp_path))
+    names = isoinfo_names(dest)
+    assert {'/VMWARE-ESX-BASE-OSL.TXT;1', '/.DISCINFO;1', '/UPGRADE/PRECHECK.PY;1', '/EFI/BOOT/BOOTX64.EFI;1', '/NET_R812.V00;1'} <= names
+    assert len([n for n in names if n.startswith('/DRV')]) == 200
+    for member in ('DRV199.V00', 'VMWARE-ESX-BASE-OSL.TXT', 'EFI/BOOT/BOOTX64.EFI', '.DISCINFO'):
+        assert bsdtar_read(dest, member) == bsdtar_read(src, member), member
