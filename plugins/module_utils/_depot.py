@@ -362,11 +362,20 @@ class Depot:
         self.close()
 
 
+def _index_member(source):
+    """``index.xml`` at the zip root, else the one ``<folder>/index.xml`` of a re-zipped bundle folder, else None."""
+    name = source.find('index.xml')
+    if name is not None:
+        return name
+    nested = [n for n in source.names() if n.count('/') == 1 and n.lower().endswith('/index.xml')]
+    return nested[0] if len(nested) == 1 else None
+
+
 def _find_bundle(outer, depth):
     """Follow nested zips until a zip with index.xml; returns the ZipSource and every one opened."""
     opened = [outer]
     current = outer
-    while current.find('index.xml') is None:
+    while _index_member(current) is None:
         zips = [n for n in current.names() if n.lower().endswith('.zip')]
         candidates = [n for n in zips if 'metadata' not in posixpath.basename(n).lower()] or zips
         if len(candidates) != 1 or depth >= MAX_NESTING:
@@ -413,13 +422,16 @@ def _resolve(base_dir, ref):
 
 
 def _index(depot, bundle, limits):
-    index = _parse(bundle.read_small(bundle.find('index.xml'), 'index.xml'), '%s: index.xml' % bundle.label, 'index.xml')
+    index_name = _index_member(bundle)
+    root = posixpath.dirname(index_name)  # '' unless the bundle folder itself was zipped
+    index = _parse(bundle.read_small(index_name, 'index.xml'), '%s: %s' % (bundle.label, index_name), 'index.xml')
     metadata_names = {}  # metadata zip -> folders VIB paths may be relative to
     for vendor in index.iter('vendor'):
         depot.vendors.append((_text(vendor, 'name'), _text(vendor, 'code')))
         rel_dir = _text(vendor, 'relativePath').strip('/')
         if '://' in rel_dir:
             rel_dir = ''  # an online depot's URL kept in an offline copy: the files are in the bundle itself
+        rel_dir = posixpath.normpath(posixpath.join(root, rel_dir)) if root else rel_dir
         vendor_index_name = bundle.find(_resolve(rel_dir, _text(vendor, 'indexfile') or 'vendor-index.xml'))
         if vendor_index_name is None:
             raise FormatError('index.xml names vendor index %r, which is not in the bundle' % _text(vendor, 'indexfile'),
@@ -434,7 +446,7 @@ def _index(depot, bundle, limits):
                 raise FormatError('%s names metadata %r, which is not in the bundle' % (vendor_index_name, url),
                                   path=bundle.label)
             dirs = metadata_names.setdefault(name, [])
-            for folder in (posixpath.dirname(name), posixpath.dirname(vendor_index_name), rel_dir):
+            for folder in (posixpath.dirname(name), posixpath.dirname(vendor_index_name), rel_dir, root):
                 if folder and folder not in dirs:
                     dirs.append(folder)
     if not metadata_names:

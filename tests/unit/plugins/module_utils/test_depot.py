@@ -387,3 +387,10 @@ def test_online_depot_relative_path_url_in_an_offline_copy(tmp_path):
         b'<relativePath></relativePath>', b'<relativePath>https://vibsdepot.hpe.com/hpe/</relativePath>'))])
     with open_depot(_write(tmp_path, bundle)) as depot:
         assert [v.vib_id for v in depot.vibs] == ['HPE_bootbank_net-a_1.0-1']
+
+
+def test_re_zipped_bundle_folder(tmp_path):
+    """Users unzip a bundle and zip the folder again: index.xml then sits one folder down."""
+    files = {'net-a-offline_bundle/' + name: data for name, data in _files(packages.build_offline_bundle([VIB_A])).items()}
+    with open_depot(_write(tmp_path, _zip_of(files))) as depot:
+        assert [v.member for v in depot.vibs] == ['net-a-offline_bundle/vib20/net-a/HPE_bootbank_net-a_1.0-1.vib']
