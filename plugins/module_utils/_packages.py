@@ -171,10 +171,14 @@ class PackageVib:
 
     def verify_vib_file(self):
         """Check the whole .vib against the depot metadata's sha-256 (True/False), None if there is none."""
-        if not self._packed or self._packed[0] is None or self._packed[0].checksum_type not in ('sha-256', 'sha-1'):
+        if not self._packed or self._packed[0] is None:
             return None
         checksum, opener, _size = self._packed
-        digest = hashlib.sha256() if checksum.checksum_type == 'sha-256' else hashlib.sha1()
+        # metadata writers spell the type sha-256, SHA-256 or sha256
+        ctype = checksum.checksum_type.strip().lower().replace('-', '')
+        if ctype not in ('sha256', 'sha1'):
+            return None
+        digest = hashlib.sha256() if ctype == 'sha256' else hashlib.sha1()
         with opener() as stream:
             while True:
                 chunk = stream.read(COPY_CHUNK)

@@ -411,3 +411,26 @@ def test_a_malformed_map_line_is_a_warning_not_a_failure(tmp_path):
             ('1521', 'net_odd', 'etc/vmware/default.map.d/net_odd.map'), ('1522', 'net_odd', 'etc/vmware/default.map.d/other.map')]
         assert ("etc/vmware/default.map.d/net_odd.map: line 2: native id '8086XXXX' is not up to 24 hex digits or \".\" "
                 "wildcards (line ignored)") in v.all_warnings()
+
+
+@pytest.mark.parametrize('spelling', ['SHA-256', 'sha256', 'sha-1'])
+def test_vib_file_checksum_type_spellings(tmp_path, spelling):
+    vib = packages.build_vib('net-c', '1.0-1')
+    value = (hashlib.sha1(vib) if spelling == 'sha-1' else hashlib.sha256(vib)).hexdigest()
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(packages.build_offline_bundle([vib]))) as src, zipfile.ZipFile(out, 'w') as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == 'metadata.zip':
+                meta_out = io.BytesIO()
+                with zipfile.ZipFile(io.BytesIO(data)) as meta, zipfile.ZipFile(meta_out, 'w') as new_meta:
+                    for member in meta.infolist():
+                        text = meta.read(member)
+                        if member.filename.startswith('vibs/'):
+                            text = text.replace(b'<checksum checksum-type="sha-256">%s' % hashlib.sha256(vib).hexdigest().encode(),
+                                                b'<checksum checksum-type="%s">%s' % (spelling.encode(), value.encode()))
+                        new_meta.writestr(member.filename, text)
+                data = meta_out.getvalue()
+            dst.writestr(info.filename, data)
+    with load_package(_write(tmp_path, out.getvalue(), 'b.zip')) as pkg:
+        assert pkg.vibs[0].verify_vib_file() is True
