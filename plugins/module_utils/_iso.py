@@ -97,7 +97,7 @@ class ElToritoEntry:
     media: str
     bootable: bool
     boot_info_table: bool
-    size: int | None = None  # size of the boot file when it is on the ISO
+    size: int | None = None  # bytes of the boot file (from the catalog when the image has no directory record)
 
 
 class IsoReader:
@@ -382,6 +382,9 @@ class IsoReader:
 
     def _describe(self, platform_id: int, entry) -> ElToritoEntry:
         boot_file = self._entry_by_extent(entry.load_rba)
+        size = boot_file.size if boot_file else None
+        if size is None and entry.inode is not None:
+            size = entry.inode.data_length  # a hidden boot image: pycdlib knows its length from the catalog
         return ElToritoEntry(
             platform=PLATFORMS.get(platform_id, '0x%02x' % platform_id),
             path=boot_file.path if boot_file else None,
@@ -390,7 +393,7 @@ class IsoReader:
             media=MEDIA_TYPES.get(entry.boot_media_type, str(entry.boot_media_type)),
             bootable=entry.boot_indicator == 0x88,
             boot_info_table=entry.inode is not None and entry.inode.boot_info_table is not None,
-            size=boot_file.size if boot_file else None)
+            size=size)
 
 
 def _iso9660_name(record) -> str:

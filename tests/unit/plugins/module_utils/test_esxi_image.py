@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import subprocess
+import struct
 import tarfile
 
 import pytest
@@ -335,3 +336,22 @@ def test_replacing_a_50_style_dashed_driver_on_a_bios_only_iso(tmp_path):
     listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
     assert '/NET_TEST.V00;1' in listing and not [name for name in listing if name.startswith('/NET-TEST')]
     assert read_iso_facts(dest)['problems'] == []
+
+
+def test_hidden_uefi_boot_image_is_no_problem_but_an_entry_beyond_the_volume_is_refused(tmp_path):
+    # mkisofs -hide EFIBOOT.IMG: the image has no directory record; firmware still finds it through the catalog
+    path = make_iso(tmp_path, 'hidden', esxi_files(), extra=['-hide', 'EFIBOOT.IMG'])
+    with EsxiImage.open(path) as image:
+        assert image.reader.find('/EFIBOOT.IMG') is None
+        uefi = image.el_torito()[1]
+        assert (uefi.platform, uefi.path, uefi.size) == ('uefi', None, 32768)
+        assert image.problems() == []
+    # the same entry pointed past the end of the volume is a broken ISO
+    with open(path, 'rb') as handle:
+        data = bytearray(handle.read())
+    catalog = [i for i in range(0, len(data), 2048) if data[i:i + 2] == b'\x01\x00' and data[i + 30:i + 32] == b'\x55\xaa'][0]
+    struct.pack_into('<I', data, catalog + 64 + 32 + 8, len(data) // 2048 + 100)
+    broken = tmp_path / 'broken.iso'
+    broken.write_bytes(bytes(data))
+    with pytest.raises(FormatError, match='broken.iso: is not a readable ISO 9660 image'):
+        EsxiImage.open(str(broken))

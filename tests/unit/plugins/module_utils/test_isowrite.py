@@ -350,3 +350,20 @@ def test_vmware_names_and_a_root_of_200_files(tmp_path):
     assert len([n for n in names if n.startswith('/DRV')]) == 200
     for member in ('DRV199.V00', 'VMWARE-ESX-BASE-OSL.TXT', 'EFI/BOOT/BOOTX64.EFI', '.DISCINFO'):
         assert bsdtar_read(dest, member) == bsdtar_read(src, member), member
+
+
+def test_hidden_uefi_boot_image_is_carried_over(tmp_path):
+    from ansible_collections.esxi.customizer.plugins.module_utils._iso import IsoReader
+
+    def uefi_image(path):
+        with IsoReader(str(path)) as reader:
+            entry = [e for e in reader.el_torito() if e.platform == 'uefi'][0]
+        assert entry.path is None
+        with open(path, 'rb') as handle:
+            handle.seek(entry.extent * 2048)
+            return handle.read(entry.size)
+
+    src = make_iso(tmp_path, extra_args=['-hide', 'EFIBOOT.IMG'])
+    dest = tmp_path / 'out.iso'
+    write_iso(str(src), str(dest), edits(tmp_path))
+    assert uefi_image(dest) == uefi_image(src) == b'\xeb\x3c\x90EFIBOOT' + bytes(65536 - 10)
