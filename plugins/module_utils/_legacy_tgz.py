@@ -3,8 +3,9 @@
 """The seed tool's legacy 3-file driver tgz → an equivalent community VIB (esxi-formats.md section 7.1).
 
 The tgz holds exactly a vmkernel module ``usr/lib/vmware/vmkmod/<module>``, a map
-``etc/vmware/driver.map.d/<name>.map`` (the FAQ's ``etc/vmware/<name>.map`` is accepted too) and
-``usr/share/hwdata/driver.pciids.d/<name>.ids``, plus their parent directories. It becomes a VIB
+``etc/vmware/driver.map.d/<name>.map`` (the FAQ's ``etc/vmware/<name>.map`` and the native drivers'
+``etc/vmware/default.map.d/`` and siblings are accepted too) and ``usr/share/hwdata/driver.pciids.d/<name>.ids``
+(or ``default.pciids.d/``...), plus their parent directories. Names may start with ``./`` or ``/``. It becomes a VIB
 (vendor ``OEM``, version ``1.0``, acceptance ``community``) whose single ``tgz`` payload is the tgz
 file unchanged, as ESXi-Customizer did; its checksums are computed in the same pass that checks the
 contents. A tgz carrying ``etc/vmware/simple.map`` is an ESX 4.x package and is refused with the FAQ's
@@ -51,6 +52,9 @@ KIND_TEXT = {
     'ids': 'the PCI ID file (usr/share/hwdata/driver.pciids.d/<name>.ids)',
 }
 _VIB_NAME = re.compile(r'[^A-Za-z0-9_.-]')
+# Native drivers (6.0+) keep maps and ids in default/ihv/fallback/oem.map.d and .pciids.d (section 7.2, 7.3).
+_NATIVE_MAP = re.compile(r'^etc/vmware/[a-z]+\.map\.d/[^/]+\.map$')
+_NATIVE_IDS = re.compile(r'^usr/share/hwdata/[a-z]+\.pciids\.d/[^/]+\.ids$')
 
 
 @dataclass
@@ -73,8 +77,10 @@ def _kind(path):
         return 'simple.map'
     if path.startswith(MODULE_DIR) and '/' not in path[len(MODULE_DIR):]:
         return 'module'
-    if path.startswith(IDS_DIR) and path.endswith('.ids') and '/' not in path[len(IDS_DIR):]:
+    if _NATIVE_IDS.match(path) or (path.startswith(IDS_DIR) and path.endswith('.ids') and '/' not in path[len(IDS_DIR):]):
         return 'ids'
+    if _NATIVE_MAP.match(path):
+        return 'map'
     for directory in MAP_DIRS:
         if path.startswith(directory) and path.endswith('.map') and '/' not in path[len(directory):]:
             return 'map'
@@ -216,7 +222,7 @@ def _describe(path, label, found, dirs, small, info, mtime, hashes, naming):
         raise FormatError('%s: %s' % (module_path, info.problem), path=label)
     if info.esx4:
         warnings.append('%s is %s' % (module_path, ESX4_EXPLANATION))
-    if map_path.startswith('etc/vmware/') and not map_path.startswith(MAP_DIRS[0]):
+    if not _NATIVE_MAP.match(map_path):
         warnings.append('%s: ESXi 5.x+ reads driver maps from etc/vmware/driver.map.d/; a map directly in etc/vmware/ '
                         'may be ignored' % map_path)
     module_name = posixpath.basename(module_path)
