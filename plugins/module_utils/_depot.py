@@ -385,8 +385,10 @@ def _find_bundle(outer, depth):
                 raise FormatError('not an offline bundle: no index.xml at the top of the zip, and it holds %d zips (%s); '
                                   'extract the bundle you want and give that one' % (len(candidates), ', '.join(candidates)),
                                   path=current.label)
-            raise FormatError('not an offline bundle: no index.xml at the top of the zip%s'
-                              % (' and no nested bundle zip' if not candidates else ''), path=current.label)
+            vibs = [n for n in current.names() if n.lower().endswith('.vib')]
+            hint = ('; it holds %s, which can be given as .vib files directly' % ', '.join(vibs[:5])) if vibs else ''
+            raise FormatError('not an offline bundle: no index.xml at the top of the zip%s%s'
+                              % (' and no nested bundle zip' if not candidates else '', hint), path=current.label)
         depth += 1
         try:
             current = current.open_nested(candidates[0], depth)

@@ -394,3 +394,11 @@ def test_re_zipped_bundle_folder(tmp_path):
     files = {'net-a-offline_bundle/' + name: data for name, data in _files(packages.build_offline_bundle([VIB_A])).items()}
     with open_depot(_write(tmp_path, _zip_of(files))) as depot:
         assert [v.member for v in depot.vibs] == ['net-a-offline_bundle/vib20/net-a/HPE_bootbank_net-a_1.0-1.vib']
+
+
+def test_zip_of_bare_vibs_says_so(tmp_path):
+    path = _write(tmp_path, _zip_of({'drivers/net-a.vib': VIB_A, 'drivers/net-b.VIB': VIB_B}))
+    with pytest.raises(FormatError) as err:
+        open_depot(path)
+    assert str(err.value) == ('%s: not an offline bundle: no index.xml at the top of the zip and no nested bundle zip; it '
+                              'holds drivers/net-a.vib, drivers/net-b.VIB, which can be given as .vib files directly' % path)
