@@ -244,7 +244,7 @@ def test_native_driver_directories(tmp_path):
     """A tgz of a native (6.0+) driver keeps its map and ids in default.map.d / default.pciids.d (section 7.2/7.3)."""
     files = packages.driver_files('ne1000', [('8086', '10d3')], 'native', vmkapi='2_3_0_0')
     legacy = read_legacy_tgz(_driver_tgz(tmp_path, '', files))
-    assert (legacy.map_path, legacy.ids_path) == ('etc/vmware/default.map.d/ne1000.map',
-                                                 'usr/share/hwdata/default.pciids.d/ne1000.ids')
+    assert legacy.map_path == 'etc/vmware/default.map.d/ne1000.map'
+    assert legacy.ids_path == 'usr/share/hwdata/default.pciids.d/ne1000.ids'
     assert legacy.warnings == [] and not legacy.module_info.vmklinux
     assert [c.name for c in legacy.descriptor.depends] == ['vmkapi_2_3_0_0']
