@@ -124,6 +124,9 @@ def parse_map(text, source=None, errors=None):
     """
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
+    if text.startswith('\ufeff'):
+        raise FormatError('starts with a UTF-8 byte order mark (saved by a Windows editor?); driver maps are plain ASCII '
+                          'and the first line would not be understood', path=source)
     entries = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()

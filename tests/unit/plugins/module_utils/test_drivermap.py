@@ -221,3 +221,8 @@ def test_lenient_parse_keeps_good_lines():
                         errors)
     assert [(e.vendor, e.device) for e in entries] == [('8086', '1521')]
     assert errors == ["x.map: line 1: native id 'zz' is not up to 24 hex digits or \".\" wildcards"]
+
+
+def test_byte_order_mark_is_named():
+    with pytest.raises(FormatError, match='^x.map: starts with a UTF-8 byte order mark'):
+        parse_map(b'\xef\xbb\xbfregtype=linux,bus=pci,id=10ec:8169 0000:0000,driver=r8169\r\n', 'x.map')
