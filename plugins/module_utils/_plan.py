@@ -24,6 +24,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
     UnsupportedError,
 )
+from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import BOOT_LOADED_TYPES
 from ansible_collections.esxi.customizer.plugins.module_utils._filehash import sha256_file
 from ansible_collections.esxi.customizer.plugins.module_utils._isowrite import (
     ByteSource,
@@ -195,7 +196,7 @@ class _Builder:
         files = []
         for payload_name, local in payloads.items():
             payload = record.payload(payload_name)
-            if payload is not None and payload.type not in ('boot', 'vgz', 'tgz', 'installer_vgz'):
+            if payload is not None and payload.type not in BOOT_LOADED_TYPES:
                 continue  # loader files (isolinux, efiboot...) are not modules; never remove those
             entry = self.image.reader.find('/' + local)
             if entry is not None and entry.iso_path:

@@ -355,3 +355,18 @@ def test_hidden_uefi_boot_image_is_no_problem_but_an_entry_beyond_the_volume_is_
     broken.write_bytes(bytes(data))
     with pytest.raises(FormatError, match='broken.iso: is not a readable ISO 9660 image'):
         EsxiImage.open(str(broken))
+
+
+def test_removing_a_vib_whose_payload_is_vzstd_takes_its_module_too(tmp_path):
+    """Every payload type the installer takes from boot.cfg modules (vzstd included) leaves the ISO with its VIB."""
+    from ansible_collections.esxi.customizer.plugins.module_utils._customize import customize_iso
+
+    net = [('net-test', 'vzstd', 'net_test.v00')]
+    path = make_iso(tmp_path, 'vzstd', esxi_files(IMGDB_dot_TGZ=imgdb_tgz(net_payloads=net)))
+    assert read_iso_facts(path)['problems'] == []
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(path, dest, remove=['net-test'])
+    assert result['removed'][0]['file'] == '/NET_TEST.V00'
+    assert '/net_test.v00' not in result['boot']['bios']['modules'] + result['boot']['uefi']['modules']
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and 'net-test' not in [v['name'] for v in facts['vibs']]
