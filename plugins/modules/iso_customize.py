@@ -103,6 +103,8 @@ options:
   volume_id:
     description:
       - New ISO volume identifier (1-32 characters C(A-Z 0-9 _ - .) and space). Default keeps the source's.
+      - Lower case is upper-cased, as on VMware's ISOs, with a warning; more than 32 characters or another character is an error
+        (also in check mode).
     type: str
   skip_compatibility_check:
     description:
