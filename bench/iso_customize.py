@@ -35,7 +35,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# bench/ is sys.path[0] when a script is run by path
+from bench_common import collection_path  # pylint: disable=import-error
 
 # What "ours" runs in the child: the module's code path when it exists, the writer otherwise.
 CHILD = r'''
@@ -58,17 +59,6 @@ else:
     result = w.write_iso(spec['src'], spec['dest'], edits, checksum=spec['checksum'])
     print(json.dumps({'path': 'write_iso', 'sha256': result.sha256, 'copy': result.copy_method}))
 '''
-
-
-def collection_path():
-    """A directory holding ansible_collections/esxi/customizer -> this checkout."""
-    links = os.path.join(ROOT, 'build', 'bench-path')
-    target = os.path.join(links, 'ansible_collections', 'esxi')
-    os.makedirs(target, exist_ok=True)
-    link = os.path.join(target, 'customizer')
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    return links
 
 
 def run(argv, workdir):

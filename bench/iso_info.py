@@ -30,7 +30,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# bench/ is sys.path[0] when a script is run by path
+from bench_common import collection_path  # pylint: disable=import-error
 
 CHILD = r'''
 import io, json, resource, sys, time
@@ -73,17 +74,6 @@ print(json.dumps({'requested': handle.requested, 'calls': handle.calls, 'rchar':
                   'maxrss_kib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   'problems': facts['problems'], 'vibs': len(facts['vibs']), 'version': facts['esxi_version']}))
 '''
-
-
-def collection_path() -> str:
-    """A directory holding ansible_collections/esxi/customizer -> this checkout."""
-    links = os.path.join(ROOT, 'build', 'bench-path')
-    target = os.path.join(links, 'ansible_collections', 'esxi')
-    os.makedirs(target, exist_ok=True)
-    link = os.path.join(target, 'customizer')
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    return links
 
 
 def build_iso(workdir: str, size_mb: int) -> str:

@@ -38,7 +38,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# bench/ is sys.path[0] when a script is run by path
+from bench_common import collection_path  # pylint: disable=import-error
 
 NOOP_CHILD = r'''
 import json, sys, time
@@ -50,17 +51,6 @@ result = _pxe.publish(_pxe.Request(**spec))
 assert not result['changed'], result['files_written']
 print(json.dumps({'seconds': time.perf_counter() - start}))
 '''
-
-
-def collection_path():
-    """A directory holding ansible_collections/esxi/customizer -> this checkout."""
-    links = os.path.join(ROOT, 'build', 'bench-path')
-    target = os.path.join(links, 'ansible_collections', 'esxi')
-    os.makedirs(target, exist_ok=True)
-    link = os.path.join(target, 'customizer')
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    return links
 
 
 def sync():
