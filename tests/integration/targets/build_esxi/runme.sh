@@ -83,6 +83,22 @@ if [ "$second_changed" != 0 ]; then
     exit 1
 fi
 
+# Check mode: after the build it predicts no change; on a fresh output dir it succeeds and writes no output.
+ansible-playbook "$collection/build_esxi.yml" --check -i "$work/inventory-3.json" -e "@$work/vars.json" > "$work/check.log" 2>&1 \
+    || { cat "$work/check.log"; exit 1; }
+[ "$(recap_changed "$work/check.log")" = 0 ] || { cat "$work/check.log"; exit 1; }
+"$python" - "$work/vars.json" "$work/checkvars.json" "$work/fresh" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+v['esxi_output_dir'] = sys.argv[3]
+v['esxi_datastore_enabled'] = False
+json.dump(v, open(sys.argv[2], 'w'))
+PY
+ansible-playbook "$collection/build_esxi.yml" --check -i "$work/inventory-3.json" -e "@$work/checkvars.json" > "$work/check-fresh.log" 2>&1 \
+    || { cat "$work/check-fresh.log"; exit 1; }
+grep -q 'would be rewritten' "$work/check-fresh.log"
+[ -z "$(find "$work/fresh" -name '*.iso' -not -path '*/cache/*')" ] && [ ! -e "$work/fresh/tftpboot" ]
+
 # 2. Check what it made: the ISO (iso_info), the PXE tree and per-host configs, the datastore copy.
 ansible-playbook verify.yml -e "@$work/vars.json" -e "work=$work" -e "iso_facts_file=$work/iso.json" \
     -e "ds_dir=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["datastores"]["LocalDS_0"])' "$vcsim_state/esx.json")"
