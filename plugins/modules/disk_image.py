@@ -275,8 +275,9 @@ def main():
     diff = result.pop('diff')
     if module._diff and diff:
         result['diff'] = diff
-    if not result['warnings']:
-        result.pop('warnings')
+    # module.warn() shows them and returns them as `warnings`; passing `warnings` to exit_json is deprecated.
+    for warning in result.pop('warnings'):
+        module.warn(warning)
     module.exit_json(**result)
 
 
