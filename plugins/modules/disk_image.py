@@ -229,6 +229,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._diskimage import build_disk_image
 
@@ -272,13 +273,7 @@ def main():
             check_mode=module.check_mode, checksum=p['checksum'])
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
-    diff = result.pop('diff')
-    if module._diff and diff:
-        result['diff'] = diff
-    # module.warn() shows them and returns them as `warnings`; passing `warnings` to exit_json is deprecated.
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    exit_with(module, result)
 
 
 if __name__ == '__main__':

@@ -319,6 +319,7 @@ warnings:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._customize import customize_iso
 
@@ -357,13 +358,7 @@ def main():
         module.fail_json(msg=str(err))
     except ValueError as err:
         module.fail_json(msg='invalid request: %s' % err)
-    diff = result.pop('diff')
-    if module._diff and diff:
-        result['diff'] = diff
-    # module.warn() both shows them to the user and returns them as the documented `warnings` list.
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    module.exit_json(**result)
+    exit_with(module, result)
 
 
 if __name__ == '__main__':

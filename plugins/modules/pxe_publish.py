@@ -233,6 +233,7 @@ boot_cfg:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._pxe import BOOTLOADERS, Request, publish, unpublish
 
@@ -276,12 +277,7 @@ def main():
         # full disk, permissions...: the sync engine has already removed its temporary file
         module.fail_json(msg='%s: publishing failed: %s%s' % (params['dest'], err.strerror or err,
                                                               ' (%s)' % err.filename if err.filename else ''))
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    diff = result.pop('diff')
-    if module._diff and diff:
-        result['diff'] = diff
-    module.exit_json(**result)
+    exit_with(module, result)
 
 
 if __name__ == '__main__':
