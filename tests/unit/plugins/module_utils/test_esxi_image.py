@@ -15,6 +15,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import Esx
 from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage, profile_name_version, read_iso_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
+from ansible_collections.esxi.customizer.tests.unit.plugins.module_utils.counting_file import CountingFile
 
 pytestmark = pytest.mark.skipif(shutil.which('xorriso') is None, reason='xorriso is needed to build test ISOs')
 
@@ -195,20 +196,6 @@ def test_bad_inputs(tmp_path):
         EsxiImage.open(make_iso(tmp_path, 'badxml', esxi_files(IMGDB_dot_TGZ=broken_profile.getvalue())))
     with pytest.raises(EsxiCustomizerError, match='does not exist'):
         EsxiImage.open(str(tmp_path / 'nothing.iso'))
-
-
-class CountingFile(io.FileIO):
-    bytes_read = 0
-
-    def read(self, size=-1):
-        data = super().read(size)
-        self.bytes_read += len(data)
-        return data
-
-    def readinto(self, buffer):
-        count = super().readinto(buffer)
-        self.bytes_read += count or 0
-        return count
 
 
 def test_facts_read_metadata_only(tmp_path):

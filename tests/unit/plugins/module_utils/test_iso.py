@@ -2,7 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import subprocess
@@ -11,6 +10,7 @@ import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._iso import IsoReader, normalize
+from ansible_collections.esxi.customizer.tests.unit.plugins.module_utils.counting_file import CountingFile
 
 pytestmark = pytest.mark.skipif(shutil.which('xorriso') is None, reason='xorriso is needed to build test ISOs')
 
@@ -105,22 +105,6 @@ def test_stream_is_chunked_and_complete(isos):
             iso.read('/BIG.V00', max_size=1024)
         with pytest.raises(FormatError, match='has no file /NOPE'):
             iso.read('/NOPE')
-
-
-class CountingFile(io.FileIO):
-    """Counts the bytes read, to prove that opening reads metadata only."""
-
-    bytes_read = 0
-
-    def read(self, size=-1):
-        data = super().read(size)
-        self.bytes_read += len(data)
-        return data
-
-    def readinto(self, buffer):
-        count = super().readinto(buffer)
-        self.bytes_read += count or 0
-        return count
 
 
 def test_opening_and_listing_do_not_read_payloads(isos):
