@@ -38,26 +38,15 @@ import time
 # bench/ is sys.path[0] when a script is run by path
 from bench_common import collection_path  # pylint: disable=import-error
 
-# What "ours" runs in the child: the module's code path when it exists, the writer otherwise.
+# What "ours" runs in the child: the module's own code path (customize_iso).
 CHILD = r'''
 import json, sys
 sys.path.insert(0, sys.argv[1])
 spec = json.loads(sys.argv[2])
-try:
-    from ansible_collections.esxi.customizer.plugins.module_utils import _customize
-except ImportError:
-    _customize = None
-if _customize is not None and hasattr(_customize, 'customize_iso'):
-    result = _customize.customize_iso(spec['src'], spec['dest'], add=spec['vibs'], kickstart=spec['kickstart'],
-                                      force=True, checksum=spec['checksum'])
-    print(json.dumps({'path': 'customize_iso', 'sha256': result.get('sha256')}))
-else:
-    from ansible_collections.esxi.customizer.plugins.module_utils import _isowrite as w
-    edits = w.IsoEdits(add=dict((k, w.FileSliceSource(p, o, n)) for k, (p, o, n) in spec['slices'].items()),
-                       replace=dict((k, w.FileSliceSource(p)) for k, p in spec['replace'].items()))
-    edits.add['/KS.CFG'] = w.FileSliceSource(spec['kickstart'])
-    result = w.write_iso(spec['src'], spec['dest'], edits, checksum=spec['checksum'])
-    print(json.dumps({'path': 'write_iso', 'sha256': result.sha256, 'copy': result.copy_method}))
+from ansible_collections.esxi.customizer.plugins.module_utils._image import customize
+result = customize.customize_iso(spec['src'], spec['dest'], add=spec['vibs'], kickstart=spec['kickstart'],
+                                 force=True, checksum=spec['checksum'])
+print(json.dumps({'path': 'customize_iso', 'sha256': result.get('sha256')}))
 '''
 
 

@@ -36,7 +36,7 @@ from bench_common import collection_path  # pylint: disable=import-error
 CHILD = r'''
 import io, json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 
 
 def proc_io():

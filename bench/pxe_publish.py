@@ -11,7 +11,7 @@ random data, and extracts it once with xorriso (the tree `cp -r` copies). Then, 
 warm page cache (one untimed warm-up round first), every run starting after an untimed `sync`:
 
 * ``cp -r``          - ``cp -r tree dst`` in a child process (the reference),
-* ``publish``        - ``_pxe.publish()`` (the module's code) into an empty server root: every ISO file copied
+* ``publish``        - ``pxe.publish()`` (the module's code) into an empty server root: every ISO file copied
                        from its extent (copy_file_range + sha256 in a second thread), both boot.cfg rewritten,
                        --hosts per-host files, manifest written,
 * ``cp -r + sync`` / ``publish + sync`` - the same until the data is on disk,
@@ -45,9 +45,9 @@ NOOP_CHILD = r'''
 import json, sys, time
 start = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.esxi.customizer.plugins.module_utils import _pxe
+from ansible_collections.esxi.customizer.plugins.module_utils._publish import pxe
 spec = json.loads(sys.argv[2])
-result = _pxe.publish(_pxe.Request(**spec))
+result = pxe.publish(pxe.Request(**spec))
 assert not result['changed'], result['files_written']
 print(json.dumps({'seconds': time.perf_counter() - start}))
 '''
@@ -80,7 +80,7 @@ def main():
     args = parser.parse_args()
 
     sys.path.insert(0, collection_path())
-    from ansible_collections.esxi.customizer.plugins.module_utils import _pxe  # pylint: disable=import-error
+    from ansible_collections.esxi.customizer.plugins.module_utils._publish import pxe  # pylint: disable=import-error
     from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso  # pylint: disable=import-error
 
     os.makedirs(args.workdir, exist_ok=True)
@@ -105,23 +105,23 @@ def main():
     def request(**overrides):
         merged = dict(spec)
         merged.update(overrides)
-        return _pxe.Request(**merged)
+        return pxe.Request(**merged)
 
     def cp_r():
         subprocess.run(['cp', '-r', tree, os.path.join(cp_dest, 'esxi-bench')], check=True)
 
     def publish_into(dest):
         def run():
-            result = _pxe.publish(request(dest=dest))
+            result = pxe.publish(request(dest=dest))
             assert result['changed']
         return run
 
     fresh(spec['dest'])
-    _pxe.publish(_pxe.Request(**spec))  # the tree the no-op runs are measured against
+    pxe.publish(pxe.Request(**spec))  # the tree the no-op runs are measured against
 
     def noop(name=True):
         def run():
-            result = _pxe.publish(request(name=spec['name'] if name else None))
+            result = pxe.publish(request(name=spec['name'] if name else None))
             assert not result['changed'], result['files_written']
         return run
 
@@ -134,10 +134,10 @@ def main():
     # the default name of the fixture differs from 'esxi-bench': a separate root for the no-name no-op
     noname_dest = os.path.join(args.workdir, 'noname-root')
     fresh(noname_dest)
-    _pxe.publish(request(dest=noname_dest, name=None))
+    pxe.publish(request(dest=noname_dest, name=None))
 
     def noop_noname():
-        result = _pxe.publish(request(dest=noname_dest, name=None))
+        result = pxe.publish(request(dest=noname_dest, name=None))
         assert not result['changed']
 
     for round_no in range(args.runs + 1):

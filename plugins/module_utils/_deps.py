@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.esxi.customizer.plugins.module_utils._iso import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
-from ansible_collections.esxi.customizer.plugins.module_utils._xml import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
+from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
 
 _LIBRARIES = {
     'pycdlib': (HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR),

@@ -130,7 +130,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.urls import Request, make_context
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
-from ansible_collections.esxi.customizer.plugins.module_utils._datastore import DatastoreClient, upload
+from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.datastore import DatastoreClient, upload
 
 
 def argument_spec():

@@ -231,7 +231,7 @@ from ansible.module_utils.common.text.formatters import human_to_bytes
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
-from ansible_collections.esxi.customizer.plugins.module_utils._diskimage import build_disk_image
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.image import build_disk_image
 
 
 def _size(module, text):

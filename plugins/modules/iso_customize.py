@@ -321,7 +321,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
-from ansible_collections.esxi.customizer.plugins.module_utils._customize import customize_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
 
 
 def main():

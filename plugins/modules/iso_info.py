@@ -260,7 +260,7 @@ problems:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
-from ansible_collections.esxi.customizer.plugins.module_utils._esxi_image import read_iso_facts
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
 
 

@@ -289,13 +289,10 @@ vibs:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError
-from ansible_collections.esxi.customizer.plugins.module_utils._limits import Limits
-from ansible_collections.esxi.customizer.plugins.module_utils._packages import INJECTABLE_PAYLOAD_TYPES, load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import Limits
+from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import INJECTABLE_PAYLOAD_TYPES, load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
-from ansible_collections.esxi.customizer.plugins.module_utils._vib import (
-    payload_compression_supported,
-    raise_for_mismatch,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import payload_compression_supported, raise_for_mismatch
 
 
 def _constraints(items):

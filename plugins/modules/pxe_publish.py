@@ -235,7 +235,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
-from ansible_collections.esxi.customizer.plugins.module_utils._pxe import BOOTLOADERS, Request, publish, unpublish
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe import BOOTLOADERS, Request, publish, unpublish
 
 
 def main():

@@ -1,0 +1,67 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Apply an edit plan: read the source ISO and packages, plan, decide from the manifest, write.
+
+This is the whole of ``esxi.customizer.iso_customize`` as plain Python (no Ansible imports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import write_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import Request, build_plan, read_manifest
+
+
+def _dest_manifest(dest):
+    """The manifest of an existing output (reads metadata and one small file only), or None."""
+    if not os.path.isfile(dest):
+        return None
+    try:
+        with IsoReader(dest) as reader:
+            return read_manifest(reader)
+    except EsxiCustomizerError:
+        return None  # not an ISO (or a broken one): it gets rewritten
+
+
+def customize_iso(src, dest, add=(), remove=(), kickstart=None, kernelopt=None, kernelopt_add=(), boot_title=None,
+                  boot_timeout=None, acceptance_level=None, volume_id=None, skip_compatibility_check=False, force=False,
+                  check_mode=False, checksum=True):
+    """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...)."""
+    src = os.path.abspath(src)
+    dest = os.path.abspath(dest)
+    request = Request(add, remove, kickstart, kernelopt, kernelopt_add, boot_title, boot_timeout, acceptance_level,
+                      volume_id, skip_compatibility_check)
+    for path in request.add + ([request.kickstart] if request.kickstart else []):
+        if not os.path.isfile(path):
+            raise EsxiCustomizerError('does not exist or is not a file', path=path)
+    with contextlib.ExitStack() as stack:
+        image = stack.enter_context(EsxiImage.open(src))
+        packages = [stack.enter_context(load_package(path)) for path in request.add]
+        plan = build_plan(image, packages, request, src)
+        existing = _dest_manifest(dest)
+        up_to_date = existing is not None and existing.get('digest') == plan.digest
+        changed = force or not up_to_date
+        result = {
+            'changed': changed, 'dest': dest, 'added': plan.added, 'replaced': plan.replaced, 'removed': plan.removed,
+            'components_added': plan.components_added, 'acceptance_level': plan.acceptance_level, 'boot': plan.boot,
+            'warnings': plan.warnings, 'diff': plan.diff if changed else [], 'manifest_digest': plan.digest,
+        }
+        if not changed:
+            result['size'] = os.path.getsize(dest)
+            result['sha256'] = file_sha256(dest) if checksum else None
+            return result
+        if check_mode:
+            result['size'] = None
+            result['sha256'] = None
+            return result
+        written = write_iso(src, dest, plan.edits, epoch=plan.epoch, checksum=checksum)
+        result['size'] = written.size
+        result['sha256'] = written.sha256
+        return result

@@ -1,0 +1,673 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Streaming, atomic and reproducible ISO writer on top of pycdlib.
+
+pycdlib lays the new image out (volume descriptors, directory records, El Torito catalog and the
+recomputed boot-info-table); this module changes only how file data gets into the output:
+
+* unchanged file extents are copied from the source ISO by the kernel (``os.copy_file_range``) at
+  their offsets, and new files that are slices of a package file (a VIB's payload member) the same
+  way, so payload bytes never pass through Python buffers; when the kernel cannot do it (another
+  file system, an old kernel, a platform without the call) a 1 MiB ``pread``/``pwrite`` loop does;
+* every clock pycdlib would read is pinned to one instant taken from the source ISO (or given by the
+  caller), in UTC, so the same inputs give byte-identical output;
+* the image is written to a unique temporary file beside the destination, flushed and fsync'ed,
+  renamed over the destination and the directory fsync'ed; on any failure the temporary file is
+  removed and the source and any earlier destination are untouched.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import errno
+import hashlib
+import io
+import os
+import re
+import tempfile
+import threading
+import time as _time
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
+    EsxiCustomizerError,
+    FormatError,
+)
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import remember_sha256
+
+try:
+    import pycdlib
+    from pycdlib import pycdlibexception
+    PYCDLIB_IMPORT_ERROR = None
+    _PyCdlibBase = pycdlib.PyCdlib
+except ImportError as exc:  # pragma: no cover - exercised by the sanity import test only
+    pycdlib = None
+    pycdlibexception = None
+    PYCDLIB_IMPORT_ERROR = exc
+    _PyCdlibBase = object
+
+COPY_CHUNK = 1 << 20
+HASH_PIECE = 16 << 20
+SECTOR = 2048
+# 8.3 ISO9660 level-1 names in d-characters: what the ESXi boot loaders and the installer's CD-ROM
+# module are known to read (esxi-formats §1.1).
+_ISO_NAME_RE = re.compile(r'^[A-Z0-9_]{1,8}(\.[A-Z0-9_]{0,3})?$')
+# errno values meaning "the kernel will not copy between these two files": fall back, never fail.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
+if hasattr(errno, 'ENOTSUP'):
+    _NO_KERNEL_COPY.add(errno.ENOTSUP)
+
+
+class ByteSource:
+    """Contents held in memory: only for small generated files (boot.cfg, imgdb.tgz, kickstart)."""
+
+    def __init__(self, data):
+        self.data = bytes(data)
+        self.length = len(self.data)
+
+    def open(self):
+        return io.BytesIO(self.data)
+
+
+class FileSliceSource:
+    """``length`` bytes at ``offset`` of a file on disk (a payload member inside a .vib, or a whole file)."""
+
+    def __init__(self, path, offset=0, length=None):
+        self.path = path
+        self.offset = offset
+        if length is None:
+            length = os.path.getsize(path) - offset
+        self.length = length
+
+    def open(self):
+        return _SliceReader(self.path, self.offset, self.length)
+
+
+class StreamSource:
+    """``length`` bytes from a seekable stream ``opener()`` returns (a payload inside a compressed zip member)."""
+
+    def __init__(self, opener, length):
+        self.opener = opener
+        self.length = length
+
+    def open(self):
+        return self.opener()
+
+
+class _SliceReader(io.RawIOBase):
+    """A read-only view of one byte range of a file; exposes its fd and offset for kernel copies."""
+
+    def __init__(self, path, offset, length):
+        super().__init__()
+        self._f = open(path, 'rb')
+        size = os.fstat(self._f.fileno()).st_size
+        if offset + length > size:
+            self._f.close()
+            raise FormatError('ends at byte %d but the file holds only %d bytes (truncated?)' % (offset + length, size), path=path)
+        self.path = path
+        self.kernel_fd = self._f.fileno()
+        self.kernel_offset = offset
+        self.length = length
+        self._pos = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def fileno(self):
+        # pycdlib asks for a fileno to copy the file mode on Rock Ridge ISOs; the mode is passed
+        # explicitly instead, and the kernel copy uses ``kernel_fd``.
+        raise io.UnsupportedOperation('fileno')
+
+    def seek(self, pos, whence=os.SEEK_SET):
+        if whence == os.SEEK_SET:
+            self._pos = pos
+        elif whence == os.SEEK_CUR:
+            self._pos += pos
+        else:
+            self._pos = self.length + pos
+        return self._pos
+
+    def tell(self):
+        return self._pos
+
+    def readinto(self, buf):
+        want = min(len(buf), self.length - self._pos)
+        if want <= 0:
+            return 0
+        data = os.pread(self.kernel_fd, want, self.kernel_offset + self._pos)
+        buf[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def close(self):
+        if not self.closed:
+            self._f.close()
+        super().close()
+
+
+class IsoEdits:
+    """What to change in the source image. ISO paths are ISO9660 paths like ``/BOOT.CFG`` (``;1`` optional).
+
+    * ``add``: ``{'/NET_R812.V00': source}`` new files in the ISO root, 8.3 upper-case names;
+    * ``replace``: ``{'/BOOT.CFG': source}`` new contents for existing files (every tree sees them);
+    * ``remove``: ``['/OLD_DRV.V00']`` files to delete from every tree;
+    * ``volume_id``: a new primary volume identifier, or None to keep the source's.
+    """
+
+    def __init__(self, add=None, replace=None, remove=None, volume_id=None):
+        self.add = dict(add or {})
+        self.replace = dict(replace or {})
+        self.remove = list(remove or [])
+        self.volume_id = volume_id
+
+
+class WriteResult:
+    def __init__(self, path, size, sha256, copy_method):
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.copy_method = copy_method
+
+
+def require_pycdlib():
+    if pycdlib is None:
+        raise EsxiCustomizerError('the Python library pycdlib (>= 1.15) is required: %s' % PYCDLIB_IMPORT_ERROR)
+
+
+def iso_record_path(path):
+    """``/boot.cfg`` or ``/BOOT.CFG;1`` -> ``/BOOT.CFG;1`` (the form pycdlib wants)."""
+    path = '/' + path.strip('/')
+    if ';' not in path:
+        path += ';1'
+    return path.upper()
+
+
+def existing_record_path(iso, path):
+    """The ISO9660 record path of an existing file as pycdlib finds it.
+
+    ``path`` as given first (the exact record name the reader saw), then the ``/NAME.EXT;1`` form:
+    images mastered without version numbers (``mkisofs -N``) have records like ``/BOOT.CFG``.
+    """
+    candidates = [path, iso_record_path(path), path.split(';')[0]]
+    for candidate in dict.fromkeys(candidates):
+        try:
+            iso.get_record(iso_path=candidate)
+        except pycdlibexception.PyCdlibException:
+            continue
+        return candidate
+    raise EsxiCustomizerError('has no file %s to replace or remove' % path, path=iso.source_name)
+
+
+def check_root_name(name):
+    """Refuse a name the boot loaders could not read: new files are 8.3 upper-case ISO9660 names."""
+    bare = name.strip('/').split(';')[0]
+    if '/' in bare or not _ISO_NAME_RE.match(bare):
+        raise EsxiCustomizerError('%r is not an 8.3 upper-case ISO9660 file name for the ISO root' % name)
+    return bare
+
+
+# --- pinned clock ---------------------------------------------------------------------------
+
+class _PinnedClock:
+    """Stands in for the ``time`` module inside pycdlib: one instant, always UTC."""
+
+    def __init__(self, epoch):
+        self._epoch = float(epoch)
+
+    def time(self):
+        return self._epoch
+
+    def localtime(self, secs=None):
+        return _time.gmtime(self._epoch if secs is None else secs)
+
+    def __getattr__(self, name):
+        return getattr(_time, name)
+
+
+_CLOCK_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def pinned_clock(epoch):
+    """Make every pycdlib module read ``epoch`` as now and UTC as the local zone, then restore."""
+    import pycdlib.dates
+    import pycdlib.headervd
+    import pycdlib.pycdlib
+    import pycdlib.udf
+    modules = [pycdlib.pycdlib, pycdlib.headervd, pycdlib.dates, pycdlib.udf]
+    clock = _PinnedClock(epoch)
+    with _CLOCK_LOCK:
+        saved = [(m, m.time) for m in modules]
+        try:
+            for m in modules:
+                m.time = clock
+            yield clock
+        finally:
+            for m, t in saved:
+                m.time = t
+
+
+def volume_epoch(iso):
+    """The source's volume creation (else modification) time as a Unix time, or None when unset."""
+    for date in (iso.pvd.volume_creation_date, iso.pvd.volume_modification_date):
+        if getattr(date, 'year', 0):
+            try:
+                secs = calendar.timegm((date.year, date.month, date.dayofmonth, date.hour, date.minute, date.second, 0, 0, 0))
+            except (OverflowError, ValueError):
+                continue
+            return secs - date.gmtoffset * 15 * 60
+    return None
+
+
+# --- copying ----------------------------------------------------------------------------------
+
+def _load_sync_file_range():
+    """libc's sync_file_range (Linux) through ctypes, or None: Python's os module does not expose it."""
+    if not os.uname().sysname == 'Linux':
+        return None
+    try:
+        import ctypes
+        func = ctypes.CDLL(None, use_errno=True).sync_file_range
+        func.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+        func.restype = ctypes.c_int
+        return func
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+class _Writeback:
+    """Starts disk writeback of each finished piece right away, so the final fsync has little left to wait for."""
+
+    def __init__(self):
+        self._func = _load_sync_file_range()
+
+    def start(self, fd, offset, length):
+        if self._func is not None and self._func(fd, offset, length, _SYNC_FILE_RANGE_WRITE) != 0:
+            self._func = None  # unsupported here; fsync still makes the data durable
+
+
+class _Copier:
+    """Copies byte ranges between fds; kernel-side while the kernel agrees, else through a buffer."""
+
+    def __init__(self, allow_kernel=True):
+        self.writeback = _Writeback()
+        self.kernel = allow_kernel and hasattr(os, 'copy_file_range')
+        self.kernel_bytes = 0
+        self.buffered_bytes = 0
+
+    def copy(self, sfd, soff, dfd, doff, length, src_name):
+        done = 0
+        while self.kernel and done < length:
+            try:
+                n = os.copy_file_range(sfd, dfd, length - done, soff + done, doff + done)
+            except OSError as err:
+                if err.errno in _NO_KERNEL_COPY:
+                    self.kernel = False
+                    break
+                raise
+            if n == 0:
+                raise FormatError('ends before byte %d (truncated?)' % (soff + length), path=src_name)
+            done += n
+            self.kernel_bytes += n
+        while done < length:
+            data = os.pread(sfd, min(COPY_CHUNK, length - done), soff + done)
+            if not data:
+                raise FormatError('ends before byte %d (truncated?)' % (soff + length), path=src_name)
+            written = 0
+            while written < len(data):
+                written += os.pwrite(dfd, data[written:], doff + done + written)
+            done += len(data)
+            self.buffered_bytes += len(data)
+
+    @property
+    def method(self):
+        if self.kernel_bytes and not self.buffered_bytes:
+            return 'copy_file_range'
+        if self.kernel_bytes:
+            return 'copy_file_range+buffered'
+        return 'buffered'
+
+
+class _FollowingHasher:
+    """Hashes the output on a second thread while it is being written.
+
+    pycdlib writes all metadata first, then the file data extent by extent; each byte range the
+    writer reports finished (flushed to the OS, boot-info-table patched) is final, so the hasher
+    reads it from the page cache right behind the copy instead of in a second pass.
+    """
+
+    def __init__(self, fd):
+        self.fd = fd
+        self._done = {}
+        self._limit = None
+        self._cond = threading.Condition()
+        self._digest = hashlib.sha256()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name='esxi-customizer-sha256', daemon=True)
+        self._thread.start()
+
+    def finished(self, start, end):
+        with self._cond:
+            self._done[start] = max(end, self._done.get(start, end))
+            self._cond.notify()
+
+    def close(self, size):
+        """Everything below ``size`` is final; return the hex digest (or raise what the hasher hit)."""
+        with self._cond:
+            self._limit = size
+            self._cond.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
+
+    def abort(self):
+        with self._cond:
+            self._limit = -1
+            self._cond.notify()
+        self._thread.join()
+
+    def _next_range(self, pos):
+        """(end, last): hash up to ``end``; ``last`` when nothing will follow."""
+        with self._cond:
+            while True:
+                end = self._done.pop(pos, None)
+                if end is not None:
+                    return end, False
+                if self._limit is not None:
+                    return max(self._limit, pos), True
+                self._cond.wait()
+
+    def _run(self):
+        pos = 0
+        try:
+            last = False
+            while not last:
+                end, last = self._next_range(pos)
+                if end > pos:
+                    _hash_range(self.fd, pos, end, self._digest)
+                pos = max(pos, end)
+        except OSError as err:
+            self._error = err
+
+
+class _StreamingPyCdlib(_PyCdlibBase):
+    """pycdlib with a data-copy step that copies extents kernel-side (see module docstring)."""
+
+    copier = None
+    hasher = None
+    source_name = None
+    _metadata_done = False
+
+    def _output_file_data(self, outfp, blocksize, ino):
+        bsize = self.logical_block_size
+        start = ino.extent_location() * bsize
+        length = ino.data_length
+        pad = (-length) % bsize
+        if not self._metadata_done:
+            # All volume descriptors, path tables, directory records and the boot catalog sit
+            # below the lowest file extent and are written before any file data.
+            outfp.flush()
+            lowest = min((i.extent_location() for i in self.inodes if i.data_length), default=start // bsize)
+            self._mark_finished(0, lowest * bsize)
+            self._metadata_done = True
+        fd_off = self._kernel_source(ino)
+        if fd_off is None or self.copier is None:
+            # Small generated contents: pycdlib's own loop (it also patches a boot-info-table).
+            yield from super()._output_file_data(outfp, blocksize, ino)
+        else:
+            sfd, soff, name = fd_off
+            outfp.flush()
+            # Copy in pieces and report each, so the hasher follows a large payload closely.
+            piece_start = start
+            for off in range(0, length, HASH_PIECE):
+                n = min(HASH_PIECE, length - off)
+                self.copier.copy(sfd, soff + off, outfp.fileno(), start + off, n, name)
+                self.copier.writeback.start(outfp.fileno(), start + off, n)
+                if ino.boot_info_table is None and off + n < length:
+                    self._mark_finished(piece_start, start + off + n)
+                    piece_start = start + off + n
+            start_unreported = piece_start
+            outfp.seek(start + length)
+            if pad:
+                outfp.write(b'\x00' * pad)
+            if ino.boot_info_table is not None:
+                # isolinux needs bytes 8..63 to describe where it sits on *this* image.
+                outfp.seek(start + 8)
+                outfp.write(ino.boot_info_table.record())
+                outfp.seek(start + length + pad)
+            yield length + pad
+        outfp.flush()
+        self._mark_finished(start if fd_off is None or self.copier is None else start_unreported, start + length + pad)
+
+    # pycdlib silently shortens a file whose extent runs past the end of the image; keep the
+    # declared lengths while walking the directories so _check_source_extents can refuse it.
+    _declared_sizes = False
+
+    def _walk_directories(self, *args, **kwargs):
+        self._declared_sizes = True
+        try:
+            return super()._walk_directories(*args, **kwargs)
+        finally:
+            self._declared_sizes = False
+
+    def _get_iso_size(self):
+        if self._declared_sizes:
+            return 1 << 62
+        return super()._get_iso_size()
+
+    def _mark_finished(self, start, end):
+        if self.hasher is not None and end > start:
+            self.hasher.finished(start, end)
+
+    def _kernel_source(self, ino):
+        if ino.manage_fp:
+            return None
+        fp = ino.data_fp
+        if ino.original_data_location == ino.DATA_ON_ORIGINAL_ISO:
+            try:
+                return fp.fileno(), ino.orig_extent_loc * self.logical_block_size, self.source_name
+            except (AttributeError, io.UnsupportedOperation, ValueError):
+                return None
+        if isinstance(fp, _SliceReader):
+            return fp.kernel_fd, fp.kernel_offset + ino.fp_offset, fp.path
+        return None
+
+
+def open_iso(fp, name):
+    """Open an ISO from a binary file object with the streaming subclass; errors name ``name``."""
+    require_pycdlib()
+    iso = _StreamingPyCdlib()
+    iso.source_name = name
+    try:
+        iso.open_fp(fp)
+    except pycdlibexception.PyCdlibException as err:
+        raise FormatError('not a readable ISO9660 image: %s' % err, path=name) from None
+    return iso
+
+
+def _check_source_extents(iso, size, name):
+    """A truncated source must fail before anything is written, not halfway through the copy."""
+    bsize = iso.logical_block_size
+    for ino in iso.inodes:
+        if ino.original_data_location == ino.DATA_ON_ORIGINAL_ISO and ino.data_length:
+            end = ino.orig_extent_loc * bsize + ino.data_length
+            if end > size:
+                raise FormatError('a file extent ends at byte %d but the image holds only %d bytes (truncated?)' % (end, size), path=name)
+
+
+def _rock_ridge_mode(iso):
+    for path in ('/BOOT.CFG;1', '/ISOLINUX.CFG;1'):
+        try:
+            rec = iso.get_record(iso_path=path)
+        except pycdlibexception.PyCdlibException:
+            continue
+        if rec.rock_ridge is not None:
+            try:
+                return rec.rock_ridge.get_file_mode()
+            except (pycdlibexception.PyCdlibException, AttributeError):
+                pass
+    return 0o100444
+
+
+def apply_edits(iso, edits, opened):
+    """Apply ``edits`` to the open pycdlib object; ``opened`` collects file objects to close later."""
+    try:
+        for path in edits.remove:
+            iso.rm_file(iso_path=existing_record_path(iso, path))
+        for path, source in sorted(edits.replace.items()):
+            fp = source.open()
+            opened.append(fp)
+            iso.update_file_contents_fp(fp, source.length, iso_path=existing_record_path(iso, path))
+        joliet = iso.has_joliet()
+        rock_ridge = iso.has_rock_ridge()
+        mode = _rock_ridge_mode(iso) if rock_ridge else None
+        for path, source in sorted(edits.add.items()):
+            bare = check_root_name(path)
+            fp = source.open()
+            opened.append(fp)
+            kwargs = {'iso_path': '/%s;1' % bare}
+            if joliet:
+                kwargs['joliet_path'] = '/' + bare.lower()
+            if rock_ridge:
+                kwargs['rr_name'] = bare.lower()
+                kwargs['file_mode'] = mode
+            iso.add_fp(fp, source.length, **kwargs)
+        if edits.volume_id is not None:
+            iso.pvd.volume_identifier = _volume_identifier(edits.volume_id)
+            if iso.joliet_vd is not None:
+                # Joliet readers (Windows) show the supplementary descriptor's id: UCS-2, 16 characters.
+                from pycdlib import utils as pycdlib_utils
+                iso.joliet_vd.volume_identifier = pycdlib_utils.encode_space_pad(edits.volume_id[:16].encode('ascii'), 32, 'utf-16_be')
+    except pycdlibexception.PyCdlibException as err:
+        raise EsxiCustomizerError('cannot apply the ISO edits: %s' % err, path=iso.source_name) from None
+
+
+def normalize_volume_id(volume_id):
+    """``volume_id`` as the primary volume descriptor holds it: upper case (like VMware's own, the profile name
+    upper-cased), 1-32 characters ``A-Z 0-9 _ - .`` or space; EsxiCustomizerError for anything else."""
+    value = str(volume_id).strip().upper()
+    if not re.match(r'^[A-Z0-9_\-. ]{1,32}$', value):
+        raise EsxiCustomizerError('volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space (ISO 9660 allows no more; '
+                                  'it is %d characters)' % (volume_id, len(str(volume_id).strip())))
+    return value
+
+
+def _volume_identifier(volume_id):
+    if normalize_volume_id(volume_id) != volume_id:
+        raise EsxiCustomizerError('volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space' % volume_id)
+    return volume_id.encode('ascii').ljust(32, b' ')
+
+
+# --- atomic output ----------------------------------------------------------------------------
+
+def _fsync_dir(path):
+    try:
+        dfd = os.open(path, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def _hash_range(fd, start, end, digest):
+    buf = memoryview(bytearray(COPY_CHUNK))
+    off = start
+    while off < end:
+        want = min(COPY_CHUNK, end - off)
+        if hasattr(os, 'preadv'):
+            got = os.preadv(fd, [buf[:want]], off)
+            chunk = buf[:got]
+        else:
+            chunk = os.pread(fd, want, off)
+            got = len(chunk)
+        if not got:
+            # A finished range past the current end of file is a hole the writer never fills:
+            # the final image has zeros there.
+            chunk = bytes(want)
+            got = want
+        digest.update(chunk)
+        off += got
+
+
+def _write_failed(err, dest):
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EsxiCustomizerError('no space left on the device while writing the new image; %s was left unchanged' % dest, path=os.path.dirname(dest))
+    return EsxiCustomizerError('cannot write the new image (%s); %s was left unchanged' % (err.strerror or err, dest), path=err.filename or dest)
+
+
+def write_iso(src, dest, edits, epoch=None, checksum=True, allow_kernel_copy=True, progress=None):
+    """Write ``src`` with ``edits`` applied to ``dest`` atomically; return a :class:`WriteResult`.
+
+    ``epoch``: the instant every new timestamp gets (default: the source's volume creation date).
+    """
+    require_pycdlib()
+    src = os.path.abspath(src)
+    dest = os.path.abspath(dest)
+    if src == dest or (os.path.exists(dest) and os.path.samefile(src, dest)):
+        raise EsxiCustomizerError('dest must differ from src (the source stays untouched)', path=dest)
+    destdir = os.path.dirname(dest)
+    if not os.path.isdir(destdir):
+        raise EsxiCustomizerError('the directory for dest does not exist', path=destdir)
+    try:
+        srcf = open(src, 'rb')
+    except OSError as err:
+        raise EsxiCustomizerError('cannot open the source ISO: %s' % (err.strerror or err), path=src) from None
+    opened = []
+    tmp = None
+    try:
+        src_size = os.fstat(srcf.fileno()).st_size
+        iso = open_iso(srcf, src)
+        _check_source_extents(iso, src_size, src)
+        if epoch is None:
+            epoch = volume_epoch(iso)
+        if epoch is None:
+            epoch = 0
+        copier = _Copier(allow_kernel=allow_kernel_copy)
+        iso.copier = copier
+        with pinned_clock(epoch):
+            apply_edits(iso, edits, opened)
+            fd, tmp = tempfile.mkstemp(dir=destdir, prefix='.%s.' % os.path.basename(dest), suffix='.tmp')
+            with os.fdopen(fd, 'w+b', buffering=COPY_CHUNK) as out:
+                iso.hasher = _FollowingHasher(os.dup(out.fileno())) if checksum else None
+                try:
+                    iso.write_fp(out, blocksize=COPY_CHUNK, progress_cb=progress)
+                    out.flush()
+                    size = out.seek(0, os.SEEK_END)
+                    os.fsync(out.fileno())
+                    digest = iso.hasher.close(size) if checksum else None
+                except pycdlibexception.PyCdlibException as err:
+                    raise EsxiCustomizerError('cannot lay out the new image: %s' % err, path=src) from None
+                finally:
+                    if iso.hasher is not None:
+                        iso.hasher.abort()
+                        os.close(iso.hasher.fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, dest)
+        tmp = None
+        _fsync_dir(destdir)
+        if digest is not None:
+            remember_sha256(dest, digest)
+        return WriteResult(dest, size, digest, copier.method)
+    except OSError as err:
+        raise _write_failed(err, dest) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        for fp in opened:
+            with contextlib.suppress(Exception):
+                fp.close()
+        srcf.close()

@@ -1,0 +1,504 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The edit plan for a customized ESXi installer ISO (esxi-formats §9): pure data, validated, with a digest.
+
+:func:`build_plan` takes the opened source (:class:`EsxiImage`), the loaded packages and the request and
+decides everything before a byte is written: which VIBs are added, replaced or removed, their local
+names (§3.5), the new contents of both boot.cfg and of IMGDB.TGZ, the ISO files to add/remove, the
+acceptance level, warnings, a diff, and a manifest. The manifest (embedded in the output as
+:data:`MANIFEST_PATH`) records the source's size and identity hash and every input's hash and option;
+its digest is what a re-run compares to decide that the output is already up to date.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import re
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
+    CompatibilityError,
+    ConflictError,
+    EsxiCustomizerError,
+    UnsupportedError,
+)
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BOOT_LOADED_TYPES
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import sha256_file
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import (
+    ByteSource,
+    FileSliceSource,
+    IsoEdits,
+    SECTOR,
+    StreamSource,
+    normalize_volume_id,
+    volume_epoch,
+)
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
+    ACCEPTANCE_LEVELS,
+    acceptance_rank,
+    is_less_trusted,
+    lowest_trust,
+    normalize_acceptance,
+)
+
+MANIFEST_PATH = '/ESXICUST.JSN'
+MANIFEST_FORMAT = 1
+KICKSTART_PATH = '/KS.CFG'
+KICKSTART_OPTION = 'ks=cdrom:/KS.CFG'
+MAX_KICKSTART_SIZE = 1024 * 1024
+DRIVER_PAYLOAD_TYPES = ('vgz', 'tgz')
+IDENTITY_HEAD = 1024 * 1024
+IDENTITY_TAIL = 64 * 1024
+_RELEASE_RE = re.compile(r'^(\d+)\.(\d+)(?:(?:\.|U)(\d+))?')
+UEFI_MAX_VOLUME = 2 * 1024 * 1024 * 1024
+"""esx-boot's UEFI ISO 9660 driver numbers inodes in a way that "fails on volumes > 2 GB" (esxi-formats 1.1)."""
+
+
+class Request:
+    """The user's options, normalized (names as in the module's argument_spec)."""
+
+    def __init__(self, add=(), remove=(), kickstart=None, kernelopt=None, kernelopt_add=(), boot_title=None, boot_timeout=None,
+                 acceptance_level=None, volume_id=None, skip_compatibility_check=False):
+        self.add = [str(p) for p in add or ()]
+        self.remove = [str(n) for n in remove or ()]
+        self.kickstart = kickstart
+        self.kernelopt = kernelopt
+        self.kernelopt_add = [str(t) for t in kernelopt_add or ()]
+        self.boot_title = boot_title
+        self.boot_timeout = boot_timeout
+        self.acceptance_level = normalize_acceptance(acceptance_level) if acceptance_level else None
+        self.volume_id = volume_id
+        self.skip_compatibility_check = bool(skip_compatibility_check)
+
+    def options(self):
+        """What the manifest records besides the input files' hashes."""
+        return {'remove': self.remove, 'kernelopt': self.kernelopt, 'kernelopt_add': self.kernelopt_add,
+                'boot_title': self.boot_title, 'boot_timeout': self.boot_timeout, 'acceptance_level': self.acceptance_level,
+                'volume_id': self.volume_id, 'skip_compatibility_check': self.skip_compatibility_check,
+                'kickstart': bool(self.kickstart)}
+
+
+class Plan:
+    """Everything the writer needs plus everything the module reports."""
+
+    def __init__(self):
+        self.edits = IsoEdits()
+        self.added = []
+        self.replaced = []
+        self.removed = []
+        self.components_added = []
+        self.acceptance_level = {'before': None, 'after': None}
+        self.boot = {}
+        self.warnings = []
+        self.diff = []
+        self.manifest = {}
+        self.digest = None
+        self.epoch = None
+        self.size_estimate = None
+
+
+def release_tuple(release):
+    """'7.0U3' / '7.0.3' / '6.7' -> (7, 0, 3) / (7, 0, 3) / (6, 7, 0); None when not a release."""
+    match = _RELEASE_RE.match(release or '')
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+
+
+def source_identity(path, files):
+    """sha256 over the source's size, first MiB, last 64 KiB and file listing (path, extent, size).
+
+    Volume descriptors, path tables and directory records of ESXi ISOs sit in the first MiB, and the
+    listing pins every file's place and length; a re-run decides from this without reading the payloads.
+    """
+    digest = hashlib.sha256()
+    size = os.path.getsize(path)
+    digest.update(b'size %d\n' % size)
+    with open(path, 'rb') as f:
+        digest.update(f.read(IDENTITY_HEAD))
+        f.seek(max(0, size - IDENTITY_TAIL))
+        digest.update(f.read(IDENTITY_TAIL))
+    for entry in sorted(files, key=lambda e: e.path):
+        digest.update(('%s %d %d\n' % (entry.path, entry.extent, entry.size)).encode('utf-8', 'surrogateescape'))
+    return size, digest.hexdigest()
+
+
+def _vib_summary(record, file_path=None):
+    """Return-value shape for an added/replaced/removed VIB."""
+    return {'id': record.vib_id, 'name': record.name, 'version': record.version, 'vendor': record.vendor,
+            'acceptance_level': record.acceptance_level, 'file': file_path}
+
+
+class _Builder:
+    def __init__(self, image, packages, request, src_path):
+        self.image = image
+        self.db = image.imgdb
+        self.packages = packages
+        self.request = request
+        self.src_path = src_path
+        self.plan = Plan()
+        self.cfgs = [(path, cfg.copy()) for path, cfg in image.bootcfgs]
+        self.before_cfgs = [(path, cfg.serialize()) for path, cfg in image.bootcfgs]
+        self.release = release_tuple(image.version)
+        self.removed_files = set()
+        self.new = []
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def new_vibs(self):
+        """[(package, PackageVib)] in input order; a VIB name given twice is an error."""
+        seen = {}
+        result = []
+        for package in self.packages:
+            for vib in package.vibs:
+                if vib.name in seen:
+                    raise ConflictError('VIB %s is given twice (%s and %s)' % (vib.name, seen[vib.name], package.path))
+                seen[vib.name] = package.path
+                result.append((package, vib))
+        return result
+
+    def check_vib(self, package, vib):
+        label = '%s (%s)' % (package.path, vib.vib_id)
+        for payload in vib.descriptor.payloads:
+            if payload.type not in DRIVER_PAYLOAD_TYPES:
+                raise UnsupportedError('payload %s has type %s; only vgz and tgz driver payloads can be injected'
+                                       % (payload.name, payload.type), path=label)
+        vib.verify_payloads(strict=True)
+        if self.request.skip_compatibility_check:
+            return
+        if vib.esx4:
+            raise CompatibilityError(vib.esx4_reason + ' (skip_compatibility_check overrides)', path=label)
+        if self.release is None:
+            return
+        if vib.vmklinux and self.release >= (7, 0, 0):
+            raise CompatibilityError('is a vmklinux driver (com.vmware.driverAPI); ESXi %s removed vmklinux (7.0+), so it '
+                                     'cannot load (skip_compatibility_check overrides)' % self.image.version, path=label)
+        if self.release >= (8, 0, 0):
+            for payload in vib.descriptor.payloads:
+                kinds = {(c.checksum_type, c.verify_process or '') for c in payload.checksums}
+                if ('sha-256', 'gunzip') not in kinds:
+                    raise CompatibilityError('payload %s has no sha-256 gunzip checksum; the ESXi %s installer rejects such '
+                                             'VIBs ("does not have sha-256 gunzip checksum") (skip_compatibility_check '
+                                             'overrides)' % (payload.name, self.image.version), path=label)
+        needed = release_tuple(vib.min_esxi_release)
+        if needed is not None and needed > self.release:
+            raise CompatibilityError('needs vmkapi %s, first provided by ESXi %s, newer than this ISO (%s) '
+                                     '(skip_compatibility_check overrides)'
+                                     % (vib.vmkapi_string, vib.min_esxi_release, self.image.version), path=label)
+
+    # -- removal ------------------------------------------------------------------------------
+
+    def drop_vib(self, record, why):
+        """Remove a VIB from the ISO: its payload files, boot.cfg entries, DB entries and sole components."""
+        payloads = self.db.profile.vibs.get(record.vib_id, {})
+        files = []
+        for payload_name, local in payloads.items():
+            payload = record.payload(payload_name)
+            if payload is not None and payload.type not in BOOT_LOADED_TYPES:
+                continue  # loader files (isolinux, efiboot...) are not modules; never remove those
+            entry = self.image.reader.find('/' + local)
+            if entry is not None and entry.iso_path:
+                self.removed_files.add(entry.iso_path)
+                files.append(entry.path)
+            for _path, cfg in self.cfgs:
+                cfg.remove_module('/' + local)
+        for component in self.db.components_of(record.vib_id):
+            if set(component.vib_ids) <= {record.vib_id}:
+                self.db.remove_component(component.id)
+            else:
+                self.plan.warnings.append('component %s still lists the removed VIB %s next to other VIBs; it was kept'
+                                          % (component.id, record.vib_id))
+        self.db.remove_vib(record.vib_id)
+        summary = _vib_summary(record, ', '.join(files) or None)
+        summary['reason'] = why
+        return summary
+
+    def current_records(self):
+        return [self.db.vibs[vib_id] for vib_id in self.db.profile.vibs if vib_id in self.db.vibs]
+
+    # -- the plan -----------------------------------------------------------------------------
+
+    def build(self):
+        plan = self.plan
+        if self.db is None or self.db.profile is None:
+            raise EsxiCustomizerError('the ISO has no image database with an image profile; cannot add or remove VIBs',
+                                      path=self.src_path)
+        self.check_volume_id()
+        if self.image.bootcfg_uefi is None:
+            plan.warnings.append('the ISO has no /EFI/BOOT/BOOT.CFG (BIOS-only, like ESXi 5.0 GA): only /BOOT.CFG was changed, '
+                                 'and the result boots in BIOS mode only')
+        if len(self.db.profiles) > 1:
+            plan.warnings.append('the image database has %d image profiles (%s); every change was made in each'
+                                 % (len(self.db.profiles), ', '.join(p.name or p.member or '?' for p in self.db.profiles)))
+        plan.acceptance_level['before'] = self.db.profile.acceptance_level
+        before_vibs = list(self.db.profile.vibs)
+        new = self.new = self.new_vibs()
+        for package, vib in new:
+            self.check_vib(package, vib)
+        self.apply_removals(new)
+        self.check_conflicts(new)
+        self.apply_additions(new)
+        self.check_dependencies()
+        self.set_acceptance(new)
+        self.apply_boot_options()
+        self.finish(before_vibs)
+        return plan
+
+    def apply_removals(self, new):
+        plan = self.plan
+        new_names = {vib.name for _p, vib in new}
+        for name in self.request.remove:
+            if name in new_names:
+                raise ConflictError('VIB %s is both in add and in remove' % name)
+            records = [r for r in self.current_records() if r.name == name]
+            if not records:
+                plan.warnings.append('remove: no VIB named %s on the ISO; nothing to remove' % name)
+            for record in records:
+                plan.removed.append(self.drop_vib(record, 'remove'))
+        for _package, vib in new:
+            targets = {vib.name} | {c.name for c in vib.descriptor.replaces}
+            for record in self.current_records():
+                if record.name in targets:
+                    summary = self.drop_vib(record, 'same name' if record.name == vib.name else 'replaced by %s' % vib.name)
+                    summary['by'] = vib.vib_id
+                    plan.replaced.append(summary)
+
+    def check_conflicts(self, new):
+        remaining = self.current_records()
+        for _package, vib in new:
+            conflicts = {c.name for c in vib.descriptor.conflicts}
+            for record in remaining:
+                if record.name in conflicts:
+                    raise ConflictError('VIB %s conflicts with %s on the ISO; remove it (remove: [%s]) or use another VIB'
+                                        % (vib.vib_id, record.vib_id, record.name))
+                theirs = {c.name for c in record.relationships.get('conflicts', [])}
+                if vib.name in theirs:
+                    raise ConflictError('VIB %s on the ISO declares a conflict with %s' % (record.vib_id, vib.name))
+
+    def check_volume_id(self):
+        wanted = self.request.volume_id
+        if wanted is None:
+            return
+        self.request.volume_id = normalize_volume_id(wanted)
+        if self.request.volume_id != wanted:
+            self.plan.warnings.append('volume_id %r written as %r: ISO 9660 volume identifiers are upper case'
+                                      % (wanted, self.request.volume_id))
+
+    def apply_additions(self, new):
+        plan = self.plan
+        # Taken: every name in the ISO root in any tree (not only those the profile knows: README, KS.CFG, an OEM's
+        # extra files) and every module either boot.cfg lists, present or not.
+        reserved = {e.path.rsplit('/', 1)[-1].lower() for e in self.image.reader.files()
+                    if e.path.count('/') == 1 and e.iso_path not in self.removed_files}
+        reserved |= {name for _path, cfg in self.cfgs for name in cfg.module_names}
+        new_ids = set()
+        for package, vib in new:
+            payloads = {}
+            files = []
+            for payload in vib.descriptor.payloads:
+                local = self.db.allocate_local_name(payload.name, payload.type, payload.vfat_name, reserved=reserved, for_iso=True)
+                reserved.add(local)
+                payloads[payload.name] = local
+                iso_name = '/' + local.upper()
+                plan.edits.add[iso_name] = self.payload_source(vib, payload.name)
+                files.append(iso_name)
+                for _path, cfg in self.cfgs:
+                    cfg.insert_module('/' + local)
+            signed = vib.signed
+            # The database copy is re-rendered so its checksums are in VMware's order (some installers check only
+            # the first one: esxi-formats 4.2); the original bytes stay in .orig, which is what the signature covers.
+            self.db.add_vib(vib.vib_id, vib.name, vib.descriptor.to_xml(), payloads,
+                            orig=vib.descriptor_bytes if signed else None, sig=vib.signature if signed else None)
+            new_ids.add(vib.vib_id)
+            summary = _vib_summary(self.db.vibs[vib.vib_id], ', '.join(files))
+            summary['signed'] = signed
+            summary['package'] = package.path
+            plan.added.append(summary)
+            if not signed:
+                plan.warnings.append('VIB %s is unsigned (%s): UEFI Secure Boot must be off on hosts installed from this ISO'
+                                     % (vib.vib_id, vib.descriptor.acceptance_level))
+            plan.warnings.extend('%s: %s' % (vib.vib_id, w) for w in vib.all_warnings())
+        self.add_components(new_ids)
+
+    def add_components(self, new_ids):
+        if self.release is None or self.release < (7, 0, 0):
+            return
+        for package in self.packages:
+            for bulletin in package.components:
+                if not bulletin.vib_ids or not set(bulletin.vib_ids) <= new_ids:
+                    continue
+                if bulletin.id in self.db.components:
+                    self.db.remove_component(bulletin.id)
+                self.db.add_component(bulletin.id, bulletin.xml_bytes)
+                self.plan.components_added.append(bulletin.id)
+
+    @staticmethod
+    def payload_source(vib, name):
+        extent = vib.payload_extent(name)
+        if extent is not None:
+            return FileSliceSource(extent[0], extent[1], extent[2])
+        return StreamSource(lambda: vib.open_payload(name), vib.payload_size(name))
+
+    def check_dependencies(self):
+        """Refuse a removal (or replacement) that leaves a VIB whose depends nothing provides any more."""
+        records = self.current_records()
+        provided = set()
+        for record in records:
+            provided.add(record.name)
+            provided.update(c.name for c in record.relationships.get('provides', []))
+        gone = {item['name'] for item in self.plan.removed + self.plan.replaced}
+        for record in records:
+            for constraint in record.relationships.get('depends', []):
+                if constraint.name in gone and constraint.name not in provided:
+                    raise ConflictError('cannot remove %s: VIB %s on the ISO depends on it' % (constraint.name, record.vib_id))
+
+    def set_acceptance(self, new):
+        plan = self.plan
+        before = plan.acceptance_level['before'] or 'partner'
+        levels = [r.acceptance_level for r in self.current_records() if r.acceptance_level in ACCEPTANCE_LEVELS]
+        added_levels = [vib.descriptor.acceptance_level for _p, vib in new]
+        wanted = self.request.acceptance_level
+        if wanted is None:
+            after = lowest_trust([before] + added_levels) if added_levels else before
+        else:
+            weaker = sorted({lvl for lvl in levels if is_less_trusted(lvl, wanted)}, key=acceptance_rank)
+            if weaker:
+                raise ConflictError('acceptance_level %s is more trusted than VIB(s) on the resulting image (%s); '
+                                    'use %s or lower' % (wanted, ', '.join(weaker), lowest_trust(weaker)))
+            after = wanted
+        plan.acceptance_level['after'] = after
+        if after != (self.db.profile.acceptance_level or ''):
+            self.db.set_acceptance_level(after)
+
+    def apply_boot_options(self):
+        request = self.request
+        for _path, cfg in self.cfgs:
+            if request.kernelopt is not None:
+                cfg.set_kernelopt(' '.join(request.kernelopt.split()))
+            if request.kernelopt_add:
+                cfg.merge_kernelopt(request.kernelopt_add)
+            if request.kickstart:
+                cfg.merge_kernelopt([KICKSTART_OPTION])
+            if request.boot_title is not None:
+                cfg.title = request.boot_title
+            if request.boot_timeout is not None:
+                cfg.timeout = int(request.boot_timeout)
+        if request.kickstart:
+            data = _read_small(request.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
+            self.put_file(KICKSTART_PATH, ByteSource(data))
+
+    def epoch(self):
+        """The one instant every new timestamp gets: derived from the inputs, never from the clock.
+
+        The latest of the source's volume date, the profile's creation time and the added VIBs' release
+        dates, so ``<modifiedtime>`` is never before ``<creationtime>`` and equal inputs give equal bytes.
+        """
+        candidates = [volume_epoch(self.image.reader.iso), _parse_time(self.db.profile.creation_time)]
+        candidates += [_parse_time(vib.descriptor.release_date) for _p, vib in self.new]
+        candidates = [c for c in candidates if c is not None]
+        return max(candidates) if candidates else 0
+
+    def put_file(self, path, source):
+        entry = self.image.reader.find(path)
+        if entry is not None and entry.iso_path:
+            self.plan.edits.replace[entry.iso_path] = source
+        else:
+            self.plan.edits.add[path] = source
+
+    def finish(self, before_vibs):
+        plan = self.plan
+        image = self.image
+        changed_db = bool(plan.added or plan.removed or plan.replaced or plan.components_added
+                          or any(profile.dirty for profile in self.db.profiles))
+        for (path, cfg), (_p, before) in zip(self.cfgs, self.before_cfgs):
+            after = cfg.serialize()
+            entry = image.reader.find(path)
+            if after != before:
+                plan.edits.replace[entry.iso_path] = ByteSource(after)
+            plan.diff.append({'before_header': path, 'after_header': path, 'before': before.decode('utf-8', 'replace'),
+                              'after': after.decode('utf-8', 'replace')})
+            key = 'bios' if path == '/BOOT.CFG' else 'uefi'
+            plan.boot[key] = {'path': path, 'kernel': cfg.kernel, 'kernelopt': cfg.kernelopt, 'modules': [m.render() for m in cfg.modules],
+                              'title': cfg.title, 'timeout': cfg.timeout}
+        plan.diff.append({'before_header': 'image profile VIBs', 'after_header': 'image profile VIBs',
+                          'before': '\n'.join(before_vibs) + '\n', 'after': '\n'.join(self.db.profile.vibs) + '\n'})
+        plan.edits.remove = sorted(self.removed_files)
+        if self.request.volume_id is not None and self.request.volume_id != image.reader.volume_id:
+            plan.edits.volume_id = self.request.volume_id
+        size, identity = source_identity(self.src_path, image.reader.files())
+        inputs = [{'file': os.path.basename(p), 'sha256': sha256_file(p)} for p in self.request.add]
+        if self.request.kickstart:
+            inputs.append({'file': 'kickstart', 'sha256': sha256_file(self.request.kickstart)})
+        manifest = {'format': MANIFEST_FORMAT, 'tool': 'esxi.customizer.iso_customize',
+                    'source': {'size': size, 'identity_sha256': identity}, 'inputs': inputs, 'options': self.request.options()}
+        plan.digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode('utf-8')).hexdigest()
+        manifest['digest'] = plan.digest
+        manifest['result'] = {'added': [v['id'] for v in plan.added], 'replaced': [v['id'] for v in plan.replaced],
+                              'removed': [v['id'] for v in plan.removed], 'acceptance_level': plan.acceptance_level}
+        plan.manifest = manifest
+        plan.epoch = self.epoch()
+        if changed_db:
+            self.db.touch(plan.epoch or 0)
+            plan.edits.replace[image.imgdb_entry.iso_path] = ByteSource(self.db.to_tgz(mtime=plan.epoch or 0))
+        self.put_file(MANIFEST_PATH, ByteSource(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8') + b'\n'))
+        size = plan.size_estimate = self.estimated_size()
+        if size > UEFI_MAX_VOLUME:
+            plan.warnings.append('the new ISO will be about %d MiB, more than 2 GiB: the ESXi UEFI boot loader\'s ISO 9660 '
+                                 'driver fails on volumes over 2 GB, so UEFI boot from it may fail (BIOS boot is not affected)'
+                                 % (size // (1024 * 1024)))
+
+    def estimated_size(self):
+        """Bytes of the output: the source volume plus added and grown files, minus removed ones (whole sectors)."""
+        def sectors(length):
+            return -(-int(length) // SECTOR) * SECTOR
+
+        edits = self.plan.edits
+        size = self.image.reader.volume_size
+        size += sum(sectors(source.length) for source in edits.add.values())
+        for path, source in edits.replace.items():
+            entry = self.image.reader.find(path)
+            size += sectors(source.length) - (sectors(entry.size) if entry is not None else 0)
+        for path in edits.remove:
+            entry = self.image.reader.find(path)
+            size -= sectors(entry.size) if entry is not None else 0
+        return size
+
+
+def _parse_time(text):
+    """Unix time of an ISO-8601 string from a profile or descriptor, or None."""
+    try:
+        value = datetime.datetime.fromisoformat((text or '').strip().replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return int(value.timestamp())
+
+
+def _read_small(path, limit, what):
+    try:
+        size = os.path.getsize(path)
+        if size > limit:
+            raise EsxiCustomizerError('the %s is %d bytes; more than %d is not a kickstart file' % (what, size, limit), path=path)
+        with open(path, 'rb') as f:
+            return f.read()
+    except OSError as err:
+        raise EsxiCustomizerError('cannot read the %s (%s)' % (what, err.strerror or err), path=path) from None
+
+
+def build_plan(image, packages, request, src_path):
+    """Validate the request against the opened ISO and packages; return a :class:`Plan` (nothing written)."""
+    return _Builder(image, packages, request, src_path).build()
+
+
+def read_manifest(reader):
+    """The manifest embedded in an ISO opened with :class:`IsoReader`, or None."""
+    entry = reader.find(MANIFEST_PATH)
+    if entry is None or entry.size > MAX_KICKSTART_SIZE:
+        return None
+    try:
+        return json.loads(reader.read(entry).decode('utf-8'))
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,673 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A bootable USB/disk image of an ESXi installer ISO (VMware's documented USB layout, built without root).
+
+Layout (esxi-formats.md 1.1, 2.2, 2.3; VMware "Format a USB flash drive to boot the ESXi installation"):
+
+* MBR partition table with one bootable FAT32 (LBA, type 0x0c) partition starting at 1 MiB, running to the
+  end of the image; BIOS boot code is syslinux's ``mbr.bin``.
+* The partition holds every file of the ISO under the names a mounted ISO shows (Rock Ridge / Joliet name,
+  else the ISO 9660 name): FAT lookups are case-insensitive, like isolinux's and mboot's ISO lookups.
+* BIOS: ``syslinux --install --offset`` puts ``ldlinux.sys`` in the partition's boot sector chain;
+  ``ISOLINUX.CFG`` becomes ``SYSLINUX.CFG`` with ``-p 1`` added to the ``APPEND -c boot.cfg`` lines
+  (mboot then loads the modules from partition 1).
+* UEFI: the firmware starts ``EFI/BOOT/BOOTX64.EFI`` of the ISO tree (ESXi's mboot.efi), which reads
+  ``EFI/BOOT/BOOT.CFG`` beside itself; the module paths there are absolute, so they resolve on the partition.
+* A kickstart becomes ``/KS.CFG`` with ``ks=usb:/KS.CFG`` in both boot.cfg (installer syntax, section 2.4).
+
+BIOS compatibility: ESXi's ``mboot.c32``/``menu.c32`` are COM32 modules of the syslinux release its
+``ISOLINUX.BIN`` comes from (3.86 on VMware media); syslinux 5 changed the module format, so the installer that
+writes ``ldlinux.sys`` must be of the same generation. :func:`syslinux_compatible` decides; a mismatch is an
+error (an image that shows "Failed to load COM32 file" is worse than none) unless BIOS boot is turned off.
+
+Contents are streamed from the ISO into ``mcopy`` (mtools) on its standard input, one file at a time, so
+nothing is extracted to disk or held in memory. Every timestamp comes from ``SOURCE_DATE_EPOCH`` (the ISO's
+volume date), the volume serial and disk signature from the request digest: the same inputs and tools give
+a byte-identical image.
+
+Idempotence: the request (source identity, options, tool versions) is stored as JSON in the gap between the
+MBR and the partition (:data:`MANIFEST_OFFSET`), so the image carries its own manifest; an image whose
+manifest matches is not rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import tempfile
+
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, UnsupportedError
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import _fsync_dir, volume_epoch
+from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import source_identity
+
+SECTOR = 512
+MIB = 1024 * 1024
+PARTITION_START = 2048
+"""First sector of the FAT partition: 1 MiB alignment, like fdisk and every USB stick sold."""
+PARTITION_TYPE = 0x0c  # FAT32 with LBA addressing
+MIN_SIZE = 64 * MIB
+"""FAT32 needs at least 65525 clusters; 64 MiB with 512-byte clusters leaves room for that."""
+MIN_CLUSTERS = 66000
+MANIFEST_OFFSET = 8 * SECTOR
+MANIFEST_MAGIC = b'ESXICUST-DISKIMAGE\x00'
+MANIFEST_MAX = PARTITION_START * SECTOR - MANIFEST_OFFSET - 4 - len(MANIFEST_MAGIC)
+MANIFEST_FORMAT = 1
+CHUNK = 1024 * 1024
+DEFAULT_LABEL = 'ESXI'
+DEFAULT_EPOCH = 1262304000  # 2010-01-01, for an ISO without volume dates
+KICKSTART_NAME = 'KS.CFG'
+KICKSTART_OPTION = 'ks=usb:/KS.CFG'
+MAX_KICKSTART = 4 * MIB
+MBR_CANDIDATES = ('/usr/lib/syslinux/mbr/mbr.bin', '/usr/lib/SYSLINUX/mbr.bin', '/usr/share/syslinux/mbr.bin',
+                  '/usr/lib/syslinux/mbr.bin')
+SBIN_DIRS = ('/usr/sbin', '/sbin')
+# FAT forbids these in long names (plus control characters)
+_FAT_FORBIDDEN = set('"*/:<>?\\|')
+_ISOLINUX_VERSION = re.compile(rb'ISOLINUX (\d+)\.(\d+)')
+_SYSLINUX_VERSION = re.compile(r'(?:syslinux|SYSLINUX)\s+(\d+)\.(\d+)')
+_EMBEDDED_BANNER = re.compile(rb'SYSLINUX (\d+)\.(\d+) ')
+MAX_INSTALLER = 16 * MIB
+
+
+class DiskImageError(EsxiCustomizerError):
+    """The image cannot be built as requested (size, tools, boot loader compatibility)."""
+
+
+# -- pure pieces -------------------------------------------------------------------------------
+
+
+def chs(lba: int, heads: int = 255, sectors: int = 63) -> bytes:
+    """CHS triple of an LBA as stored in an MBR entry; beyond 1023 cylinders the conventional maximum."""
+    cylinder, rest = divmod(lba, heads * sectors)
+    head, sector = divmod(rest, sectors)
+    if cylinder > 1023:
+        return b'\xfe\xff\xff'
+    return bytes((head, ((cylinder >> 2) & 0xc0) | (sector + 1), cylinder & 0xff))
+
+
+def mbr_sector(boot_code: bytes, disk_signature: int, start: int, count: int, part_type: int = PARTITION_TYPE,
+               bootable: bool = True) -> bytes:
+    """The 512-byte MBR: boot code (at most 440 bytes), disk signature, one partition entry, 0x55AA."""
+    if len(boot_code) > 440:
+        raise ValueError('MBR boot code is %d bytes, at most 440 fit' % len(boot_code))
+    if start <= 0 or count <= 0 or start + count > 0xffffffff:
+        raise ValueError('partition %d+%d does not fit an MBR entry' % (start, count))
+    sector = bytearray(SECTOR)
+    sector[:len(boot_code)] = boot_code
+    struct.pack_into('<I', sector, 440, disk_signature & 0xffffffff)
+    entry = bytes((0x80 if bootable else 0x00,)) + chs(start) + bytes((part_type,)) + chs(start + count - 1) + struct.pack('<II', start, count)
+    sector[446:462] = entry
+    sector[510:512] = b'\x55\xaa'
+    return bytes(sector)
+
+
+def syslinux_cfg(isolinux_cfg: bytes) -> bytes:
+    """VMware's USB recipe: ISOLINUX.CFG with ``-p 1`` in every ``APPEND -c <file>`` line that has no ``-p``.
+
+    ``-p 1`` goes right after ``-c <file>``: mboot reads its options with getopt, which stops at the first
+    kernel option (``APPEND -c boot.cfg ks=... -p 1`` would hand ``-p 1`` to the kernel instead).
+    """
+    out = []
+    for line in isolinux_cfg.splitlines(keepends=True):
+        body = line.rstrip(b'\r\n')
+        ending = line[len(body):]
+        tokens = body.split()
+        if len(tokens) > 2 and tokens[0].lower() == b'append' and b'-c' in tokens[1:-1] and b'-p' not in tokens[1:]:
+            at = tokens.index(b'-c', 1) + 2
+            indent = body[:len(body) - len(body.lstrip())]
+            body = indent + b' '.join(tokens[:at] + [b'-p', b'1'] + tokens[at:])
+        out.append(body + ending)
+    return b''.join(out)
+
+
+def isolinux_version(data: bytes) -> tuple[int, int] | None:
+    """``(major, minor)`` from the banner inside ISOLINUX.BIN (``ISOLINUX 3.86 2010-04-01``), None if absent."""
+    match = _ISOLINUX_VERSION.search(data)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def syslinux_installer_version(text: str) -> tuple[int, int] | None:
+    match = _SYSLINUX_VERSION.search(text or '')
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def version_text(version) -> str:
+    """``(3, 86)`` -> ``3.86``, ``(6, 4)`` -> ``6.04`` (syslinux writes minor versions with two digits)."""
+    return '%d.%02d' % tuple(version) if version else '(unknown version)'
+
+
+def syslinux_compatible(iso_version, installer_version) -> bool:
+    """Whether ``ldlinux.sys`` of ``installer_version`` can run the ISO's COM32 modules.
+
+    Before 5.00 modules are COM32R binaries (3.x modules run on 4.x); from 5.00 they are ELF objects linked
+    against the exact ldlinux.c32 of their release, so major.minor must match.
+    """
+    if iso_version is None or installer_version is None:
+        return False
+    if iso_version[0] < 5 and installer_version[0] < 5:
+        return True
+    return tuple(iso_version) == tuple(installer_version)
+
+
+def check_fat_path(path: str) -> str:
+    """A ``/``-rooted path valid on FAT (long names), or DiskImageError."""
+    parts = [part for part in path.split('/') if part]
+    if not parts:
+        raise DiskImageError('empty file name %r' % path)
+    for part in parts:
+        if part in ('.', '..') or len(part) > 255 or part != part.rstrip(' .') or \
+                any(ch in _FAT_FORBIDDEN or ord(ch) < 32 for ch in part):
+            raise DiskImageError('the ISO file %r cannot be stored on FAT (name %r)' % (path, part))
+    return '/' + '/'.join(parts)
+
+
+def cluster_sectors(partition_sectors: int) -> int:
+    """Sectors per cluster: 4 KiB clusters when the partition is big enough for FAT32, else smaller."""
+    for spc in (8, 4, 2, 1):
+        if partition_sectors // spc >= MIN_CLUSTERS:
+            return spc
+    raise DiskImageError('a FAT32 partition of %d sectors is too small' % partition_sectors)
+
+
+def needed_bytes(file_sizes, dir_count: int, cluster: int) -> int:
+    """Bytes of the partition the files, directories, FATs and reserved sectors take with ``cluster``-byte clusters."""
+    clusters = sum(-(-size // cluster) for size in file_sizes) + dir_count + 1
+    clusters += -(-160 * 1024 // cluster)  # ldlinux.sys + ldlinux.c32 (syslinux 6: ~135 KiB)
+    return clusters * cluster + 2 * 4 * (clusters + 2) + 32 * SECTOR + 2 * SECTOR
+
+
+def default_size(file_sizes, dir_count: int) -> int:
+    """Content with 4 KiB clusters, plus 5 % and 16 MiB of slack, rounded up to a MiB; at least MIN_SIZE."""
+    need = needed_bytes(file_sizes, dir_count, 4096)
+    total = PARTITION_START * SECTOR + need + need // 20 + 16 * MIB
+    return max(MIN_SIZE, -(-total // MIB) * MIB)
+
+
+def encode_manifest(doc: dict) -> bytes:
+    data = json.dumps(doc, sort_keys=True, separators=(',', ':')).encode('utf-8')
+    if len(data) > MANIFEST_MAX:
+        raise DiskImageError('the request is too large to record in the image (%d bytes)' % len(data))
+    return MANIFEST_MAGIC + struct.pack('<I', len(data)) + data
+
+
+def decode_manifest(blob: bytes) -> dict | None:
+    """The manifest at the start of ``blob`` (bytes read at MANIFEST_OFFSET), None when there is none."""
+    if not blob.startswith(MANIFEST_MAGIC) or len(blob) < len(MANIFEST_MAGIC) + 4:
+        return None
+    length, = struct.unpack_from('<I', blob, len(MANIFEST_MAGIC))
+    data = blob[len(MANIFEST_MAGIC) + 4:len(MANIFEST_MAGIC) + 4 + length]
+    if length > MANIFEST_MAX or len(data) != length:
+        return None
+    try:
+        doc = json.loads(data.decode('utf-8'))
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and doc.get('format') == MANIFEST_FORMAT else None
+
+
+def read_image_manifest(path: str) -> dict | None:
+    """The manifest of an existing image, None when ``path`` is absent or is not one of ours."""
+    try:
+        with open(path, 'rb') as stream:
+            head = stream.read(SECTOR)
+            stream.seek(MANIFEST_OFFSET)
+            blob = stream.read(PARTITION_START * SECTOR - MANIFEST_OFFSET)
+    except OSError:
+        return None
+    if len(head) < SECTOR or head[510:512] != b'\x55\xaa':
+        return None
+    return decode_manifest(blob)
+
+
+def up_to_date(manifest: dict | None, digest: str, dest_size: int | None) -> bool:
+    """Whether an image with ``manifest`` (and ``dest_size`` bytes) is the output of request ``digest``."""
+    return bool(manifest) and manifest.get('digest') == digest and manifest.get('size') == dest_size
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+class CommandRunner:
+    """Runs external tools; ``stdin`` may be an iterable of byte chunks streamed to the process.
+
+    Not ``AnsibleModule.run_command``: that takes standard input as one bytes object, and the point here is
+    to stream multi-hundred-MB payloads. Tests inject a subclass to record or fail commands.
+    """
+
+    def run(self, argv, stdin=None, env=None) -> tuple[int, str, str]:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                                        stdout=out, stderr=err, env=env)
+            except OSError as exc:
+                return 127, '', '%s: %s' % (argv[0], exc.strerror)
+            broken = None
+            try:
+                if stdin is not None:
+                    try:
+                        for chunk in stdin:
+                            proc.stdin.write(chunk)
+                    except BrokenPipeError as exc:  # the tool died early; its stderr says why
+                        broken = exc
+                    finally:
+                        try:
+                            proc.stdin.close()
+                        except BrokenPipeError:
+                            pass
+            except BaseException:
+                # the source failed (truncated ISO...): the half-fed tool must not outlive us
+                proc.kill()
+                proc.wait()
+                raise
+            rc = proc.wait()
+            out.seek(0)
+            err.seek(0)
+            stderr = err.read().decode('utf-8', 'replace')
+            if broken is not None and rc == 0:
+                rc, stderr = 1, stderr or 'broken pipe'
+            return rc, out.read().decode('utf-8', 'replace'), stderr
+
+
+def find_tool(name: str, explicit: str | None = None) -> str:
+    """Absolute path of a tool (also looks in /usr/sbin and /sbin, which are not on a user's PATH)."""
+    if explicit:
+        if os.sep in explicit:
+            if os.path.isfile(explicit) and os.access(explicit, os.X_OK):
+                return explicit
+            raise DiskImageError('is not an executable file', path=explicit)
+        name = explicit
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN_DIRS))
+    if not found:
+        package = {'mkfs.vfat': 'dosfstools', 'mcopy': 'mtools', 'mmd': 'mtools', 'syslinux': 'syslinux'}.get(name, name)
+        raise DiskImageError('the command %s is needed to build a disk image and was not found (install the %s package)'
+                             % (name, package))
+    return found
+
+
+def find_mbr(explicit: str | None = None) -> str:
+    for candidate in ([explicit] if explicit else MBR_CANDIDATES):
+        if os.path.isfile(candidate):
+            return candidate
+    if explicit:
+        raise DiskImageError('does not exist', path=explicit)
+    raise DiskImageError('syslinux MBR boot code (mbr.bin) not found in %s (install the syslinux-common package)'
+                         % ', '.join(MBR_CANDIDATES))
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+
+def _fat_name_of(entry) -> str:
+    """The name a mounted ISO shows: Rock Ridge, else Joliet, else ISO 9660 without ``;1``."""
+    return entry.rr_path or entry.joliet_path or entry.path
+
+
+def _bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
+    if cfg is None:
+        return None
+    return {'path': cfg_path, 'kernel': cfg.kernel, 'kernelopt': cfg.kernelopt,
+            'modules': [module.render() for module in cfg.modules], 'title': cfg.title, 'prefix': cfg.prefix,
+            'build': cfg.build}
+
+
+class Plan:
+    """Files of the image (FAT path -> IsoEntry or bytes), its geometry and the request digest."""
+
+    def __init__(self):
+        self.files = {}       # FAT path -> IsoEntry | bytes
+        self.dirs = []        # FAT directory paths, parents first
+        self.request = {}
+        self.digest = None
+        self.size = 0
+        self.boot = {}
+        self.warnings = []
+        self.bios_boot = True
+        self.epoch = DEFAULT_EPOCH
+        self.syslinux_version = None
+
+    @property
+    def file_sizes(self):
+        return [item.size if not isinstance(item, bytes) else len(item) for item in self.files.values()]
+
+
+def usb_kickstart(reader, cfg: BootCfg) -> str | None:
+    """``ks=usb:/PATH`` for a boot.cfg whose kickstart is ``cdrom:/PATH`` on the ISO, else None.
+
+    An ISO customized with a kickstart says ``ks=cdrom:/KS.CFG``; booted from the USB image there is no CD-ROM,
+    but the same file is on the FAT partition, which the installer reads with ``ks=usb:/PATH``.
+    """
+    value = cfg.kickstart or ''
+    if not value.lower().startswith('cdrom:'):
+        return None
+    path = value[len('cdrom:'):]
+    return 'ks=usb:' + path if path.startswith('/') and reader.find(path) is not None else None
+
+
+def _edited_bootcfgs(image, kickstart: bool, kernelopt_add):
+    """Both boot.cfg with the kickstart option and ``kernelopt_add`` merged into kernelopt; {iso_path: BootCfg}."""
+    edited = {}
+    for cfg_path, cfg in image.bootcfgs:
+        copy = cfg.copy()
+        ks_token = KICKSTART_OPTION if kickstart else usb_kickstart(image.reader, cfg)
+        try:
+            copy.merge_kernelopt(([ks_token] if ks_token else []) + [str(token) for token in kernelopt_add or ()])
+        except ValueError as exc:
+            raise DiskImageError('invalid kernel option: %s' % exc) from None
+        edited[cfg_path] = copy
+    return edited
+
+
+def _check_syslinux_generation(reader, src: str, syslinux_version) -> None:
+    iso_version = None
+    isolinux_bin = reader.find('/ISOLINUX.BIN')
+    if isolinux_bin is not None:
+        iso_version = isolinux_version(reader.read(isolinux_bin, max_size=4 * MIB))
+    if not syslinux_compatible(iso_version, syslinux_version):
+        raise UnsupportedError(
+            'the ISO boot menu modules (mboot.c32, menu.c32) are from ISOLINUX %s, but the syslinux installer is %s; '
+            'BIOS boot would stop at "Failed to load COM32 file". Give a syslinux installer of the same release '
+            '(syslinux option; VMware media need syslinux 3.86) or set bios_boot=false for a UEFI-only image'
+            % (version_text(iso_version), version_text(syslinux_version)), path=src)
+
+
+def parent_dirs(paths) -> list[str]:
+    """Every directory above ``paths`` (``/``-rooted), parents before children (the order mmd needs)."""
+    dirs = set()
+    for path in paths:
+        parts = path.split('/')[1:-1]
+        dirs.update('/' + '/'.join(parts[:i]) for i in range(1, len(parts) + 1))
+    return sorted(dirs, key=lambda d: (d.count('/'), d))
+
+
+def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL,
+               syslinux_version=None, mbr_sha256=None) -> Plan:
+    """Decide every file of the image and its size from an opened :class:`EsxiImage`; reads only small files."""
+    plan = Plan()
+    plan.bios_boot = bios_boot
+    reader = image.reader
+    cfgs = _edited_bootcfgs(image, bool(kickstart), kernelopt_add)
+    replaced = {BIOS_BOOTCFG.lower(): cfgs[BIOS_BOOTCFG].serialize()}
+    if UEFI_BOOTCFG in cfgs:
+        replaced[UEFI_BOOTCFG.lower()] = cfgs[UEFI_BOOTCFG].serialize()
+    isolinux_cfg = reader.find('/ISOLINUX.CFG')
+    if bios_boot:
+        if isolinux_cfg is None:
+            raise FormatError('has no ISOLINUX.CFG to make the BIOS boot menu (syslinux.cfg) from; '
+                              'set bios_boot=false for a UEFI-only image', path=src)
+        _check_syslinux_generation(reader, src, syslinux_version)
+        plan.syslinux_version = version_text(syslinux_version)
+    if reader.find('/EFI/BOOT/BOOTX64.EFI') is None:
+        plan.warnings.append('%s has no EFI/BOOT/BOOTX64.EFI: the image will not boot in UEFI mode' % src)
+    if bios_boot:
+        generated_cfg = syslinux_cfg(reader.read(isolinux_cfg, max_size=MIB))
+        plan.boot['syslinux_cfg'] = generated_cfg.decode('utf-8', 'replace')
+        if re.search(r'(?im)^\s*append\s.*\sks=cdrom:', plan.boot['syslinux_cfg']):
+            plan.warnings.append('%s: ISOLINUX.CFG passes ks=cdrom:... on an APPEND line; booted from USB with BIOS, that '
+                                 'kickstart is not found (mboot adds APPEND arguments to kernelopt)' % src)
+        plan.files['/SYSLINUX.CFG' if _fat_name_of(isolinux_cfg).isupper() else '/syslinux.cfg'] = generated_cfg
+    seen = {}
+    for entry in reader.files():
+        fat_path = check_fat_path(_fat_name_of(entry))
+        key = fat_path.lower()
+        if key in seen:
+            raise DiskImageError('the ISO files %s and %s differ only in case and cannot both be stored on FAT'
+                                 % (seen[key], fat_path), path=src)
+        seen[key] = fat_path
+        if bios_boot and key in ('/ldlinux.sys', '/ldlinux.c32'):
+            continue  # the syslinux installer writes its own, matching pair
+        if bios_boot and key in ('/isolinux.cfg', '/syslinux.cfg'):
+            if key == '/syslinux.cfg':
+                plan.warnings.append('%s has its own SYSLINUX.CFG; it is replaced by one made from ISOLINUX.CFG' % src)
+            continue  # renamed to syslinux.cfg (VMware's USB procedure)
+        plan.files[fat_path] = replaced.get(key, entry)
+    if kickstart:
+        for path in [path for path in plan.files if path.lower() == '/' + KICKSTART_NAME.lower()]:
+            del plan.files[path]
+        plan.files['/' + KICKSTART_NAME] = _read_kickstart(kickstart)
+    plan.dirs = parent_dirs(plan.files)
+    plan.boot.update({'bios': _bootcfg_facts(BIOS_BOOTCFG, cfgs[BIOS_BOOTCFG]),
+                      'uefi': _bootcfg_facts(UEFI_BOOTCFG, cfgs.get(UEFI_BOOTCFG))})
+    plan.size = _choose_size(plan, size)
+    plan.epoch = volume_epoch(reader.iso) or DEFAULT_EPOCH
+    plan.request = {
+        'source': dict(zip(('size', 'identity_sha256'), source_identity(src, reader.files()))),
+        'kickstart_sha256': hashlib.sha256(plan.files['/' + KICKSTART_NAME]).hexdigest() if kickstart else None,
+        'kernelopt_add': [str(token) for token in kernelopt_add or ()],
+        'bios_boot': bios_boot, 'syslinux': plan.syslinux_version, 'mbr_sha256': mbr_sha256 if bios_boot else None,
+        'size': plan.size, 'label': label, 'format': MANIFEST_FORMAT,
+    }
+    plan.digest = hashlib.sha256(json.dumps(plan.request, sort_keys=True).encode('utf-8')).hexdigest()
+    return plan
+
+
+def _read_kickstart(path: str) -> bytes:
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise DiskImageError('is not a regular file', path=path)
+        if st.st_size > MAX_KICKSTART:
+            raise DiskImageError('is %d bytes; a kickstart file larger than %d bytes is surely not one' % (st.st_size, MAX_KICKSTART), path=path)
+        with open(path, 'rb') as stream:
+            return stream.read()
+    except FileNotFoundError:
+        raise DiskImageError('does not exist', path=path) from None
+    except OSError as exc:
+        raise DiskImageError('cannot be read (%s)' % exc.strerror, path=path) from None
+
+
+def _choose_size(plan: Plan, size) -> int:
+    if size is None:
+        return default_size(plan.file_sizes, len(plan.dirs))
+    size = -(-int(size) // MIB) * MIB
+    if size < MIN_SIZE:
+        raise DiskImageError('size %d bytes is below the FAT32 minimum of %d MiB' % (size, MIN_SIZE // MIB))
+    partition = size // SECTOR - PARTITION_START
+    cluster = cluster_sectors(partition) * SECTOR
+    need = needed_bytes(plan.file_sizes, len(plan.dirs), cluster)
+    if need > partition * SECTOR:
+        raise DiskImageError('size %d bytes is too small: the files need about %d MiB of a FAT32 partition (the default size '
+                             'would be %d MiB)' % (size, -(-(need + PARTITION_START * SECTOR) // MIB),
+                                                   default_size(plan.file_sizes, len(plan.dirs)) // MIB))
+    return size
+
+
+# -- building ----------------------------------------------------------------------------------
+
+
+class Tools:
+    """Paths and versions of the external tools, located once."""
+
+    def __init__(self, runner: CommandRunner, bios_boot: bool, syslinux: str | None = None, mbr: str | None = None):
+        self.runner = runner
+        self.mkfs = find_tool('mkfs.vfat')
+        self.mcopy = find_tool('mcopy')
+        self.mmd = find_tool('mmd')
+        self.syslinux = self.syslinux_version = self.mbr = self.mbr_code = None
+        if bios_boot:
+            self.syslinux = find_tool('syslinux', syslinux)
+            self.syslinux_version = installer_version(runner, self.syslinux)
+            self.mbr = find_mbr(mbr)
+            with open(self.mbr, 'rb') as stream:
+                self.mbr_code = stream.read(441)
+            if len(self.mbr_code) > 440:
+                raise DiskImageError('is larger than the 440 bytes of MBR boot code', path=self.mbr)
+
+    @property
+    def mbr_sha256(self):
+        return hashlib.sha256(self.mbr_code).hexdigest() if self.mbr_code is not None else None
+
+
+def installer_version(runner: CommandRunner, path: str) -> tuple[int, int]:
+    """Release of a syslinux installer: ``--version`` (4.x and later), else the banner of the ``ldlinux.sys`` it
+    embeds (3.x installers have no ``--version``; their binary carries ``SYSLINUX 3.86 2010-04-01``)."""
+    rc, out, err = runner.run([path, '--version'])
+    version = syslinux_installer_version(out + err) if rc == 0 or 'syslinux' in (out + err).lower() else None
+    if version is None:
+        try:
+            with open(path, 'rb') as stream:
+                match = _EMBEDDED_BANNER.search(stream.read(MAX_INSTALLER))
+        except OSError as exc:
+            raise DiskImageError('cannot be read (%s)' % exc.strerror, path=path) from None
+        version = (int(match.group(1)), int(match.group(2))) if match else None
+    if version is None:
+        raise DiskImageError('is not a syslinux installer I can identify (no version from --version: %s; no SYSLINUX banner '
+                             'inside)' % ((err or out).strip()[:200] or 'rc %d' % rc), path=path)
+    return version
+
+
+def syslinux_install_argv(path: str, version, offset: int, image: str) -> list[str]:
+    """Install command: 3.x installers take ``-o <byte offset>`` only; 4.0 added ``--install`` (required) and
+    ``--offset``."""
+    if version[0] < 4:
+        return [path, '-o', str(offset), image]
+    return [path, '--install', '--offset', str(offset), image]
+
+
+def _env(epoch: int) -> dict:
+    env = dict(os.environ)
+    env.update({'MTOOLS_SKIP_CHECK': '1', 'MTOOLS_NO_VFAT': '0', 'SOURCE_DATE_EPOCH': str(epoch), 'TZ': 'UTC', 'LC_ALL': 'C'})
+    env.pop('MTOOLSRC', None)
+    return env
+
+
+def _check(result, what: str, dest: str) -> None:
+    rc, out, err = result
+    if rc != 0:
+        message = (err or out).strip().splitlines()
+        raise DiskImageError('%s failed (rc %d): %s; the earlier image was left unchanged'
+                             % (what, rc, ' '.join(message[-3:])[:600] or 'no message'), path=dest)
+
+
+def _entry_chunks(reader, entry, src_fd: int):
+    """An ISO file's bytes in chunks: straight from its extent (boot catalog and El Torito images included,
+    which pycdlib will not open as files), through pycdlib for a multi-extent file."""
+    if entry.extents != 1:
+        yield from reader.stream(entry, CHUNK)
+        return
+    pos, end = entry.extent * reader.logical_block_size, entry.extent * reader.logical_block_size + entry.size
+    while pos < end:
+        chunk = os.pread(src_fd, min(CHUNK, end - pos), pos)
+        if not chunk:
+            raise FormatError('is truncated: %s ends %d bytes early' % (entry.path, end - pos), path=reader.path)
+        pos += len(chunk)
+        yield chunk
+
+
+def _write_image(tmp: str, plan: Plan, reader, tools: Tools, dest: str, label: str) -> None:
+    runner = tools.runner
+    total = plan.size // SECTOR
+    partition = total - PARTITION_START
+    signature = int(plan.digest[:8], 16)
+    with open(tmp, 'r+b') as stream:
+        stream.truncate(plan.size)  # sparse: only written clusters take space
+        stream.seek(0)
+        stream.write(mbr_sector(tools.mbr_code or b'', signature, PARTITION_START, partition))
+        stream.seek(MANIFEST_OFFSET)
+        stream.write(encode_manifest({'format': MANIFEST_FORMAT, 'digest': plan.digest, 'size': plan.size,
+                                      'request': plan.request}))
+    env = _env(plan.epoch)
+    image = '%s@@%d' % (tmp, PARTITION_START * SECTOR)
+    _check(runner.run([tools.mkfs, '-F', '32', '-s', str(cluster_sectors(partition)), '--offset', str(PARTITION_START),
+                       '-h', str(PARTITION_START), '--invariant', '-i', plan.digest[8:16], '-n', label, tmp,
+                       str(partition * SECTOR // 1024)], env=env), 'mkfs.vfat', dest)
+    for directory in plan.dirs:
+        _check(runner.run([tools.mmd, '-i', image, '::' + directory], env=env), 'mmd %s' % directory, dest)
+    src_fd = reader.fileobj.fileno()
+    for fat_path in sorted(plan.files, key=lambda p: (p.count('/'), p.lower())):
+        item = plan.files[fat_path]
+        chunks = [item] if isinstance(item, bytes) else _entry_chunks(reader, item, src_fd)
+        _check(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env), 'copying %s' % fat_path, dest)
+    if plan.bios_boot:
+        _check(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, tmp), env=env),
+               'installing syslinux', dest)
+    with open(tmp, 'rb+') as stream:
+        os.fsync(stream.fileno())
+
+
+def _check_dest(src: str, dest: str) -> None:
+    if os.path.abspath(src) == os.path.abspath(dest):
+        raise DiskImageError('dest must differ from src', path=dest)
+    parent = os.path.dirname(dest)
+    if not os.path.isdir(parent):
+        raise DiskImageError('the directory for the image does not exist', path=parent)
+    try:
+        st = os.lstat(dest)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise DiskImageError('exists and is not a regular file (this module writes image files, not devices or links)', path=dest)
+
+
+def _free_space_check(dest: str, plan: Plan) -> None:
+    need = sum(plan.file_sizes) + 4 * MIB
+    try:
+        vfs = os.statvfs(os.path.dirname(dest))
+    except OSError:
+        return
+    free = vfs.f_bavail * vfs.f_frsize
+    if free < need:
+        raise DiskImageError('has %d MiB free, the image needs about %d MiB' % (free // MIB, -(-need // MIB)), path=os.path.dirname(dest))
+
+
+def build_disk_image(src, dest, size=None, kickstart=None, kernelopt_add=(), bios_boot=True, syslinux=None, mbr=None,
+                     label=DEFAULT_LABEL, force=False, check_mode=False, checksum=True, runner=None) -> dict:
+    """Build (or confirm) the disk image ``dest`` from the ESXi ISO ``src``; returns the module result."""
+    src = os.path.abspath(src)
+    dest = os.path.abspath(dest)
+    label = (label or DEFAULT_LABEL).upper()
+    if not re.match(r'^[A-Z0-9_\- ]{1,11}$', label):
+        raise DiskImageError('label %r must be 1-11 characters A-Z 0-9 _ - or space' % label)
+    _check_dest(src, dest)
+    runner = runner or CommandRunner()
+    tools = Tools(runner, bios_boot, syslinux, mbr)
+    with EsxiImage.open(src) as image:
+        plan = plan_image(image, src, kickstart=kickstart, kernelopt_add=kernelopt_add, bios_boot=bios_boot, size=size,
+                          label=label, syslinux_version=tools.syslinux_version, mbr_sha256=tools.mbr_sha256)
+        warnings = list(plan.warnings) + ['%s: %s' % (src, problem) for problem in image.problems()]
+        existing = read_image_manifest(dest)
+        dest_size = os.path.getsize(dest) if existing is not None else None
+        changed = force or not up_to_date(existing, plan.digest, dest_size)
+        result = {'changed': changed, 'dest': dest, 'size': plan.size, 'sha256': None, 'boot': plan.boot,
+                  'bios_boot': bios_boot, 'syslinux_version': plan.syslinux_version, 'esxi_version': image.version,
+                  'partition': {'start': PARTITION_START * SECTOR, 'size': plan.size - PARTITION_START * SECTOR,
+                                'type': '0x%02x' % PARTITION_TYPE, 'filesystem': 'FAT32', 'label': label},
+                  'files': len(plan.files), 'manifest_digest': plan.digest, 'warnings': warnings,
+                  'diff': {'before': (existing or {}).get('request'), 'after': plan.request} if changed else None}
+        if not changed:
+            result['sha256'] = file_sha256(dest) if checksum else None
+            return result
+        if check_mode:
+            return result
+        _free_space_check(dest, plan)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), suffix='.tmp', dir=os.path.dirname(dest))
+        except OSError as exc:
+            raise DiskImageError('cannot create a temporary file there (%s)' % exc.strerror, path=os.path.dirname(dest)) from None
+        os.close(fd)
+        try:
+            try:
+                os.chmod(tmp, 0o644)
+                _write_image(tmp, plan, image.reader, tools, dest, label)
+                digest = file_sha256(tmp) if checksum else None
+            except OSError as exc:
+                raise DiskImageError('cannot write the new image (%s); the earlier image was left unchanged'
+                                     % (exc.strerror or exc), path=exc.filename or dest) from None
+            os.replace(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        _fsync_dir(os.path.dirname(dest))
+        result['sha256'] = digest
+        return result

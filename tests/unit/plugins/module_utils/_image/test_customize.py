@@ -1,0 +1,267 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""customize_iso end to end on fixture ISOs, checked with independent readers (isoinfo, xorriso, tarfile)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
+from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
+from ansible_collections.esxi.customizer.tests.fixturegen import packages
+
+pytestmark = pytest.mark.skipif(not (shutil.which('xorriso') and shutil.which('isoinfo') and shutil.which('bsdtar')),
+                                reason='xorriso, isoinfo and bsdtar are needed')
+
+
+@pytest.fixture(scope='module')
+def src70(tmp_path_factory):
+    path = tmp_path_factory.mktemp('src') / 'esxi70.iso'
+    fixiso.build_esxi_iso(str(path), style='70')
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def src6x_jr(tmp_path_factory):
+    path = tmp_path_factory.mktemp('src') / 'esxi6x-jr.iso'
+    fixiso.build_esxi_iso(str(path), style='6x', joliet_rock_ridge=True)
+    return str(path)
+
+
+@pytest.fixture()
+def inputs(tmp_path):
+    vib = tmp_path / 'net-comm.vib'
+    vib.write_bytes(packages.build_vib('net-comm', '1.2.3-1', vmkapi='2_5_0_0'))
+    ks = tmp_path / 'ks.cfg'
+    ks.write_text('vmaccepteula\ninstall --firstdisk\n')
+    return str(vib), str(ks)
+
+
+def bsdtar(path, member):
+    return subprocess.run(['bsdtar', '-xOf', path, member], check=True, capture_output=True).stdout
+
+
+def imgdb_members(path, member='IMGDB.TGZ'):
+    with tarfile.open(fileobj=io.BytesIO(bsdtar(path, member)), mode='r:gz') as tar:
+        return {m.name: (tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()}
+
+
+def test_inject_kickstart_and_read_back_independently(tmp_path, src70, inputs):
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src70, dest, add=[vib], kickstart=ks)
+    assert result['changed'] and result['added'][0]['file'] == '/NET_COMM.V00'
+    listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/NET_COMM.V00;1' in listing and '/KS.CFG;1' in listing and '/ESXICUST.JSN;1' in listing
+    payload = dict(packages.ar_members(open(vib, 'rb').read()))['net-comm']
+    assert bsdtar(dest, 'NET_COMM.V00') == payload  # bytes unchanged
+    assert bsdtar(dest, 'KS.CFG') == b'vmaccepteula\ninstall --firstdisk\n'
+    for cfg in ('BOOT.CFG', 'EFI/BOOT/BOOT.CFG'):
+        text = bsdtar(dest, cfg).decode()
+        assert '/gc.v00 --- /net_comm.v00 --- /imgdb.tgz' in text and 'ks=cdrom:/KS.CFG' in text
+    members = imgdb_members(dest)
+    profile = [data for name, data in members.items() if name.startswith('var/db/esximg/profiles/') and data][0]
+    root = ET.fromstring(profile)
+    entries = {v.findtext('vib-id'): {p.get('payload-name'): p.text for p in v.findall('payloads/payload')}
+               for v in root.findall('viblist/vib')}
+    assert entries['ESXCUST_bootbank_net-comm_1.2.3-1'] == {'net-comm': 'net_comm.v00'}
+    assert root.findtext('acceptancelevel') == 'community'
+    assert any(name.startswith('var/db/esximg/vibs/net-comm') and name.endswith('.xml') for name in members)
+    report = subprocess.run(['xorriso', '-indev', dest, '-report_el_torito', 'plain'], check=True, capture_output=True, text=True).stdout
+    assert 'BIOS' in report and 'UEFI' in report and 'boot-info-table' in report
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and facts['kickstart'] == 'cdrom:/KS.CFG'
+    manifest = json.loads(bsdtar(dest, 'ESXICUST.JSN'))
+    assert manifest['digest'] == result['manifest_digest']
+
+
+def test_second_run_is_unchanged_without_rewriting(tmp_path, src70, inputs):
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    first = customize_iso(src70, dest, add=[vib], kickstart=ks)
+    before = os.stat(dest)
+    second = customize_iso(src70, dest, add=[vib], kickstart=ks)
+    after = os.stat(dest)
+    assert not second['changed'] and second['diff'] == []
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert second['sha256'] == first['sha256'] and second['size'] == first['size']
+    forced = customize_iso(src70, dest, add=[vib], kickstart=ks, force=True)
+    assert forced['changed'] and os.stat(dest).st_ino != before.st_ino and forced['sha256'] == first['sha256']
+    changed = customize_iso(src70, dest, add=[vib], kickstart=ks, boot_timeout=1)
+    assert changed['changed'] and changed['sha256'] != first['sha256']
+
+
+def test_check_mode_writes_nothing(tmp_path, src70, inputs):
+    vib, _ks = inputs
+    dest = tmp_path / 'out.iso'
+    result = customize_iso(src70, str(dest), add=[vib], check_mode=True)
+    assert result['changed'] and result['sha256'] is None and not dest.exists()
+    assert [d['before_header'] for d in result['diff']] == ['/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile VIBs']
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+
+
+def test_reproducible(tmp_path, src70, inputs):
+    vib, ks = inputs
+    a, b = str(tmp_path / 'a.iso'), str(tmp_path / 'b.iso')
+    customize_iso(src70, a, add=[vib], kickstart=ks)
+    customize_iso(src70, b, add=[vib], kickstart=ks)
+    with open(a, 'rb') as fa, open(b, 'rb') as fb:
+        assert fa.read() == fb.read()
+
+
+def test_joliet_rock_ridge_source_gets_lower_case_names(tmp_path, src6x_jr, inputs):
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    customize_iso(src6x_jr, dest, add=[vib], kickstart=ks)
+    joliet = subprocess.run(['isoinfo', '-J', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    rock = subprocess.run(['isoinfo', '-R', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/net_comm.v00' in joliet and '/ks.cfg' in joliet
+    assert '/net_comm.v00' in rock and '/ks.cfg' in rock
+    assert read_iso_facts(dest)['problems'] == []
+
+
+def test_failures_are_clear_and_leave_dest(tmp_path, src70, inputs):
+    vib, _ks = inputs
+    dest = tmp_path / 'out.iso'
+    dest.write_bytes(b'earlier build')
+    with pytest.raises(EsxiCustomizerError, match='missing.vib: does not exist'):
+        customize_iso(src70, str(dest), add=[str(tmp_path / 'missing.vib')])
+    not_iso = tmp_path / 'linux.iso'
+    not_iso.write_bytes(b'\x00' * 4096)
+    with pytest.raises(EsxiCustomizerError, match='linux.iso'):
+        customize_iso(str(not_iso), str(dest), add=[vib])
+    with pytest.raises(EsxiCustomizerError, match='vmklinux'):
+        old = tmp_path / 'old.vib'
+        old.write_bytes(packages.build_vib('net-old', '1-1', style='linux', vmklinux=True, vmkapi='2_2_0_0'))
+        customize_iso(src70, str(dest), add=[str(old)])
+    assert dest.read_bytes() == b'earlier build'
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+
+
+def test_legacy_driver_tgz_and_volume_id(tmp_path):
+    src = tmp_path / 'esxi6x.iso'
+    fixiso.build_esxi_iso(str(src), style='6x')
+    tgz = tmp_path / 'r8169.tgz'
+    tgz.write_bytes(packages.build_legacy_tgz())
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(str(src), dest, add=[str(tgz)], volume_id='ESXI-LEGACY')
+    assert result['added'][0]['id'] == 'OEM_bootbank_r8169_1.0' and result['added'][0]['file'] == '/R8169.T00'
+    assert bsdtar(dest, 'R8169.T00') == tgz.read_bytes()  # the tgz itself is the payload
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and facts['volume_id'] == 'ESXI-LEGACY'
+
+
+def shared_fixtures():
+    here = os.path.dirname(os.path.abspath(__file__))
+    repo = os.path.abspath(os.path.join(here, '..', '..', '..', '..'))
+    for candidate in (os.environ.get('ESXI_SHARED_FIXTURES'), os.path.join(repo, '..', 'shared', 'fixtures'), '/work/shared/fixtures'):
+        if candidate and os.path.isdir(os.path.join(candidate, 'itiligent-esxi-custom-iso')):
+            return os.path.join(candidate, 'itiligent-esxi-custom-iso')
+    pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
+    return None
+
+
+@pytest.mark.parametrize('package, member', [
+    ('nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip', 'NVMECOMM.V00'),
+    ('ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip', 'VMKUSB_N.V00'),
+])
+def test_real_bundle_payload_lands_unchanged(tmp_path, src70, package, member):
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
+    path = os.path.join(shared_fixtures(), package)
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src70, dest, add=[path])
+    with load_package(path) as pkg:
+        vib = pkg.vibs[0]
+        with vib.open_payload(vib.payload_names()[0]) as stream:
+            payload = stream.read()
+    assert result['added'][0]['file'] == '/' + member
+    assert bsdtar(dest, member) == payload
+    members = imgdb_members(dest)
+    if pkg.components:
+        assert 'var/db/esximg/bulletins/%s.xml' % pkg.components[0].id in members
+    assert read_iso_facts(dest)['problems'] == []
+
+
+def test_replace_and_remove_end_to_end(tmp_path, src70):
+    newer = tmp_path / 'ne1000.vib'
+    newer.write_bytes(packages.build_vib('ne1000', '0.9.0-1', vmkapi='2_6_0_0'))
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src70, dest, add=[str(newer)], remove=['crx'])
+    assert [r['name'] for r in result['replaced']] == ['ne1000'] and [r['name'] for r in result['removed']] == ['crx']
+    listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/NE1000.V00;1' in listing and '/CRX.V00;1' not in listing
+    assert bsdtar(dest, 'NE1000.V00') == dict(packages.ar_members(newer.read_bytes()))['ne1000']
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == []
+    ids = [v['id'] for v in facts['vibs']]
+    assert 'ESXCUST_bootbank_ne1000_0.9.0-1' in ids and not [i for i in ids if '_crx_' in i]
+    assert len([i for i in ids if '_ne1000_' in i]) == 1
+    assert '/crx.v00' not in bsdtar(dest, 'EFI/BOOT/BOOT.CFG').decode()
+
+
+def _remaster(src, dest, mutate, efi=True):
+    """``src``'s tree mastered again like VMware's (relaxed 8.3 names, leading dots) without ;1 versions (-N)."""
+    tree = str(dest) + '.tree'
+    subprocess.run(['xorriso', '-osirrox', 'on', '-indev', src, '-extract', '/', tree], check=True, capture_output=True)
+    subprocess.run(['chmod', '-R', 'u+w', tree], check=True)
+    mutate(tree)
+    argv = ['xorriso', '-as', 'mkisofs', '-quiet', '-o', str(dest), '-V', 'ESXI-7.0.3-TEST', '-A', 'ESXIMAGE', '-N',
+            '-relaxed-filenames', '-l', '-allow-leading-dots', '--norock', '-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN',
+            '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table']
+    argv += ['-eltorito-alt-boot', '-e', 'EFIBOOT.IMG', '-no-emul-boot'] if efi else []
+    subprocess.run(argv + [tree], check=True, capture_output=True)
+    return str(dest)
+
+
+def test_bios_only_vmware_mastered_iso_end_to_end(tmp_path, src70, inputs):
+    """5.0 GA shape: BIOS El Torito entry only, no EFI/ tree; VMware names (VMWARE-ESX-BASE-OSL.TXT), no ;1 versions."""
+    def bios_only(tree):
+        shutil.rmtree(os.path.join(tree, 'EFI'))
+        os.remove(os.path.join(tree, 'EFIBOOT.IMG'))
+        with open(os.path.join(tree, 'VMWARE-ESX-BASE-OSL.TXT'), 'wb') as f:
+            f.write(b'open source licenses\n')
+    src = _remaster(src70, tmp_path / 'bios.iso', bios_only, efi=False)
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    result = customize_iso(src, dest, add=[vib], kickstart=ks, remove=['ne1000'], volume_id='esxi-7.0.3-lab')
+    assert any('BIOS mode only' in w for w in result['warnings'])
+    assert set(result['boot']) == {'bios'}
+    listing = subprocess.run(['isoinfo', '-f', '-i', dest], check=True, capture_output=True, text=True).stdout.split()
+    assert '/NET_COMM.V00;1' in listing and '/VMWARE-ESX-BASE-OSL.TXT' in listing and '/NE1000.V00' not in listing
+    text = bsdtar(dest, 'BOOT.CFG').decode()
+    assert '/net_comm.v00 --- /imgdb.tgz' in text and '/ne1000.v00' not in text and 'ks=cdrom:/KS.CFG' in text
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and facts['volume_id'] == 'ESXI-7.0.3-LAB'
+    assert [(e['platform'], e['boot_info_table']) for e in facts['el_torito']] == [('bios', True)]
+    again = customize_iso(src, dest, add=[vib], kickstart=ks, remove=['ne1000'], volume_id='esxi-7.0.3-lab')
+    assert not again['changed']
+
+
+def _rchar():
+    with open('/proc/self/io') as handle:
+        return int([line for line in handle if line.startswith('rchar:')][0].split()[1])
+
+
+@pytest.mark.skipif(not os.path.exists('/proc/self/io'), reason='needs /proc/self/io to count bytes read')
+def test_up_to_date_check_reads_metadata_not_payloads(tmp_path, inputs):
+    """The re-run decision reads volume metadata, boot.cfg, IMGDB.TGZ and the manifest: never the payloads."""
+    src = str(tmp_path / 'big.iso')
+    fixiso.build_esxi_iso(src, style='70', big_payload_bytes=64 << 20)
+    vib, ks = inputs
+    dest = str(tmp_path / 'out.iso')
+    customize_iso(src, dest, add=[vib], kickstart=ks)
+    before = _rchar()
+    again = customize_iso(src, dest, add=[vib], kickstart=ks, checksum=False)
+    read = _rchar() - before
+    assert not again['changed']
+    assert read < 8 << 20, read  # two ISOs of > 64 MiB each; a payload read would show up here
