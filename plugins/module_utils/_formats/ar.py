@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, file_size
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import file_size
 
 AR_MAGIC = b'!<arch>\n'
 HEADER_SIZE = 60

@@ -33,15 +33,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsafeArchiveError,
     UnsupportedError,
 )
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import (
-    COPY_CHUNK,
-    DEFAULT_LIMITS,
-    SliceReader,
-    check_expansion,
-    file_size,
-    read_capped,
-    safe_member_path,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, SliceReader, file_size, read_capped
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, check_expansion, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     Checksum,
     SoftwarePlatform,

@@ -15,7 +15,6 @@ explanation.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import io
 import os
 import posixpath
@@ -30,13 +29,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     FormatError,
     UnsafeArchiveError,
 )
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import (
-    COPY_CHUNK,
-    DEFAULT_LIMITS,
-    gunzip_stream,
-    read_capped,
-    safe_member_path,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, HashingReader, gunzip_stream, read_capped
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Checksum, Constraint, Descriptor, Payload, SystemRequires
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import ESX4_EXPLANATION, inspect_module
 
@@ -87,48 +81,6 @@ def _kind(path):
     return None
 
 
-class _HashingReader(io.RawIOBase):
-    """Pass-through reader that hashes and counts the raw (compressed) bytes."""
-
-    def __init__(self, raw):
-        super().__init__()
-        self._raw = raw
-        self.sha256 = hashlib.sha256()
-        self.length = 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        data = self._raw.read(len(buffer))
-        self.sha256.update(data)
-        self.length += len(data)
-        buffer[:len(data)] = data
-        return len(data)
-
-
-class _TeeHash(io.RawIOBase):
-    """Pass-through reader that hashes the decompressed tar stream with sha-256 and sha-1."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self._inner = inner
-        self.sha256 = hashlib.sha256()
-        self.sha1 = hashlib.sha1()
-        self.length = 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        data = self._inner.read(len(buffer))
-        self.sha256.update(data)
-        self.sha1.update(data)
-        self.length += len(data)
-        buffer[:len(data)] = data
-        return len(data)
-
-
 def _missing_and_extra(found, extras, label):
     problems = []
     for kind in ('module', 'map', 'ids'):
@@ -170,11 +122,11 @@ def _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted)
     Returns (newest member mtime, (tgz size, sha-256 of the tgz, sha-256 and sha-1 of the tar))."""
     mtime = 0
     with open(path, 'rb') as handle:
-        raw = _HashingReader(handle)
+        raw = HashingReader(handle)
         if handle.read(2) != b'\x1f\x8b':
             raise FormatError('not a gzip file, so not a legacy driver tgz', path=label)
         handle.seek(0)
-        tee = _TeeHash(gunzip_stream(raw, limits, label))
+        tee = HashingReader(gunzip_stream(raw, limits, label), ('sha256', 'sha1'))
         try:
             with tarfile.open(fileobj=io.BufferedReader(tee, COPY_CHUNK), mode='r|') as tar:
                 for member in tar:
@@ -210,7 +162,7 @@ def _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted)
             raise FormatError('not a valid tar archive inside the gzip (%s)' % err, path=label) from None
         while raw.read(COPY_CHUNK):
             pass
-    return mtime, (raw.length, raw.sha256.hexdigest(), tee.sha256.hexdigest(), tee.sha1.hexdigest())
+    return mtime, (raw.length, raw.hashes['sha256'].hexdigest(), tee.hashes['sha256'].hexdigest(), tee.hashes['sha1'].hexdigest())
 
 
 def _describe(path, label, found, dirs, small, info, mtime, hashes, naming):

@@ -19,7 +19,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ChecksumError,
     FormatError,
 )
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import COPY_CHUNK, DEFAULT_LIMITS, check_expansion
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, check_expansion
 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import child_text as _text

@@ -18,7 +18,8 @@ import tarfile
 from dataclasses import dataclass
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsafeArchiveError, UnsupportedError
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, gunzip_stream, safe_member_path
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, safe_member_path
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import BoundedReader, PrependReader, gunzip_stream
 
 BLOCK = 512
 VMTAR_MAGIC = b'visor '
@@ -111,28 +112,6 @@ def _read_vmtar_headers(stream, label, limits):
             raise FormatError('payload has more than %d members (max_members)' % limits.max_members, path=label)
 
 
-class _Bounded(io.RawIOBase):
-    """At most ``size`` bytes of ``stream``; reading past the declared end of the archive is an error."""
-
-    def __init__(self, stream, size, label, name):
-        super().__init__()
-        self._stream, self._left, self._label, self._name = stream, size, label, name
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        if self._left <= 0:
-            return 0
-        data = self._stream.read(min(len(buffer), self._left))
-        if not data:
-            raise FormatError('payload member %s is truncated (%d bytes missing)' % (self._name, self._left),
-                              path=self._label)
-        buffer[:len(data)] = data
-        self._left -= len(data)
-        return len(data)
-
-
 def _scan_vmtar(stream, label, limits, want, consume):
     entries, pos = _read_vmtar_headers(stream, label, limits)
     wanted = sorted((e for e in entries if e.type == 'file' and want(e)), key=lambda e: e.offset)
@@ -147,7 +126,7 @@ def _scan_vmtar(stream, label, limits, want, consume):
         if skipped != entry.offset - pos:
             raise FormatError('vmtar member %s: data offset %d is past the end of the payload' % (entry.name, entry.offset),
                               path=label)
-        bounded = _Bounded(stream, entry.size, label, entry.name)
+        bounded = BoundedReader(stream, entry.size, label, 'payload member %s' % entry.name)
         consume(entry, io.BufferedReader(bounded))
         while bounded.read(1024 * 1024):
             pass  # whatever the consumer left unread, so that ``pos`` stays exact
@@ -215,7 +194,7 @@ def scan_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, want=None, con
     magic = raw.read(2)
     if magic != b'\x1f\x8b':
         raise FormatError('%s payload is not gzip-compressed' % payload_type, path=label)
-    stream = gunzip_stream(_Prepend(magic, raw), limits, label, compressed_size)
+    stream = gunzip_stream(PrependReader(magic, raw), limits, label, compressed_size)
     head = stream.peek(BLOCK)[:BLOCK]
     kind = sniff_inner(head)
     if kind in ('xz', 'zstd'):
@@ -228,27 +207,6 @@ def scan_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, want=None, con
         return _scan_tar(stream, label, limits, want, consume)
     raise FormatError('%s payload does not contain a vmtar or tar archive (found %s data)' % (payload_type, kind),
                       path=label)
-
-
-class _Prepend(io.RawIOBase):
-    """``raw`` with ``prefix`` put back in front (we sniffed the first bytes)."""
-
-    def __init__(self, prefix, raw):
-        super().__init__()
-        self._prefix, self._raw = prefix, raw
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer):
-        if self._prefix:
-            n = min(len(buffer), len(self._prefix))
-            buffer[:n] = self._prefix[:n]
-            self._prefix = self._prefix[n:]
-            return n
-        data = self._raw.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
 
 def list_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, compressed_size=None):

@@ -21,11 +21,8 @@ from __future__ import annotations
 import calendar
 import contextlib
 import errno
-import hashlib
 import io
 import os
-import re
-import tempfile
 import threading
 import time as _time
 
@@ -33,7 +30,11 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
     FormatError,
 )
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile
+from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import COPY_CHUNK, HASH_PIECE, Copier, FollowingHasher
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import remember_sha256
+from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import check_root_name, normalize_volume_id
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
 
 try:
     import pycdlib
@@ -46,122 +47,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the sanity import 
     PYCDLIB_IMPORT_ERROR = exc
     _PyCdlibBase = object
 
-COPY_CHUNK = 1 << 20
-HASH_PIECE = 16 << 20
 SECTOR = 2048
-# 8.3 ISO9660 level-1 names in d-characters: what the ESXi boot loaders and the installer's CD-ROM
-# module are known to read (esxi-formats §1.1).
-_ISO_NAME_RE = re.compile(r'^[A-Z0-9_]{1,8}(\.[A-Z0-9_]{0,3})?$')
-# errno values meaning "the kernel will not copy between these two files": fall back, never fail.
-_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM}
-if hasattr(errno, 'ENOTSUP'):
-    _NO_KERNEL_COPY.add(errno.ENOTSUP)
-
-
-class ByteSource:
-    """Contents held in memory: only for small generated files (boot.cfg, imgdb.tgz, kickstart)."""
-
-    def __init__(self, data):
-        self.data = bytes(data)
-        self.length = len(self.data)
-
-    def open(self):
-        return io.BytesIO(self.data)
-
-
-class FileSliceSource:
-    """``length`` bytes at ``offset`` of a file on disk (a payload member inside a .vib, or a whole file)."""
-
-    def __init__(self, path, offset=0, length=None):
-        self.path = path
-        self.offset = offset
-        if length is None:
-            length = os.path.getsize(path) - offset
-        self.length = length
-
-    def open(self):
-        return _SliceReader(self.path, self.offset, self.length)
-
-
-class StreamSource:
-    """``length`` bytes from a seekable stream ``opener()`` returns (a payload inside a compressed zip member)."""
-
-    def __init__(self, opener, length):
-        self.opener = opener
-        self.length = length
-
-    def open(self):
-        return self.opener()
-
-
-class _SliceReader(io.RawIOBase):
-    """A read-only view of one byte range of a file; exposes its fd and offset for kernel copies."""
-
-    def __init__(self, path, offset, length):
-        super().__init__()
-        self._f = open(path, 'rb')
-        size = os.fstat(self._f.fileno()).st_size
-        if offset + length > size:
-            self._f.close()
-            raise FormatError('ends at byte %d but the file holds only %d bytes (truncated?)' % (offset + length, size), path=path)
-        self.path = path
-        self.kernel_fd = self._f.fileno()
-        self.kernel_offset = offset
-        self.length = length
-        self._pos = 0
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def fileno(self):
-        # pycdlib asks for a fileno to copy the file mode on Rock Ridge ISOs; the mode is passed
-        # explicitly instead, and the kernel copy uses ``kernel_fd``.
-        raise io.UnsupportedOperation('fileno')
-
-    def seek(self, pos, whence=os.SEEK_SET):
-        if whence == os.SEEK_SET:
-            self._pos = pos
-        elif whence == os.SEEK_CUR:
-            self._pos += pos
-        else:
-            self._pos = self.length + pos
-        return self._pos
-
-    def tell(self):
-        return self._pos
-
-    def readinto(self, buf):
-        want = min(len(buf), self.length - self._pos)
-        if want <= 0:
-            return 0
-        data = os.pread(self.kernel_fd, want, self.kernel_offset + self._pos)
-        buf[:len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-    def close(self):
-        if not self.closed:
-            self._f.close()
-        super().close()
-
-
-class IsoEdits:
-    """What to change in the source image. ISO paths are ISO9660 paths like ``/BOOT.CFG`` (``;1`` optional).
-
-    * ``add``: ``{'/NET_R812.V00': source}`` new files in the ISO root, 8.3 upper-case names;
-    * ``replace``: ``{'/BOOT.CFG': source}`` new contents for existing files (every tree sees them);
-    * ``remove``: ``['/OLD_DRV.V00']`` files to delete from every tree;
-    * ``volume_id``: a new primary volume identifier, or None to keep the source's.
-    """
-
-    def __init__(self, add=None, replace=None, remove=None, volume_id=None):
-        self.add = dict(add or {})
-        self.replace = dict(replace or {})
-        self.remove = list(remove or [])
-        self.volume_id = volume_id
 
 
 class WriteResult:
@@ -199,14 +85,6 @@ def existing_record_path(iso, path):
             continue
         return candidate
     raise EsxiCustomizerError('has no file %s to replace or remove' % path, path=iso.source_name)
-
-
-def check_root_name(name):
-    """Refuse a name the boot loaders could not read: new files are 8.3 upper-case ISO9660 names."""
-    bare = name.strip('/').split(';')[0]
-    if '/' in bare or not _ISO_NAME_RE.match(bare):
-        raise EsxiCustomizerError('%r is not an 8.3 upper-case ISO9660 file name for the ISO root' % name)
-    return bare
 
 
 # --- pinned clock ---------------------------------------------------------------------------
@@ -264,139 +142,6 @@ def volume_epoch(iso):
 
 # --- copying ----------------------------------------------------------------------------------
 
-def _load_sync_file_range():
-    """libc's sync_file_range (Linux) through ctypes, or None: Python's os module does not expose it."""
-    if not os.uname().sysname == 'Linux':
-        return None
-    try:
-        import ctypes
-        func = ctypes.CDLL(None, use_errno=True).sync_file_range
-        func.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-        func.restype = ctypes.c_int
-        return func
-    except (ImportError, OSError, AttributeError):
-        return None
-
-
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-class _Writeback:
-    """Starts disk writeback of each finished piece right away, so the final fsync has little left to wait for."""
-
-    def __init__(self):
-        self._func = _load_sync_file_range()
-
-    def start(self, fd, offset, length):
-        if self._func is not None and self._func(fd, offset, length, _SYNC_FILE_RANGE_WRITE) != 0:
-            self._func = None  # unsupported here; fsync still makes the data durable
-
-
-class _Copier:
-    """Copies byte ranges between fds; kernel-side while the kernel agrees, else through a buffer."""
-
-    def __init__(self, allow_kernel=True):
-        self.writeback = _Writeback()
-        self.kernel = allow_kernel and hasattr(os, 'copy_file_range')
-        self.kernel_bytes = 0
-        self.buffered_bytes = 0
-
-    def copy(self, sfd, soff, dfd, doff, length, src_name):
-        done = 0
-        while self.kernel and done < length:
-            try:
-                n = os.copy_file_range(sfd, dfd, length - done, soff + done, doff + done)
-            except OSError as err:
-                if err.errno in _NO_KERNEL_COPY:
-                    self.kernel = False
-                    break
-                raise
-            if n == 0:
-                raise FormatError('ends before byte %d (truncated?)' % (soff + length), path=src_name)
-            done += n
-            self.kernel_bytes += n
-        while done < length:
-            data = os.pread(sfd, min(COPY_CHUNK, length - done), soff + done)
-            if not data:
-                raise FormatError('ends before byte %d (truncated?)' % (soff + length), path=src_name)
-            written = 0
-            while written < len(data):
-                written += os.pwrite(dfd, data[written:], doff + done + written)
-            done += len(data)
-            self.buffered_bytes += len(data)
-
-    @property
-    def method(self):
-        if self.kernel_bytes and not self.buffered_bytes:
-            return 'copy_file_range'
-        if self.kernel_bytes:
-            return 'copy_file_range+buffered'
-        return 'buffered'
-
-
-class _FollowingHasher:
-    """Hashes the output on a second thread while it is being written.
-
-    pycdlib writes all metadata first, then the file data extent by extent; each byte range the
-    writer reports finished (flushed to the OS, boot-info-table patched) is final, so the hasher
-    reads it from the page cache right behind the copy instead of in a second pass.
-    """
-
-    def __init__(self, fd):
-        self.fd = fd
-        self._done = {}
-        self._limit = None
-        self._cond = threading.Condition()
-        self._digest = hashlib.sha256()
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name='esxi-customizer-sha256', daemon=True)
-        self._thread.start()
-
-    def finished(self, start, end):
-        with self._cond:
-            self._done[start] = max(end, self._done.get(start, end))
-            self._cond.notify()
-
-    def close(self, size):
-        """Everything below ``size`` is final; return the hex digest (or raise what the hasher hit)."""
-        with self._cond:
-            self._limit = size
-            self._cond.notify()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._digest.hexdigest()
-
-    def abort(self):
-        with self._cond:
-            self._limit = -1
-            self._cond.notify()
-        self._thread.join()
-
-    def _next_range(self, pos):
-        """(end, last): hash up to ``end``; ``last`` when nothing will follow."""
-        with self._cond:
-            while True:
-                end = self._done.pop(pos, None)
-                if end is not None:
-                    return end, False
-                if self._limit is not None:
-                    return max(self._limit, pos), True
-                self._cond.wait()
-
-    def _run(self):
-        pos = 0
-        try:
-            last = False
-            while not last:
-                end, last = self._next_range(pos)
-                if end > pos:
-                    _hash_range(self.fd, pos, end, self._digest)
-                pos = max(pos, end)
-        except OSError as err:
-            self._error = err
-
-
 class _StreamingPyCdlib(_PyCdlibBase):
     """pycdlib with a data-copy step that copies extents kernel-side (see module docstring)."""
 
@@ -428,7 +173,7 @@ class _StreamingPyCdlib(_PyCdlibBase):
             piece_start = start
             for off in range(0, length, HASH_PIECE):
                 n = min(HASH_PIECE, length - off)
-                self.copier.copy(sfd, soff + off, outfp.fileno(), start + off, n, name)
+                self.copier.copy(sfd, soff + off, outfp.fileno(), start + off, n, label=name)
                 self.copier.writeback.start(outfp.fileno(), start + off, n)
                 if ino.boot_info_table is None and off + n < length:
                     self._mark_finished(piece_start, start + off + n)
@@ -475,7 +220,7 @@ class _StreamingPyCdlib(_PyCdlibBase):
                 return fp.fileno(), ino.orig_extent_loc * self.logical_block_size, self.source_name
             except (AttributeError, io.UnsupportedOperation, ValueError):
                 return None
-        if isinstance(fp, _SliceReader):
+        if isinstance(fp, FileSlice):
             return fp.kernel_fd, fp.kernel_offset + ino.fp_offset, fp.path
         return None
 
@@ -549,16 +294,6 @@ def apply_edits(iso, edits, opened):
         raise EsxiCustomizerError('cannot apply the ISO edits: %s' % err, path=iso.source_name) from None
 
 
-def normalize_volume_id(volume_id):
-    """``volume_id`` as the primary volume descriptor holds it: upper case (like VMware's own, the profile name
-    upper-cased), 1-32 characters ``A-Z 0-9 _ - .`` or space; EsxiCustomizerError for anything else."""
-    value = str(volume_id).strip().upper()
-    if not re.match(r'^[A-Z0-9_\-. ]{1,32}$', value):
-        raise EsxiCustomizerError('volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space (ISO 9660 allows no more; '
-                                  'it is %d characters)' % (volume_id, len(str(volume_id).strip())))
-    return value
-
-
 def _volume_identifier(volume_id):
     if normalize_volume_id(volume_id) != volume_id:
         raise EsxiCustomizerError('volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space' % volume_id)
@@ -566,39 +301,6 @@ def _volume_identifier(volume_id):
 
 
 # --- atomic output ----------------------------------------------------------------------------
-
-def _fsync_dir(path):
-    try:
-        dfd = os.open(path, os.O_RDONLY | getattr(os, 'O_DIRECTORY', 0))
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
-def _hash_range(fd, start, end, digest):
-    buf = memoryview(bytearray(COPY_CHUNK))
-    off = start
-    while off < end:
-        want = min(COPY_CHUNK, end - off)
-        if hasattr(os, 'preadv'):
-            got = os.preadv(fd, [buf[:want]], off)
-            chunk = buf[:got]
-        else:
-            chunk = os.pread(fd, want, off)
-            got = len(chunk)
-        if not got:
-            # A finished range past the current end of file is a hole the writer never fills:
-            # the final image has zeros there.
-            chunk = bytes(want)
-            got = want
-        digest.update(chunk)
-        off += got
-
 
 def _write_failed(err, dest):
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -624,7 +326,6 @@ def write_iso(src, dest, edits, epoch=None, checksum=True, allow_kernel_copy=Tru
     except OSError as err:
         raise EsxiCustomizerError('cannot open the source ISO: %s' % (err.strerror or err), path=src) from None
     opened = []
-    tmp = None
     try:
         src_size = os.fstat(srcf.fileno()).st_size
         iso = open_iso(srcf, src)
@@ -633,40 +334,31 @@ def write_iso(src, dest, edits, epoch=None, checksum=True, allow_kernel_copy=Tru
             epoch = volume_epoch(iso)
         if epoch is None:
             epoch = 0
-        copier = _Copier(allow_kernel=allow_kernel_copy)
+        copier = Copier(allow_kernel=allow_kernel_copy)
         iso.copier = copier
-        with pinned_clock(epoch):
+        with pinned_clock(epoch), AtomicFile(dest) as tmp:
             apply_edits(iso, edits, opened)
-            fd, tmp = tempfile.mkstemp(dir=destdir, prefix='.%s.' % os.path.basename(dest), suffix='.tmp')
-            with os.fdopen(fd, 'w+b', buffering=COPY_CHUNK) as out:
-                iso.hasher = _FollowingHasher(os.dup(out.fileno())) if checksum else None
+            with tmp.open(buffering=COPY_CHUNK) as out:
+                iso.hasher = FollowingHasher(os.dup(tmp.fd)) if checksum else None
                 try:
                     iso.write_fp(out, blocksize=COPY_CHUNK, progress_cb=progress)
                     out.flush()
                     size = out.seek(0, os.SEEK_END)
-                    os.fsync(out.fileno())
+                    # fsync first: the hasher finishes reading from the page cache while the disk catches up
+                    os.fsync(tmp.fd)
                     digest = iso.hasher.close(size) if checksum else None
                 except pycdlibexception.PyCdlibException as err:
                     raise EsxiCustomizerError('cannot lay out the new image: %s' % err, path=src) from None
                 finally:
                     if iso.hasher is not None:
                         iso.hasher.abort()
-                        os.close(iso.hasher.fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, dest)
-        tmp = None
-        _fsync_dir(destdir)
+            tmp.commit()
         if digest is not None:
             remember_sha256(dest, digest)
         return WriteResult(dest, size, digest, copier.method)
     except OSError as err:
         raise _write_failed(err, dest) from None
     finally:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         for fp in opened:
             with contextlib.suppress(Exception):
                 fp.close()

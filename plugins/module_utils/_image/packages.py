@@ -23,7 +23,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.depot imp
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap import PciId, merge_pci_ids, parse_ids, parse_map, parse_simple_map
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.legacy_tgz import read_legacy_tgz
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import COPY_CHUNK, DEFAULT_LIMITS, SliceReader, read_capped
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, SliceReader, read_capped
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     parse_descriptor,
     payload_compression_supported,

@@ -26,15 +26,14 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BOOT_LOADED_TYPES
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import sha256_file
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import (
-    ByteSource,
-    FileSliceSource,
+from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import (
+    BytesContent,
+    FileSliceContent,
     IsoEdits,
-    SECTOR,
-    StreamSource,
+    StreamContent,
     normalize_volume_id,
-    volume_epoch,
 )
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import SECTOR, volume_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     ACCEPTANCE_LEVELS,
     acceptance_rank,
@@ -338,8 +337,8 @@ class _Builder:
     def payload_source(vib, name):
         extent = vib.payload_extent(name)
         if extent is not None:
-            return FileSliceSource(extent[0], extent[1], extent[2])
-        return StreamSource(lambda: vib.open_payload(name), vib.payload_size(name))
+            return FileSliceContent(extent[0], extent[1], extent[2])
+        return StreamContent(lambda: vib.open_payload(name), vib.payload_size(name))
 
     def check_dependencies(self):
         """Refuse a removal (or replacement) that leaves a VIB whose depends nothing provides any more."""
@@ -387,7 +386,7 @@ class _Builder:
                 cfg.timeout = int(request.boot_timeout)
         if request.kickstart:
             data = _read_small(request.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
-            self.put_file(KICKSTART_PATH, ByteSource(data))
+            self.put_file(KICKSTART_PATH, BytesContent(data))
 
     def epoch(self):
         """The one instant every new timestamp gets: derived from the inputs, never from the clock.
@@ -416,7 +415,7 @@ class _Builder:
             after = cfg.serialize()
             entry = image.reader.find(path)
             if after != before:
-                plan.edits.replace[entry.iso_path] = ByteSource(after)
+                plan.edits.replace[entry.iso_path] = BytesContent(after)
             plan.diff.append({'before_header': path, 'after_header': path, 'before': before.decode('utf-8', 'replace'),
                               'after': after.decode('utf-8', 'replace')})
             key = 'bios' if path == '/BOOT.CFG' else 'uefi'
@@ -441,8 +440,8 @@ class _Builder:
         plan.epoch = self.epoch()
         if changed_db:
             self.db.touch(plan.epoch or 0)
-            plan.edits.replace[image.imgdb_entry.iso_path] = ByteSource(self.db.to_tgz(mtime=plan.epoch or 0))
-        self.put_file(MANIFEST_PATH, ByteSource(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8') + b'\n'))
+            plan.edits.replace[image.imgdb_entry.iso_path] = BytesContent(self.db.to_tgz(mtime=plan.epoch or 0))
+        self.put_file(MANIFEST_PATH, BytesContent(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8') + b'\n'))
         size = plan.size_estimate = self.estimated_size()
         if size > UEFI_MAX_VOLUME:
             plan.warnings.append('the new ISO will be about %d MiB, more than 2 GiB: the ESXi UEFI boot loader\'s ISO 9660 '

@@ -7,8 +7,8 @@ path + where the bytes come from); :class:`TreeSync` compares that with a manife
 published tree and with the files on disk, then writes only what differs, removes what an earlier
 publish of the same tree wrote and is no longer wanted, and leaves every other file alone.
 
-Why a manifest: it records, for every file we wrote, its size, sha256 and the ``(size, mtime, inode)``
-seen right after writing.  A re-run then needs one ``lstat`` per file instead of hashing, and the
+Why a manifest: it records, for every file we wrote, its size, sha256 and its identity (device, inode, size,
+mtime, ctime: :func:`~.._io.filehash.identity`) seen right after it was renamed into place.  A re-run then needs one ``lstat`` per file instead of hashing, and the
 source digests are cached under a key identifying the source container (an ISO's size, mtime, ctime,
 inode and a hash of its metadata), so an unchanged ISO is never re-read.
 
@@ -27,15 +27,15 @@ import hashlib
 import json
 import os
 import stat
-import threading
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, fsync_dir
+from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import Copier, copy_range_hashed
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import hash_range, identity, sha256_fd
 
 MANIFEST_FORMAT = 1
 CHUNK = 8 * 1024 * 1024
 """Copy/hash block size: big blocks amortise syscalls; 8 MiB measured faster than 1 MiB here."""
-THREADED_HASH_MIN = 4 * 1024 * 1024
-"""Files at least this large are hashed in a second thread while the kernel copies them."""
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 """TFTP servers (tftpd-hpa --secure) and web servers usually run as another user: world-readable."""
@@ -84,9 +84,7 @@ class Container:
 
     def identity(self) -> dict:
         """What makes a cached digest valid: same file object, same length, not written since."""
-        st = self.stat
-        # ctime cannot be set back by users (touch -r only restores mtime), so an in-place edit always shows
-        return {'dev': st.st_dev, 'ino': st.st_ino, 'size': st.st_size, 'mtime_ns': st.st_mtime_ns, 'ctime_ns': st.st_ctime_ns}
+        return dict(zip(('dev', 'ino', 'size', 'mtime_ns', 'ctime_ns'), identity(self.stat)))
 
     def pread(self, offset: int, length: int) -> bytes:
         if offset < 0 or offset + length > self.stat.st_size:
@@ -156,83 +154,16 @@ class ExtentSource(Source):
             raise FormatError('is truncated: %s needs bytes %d-%d but the file has %d'
                               % (cache_key or 'a file', offset, offset + size, container.stat.st_size), path=container.path)
 
-    def _hash_range(self, out: list) -> None:
-        digest = hashlib.sha256()
-        buf = bytearray(min(CHUNK, max(self.size, 1)))
-        view = memoryview(buf)
-        pos, end = self.offset, self.offset + self.size
-        try:
-            while pos < end:
-                got = os.preadv(self.container.fd, [view[:min(len(buf), end - pos)]], pos)
-                if got <= 0:
-                    raise FormatError('short read at offset %d' % pos, path=self.container.path)
-                digest.update(view[:got])
-                pos += got
-            out.append(digest.hexdigest())
-        except BaseException as exc:  # handed to the waiting thread, which re-raises it
-            out.append(exc)
-
     def sha256(self) -> str:
-        out = []
-        self._hash_range(out)
-        if isinstance(out[0], BaseException):
-            raise out[0]
-        return out[0]
+        digest = hashlib.sha256()
+        hash_range(self.container.fd, self.offset, self.offset + self.size, digest, label=self.container.path)
+        return digest.hexdigest()
 
     def copy_to(self, fd: int) -> str | None:
-        if not self.hash_on_copy and self._kernel_copy(fd):
+        if not self.hash_on_copy:
+            Copier().copy(self.container.fd, self.offset, fd, 0, self.size, label=self.container.path)
             return None
-        if self.size >= THREADED_HASH_MIN:
-            # The kernel copies (copy_file_range, no user-space buffers) while a thread hashes the same
-            # range from the page cache; hashlib releases the GIL, so the two overlap on two cores.
-            out = []
-            hasher = threading.Thread(target=self._hash_range, args=(out,))
-            hasher.start()
-            try:
-                copied = self._kernel_copy(fd)
-            finally:
-                hasher.join()
-            if isinstance(out[0], BaseException):
-                raise out[0]
-            if copied:
-                return out[0]
-            os.lseek(fd, 0, os.SEEK_SET)
-            os.ftruncate(fd, 0)
-        return self._user_copy(fd)
-
-    def _kernel_copy(self, fd: int) -> bool:
-        """Copy with copy_file_range; False when the kernel/filesystem cannot (caller falls back)."""
-        copy_file_range = getattr(os, 'copy_file_range', None)
-        if copy_file_range is None:
-            return False
-        pos, end = self.offset, self.offset + self.size
-        try:
-            while pos < end:
-                done = copy_file_range(self.container.fd, fd, min(end - pos, 1 << 30), pos)
-                if done <= 0:
-                    raise FormatError('short read at offset %d (file truncated while reading?)' % pos, path=self.container.path)
-                pos += done
-        except OSError as exc:
-            if exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF) and pos == self.offset:
-                return False
-            raise
-        return True
-
-    def _user_copy(self, fd: int) -> str:
-        digest = hashlib.sha256()
-        buf = bytearray(min(CHUNK, max(self.size, 1)))
-        view = memoryview(buf)
-        pos, end = self.offset, self.offset + self.size
-        while pos < end:
-            got = os.preadv(self.container.fd, [view[:min(len(buf), end - pos)]], pos)
-            if got <= 0:
-                raise FormatError('short read at offset %d (file truncated while reading?)' % pos, path=self.container.path)
-            chunk = view[:got]
-            digest.update(chunk)
-            while chunk:
-                chunk = chunk[os.write(fd, chunk):]
-            pos += got
-        return digest.hexdigest()
+        return copy_range_hashed(self.container.fd, self.offset, fd, self.size, label=self.container.path)
 
 
 class StreamSource(Source):
@@ -284,6 +215,7 @@ class _Root:
         self._dirs = {(): self.fd}
         self._missing = set()  # directories known not to exist (saves failing opens for 1000s of new host dirs)
         self.created_dirs = []
+        self._renamed_in = set()
 
     def close(self) -> None:
         for fd in self._dirs.values():
@@ -354,43 +286,36 @@ class _Root:
         return data
 
     def sha256(self, parts: tuple) -> str:
-        digest = hashlib.sha256()
         parent = self.dir_fd(parts[:-1])
         fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW, dir_fd=parent)
-        with os.fdopen(fd, 'rb', buffering=0) as handle:
-            buf = bytearray(CHUNK)
-            while True:
-                got = handle.readinto(buf)
-                if not got:
-                    break
-                digest.update(memoryview(buf)[:got])
-        return digest.hexdigest()
+        try:
+            return sha256_fd(fd, label=self._display(parts))
+        finally:
+            os.close(fd)
 
     def write_atomic(self, parts: tuple, source: Source) -> tuple[str | None, os.stat_result]:
-        """Write to a temporary file beside the target, then rename over it; returns (sha256 or None, stat)."""
+        """Write to a temporary file beside the target, then rename over it; returns (sha256 or None, stat).
+
+        The directory is fsync'ed later, once for all files renamed into it (:meth:`sync_dirs`)."""
         parent = self.dir_fd(parts[:-1], create=True)
-        tmp = '.%s.%s.tmp' % (parts[-1][:200], os.urandom(4).hex())
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=parent)
-        try:
-            try:
-                os.fchmod(fd, FILE_MODE)
-                digest = source.copy_to(fd)
-                st = os.fstat(fd)
-            finally:
-                os.close(fd)
-            if st.st_size != source.size:
-                raise FormatError('wrote %d bytes instead of %d' % (st.st_size, source.size), path=self._display(parts))
-            existing = self.lstat(parts)
-            if existing is not None and not stat.S_ISREG(existing.st_mode):
+        with AtomicFile(dir_fd=parent, name=parts[-1], mode=FILE_MODE) as out:
+            digest = source.copy_to(out.fd)
+            size = os.fstat(out.fd).st_size
+            if size != source.size:
+                raise FormatError('wrote %d bytes instead of %d' % (size, source.size), path=self._display(parts))
+            if not out.target_is_regular_or_absent():
                 raise PublishError('exists and is not a regular file', path=self._display(parts))
-            os.rename(tmp, parts[-1], src_dir_fd=parent, dst_dir_fd=parent)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=parent)
-            except OSError:
-                pass
-            raise
+            st = out.commit(sync_dir=False)
+        self._renamed_in.add(tuple(parts[:-1]))
         return digest, st
+
+    def sync_dirs(self) -> None:
+        """Make the renames since the last call durable: one fsync per directory written into."""
+        for parts in sorted(self._renamed_in):
+            fd = self.dir_fd(parts)
+            if fd is not None:
+                fsync_dir(dir_fd=fd)
+        self._renamed_in.clear()
 
     def unlink(self, parts: tuple) -> bool:
         parent = self.dir_fd(parts[:-1])
@@ -419,7 +344,7 @@ class _Root:
 
 
 def _stat_record(st) -> list:
-    return [st.st_size, st.st_mtime_ns, st.st_ino]
+    return identity(st)
 
 
 class Plan:
@@ -677,7 +602,9 @@ class TreeSync:
     def _write_manifest(self, files: dict, dirs: list, source: dict) -> None:
         doc = {'format': MANIFEST_FORMAT, 'owner': self.owner, 'source': source, 'dirs': sorted(set(dirs)), 'files': files}
         data = json.dumps(doc, sort_keys=True, separators=(',', ':')).encode('utf-8') + b'\n'
+        self._root.sync_dirs()  # every file the manifest records is durable before it says so
         self._root.write_atomic(self.manifest_parts, BytesSource(data))
+        self._root.sync_dirs()
         self.old = doc
 
     # -- removal -----------------------------------------------------------------------------

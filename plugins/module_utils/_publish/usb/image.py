@@ -45,8 +45,9 @@ import tempfile
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
-from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import _fsync_dir, volume_epoch
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256, sha256_fd
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import volume_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import source_identity
 
 SECTOR = 512
@@ -589,8 +590,6 @@ def _write_image(tmp: str, plan: Plan, reader, tools: Tools, dest: str, label: s
     if plan.bios_boot:
         _check(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, tmp), env=env),
                'installing syslinux', dest)
-    with open(tmp, 'rb+') as stream:
-        os.fsync(stream.fileno())
 
 
 def _check_dest(src: str, dest: str) -> None:
@@ -649,25 +648,18 @@ def build_disk_image(src, dest, size=None, kickstart=None, kernelopt_add=(), bio
             return result
         _free_space_check(dest, plan)
         try:
-            fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(dest), suffix='.tmp', dir=os.path.dirname(dest))
+            out = AtomicFile(dest, mode=0o644)
         except OSError as exc:
             raise DiskImageError('cannot create a temporary file there (%s)' % exc.strerror, path=os.path.dirname(dest)) from None
-        os.close(fd)
-        try:
+        with out:
             try:
-                os.chmod(tmp, 0o644)
-                _write_image(tmp, plan, image.reader, tools, dest, label)
-                digest = file_sha256(tmp) if checksum else None
+                _write_image(out.tmp_path, plan, image.reader, tools, dest, label)
+                digest = sha256_fd(out.fd, label=out.tmp_path) if checksum else None
+                out.commit()
             except OSError as exc:
                 raise DiskImageError('cannot write the new image (%s); the earlier image was left unchanged'
                                      % (exc.strerror or exc), path=exc.filename or dest) from None
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        _fsync_dir(os.path.dirname(dest))
+        if digest is not None:
+            remember_sha256(dest, digest)
         result['sha256'] = digest
         return result

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._image import iso_writer
+from ansible_collections.esxi.customizer.plugins.module_utils._io import copy as copy_engine
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import ByteSource, FileSliceSource, IsoEdits, write_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import BytesContent, FileSliceContent, IsoEdits
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import write_iso
 
 pytestmark = pytest.mark.skipif(not shutil.which('xorriso') or not shutil.which('isoinfo'), reason='xorriso and isoinfo are needed')
 
@@ -82,8 +83,8 @@ def extent_of(path, iso_name):
 def edits(tmp_path):
     payload = tmp_path / 'driver.vib'
     payload.write_bytes(b'HEADER' * 10 + b'PAYLOAD-BYTES' * 3000 + b'TRAILER')
-    return IsoEdits(add={'/NET_R812.V00': FileSliceSource(str(payload), 60, 13 * 3000), '/KS.CFG': ByteSource(b'vmaccepteula\n')},
-                    replace={'/BOOT.CFG': ByteSource(BOOT_CFG.replace(b'/imgdb.tgz', b'/net_r812.v00 --- /imgdb.tgz'))},
+    return IsoEdits(add={'/NET_R812.V00': FileSliceContent(str(payload), 60, 13 * 3000), '/KS.CFG': BytesContent(b'vmaccepteula\n')},
+                    replace={'/BOOT.CFG': BytesContent(BOOT_CFG.replace(b'/imgdb.tgz', b'/net_r812.v00 --- /imgdb.tgz'))},
                     remove=['/B.B00'])
 
 
@@ -197,10 +198,10 @@ def test_write_failure_leaves_previous_dest_and_no_temp_file(tmp_path, monkeypat
     dest.write_bytes(b'previous build')
     before = src.read_bytes()
 
-    def full(self, *args):
+    def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, 'No space left on device')
 
-    monkeypatch.setattr(iso_writer._Copier, 'copy', full)
+    monkeypatch.setattr(copy_engine.Copier, 'copy', full)
     with pytest.raises(EsxiCustomizerError, match='no space left'):
         write_iso(str(src), str(dest), edits(tmp_path))
     assert dest.read_bytes() == b'previous build'
@@ -243,7 +244,7 @@ def test_not_an_iso_is_a_clear_error(tmp_path):
 def test_bad_names_and_same_dest_are_refused(tmp_path):
     src = make_iso(tmp_path)
     with pytest.raises(EsxiCustomizerError, match='8.3'):
-        write_iso(str(src), str(tmp_path / 'o.iso'), IsoEdits(add={'/net-r8125.v00': ByteSource(b'x')}))
+        write_iso(str(src), str(tmp_path / 'o.iso'), IsoEdits(add={'/net-r8125.v00': BytesContent(b'x')}))
     with pytest.raises(EsxiCustomizerError, match='differ'):
         write_iso(str(src), str(src), IsoEdits())
     with pytest.raises(EsxiCustomizerError, match='volume_id'):

@@ -2,13 +2,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._publish import treesync
+from ansible_collections.esxi.customizer.plugins.module_utils._io import copy as copy_engine
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import (
     BytesSource,
@@ -293,9 +294,16 @@ def test_user_space_fallback_copies_and_hashes(tmp_path, blob, monkeypatch):
     src, data = blob
     root = tmp_path / 'root'
     root.mkdir()
-    monkeypatch.setattr(treesync.ExtentSource, '_kernel_copy', lambda self, fd: False)
+    refused = []
+
+    def no_kernel_copy(*args):
+        refused.append(args)
+        raise OSError(errno.EXDEV, 'Invalid cross-device link')
+
+    monkeypatch.setattr(copy_engine.os, 'copy_file_range', no_kernel_copy)
     with Container(src) as iso:
         publish(root, extents(iso, data), iso.identity())
+    assert refused  # the kernel was asked, refused, and the buffered loop copied instead
     doc = json.loads((root / MANIFEST).read_text())
     assert (root / 'pub/big.bin').read_bytes() == data[8000:]
     assert doc['files']['pub/big.bin']['sha256'] == hashlib.sha256(data[8000:]).hexdigest()
