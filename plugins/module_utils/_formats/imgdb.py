@@ -20,6 +20,7 @@ before anything is read into memory.  Writing (:meth:`ImageDatabase.to_tgz`) is 
 
 from __future__ import annotations
 
+import copy
 import datetime
 import gzip
 import io
@@ -36,7 +37,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsafeArchiveError,
 )
 
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import normalize_acceptance
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Constraint, normalize_acceptance
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import render_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml as _parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import child_text as _text
@@ -62,8 +63,8 @@ def parse_xml(data: bytes, what: str) -> ET.Element:
 # -- records ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Payload:
-    """A ``<payload>`` of a VIB descriptor."""
+class PayloadRecord:
+    """A ``<payload>`` of a VIB descriptor as the image database holds it (read leniently: size may be absent)."""
 
     name: str
     type: str
@@ -71,18 +72,6 @@ class Payload:
     vfat_name: str | None = None
     boot_order: int | None = None
     checksums: tuple = ()  # (checksum-type, verify-process or '', hex)
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """One ``<constraint>``/``<provide>`` entry of a VIB's relationships."""
-
-    name: str
-    relation: str | None = None
-    version: str | None = None
-
-    def __str__(self) -> str:
-        return '%s %s %s' % (self.name, self.relation, self.version) if self.relation else self.name
 
 
 def _acceptance_token(text: str | None) -> str:
@@ -135,7 +124,7 @@ class VibRecord:
             raise FormatError('VIB descriptor lacks %s' % ', '.join('<%s>' % tag for tag in missing), path=what)
         payloads = []
         for node in root.findall('payloads/payload'):
-            payloads.append(Payload(
+            payloads.append(PayloadRecord(
                 name=node.get('name', ''), type=node.get('type', ''), size=_int_or_none(node.get('size')),
                 vfat_name=node.get('vfat-name'), boot_order=_int_or_none(node.get('boot-order')),
                 checksums=tuple((c.get('checksum-type', ''), c.get('verify-process', ''), (c.text or '').strip())
@@ -153,7 +142,7 @@ class VibRecord:
             release_date=_text(root, 'release-date', ''),
             software_tags=[(node.text or '').strip() for node in root.findall('software-tags/tag')])
 
-    def payload(self, name: str) -> Payload | None:
+    def payload(self, name: str) -> PayloadRecord | None:
         for item in self.payloads:
             if item.name == name:
                 return item
@@ -339,6 +328,10 @@ class ImageDatabase:
         self.components: dict[str, Component] = {}
         self._members: list[_Member] = []
         self._removed: set = set()
+
+    def copy(self) -> ImageDatabase:
+        """An independent copy to edit: a plan changes the copy, the database read from the ISO stays as it was."""
+        return copy.deepcopy(self)
 
     # -- loading -----------------------------------------------------------------------------
 

@@ -86,14 +86,19 @@ def is_less_trusted(level, than):
 RELATIONSHIP_KINDS = ('depends', 'conflicts', 'replaces', 'provides', 'compatibleWith')
 
 
-@dataclass
+@dataclass(frozen=True)
 class Constraint:
+    """One ``<constraint>``/``<provide>`` entry of a VIB's relationships."""
+
     name: str
     relation: str | None = None
     version: str | None = None
 
-    def as_dict(self):
+    def as_dict(self) -> dict:
         return {'name': self.name, 'relation': self.relation, 'version': self.version}
+
+    def __str__(self) -> str:
+        return '%s %s %s' % (self.name, self.relation, self.version) if self.relation else self.name
 
 
 @dataclass

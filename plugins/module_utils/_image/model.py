@@ -48,6 +48,15 @@ def profile_name_version(name: str | None) -> str | None:
     return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or match.group(4) or '0')
 
 
+def read_bootcfg(reader: IsoReader, iso_path: str) -> BootCfg | None:
+    """The boot.cfg at ``iso_path`` of an open ISO, parsed; None when the ISO has no such file."""
+    entry = reader.find(iso_path)
+    if entry is None:
+        return None
+    data = reader.read(entry, max_size=MAX_BOOTCFG_SIZE)
+    return BootCfg.parse(data, path='%s:%s' % (reader.path, entry.path))
+
+
 class EsxiImage:
     """An opened ESXi installer ISO; a context manager (closes the underlying file)."""
 
@@ -67,10 +76,10 @@ class EsxiImage:
         """Open and read the metadata; EsxiCustomizerError subclasses for every kind of bad input."""
         reader = IsoReader(path, fileobj)
         try:
-            bios = cls._read_bootcfg(reader, BIOS_BOOTCFG)
+            bios = read_bootcfg(reader, BIOS_BOOTCFG)
             if bios is None:
                 raise FormatError('is not an ESXi installer ISO: it has no %s' % BIOS_BOOTCFG, path=path)
-            uefi = cls._read_bootcfg(reader, UEFI_BOOTCFG)
+            uefi = read_bootcfg(reader, UEFI_BOOTCFG)
             imgdb_entry = cls._locate_imgdb(reader, bios)
             imgdb = None
             if imgdb_entry is not None:
@@ -80,14 +89,6 @@ class EsxiImage:
         except BaseException:
             reader.close()
             raise
-
-    @staticmethod
-    def _read_bootcfg(reader: IsoReader, iso_path: str) -> BootCfg | None:
-        entry = reader.find(iso_path)
-        if entry is None:
-            return None
-        data = reader.read(entry, max_size=MAX_BOOTCFG_SIZE)
-        return BootCfg.parse(data, path='%s:%s' % (reader.path, entry.path))
 
     @staticmethod
     def _locate_imgdb(reader: IsoReader, bios: BootCfg) -> IsoEntry | None:

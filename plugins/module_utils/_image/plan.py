@@ -79,7 +79,7 @@ class Request:
                 'kickstart': bool(self.kickstart)}
 
 
-class Plan:
+class EditPlan:
     """Everything the writer needs plus everything the module reports."""
 
     def __init__(self):
@@ -133,11 +133,12 @@ def _vib_summary(record, file_path=None):
 class _Builder:
     def __init__(self, image, packages, request, src_path):
         self.image = image
-        self.db = image.imgdb
+        # Edited like the boot.cfg copies below: the opened image keeps describing the source.
+        self.db = image.imgdb.copy() if image.imgdb is not None else None
         self.packages = packages
         self.request = request
         self.src_path = src_path
-        self.plan = Plan()
+        self.plan = EditPlan()
         self.cfgs = [(path, cfg.copy()) for path, cfg in image.bootcfgs]
         self.before_cfgs = [(path, cfg.serialize()) for path, cfg in image.bootcfgs]
         self.release = release_tuple(image.version)
@@ -488,7 +489,7 @@ def _read_small(path, limit, what):
 
 
 def build_plan(image, packages, request, src_path):
-    """Validate the request against the opened ISO and packages; return a :class:`Plan` (nothing written)."""
+    """Validate the request against the opened ISO and packages; return a :class:`EditPlan` (nothing written)."""
     return _Builder(image, packages, request, src_path).build()
 
 

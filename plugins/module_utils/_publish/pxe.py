@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, MAX_BOOTCFG_SIZE, UEFI_BOOTCFG, EsxiImage, read_bootcfg
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import (
     BytesSource,
@@ -51,7 +51,6 @@ BOOTX64 = 'efi/boot/bootx64.efi'
 CRYPTO64 = 'efi/boot/crypto64.efi'
 PXELINUX_DIR = 'pxelinux.cfg'
 SECTOR = 2048
-MAX_BOOTCFG = 1024 * 1024
 CACHE_VERSION = 1
 HASH_ON_COPY = False
 """ISO files are copied by the kernel without hashing: sha256 runs at ~1.4 GB/s, 2-3 times slower than a
@@ -361,13 +360,6 @@ def _owner(name: str) -> dict:
     return {'tool': TOOL, 'name': name}
 
 
-def _read_bootcfg(reader: IsoReader, iso_path: str) -> BootCfg | None:
-    entry = reader.find(iso_path)
-    if entry is None:
-        return None
-    return BootCfg.parse(reader.read(entry, max_size=MAX_BOOTCFG), path='%s:%s' % (reader.path, entry.path))
-
-
 def _open_image(path: str):
     """Parse the ISO's metadata with pycdlib: only needed when the manifest cache does not match the ISO.
 
@@ -376,7 +368,7 @@ def _open_image(path: str):
     """
     reader = IsoReader(path)
     try:
-        bios, uefi = (_read_bootcfg(reader, name) for name in (BIOS_BOOTCFG, UEFI_BOOTCFG))
+        bios, uefi = (read_bootcfg(reader, name) for name in (BIOS_BOOTCFG, UEFI_BOOTCFG))
         if bios is not None and bios.build:
             return EsxiImage(reader, bios, uefi, None, None)
     except BaseException:
@@ -489,7 +481,7 @@ def _diff(sync: TreeSync, plan, wanted: dict) -> list:
         if not _is_bootcfg(path) or not isinstance(source, BytesSource):
             continue
         try:
-            before = sync.read(path, MAX_BOOTCFG)
+            before = sync.read(path, MAX_BOOTCFG_SIZE)
         except (EsxiCustomizerError, OSError):
             before = None
         diffs.append({'before_header': path if before is not None else '%s (absent)' % path, 'after_header': path,

@@ -347,7 +347,7 @@ def _stat_record(st) -> list:
     return identity(st)
 
 
-class Plan:
+class SyncPlan:
     """What a sync would do; computed without writing anything (check mode returns it as is)."""
 
     def __init__(self):
@@ -444,9 +444,9 @@ class TreeSync:
         cache = self.old.get('source') or {}
         return cache.get('digests', {}) if cache.get('key') == self.source_key else {}
 
-    def plan(self, wanted: dict) -> Plan:
+    def plan(self, wanted: dict) -> SyncPlan:
         """``wanted`` maps relative path -> :class:`Source`. Reads what it must, writes nothing."""
-        plan = Plan()
+        plan = SyncPlan()
         old_files = self.old['files'] if self.old else {}
         cache = self._cached_digests()
         same_source = self.source_key is not None and ((self.old or {}).get('source') or {}).get('key') == self.source_key
@@ -510,12 +510,12 @@ class TreeSync:
         return None
 
     @staticmethod
-    def _digest(source: Source, plan: Plan, path: str) -> str:
+    def _digest(source: Source, plan: SyncPlan, path: str) -> str:
         digest = source.sha256()
         plan.digests[path] = digest
         return digest
 
-    def _plan_removal(self, plan: Plan, path: str, record: dict) -> None:
+    def _plan_removal(self, plan: SyncPlan, path: str, record: dict) -> None:
         parts = check_relpath(path)
         st = self._root.lstat(parts)
         if st is None:
@@ -535,7 +535,7 @@ class TreeSync:
 
     # -- applying ----------------------------------------------------------------------------
 
-    def apply(self, plan: Plan, wanted: dict) -> dict:
+    def apply(self, plan: SyncPlan, wanted: dict) -> dict:
         """Carry out ``plan``; returns the manifest written (or the old one when nothing needed writing)."""
         old_files = dict(self.old['files']) if self.old else {}
         old_dirs = list(self.old['dirs']) if self.old else []
@@ -570,7 +570,7 @@ class TreeSync:
         self._write_manifest(files, dirs, self._digest_cache(plan, wanted, written))
         return self.old
 
-    def _new_parent_dirs(self, plan: Plan) -> list:
+    def _new_parent_dirs(self, plan: SyncPlan) -> list:
         dirs = set()
         for path, _source, _reason in plan.writes:
             parts = check_relpath(path)[:-1]
@@ -591,7 +591,7 @@ class TreeSync:
                     kept.append(path)
         return sorted(kept)
 
-    def _digest_cache(self, plan: Plan, wanted: dict, written: dict) -> dict:
+    def _digest_cache(self, plan: SyncPlan, wanted: dict, written: dict) -> dict:
         digests = dict(self._cached_digests())
         for path, source in wanted.items():
             digest = written.get(path) or plan.digests.get(path)
@@ -609,14 +609,14 @@ class TreeSync:
 
     # -- removal -----------------------------------------------------------------------------
 
-    def plan_removal(self) -> Plan:
+    def plan_removal(self) -> SyncPlan:
         """Plan for taking the whole publication down (``state: absent``)."""
-        plan = Plan()
+        plan = SyncPlan()
         for path, record in sorted((self.old or {}).get('files', {}).items()):
             self._plan_removal(plan, path, record)
         return plan
 
-    def remove(self, plan: Plan) -> list:
+    def remove(self, plan: SyncPlan) -> list:
         """Delete the planned files, the manifest and the directories we created; return dirs kept."""
         if self.old is None:
             return []

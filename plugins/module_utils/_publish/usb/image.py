@@ -320,7 +320,7 @@ def _bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
             'build': cfg.build}
 
 
-class Plan:
+class DiskImagePlan:
     """Files of the image (FAT path -> IsoEntry or bytes), its geometry and the request digest."""
 
     def __init__(self):
@@ -390,9 +390,9 @@ def parent_dirs(paths) -> list[str]:
 
 
 def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL,
-               syslinux_version=None, mbr_sha256=None) -> Plan:
+               syslinux_version=None, mbr_sha256=None) -> DiskImagePlan:
     """Decide every file of the image and its size from an opened :class:`EsxiImage`; reads only small files."""
-    plan = Plan()
+    plan = DiskImagePlan()
     plan.bios_boot = bios_boot
     reader = image.reader
     cfgs = _edited_bootcfgs(image, bool(kickstart), kernelopt_add)
@@ -465,7 +465,7 @@ def _read_kickstart(path: str) -> bytes:
         raise DiskImageError('cannot be read (%s)' % exc.strerror, path=path) from None
 
 
-def _choose_size(plan: Plan, size) -> int:
+def _choose_size(plan: DiskImagePlan, size) -> int:
     if size is None:
         return default_size(plan.file_sizes, len(plan.dirs))
     size = -(-int(size) // MIB) * MIB
@@ -563,7 +563,7 @@ def _entry_chunks(reader, entry, src_fd: int):
         yield chunk
 
 
-def _write_image(tmp: str, plan: Plan, reader, tools: Tools, dest: str, label: str) -> None:
+def _write_image(tmp: str, plan: DiskImagePlan, reader, tools: Tools, dest: str, label: str) -> None:
     runner = tools.runner
     total = plan.size // SECTOR
     partition = total - PARTITION_START
@@ -606,7 +606,7 @@ def _check_dest(src: str, dest: str) -> None:
         raise DiskImageError('exists and is not a regular file (this module writes image files, not devices or links)', path=dest)
 
 
-def _free_space_check(dest: str, plan: Plan) -> None:
+def _free_space_check(dest: str, plan: DiskImagePlan) -> None:
     need = sum(plan.file_sizes) + 4 * MIB
     try:
         vfs = os.statvfs(os.path.dirname(dest))

@@ -274,3 +274,18 @@ def test_partner_supported_spelling_is_not_rewritten(tmp_path, tmp_path_factory)
     plan = plan_for(src, kickstart=str(ks))
     assert plan.acceptance_level == {'before': 'partner', 'after': 'partner'}
     assert '/IMGDB.TGZ;1' not in plan.edits.replace
+
+
+def test_the_plan_edits_a_copy_of_the_image_database(tmp_path, tmp_path_factory):
+    src = fixture_iso(tmp_path_factory)
+    with EsxiImage.open(src) as image:
+        before_vibs = list(image.imgdb.profile.vibs)
+        before_level = image.imgdb.profile.acceptance_level
+        before_tgz = image.imgdb.to_tgz()
+        vib = vib_file(tmp_path, 'net-copycheck', vmkapi='2_6_0_0')
+        with load_package(vib) as package:
+            plan = build_plan(image, [package], Request(add=[vib], remove=['vmkusb']), src)
+        assert [a['name'] for a in plan.added] == ['net-copycheck'] and plan.removed
+        assert list(image.imgdb.profile.vibs) == before_vibs
+        assert image.imgdb.profile.acceptance_level == before_level
+        assert image.imgdb.to_tgz() == before_tgz
