@@ -45,3 +45,7 @@ class ConflictError(EsxiCustomizerError):
 
 class MissingLibraryError(EsxiCustomizerError):
     """A required third-party Python library is not installed on the host running the module."""
+
+
+class DiskImageError(EsxiCustomizerError):
+    """A disk image cannot be built as requested (size, tools, boot loader compatibility)."""

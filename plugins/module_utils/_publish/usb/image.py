@@ -15,9 +15,7 @@ Layout (esxi-formats.md 1.1, 2.2, 2.3; VMware "Format a USB flash drive to boot 
   ``EFI/BOOT/BOOT.CFG`` beside itself; the module paths there are absolute, so they resolve on the partition.
 * A kickstart becomes ``/KS.CFG`` with ``ks=usb:/KS.CFG`` in both boot.cfg (installer syntax, section 2.4).
 
-BIOS compatibility: ESXi's ``mboot.c32``/``menu.c32`` are COM32 modules of the syslinux release its
-``ISOLINUX.BIN`` comes from (3.86 on VMware media); syslinux 5 changed the module format, so the installer that
-writes ``ldlinux.sys`` must be of the same generation. :func:`syslinux_compatible` decides; a mismatch is an
+BIOS compatibility (:mod:`.syslinux`): a syslinux installer of another generation than the ISO's ISOLINUX is an
 error (an image that shows "Failed to load COM32 file" is worse than none) unless BIOS boot is turned off.
 
 Contents are streamed from the ISO into ``mcopy`` (mtools) on its standard input, one file at a time, so
@@ -25,9 +23,7 @@ nothing is extracted to disk or held in memory. Every timestamp comes from ``SOU
 volume date), the volume serial and disk signature from the request digest: the same inputs and tools give
 a byte-identical image.
 
-Idempotence: the request (source identity, options, tool versions) is stored as JSON in the gap between the
-MBR and the partition (:data:`MANIFEST_OFFSET`), so the image carries its own manifest; an image whose
-manifest matches is not rebuilt.
+Idempotence: the request (source identity, options, tool versions) is stored in the image itself (:mod:`.manifest`).
 """
 
 from __future__ import annotations
@@ -36,275 +32,27 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
-import struct
-import subprocess
-import tempfile
 
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.fat import MIB, MIN_SIZE, check_fat_path, cluster_sectors, default_size, needed_bytes, parent_dirs
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.manifest import MANIFEST_FORMAT, MANIFEST_OFFSET, encode_manifest, read_image_manifest, up_to_date
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.mbr import PARTITION_START, PARTITION_TYPE, SECTOR, mbr_sector
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.syslinux import isolinux_version, syslinux_cfg, syslinux_compatible, syslinux_install_argv, version_text
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.tools import CommandRunner, Tools, check_result, run_env
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, UnsupportedError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import DiskImageError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256, sha256_fd
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import volume_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import source_identity
 
-SECTOR = 512
-MIB = 1024 * 1024
-PARTITION_START = 2048
-"""First sector of the FAT partition: 1 MiB alignment, like fdisk and every USB stick sold."""
-PARTITION_TYPE = 0x0c  # FAT32 with LBA addressing
-MIN_SIZE = 64 * MIB
-"""FAT32 needs at least 65525 clusters; 64 MiB with 512-byte clusters leaves room for that."""
-MIN_CLUSTERS = 66000
-MANIFEST_OFFSET = 8 * SECTOR
-MANIFEST_MAGIC = b'ESXICUST-DISKIMAGE\x00'
-MANIFEST_MAX = PARTITION_START * SECTOR - MANIFEST_OFFSET - 4 - len(MANIFEST_MAGIC)
-MANIFEST_FORMAT = 1
 CHUNK = 1024 * 1024
 DEFAULT_LABEL = 'ESXI'
 DEFAULT_EPOCH = 1262304000  # 2010-01-01, for an ISO without volume dates
 KICKSTART_NAME = 'KS.CFG'
 KICKSTART_OPTION = 'ks=usb:/KS.CFG'
 MAX_KICKSTART = 4 * MIB
-MBR_CANDIDATES = ('/usr/lib/syslinux/mbr/mbr.bin', '/usr/lib/SYSLINUX/mbr.bin', '/usr/share/syslinux/mbr.bin',
-                  '/usr/lib/syslinux/mbr.bin')
-SBIN_DIRS = ('/usr/sbin', '/sbin')
-# FAT forbids these in long names (plus control characters)
-_FAT_FORBIDDEN = set('"*/:<>?\\|')
-_ISOLINUX_VERSION = re.compile(rb'ISOLINUX (\d+)\.(\d+)')
-_SYSLINUX_VERSION = re.compile(r'(?:syslinux|SYSLINUX)\s+(\d+)\.(\d+)')
-_EMBEDDED_BANNER = re.compile(rb'SYSLINUX (\d+)\.(\d+) ')
-MAX_INSTALLER = 16 * MIB
-
-
-class DiskImageError(EsxiCustomizerError):
-    """The image cannot be built as requested (size, tools, boot loader compatibility)."""
-
-
-# -- pure pieces -------------------------------------------------------------------------------
-
-
-def chs(lba: int, heads: int = 255, sectors: int = 63) -> bytes:
-    """CHS triple of an LBA as stored in an MBR entry; beyond 1023 cylinders the conventional maximum."""
-    cylinder, rest = divmod(lba, heads * sectors)
-    head, sector = divmod(rest, sectors)
-    if cylinder > 1023:
-        return b'\xfe\xff\xff'
-    return bytes((head, ((cylinder >> 2) & 0xc0) | (sector + 1), cylinder & 0xff))
-
-
-def mbr_sector(boot_code: bytes, disk_signature: int, start: int, count: int, part_type: int = PARTITION_TYPE,
-               bootable: bool = True) -> bytes:
-    """The 512-byte MBR: boot code (at most 440 bytes), disk signature, one partition entry, 0x55AA."""
-    if len(boot_code) > 440:
-        raise ValueError('MBR boot code is %d bytes, at most 440 fit' % len(boot_code))
-    if start <= 0 or count <= 0 or start + count > 0xffffffff:
-        raise ValueError('partition %d+%d does not fit an MBR entry' % (start, count))
-    sector = bytearray(SECTOR)
-    sector[:len(boot_code)] = boot_code
-    struct.pack_into('<I', sector, 440, disk_signature & 0xffffffff)
-    entry = bytes((0x80 if bootable else 0x00,)) + chs(start) + bytes((part_type,)) + chs(start + count - 1) + struct.pack('<II', start, count)
-    sector[446:462] = entry
-    sector[510:512] = b'\x55\xaa'
-    return bytes(sector)
-
-
-def syslinux_cfg(isolinux_cfg: bytes) -> bytes:
-    """VMware's USB recipe: ISOLINUX.CFG with ``-p 1`` in every ``APPEND -c <file>`` line that has no ``-p``.
-
-    ``-p 1`` goes right after ``-c <file>``: mboot reads its options with getopt, which stops at the first
-    kernel option (``APPEND -c boot.cfg ks=... -p 1`` would hand ``-p 1`` to the kernel instead).
-    """
-    out = []
-    for line in isolinux_cfg.splitlines(keepends=True):
-        body = line.rstrip(b'\r\n')
-        ending = line[len(body):]
-        tokens = body.split()
-        if len(tokens) > 2 and tokens[0].lower() == b'append' and b'-c' in tokens[1:-1] and b'-p' not in tokens[1:]:
-            at = tokens.index(b'-c', 1) + 2
-            indent = body[:len(body) - len(body.lstrip())]
-            body = indent + b' '.join(tokens[:at] + [b'-p', b'1'] + tokens[at:])
-        out.append(body + ending)
-    return b''.join(out)
-
-
-def isolinux_version(data: bytes) -> tuple[int, int] | None:
-    """``(major, minor)`` from the banner inside ISOLINUX.BIN (``ISOLINUX 3.86 2010-04-01``), None if absent."""
-    match = _ISOLINUX_VERSION.search(data)
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def syslinux_installer_version(text: str) -> tuple[int, int] | None:
-    match = _SYSLINUX_VERSION.search(text or '')
-    return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def version_text(version) -> str:
-    """``(3, 86)`` -> ``3.86``, ``(6, 4)`` -> ``6.04`` (syslinux writes minor versions with two digits)."""
-    return '%d.%02d' % tuple(version) if version else '(unknown version)'
-
-
-def syslinux_compatible(iso_version, installer_version) -> bool:
-    """Whether ``ldlinux.sys`` of ``installer_version`` can run the ISO's COM32 modules.
-
-    Before 5.00 modules are COM32R binaries (3.x modules run on 4.x); from 5.00 they are ELF objects linked
-    against the exact ldlinux.c32 of their release, so major.minor must match.
-    """
-    if iso_version is None or installer_version is None:
-        return False
-    if iso_version[0] < 5 and installer_version[0] < 5:
-        return True
-    return tuple(iso_version) == tuple(installer_version)
-
-
-def check_fat_path(path: str) -> str:
-    """A ``/``-rooted path valid on FAT (long names), or DiskImageError."""
-    parts = [part for part in path.split('/') if part]
-    if not parts:
-        raise DiskImageError('empty file name %r' % path)
-    for part in parts:
-        if part in ('.', '..') or len(part) > 255 or part != part.rstrip(' .') or \
-                any(ch in _FAT_FORBIDDEN or ord(ch) < 32 for ch in part):
-            raise DiskImageError('the ISO file %r cannot be stored on FAT (name %r)' % (path, part))
-    return '/' + '/'.join(parts)
-
-
-def cluster_sectors(partition_sectors: int) -> int:
-    """Sectors per cluster: 4 KiB clusters when the partition is big enough for FAT32, else smaller."""
-    for spc in (8, 4, 2, 1):
-        if partition_sectors // spc >= MIN_CLUSTERS:
-            return spc
-    raise DiskImageError('a FAT32 partition of %d sectors is too small' % partition_sectors)
-
-
-def needed_bytes(file_sizes, dir_count: int, cluster: int) -> int:
-    """Bytes of the partition the files, directories, FATs and reserved sectors take with ``cluster``-byte clusters."""
-    clusters = sum(-(-size // cluster) for size in file_sizes) + dir_count + 1
-    clusters += -(-160 * 1024 // cluster)  # ldlinux.sys + ldlinux.c32 (syslinux 6: ~135 KiB)
-    return clusters * cluster + 2 * 4 * (clusters + 2) + 32 * SECTOR + 2 * SECTOR
-
-
-def default_size(file_sizes, dir_count: int) -> int:
-    """Content with 4 KiB clusters, plus 5 % and 16 MiB of slack, rounded up to a MiB; at least MIN_SIZE."""
-    need = needed_bytes(file_sizes, dir_count, 4096)
-    total = PARTITION_START * SECTOR + need + need // 20 + 16 * MIB
-    return max(MIN_SIZE, -(-total // MIB) * MIB)
-
-
-def encode_manifest(doc: dict) -> bytes:
-    data = json.dumps(doc, sort_keys=True, separators=(',', ':')).encode('utf-8')
-    if len(data) > MANIFEST_MAX:
-        raise DiskImageError('the request is too large to record in the image (%d bytes)' % len(data))
-    return MANIFEST_MAGIC + struct.pack('<I', len(data)) + data
-
-
-def decode_manifest(blob: bytes) -> dict | None:
-    """The manifest at the start of ``blob`` (bytes read at MANIFEST_OFFSET), None when there is none."""
-    if not blob.startswith(MANIFEST_MAGIC) or len(blob) < len(MANIFEST_MAGIC) + 4:
-        return None
-    length, = struct.unpack_from('<I', blob, len(MANIFEST_MAGIC))
-    data = blob[len(MANIFEST_MAGIC) + 4:len(MANIFEST_MAGIC) + 4 + length]
-    if length > MANIFEST_MAX or len(data) != length:
-        return None
-    try:
-        doc = json.loads(data.decode('utf-8'))
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) and doc.get('format') == MANIFEST_FORMAT else None
-
-
-def read_image_manifest(path: str) -> dict | None:
-    """The manifest of an existing image, None when ``path`` is absent or is not one of ours."""
-    try:
-        with open(path, 'rb') as stream:
-            head = stream.read(SECTOR)
-            stream.seek(MANIFEST_OFFSET)
-            blob = stream.read(PARTITION_START * SECTOR - MANIFEST_OFFSET)
-    except OSError:
-        return None
-    if len(head) < SECTOR or head[510:512] != b'\x55\xaa':
-        return None
-    return decode_manifest(blob)
-
-
-def up_to_date(manifest: dict | None, digest: str, dest_size: int | None) -> bool:
-    """Whether an image with ``manifest`` (and ``dest_size`` bytes) is the output of request ``digest``."""
-    return bool(manifest) and manifest.get('digest') == digest and manifest.get('size') == dest_size
-
-
-# -- commands ----------------------------------------------------------------------------------
-
-
-class CommandRunner:
-    """Runs external tools; ``stdin`` may be an iterable of byte chunks streamed to the process.
-
-    Not ``AnsibleModule.run_command``: that takes standard input as one bytes object, and the point here is
-    to stream multi-hundred-MB payloads. Tests inject a subclass to record or fail commands.
-    """
-
-    def run(self, argv, stdin=None, env=None) -> tuple[int, str, str]:
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            try:
-                proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,  # pylint: disable=consider-using-with
-                                        stdout=out, stderr=err, env=env)
-            except OSError as exc:
-                return 127, '', '%s: %s' % (argv[0], exc.strerror)
-            broken = None
-            try:
-                if stdin is not None:
-                    try:
-                        for chunk in stdin:
-                            proc.stdin.write(chunk)
-                    except BrokenPipeError as exc:  # the tool died early; its stderr says why
-                        broken = exc
-                    finally:
-                        try:
-                            proc.stdin.close()
-                        except BrokenPipeError:
-                            pass
-            except BaseException:
-                # the source failed (truncated ISO...): the half-fed tool must not outlive us
-                proc.kill()
-                proc.wait()
-                raise
-            rc = proc.wait()
-            out.seek(0)
-            err.seek(0)
-            stderr = err.read().decode('utf-8', 'replace')
-            if broken is not None and rc == 0:
-                rc, stderr = 1, stderr or 'broken pipe'
-            return rc, out.read().decode('utf-8', 'replace'), stderr
-
-
-def find_tool(name: str, explicit: str | None = None) -> str:
-    """Absolute path of a tool (also looks in /usr/sbin and /sbin, which are not on a user's PATH)."""
-    if explicit:
-        if os.sep in explicit:
-            if os.path.isfile(explicit) and os.access(explicit, os.X_OK):
-                return explicit
-            raise DiskImageError('is not an executable file', path=explicit)
-        name = explicit
-    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN_DIRS))
-    if not found:
-        package = {'mkfs.vfat': 'dosfstools', 'mcopy': 'mtools', 'mmd': 'mtools', 'syslinux': 'syslinux'}.get(name, name)
-        raise DiskImageError('the command %s is needed to build a disk image and was not found (install the %s package)'
-                             % (name, package))
-    return found
-
-
-def find_mbr(explicit: str | None = None) -> str:
-    for candidate in ([explicit] if explicit else MBR_CANDIDATES):
-        if os.path.isfile(candidate):
-            return candidate
-    if explicit:
-        raise DiskImageError('does not exist', path=explicit)
-    raise DiskImageError('syslinux MBR boot code (mbr.bin) not found in %s (install the syslinux-common package)'
-                         % ', '.join(MBR_CANDIDATES))
-
-
-# -- planning ----------------------------------------------------------------------------------
 
 
 def _fat_name_of(entry) -> str:
@@ -378,15 +126,6 @@ def _check_syslinux_generation(reader, src: str, syslinux_version) -> None:
             'BIOS boot would stop at "Failed to load COM32 file". Give a syslinux installer of the same release '
             '(syslinux option; VMware media need syslinux 3.86) or set bios_boot=false for a UEFI-only image'
             % (version_text(iso_version), version_text(syslinux_version)), path=src)
-
-
-def parent_dirs(paths) -> list[str]:
-    """Every directory above ``paths`` (``/``-rooted), parents before children (the order mmd needs)."""
-    dirs = set()
-    for path in paths:
-        parts = path.split('/')[1:-1]
-        dirs.update('/' + '/'.join(parts[:i]) for i in range(1, len(parts) + 1))
-    return sorted(dirs, key=lambda d: (d.count('/'), d))
 
 
 def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL,
@@ -481,73 +220,6 @@ def _choose_size(plan: DiskImagePlan, size) -> int:
     return size
 
 
-# -- building ----------------------------------------------------------------------------------
-
-
-class Tools:
-    """Paths and versions of the external tools, located once."""
-
-    def __init__(self, runner: CommandRunner, bios_boot: bool, syslinux: str | None = None, mbr: str | None = None):
-        self.runner = runner
-        self.mkfs = find_tool('mkfs.vfat')
-        self.mcopy = find_tool('mcopy')
-        self.mmd = find_tool('mmd')
-        self.syslinux = self.syslinux_version = self.mbr = self.mbr_code = None
-        if bios_boot:
-            self.syslinux = find_tool('syslinux', syslinux)
-            self.syslinux_version = installer_version(runner, self.syslinux)
-            self.mbr = find_mbr(mbr)
-            with open(self.mbr, 'rb') as stream:
-                self.mbr_code = stream.read(441)
-            if len(self.mbr_code) > 440:
-                raise DiskImageError('is larger than the 440 bytes of MBR boot code', path=self.mbr)
-
-    @property
-    def mbr_sha256(self):
-        return hashlib.sha256(self.mbr_code).hexdigest() if self.mbr_code is not None else None
-
-
-def installer_version(runner: CommandRunner, path: str) -> tuple[int, int]:
-    """Release of a syslinux installer: ``--version`` (4.x and later), else the banner of the ``ldlinux.sys`` it
-    embeds (3.x installers have no ``--version``; their binary carries ``SYSLINUX 3.86 2010-04-01``)."""
-    rc, out, err = runner.run([path, '--version'])
-    version = syslinux_installer_version(out + err) if rc == 0 or 'syslinux' in (out + err).lower() else None
-    if version is None:
-        try:
-            with open(path, 'rb') as stream:
-                match = _EMBEDDED_BANNER.search(stream.read(MAX_INSTALLER))
-        except OSError as exc:
-            raise DiskImageError('cannot be read (%s)' % exc.strerror, path=path) from None
-        version = (int(match.group(1)), int(match.group(2))) if match else None
-    if version is None:
-        raise DiskImageError('is not a syslinux installer I can identify (no version from --version: %s; no SYSLINUX banner '
-                             'inside)' % ((err or out).strip()[:200] or 'rc %d' % rc), path=path)
-    return version
-
-
-def syslinux_install_argv(path: str, version, offset: int, image: str) -> list[str]:
-    """Install command: 3.x installers take ``-o <byte offset>`` only; 4.0 added ``--install`` (required) and
-    ``--offset``."""
-    if version[0] < 4:
-        return [path, '-o', str(offset), image]
-    return [path, '--install', '--offset', str(offset), image]
-
-
-def _env(epoch: int) -> dict:
-    env = dict(os.environ)
-    env.update({'MTOOLS_SKIP_CHECK': '1', 'MTOOLS_NO_VFAT': '0', 'SOURCE_DATE_EPOCH': str(epoch), 'TZ': 'UTC', 'LC_ALL': 'C'})
-    env.pop('MTOOLSRC', None)
-    return env
-
-
-def _check(result, what: str, dest: str) -> None:
-    rc, out, err = result
-    if rc != 0:
-        message = (err or out).strip().splitlines()
-        raise DiskImageError('%s failed (rc %d): %s; the earlier image was left unchanged'
-                             % (what, rc, ' '.join(message[-3:])[:600] or 'no message'), path=dest)
-
-
 def _entry_chunks(reader, entry, src_fd: int):
     """An ISO file's bytes in chunks: straight from its extent (boot catalog and El Torito images included,
     which pycdlib will not open as files), through pycdlib for a multi-extent file."""
@@ -575,20 +247,20 @@ def _write_image(tmp: str, plan: DiskImagePlan, reader, tools: Tools, dest: str,
         stream.seek(MANIFEST_OFFSET)
         stream.write(encode_manifest({'format': MANIFEST_FORMAT, 'digest': plan.digest, 'size': plan.size,
                                       'request': plan.request}))
-    env = _env(plan.epoch)
+    env = run_env(plan.epoch)
     image = '%s@@%d' % (tmp, PARTITION_START * SECTOR)
-    _check(runner.run([tools.mkfs, '-F', '32', '-s', str(cluster_sectors(partition)), '--offset', str(PARTITION_START),
+    check_result(runner.run([tools.mkfs, '-F', '32', '-s', str(cluster_sectors(partition)), '--offset', str(PARTITION_START),
                        '-h', str(PARTITION_START), '--invariant', '-i', plan.digest[8:16], '-n', label, tmp,
                        str(partition * SECTOR // 1024)], env=env), 'mkfs.vfat', dest)
     for directory in plan.dirs:
-        _check(runner.run([tools.mmd, '-i', image, '::' + directory], env=env), 'mmd %s' % directory, dest)
+        check_result(runner.run([tools.mmd, '-i', image, '::' + directory], env=env), 'mmd %s' % directory, dest)
     src_fd = reader.fileobj.fileno()
     for fat_path in sorted(plan.files, key=lambda p: (p.count('/'), p.lower())):
         item = plan.files[fat_path]
         chunks = [item] if isinstance(item, bytes) else _entry_chunks(reader, item, src_fd)
-        _check(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env), 'copying %s' % fat_path, dest)
+        check_result(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env), 'copying %s' % fat_path, dest)
     if plan.bios_boot:
-        _check(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, tmp), env=env),
+        check_result(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, tmp), env=env),
                'installing syslinux', dest)
 
 

@@ -14,6 +14,12 @@ import subprocess
 import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb import image as di
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb import fat as usb_fat
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb import manifest as usb_manifest
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb import mbr as usb_mbr
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb import syslinux as usb_syslinux
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb import tools as usb_tools
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import DiskImageError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
@@ -38,7 +44,7 @@ def shared_fixtures():
 
 def test_mbr_sector_layout():
     code = b'\xfa' * 440
-    sector = di.mbr_sector(code, 0x11223344, 2048, 129024)
+    sector = usb_mbr.mbr_sector(code, 0x11223344, 2048, 129024)
     assert len(sector) == 512
     assert sector[:440] == code
     assert struct.unpack_from('<I', sector, 440)[0] == 0x11223344
@@ -52,22 +58,22 @@ def test_mbr_sector_layout():
 
 
 def test_chs_beyond_1023_cylinders_is_the_conventional_maximum():
-    assert di.chs(1024 * 255 * 63) == b'\xfe\xff\xff'
-    assert di.chs(0) == bytes((0, 1, 0))
+    assert usb_mbr.chs(1024 * 255 * 63) == b'\xfe\xff\xff'
+    assert usb_mbr.chs(0) == bytes((0, 1, 0))
 
 
 def test_mbr_refuses_oversized_code_and_partitions():
     with pytest.raises(ValueError):
-        di.mbr_sector(b'x' * 441, 0, 2048, 10)
+        usb_mbr.mbr_sector(b'x' * 441, 0, 2048, 10)
     with pytest.raises(ValueError):
-        di.mbr_sector(b'', 0, 2048, 0xffffffff)
+        usb_mbr.mbr_sector(b'', 0, 2048, 0xffffffff)
 
 
 @pytest.mark.skipif(not shutil.which('sfdisk', path='/usr/sbin:/sbin:' + os.environ.get('PATH', '')), reason='sfdisk needed')
 def test_sfdisk_reads_our_partition_table(tmp_path):
     img = tmp_path / 'disk.img'
     with open(img, 'wb') as stream:
-        stream.write(di.mbr_sector(b'', 0xcafe0001, 2048, 129024))
+        stream.write(usb_mbr.mbr_sector(b'', 0xcafe0001, 2048, 129024))
         stream.truncate(64 * 1024 * 1024)
     sfdisk = shutil.which('sfdisk', path='/usr/sbin:/sbin:' + os.environ.get('PATH', ''))
     table = json.loads(subprocess.run([sfdisk, '--json', str(img)], check=True, capture_output=True, text=True).stdout)['partitiontable']
@@ -85,17 +91,17 @@ STOCK = (b'DEFAULT menu.c32\r\nMENU TITLE ESXi-7.0.3 Boot Menu\r\nNOHALT 1\r\nPR
 
 
 def test_syslinux_cfg_adds_partition_option_and_keeps_everything_else():
-    out = di.syslinux_cfg(STOCK)
+    out = usb_syslinux.syslinux_cfg(STOCK)
     assert out == STOCK.replace(b'APPEND -c boot.cfg\r\n', b'APPEND -c boot.cfg -p 1\r\n')
-    assert di.syslinux_cfg(out) == out  # applying twice adds nothing
+    assert usb_syslinux.syslinux_cfg(out) == out  # applying twice adds nothing
 
 
 def test_syslinux_cfg_puts_p_before_kernel_options():
     # mboot parses its options with getopt: -p must come before the first kernel option
     line = b'  append -c boot.cfg ks=cdrom:/KS1.CFG +++\n'
-    assert di.syslinux_cfg(line) == b'  append -c boot.cfg -p 1 ks=cdrom:/KS1.CFG +++\n'
+    assert usb_syslinux.syslinux_cfg(line) == b'  append -c boot.cfg -p 1 ks=cdrom:/KS1.CFG +++\n'
     for untouched in (b'APPEND boot.cfg\n', b'APPEND -c boot.cfg -p 2\n', b'APPEND -c\n', b'  COM32 cat.c32\n'):
-        assert di.syslinux_cfg(untouched) == untouched
+        assert usb_syslinux.syslinux_cfg(untouched) == untouched
 
 
 def test_syslinux_cfg_of_a_real_isolinux_cfg():
@@ -104,7 +110,7 @@ def test_syslinux_cfg_of_a_real_isolinux_cfg():
         pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
     with open(os.path.join(shared, 'bootcfg-isolinux-samples', 'esxi-6.0-custom.ISOLINUX.CFG'), 'rb') as stream:
         data = stream.read()
-    out = di.syslinux_cfg(data).decode()
+    out = usb_syslinux.syslinux_cfg(data).decode()
     appends = [line.strip() for line in out.splitlines() if line.strip().upper().startswith('APPEND')]
     assert appends == ['APPEND -c boot.cfg -p 1 ks=cdrom:/KS1.CFG +++',
                        'APPEND -c boot.cfg -p 1 ks=http://192.168.10.3:/FromHTTP/KS1.CFG +++',
@@ -116,20 +122,20 @@ def test_syslinux_cfg_of_a_real_isolinux_cfg():
 
 
 def test_isolinux_version_from_banner():
-    assert di.isolinux_version(b'\0\0ISOLINUX 3.86 2010-04-01 ETCD Copyright') == (3, 86)
-    assert di.isolinux_version(b'nothing here') is None
+    assert usb_syslinux.isolinux_version(b'\0\0ISOLINUX 3.86 2010-04-01 ETCD Copyright') == (3, 86)
+    assert usb_syslinux.isolinux_version(b'nothing here') is None
     if os.path.isfile(fixiso.ISOLINUX_BIN):
         with open(fixiso.ISOLINUX_BIN, 'rb') as stream:
-            assert di.isolinux_version(stream.read()) is not None
+            assert usb_syslinux.isolinux_version(stream.read()) is not None
 
 
 def test_installer_version():
-    assert di.syslinux_installer_version('syslinux 6.04  Copyright 1994-2015 H. Peter Anvin et al') == (6, 4)
-    assert di.syslinux_installer_version('SYSLINUX 3.86 2010-04-01  Copyright') == (3, 86)
-    assert di.syslinux_installer_version('bash: syslinux: not found') is None
+    assert usb_syslinux.syslinux_installer_version('syslinux 6.04  Copyright 1994-2015 H. Peter Anvin et al') == (6, 4)
+    assert usb_syslinux.syslinux_installer_version('SYSLINUX 3.86 2010-04-01  Copyright') == (3, 86)
+    assert usb_syslinux.syslinux_installer_version('bash: syslinux: not found') is None
 
 
-class ScriptedRunner(di.CommandRunner):
+class ScriptedRunner(usb_tools.CommandRunner):
     def __init__(self, answer):
         self.answer = answer
 
@@ -141,19 +147,19 @@ def test_installer_version_from_option_or_embedded_banner(tmp_path):
     old = tmp_path / 'syslinux-3.86'
     old.write_bytes(b'\x7fELF...' + b'\0' * 100 + b'SYSLINUX 3.86 2010-04-01 Copyright (C) 1994-2010 H. Peter Anvin' + b'\0' * 10)
     usage = (1, '', 'Usage: %s [-sfr][-d directory][-o offset] device' % old)
-    assert di.installer_version(ScriptedRunner(usage), str(old)) == (3, 86)
-    assert di.installer_version(ScriptedRunner((0, 'syslinux 6.04  Copyright 1994-2015 H. Peter Anvin et al', '')), str(old)) == (6, 4)
+    assert usb_syslinux.installer_version(ScriptedRunner(usage), str(old)) == (3, 86)
+    assert usb_syslinux.installer_version(ScriptedRunner((0, 'syslinux 6.04  Copyright 1994-2015 H. Peter Anvin et al', '')), str(old)) == (6, 4)
     junk = tmp_path / 'notsyslinux'
     junk.write_bytes(b'#!/bin/sh\nexit 1\n')
-    with pytest.raises(di.DiskImageError, match='not a syslinux installer'):
-        di.installer_version(ScriptedRunner((1, '', 'nope')), str(junk))
+    with pytest.raises(DiskImageError, match='not a syslinux installer'):
+        usb_syslinux.installer_version(ScriptedRunner((1, '', 'nope')), str(junk))
     if shutil.which('syslinux'):
-        assert di.installer_version(di.CommandRunner(), shutil.which('syslinux'))[0] >= 4
+        assert usb_syslinux.installer_version(usb_tools.CommandRunner(), shutil.which('syslinux'))[0] >= 4
 
 
 def test_install_argv_by_generation():
-    assert di.syslinux_install_argv('/s', (3, 86), 1048576, 'img') == ['/s', '-o', '1048576', 'img']
-    assert di.syslinux_install_argv('/s', (6, 4), 1048576, 'img') == ['/s', '--install', '--offset', '1048576', 'img']
+    assert usb_syslinux.syslinux_install_argv('/s', (3, 86), 1048576, 'img') == ['/s', '-o', '1048576', 'img']
+    assert usb_syslinux.syslinux_install_argv('/s', (6, 4), 1048576, 'img') == ['/s', '--install', '--offset', '1048576', 'img']
 
 
 @pytest.mark.parametrize('iso_version, installer, ok', [
@@ -161,63 +167,63 @@ def test_install_argv_by_generation():
     ((6, 4), (6, 4), True), ((6, 3), (6, 4), False), ((6, 4), (3, 86), False), (None, (6, 4), False), ((6, 4), None, False),
 ])
 def test_syslinux_compatibility_rule(iso_version, installer, ok):
-    assert di.syslinux_compatible(iso_version, installer) is ok
+    assert usb_syslinux.syslinux_compatible(iso_version, installer) is ok
 
 
 # -- names and sizes -------------------------------------------------------------------------
 
 
 def test_fat_path_check():
-    assert di.check_fat_path('/EFI/BOOT/BOOT.CFG') == '/EFI/BOOT/BOOT.CFG'
-    assert di.check_fat_path('/vmware-esx-base-osl.txt') == '/vmware-esx-base-osl.txt'
+    assert usb_fat.check_fat_path('/EFI/BOOT/BOOT.CFG') == '/EFI/BOOT/BOOT.CFG'
+    assert usb_fat.check_fat_path('/vmware-esx-base-osl.txt') == '/vmware-esx-base-osl.txt'
     for bad in ('/a:b', '/x/../y', '/name.', '/tab\tname', '/' + 'n' * 256, '/'):
-        with pytest.raises(di.DiskImageError):
-            di.check_fat_path(bad)
+        with pytest.raises(DiskImageError):
+            usb_fat.check_fat_path(bad)
 
 
 def test_parent_dirs_come_before_children():
-    assert di.parent_dirs(['/A', '/EFI/BOOT/X', '/UPGRADE/Y', '/EFI/Z']) == ['/EFI', '/UPGRADE', '/EFI/BOOT']
+    assert usb_fat.parent_dirs(['/A', '/EFI/BOOT/X', '/UPGRADE/Y', '/EFI/Z']) == ['/EFI', '/UPGRADE', '/EFI/BOOT']
 
 
 def test_sizes():
-    assert di.default_size([10], 0) == di.MIN_SIZE
-    big = [400 * di.MIB]
-    size = di.default_size(big, 3)
-    assert size % di.MIB == 0 and size > 400 * di.MIB + di.PARTITION_START * di.SECTOR
-    assert di.cluster_sectors((size // 512) - 2048) == 8
-    assert di.cluster_sectors(64 * 2048 - 2048) == 1
-    with pytest.raises(di.DiskImageError):
-        di.cluster_sectors(1000)
+    assert usb_fat.default_size([10], 0) == usb_fat.MIN_SIZE
+    big = [400 * usb_fat.MIB]
+    size = usb_fat.default_size(big, 3)
+    assert size % usb_fat.MIB == 0 and size > 400 * usb_fat.MIB + usb_mbr.PARTITION_START * usb_mbr.SECTOR
+    assert usb_fat.cluster_sectors((size // 512) - 2048) == 8
+    assert usb_fat.cluster_sectors(64 * 2048 - 2048) == 1
+    with pytest.raises(DiskImageError):
+        usb_fat.cluster_sectors(1000)
 
 
 # -- manifest --------------------------------------------------------------------------------
 
 
 def test_manifest_round_trip_and_decision(tmp_path):
-    doc = {'format': di.MANIFEST_FORMAT, 'digest': 'abc', 'size': 4096, 'request': {'x': 1}}
-    blob = di.encode_manifest(doc)
-    assert di.decode_manifest(blob + b'\0' * 100) == doc
-    assert di.decode_manifest(b'\0' * 600) is None
-    assert di.decode_manifest(blob[:-1]) is None  # truncated
-    assert di.decode_manifest(di.MANIFEST_MAGIC + struct.pack('<I', 3) + b'{x}') is None
+    doc = {'format': usb_manifest.MANIFEST_FORMAT, 'digest': 'abc', 'size': 4096, 'request': {'x': 1}}
+    blob = usb_manifest.encode_manifest(doc)
+    assert usb_manifest.decode_manifest(blob + b'\0' * 100) == doc
+    assert usb_manifest.decode_manifest(b'\0' * 600) is None
+    assert usb_manifest.decode_manifest(blob[:-1]) is None  # truncated
+    assert usb_manifest.decode_manifest(usb_manifest.MANIFEST_MAGIC + struct.pack('<I', 3) + b'{x}') is None
     img = tmp_path / 'img'
     with open(img, 'wb') as stream:
-        stream.write(di.mbr_sector(b'', 1, 2048, 10))
-        stream.seek(di.MANIFEST_OFFSET)
+        stream.write(usb_mbr.mbr_sector(b'', 1, 2048, 10))
+        stream.seek(usb_manifest.MANIFEST_OFFSET)
         stream.write(blob)
         stream.truncate(4096 * 300)
-    assert di.read_image_manifest(str(img)) == doc
-    assert di.read_image_manifest(str(tmp_path / 'absent')) is None
-    assert di.up_to_date(doc, 'abc', 4096)
-    assert not di.up_to_date(doc, 'abd', 4096)  # another request
-    assert not di.up_to_date(doc, 'abc', 8192)  # image changed size since
-    assert not di.up_to_date(None, 'abc', 4096)
+    assert usb_manifest.read_image_manifest(str(img)) == doc
+    assert usb_manifest.read_image_manifest(str(tmp_path / 'absent')) is None
+    assert usb_manifest.up_to_date(doc, 'abc', 4096)
+    assert not usb_manifest.up_to_date(doc, 'abd', 4096)  # another request
+    assert not usb_manifest.up_to_date(doc, 'abc', 8192)  # image changed size since
+    assert not usb_manifest.up_to_date(None, 'abc', 4096)
 
 
 def test_manifest_without_mbr_signature_is_not_ours(tmp_path):
     img = tmp_path / 'img'
-    img.write_bytes(b'\0' * di.MANIFEST_OFFSET + di.encode_manifest({'format': di.MANIFEST_FORMAT}))
-    assert di.read_image_manifest(str(img)) is None
+    img.write_bytes(b'\0' * usb_manifest.MANIFEST_OFFSET + usb_manifest.encode_manifest({'format': usb_manifest.MANIFEST_FORMAT}))
+    assert usb_manifest.read_image_manifest(str(img)) is None
 
 
 # -- plan and build on fixture ISOs ----------------------------------------------------------
@@ -266,7 +272,7 @@ def test_plan_digest_depends_on_every_option(src70, tmp_path):
             return di.plan_image(image, src70, syslinux_version=(6, 4), **kw).digest
     base = digest()
     assert digest() == base
-    others = [digest(kernelopt_add=['x=1']), digest(size=200 * di.MIB), digest(label='OTHER'), digest(mbr_sha256='00')]
+    others = [digest(kernelopt_add=['x=1']), digest(size=200 * usb_fat.MIB), digest(label='OTHER'), digest(mbr_sha256='00')]
     assert len({base, *others}) == 5
 
 
@@ -306,20 +312,20 @@ def test_incompatible_syslinux_is_refused_before_anything_is_written(src70, tmp_
 
 def test_too_small_size_is_refused(src70):
     with EsxiImage.open(src70) as image:
-        with pytest.raises(di.DiskImageError, match='below the FAT32 minimum'):
-            di.plan_image(image, src70, size=10 * di.MIB, syslinux_version=(6, 4))
+        with pytest.raises(DiskImageError, match='below the FAT32 minimum'):
+            di.plan_image(image, src70, size=10 * usb_fat.MIB, syslinux_version=(6, 4))
 
 
 def test_files_that_do_not_fit_the_size_are_refused(tmp_path):
     if not shutil.which('xorriso'):
         pytest.skip('xorriso is needed to build fixture ISOs')
     src = str(tmp_path / 'big.iso')
-    fixiso.build_esxi_iso(src, style='70', big_payload_bytes=70 * di.MIB)
+    fixiso.build_esxi_iso(src, style='70', big_payload_bytes=70 * usb_fat.MIB)
     with EsxiImage.open(src) as image:
-        with pytest.raises(di.DiskImageError, match='too small: the files need about') as err:
-            di.plan_image(image, src, size=64 * di.MIB, syslinux_version=(6, 4))
+        with pytest.raises(DiskImageError, match='too small: the files need about') as err:
+            di.plan_image(image, src, size=64 * usb_fat.MIB, syslinux_version=(6, 4))
         assert 'default size would be' in str(err.value)
-        assert di.plan_image(image, src, syslinux_version=(6, 4)).size >= 70 * di.MIB
+        assert di.plan_image(image, src, syslinux_version=(6, 4)).size >= 70 * usb_fat.MIB
 
 
 def test_a_failing_source_stops_the_tool(tmp_path):
@@ -329,14 +335,14 @@ def test_a_failing_source_stops_the_tool(tmp_path):
         yield b'x' * 1000
         while not pidfile.exists() or not pidfile.read_text().strip():
             pass
-        raise di.FormatError('is truncated', path='src.iso')
-    with pytest.raises(di.FormatError):
-        di.CommandRunner().run(['sh', '-c', 'echo $$ > "%s"; exec cat >/dev/null' % pidfile], stdin=chunks())
+        raise FormatError('is truncated', path='src.iso')
+    with pytest.raises(FormatError):
+        usb_tools.CommandRunner().run(['sh', '-c', 'echo $$ > "%s"; exec cat >/dev/null' % pidfile], stdin=chunks())
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
         os.kill(int(pidfile.read_text()), 0)
 
 
-class FailingRunner(di.CommandRunner):
+class FailingRunner(usb_tools.CommandRunner):
     """Real commands, except that copying ``fail_on`` fails like a full disk would."""
 
     def __init__(self, fail_on):
