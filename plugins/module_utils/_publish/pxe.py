@@ -31,15 +31,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg i
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, MAX_BOOTCFG_SIZE, UEFI_BOOTCFG, EsxiImage, read_bootcfg
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
-from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import (
-    BytesSource,
-    Container,
-    ExtentSource,
-    PublishError,
-    StreamSource,
-    TreeSync,
-    check_relpath,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.sources import BytesSource, Container, ExtentSource, StreamSource
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import PublishError, TreeSync, check_relpath
 
 TOOL = 'esxi.customizer.pxe_publish'
 MANIFEST = '.esxi-customizer-pxe.json'

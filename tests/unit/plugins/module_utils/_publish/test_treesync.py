@@ -11,14 +11,8 @@ import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._io import copy as copy_engine
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import (
-    BytesSource,
-    Container,
-    ExtentSource,
-    PublishError,
-    TreeSync,
-    check_relpath,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.sources import BytesSource, Container, ExtentSource
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import PublishError, TreeSync, check_relpath
 
 OWNER = {'tool': 'test', 'name': 'pub'}
 MANIFEST = 'pub/.manifest.json'
