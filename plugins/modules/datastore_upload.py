@@ -195,8 +195,8 @@ def main():
     if p['proxy_host']:
         use_proxy(p['proxy_host'], p['proxy_port'])
 
-    client = DatastoreClient(make_transport(p), p['hostname'], p['port'], p['username'], p['password'],
-                             p['datacenter'], p['datastore'], timeout=p['timeout'])
+    client = DatastoreClient(make_transport(p), p['hostname'], p['port'], username=p['username'], password=p['password'],
+                             datacenter=p['datacenter'], datastore=p['datastore'], timeout=p['timeout'])
     try:
         result = upload(client, p['src'], p['path'], force=p['force'], check_mode=module.check_mode)
     except EsxiCustomizerError as err:

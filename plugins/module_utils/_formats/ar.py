@@ -39,7 +39,7 @@ class ArMember:
 _SYMBOL_TABLES = ('/', '/SYM64/', '__.SYMDEF', '__.SYMDEF SORTED')
 
 
-def _gnu_long_name(text, long_names, label, header_offset):
+def _gnu_long_name(text, long_names, label, *, header_offset):
     """Resolve a GNU ``/<offset>`` name against the ``//`` table (entries end with ``/\\n``)."""
     if long_names is None:
         raise FormatError('ar member at offset %d refers to a GNU long name (%r) but the archive has no "//" name '
@@ -55,7 +55,7 @@ def _gnu_long_name(text, long_names, label, header_offset):
         raise FormatError('ar member at offset %d has a non-ASCII long name' % header_offset, path=label) from None
 
 
-def _member_name(raw_name, data_offset, size, fileobj, label, header_offset, long_names=None):
+def _member_name(raw_name, data_offset, size, *, fileobj, label, header_offset, long_names=None):
     """Decode a header name field; returns (name, data_offset, size) adjusted for BSD long names."""
     try:
         text = raw_name.decode('ascii').rstrip(' \x00')  # space padded; some hand-rolled writers pad with NULs
@@ -74,7 +74,7 @@ def _member_name(raw_name, data_offset, size, fileobj, label, header_offset, lon
         data_offset += name_len
         size -= name_len
     elif re.match(r'^/\d+$', text):
-        text = _gnu_long_name(text, long_names, label, header_offset)
+        text = _gnu_long_name(text, long_names, label, header_offset=header_offset)
     elif text.endswith('/'):
         text = text[:-1]
     if not text or text in ('.', '..') or _BAD_NAME.search(text):
@@ -82,7 +82,7 @@ def _member_name(raw_name, data_offset, size, fileobj, label, header_offset, lon
     return text, data_offset, size
 
 
-def read_members(fileobj, label=None, total_size=None, limits=DEFAULT_LIMITS):
+def read_members(fileobj, label=None, total_size=None, *, limits=DEFAULT_LIMITS):
     """List the members of the ar archive in ``fileobj`` (seekable; positions are absolute).
 
     Raises FormatError for a bad magic, a truncated header, a bad size field, a member whose data runs
@@ -128,7 +128,7 @@ def read_members(fileobj, label=None, total_size=None, limits=DEFAULT_LIMITS):
             long_names = fileobj.read(size)
             pos = pos_next
             continue
-        name, start, length = _member_name(header[:16], data_offset, size, fileobj, label, pos, long_names)
+        name, start, length = _member_name(header[:16], data_offset, size, fileobj=fileobj, label=label, header_offset=pos, long_names=long_names)
         members.append(ArMember(name, start, length, pos))
         if len(members) > limits.max_members:
             raise FormatError('ar archive has more than %d members (max_members)' % limits.max_members, path=label)

@@ -95,7 +95,7 @@ class ZipSource:
     """A checked zip archive. ``real_path``/``real_offset`` say where byte 0 of ``fileobj`` lies in a real
     file (None for temporary copies), so that stored members can be located for direct copying."""
 
-    def __init__(self, fileobj, label, limits=DEFAULT_LIMITS, real_path=None, real_offset=0, owned=()):
+    def __init__(self, fileobj, label, limits=DEFAULT_LIMITS, *, real_path=None, real_offset=0, owned=()):
         self.label = label
         self.limits = limits
         self.real_path = real_path
@@ -146,8 +146,8 @@ class ZipSource:
                                          % (info.filename, info.compress_size, info.header_offset, archive_size),
                                          path=self.label)
             total += info.file_size
-            check_expansion(info.file_size, info.compress_size, self.limits, '%s: %s' % (self.label, info.filename))
-            check_expansion(total, packed_total, self.limits, self.label)
+            check_expansion(info.file_size, info.compress_size, self.limits, label='%s: %s' % (self.label, info.filename))
+            check_expansion(total, packed_total, self.limits, label=self.label)
 
     def names(self):
         return list(self.infos)
@@ -172,7 +172,7 @@ class ZipSource:
 
     def read_small(self, name, what=None):
         with self.open(name) as stream:
-            return read_capped(stream, self.limits.max_metadata_size, '%s: %s' % (self.label, name), what or name)
+            return read_capped(stream, self.limits.max_metadata_size, '%s: %s' % (self.label, name), what=what or name)
 
     def stored_extent(self, name):
         """(path, offset, size) of a stored (uncompressed) member's bytes in a real file, else None."""
@@ -195,10 +195,10 @@ class ZipSource:
         path, offset, size = self.stored_extent(name) or (None, None, None)
         if offset is not None and path is not None:
             base = open(path, 'rb')
-            return ZipSource(SliceReader(base, offset, size), label, self.limits, path, offset, owned=[base])
+            return ZipSource(SliceReader(base, offset, size), label, self.limits, real_path=path, real_offset=offset, owned=[base])
         if offset is not None:
             view = SliceReader(self._fileobj, offset - self.real_offset, size, close_base=False)
-            return ZipSource(view, label, self.limits, None, 0)
+            return ZipSource(view, label, self.limits, real_path=None, real_offset=0)
         spool = tempfile.TemporaryFile(prefix='esxi-customizer-')
         try:
             with self.open(name) as stream:
@@ -207,7 +207,7 @@ class ZipSource:
         except Exception:
             spool.close()
             raise
-        return ZipSource(spool, label, self.limits, None, 0, owned=[spool])
+        return ZipSource(spool, label, self.limits, real_path=None, real_offset=0, owned=[spool])
 
     def close(self):
         zf = getattr(self, 'zip', None)
@@ -393,7 +393,7 @@ def _find_bundle(outer, depth):
     return current, opened
 
 
-def open_depot(path, limits=DEFAULT_LIMITS, fileobj=None, label=None):
+def open_depot(path, limits=DEFAULT_LIMITS, fileobj=None, *, label=None):
     """Open and index an offline bundle / component zip. Raises FormatError/UnsafeArchiveError on bad input."""
     label = label or path
     handle = fileobj or open(path, 'rb')
@@ -448,7 +448,7 @@ def _index(depot, bundle, limits):
         raise FormatError('index.xml / vendor-index.xml name no metadata zip', path=bundle.label)
     by_id = {}
     for name, dirs in metadata_names.items():
-        _read_metadata(depot, bundle, name, by_id, limits, tuple(dirs))
+        _read_metadata(depot, bundle, name, by_id=by_id, limits=limits, search_dirs=tuple(dirs))
     for vib in by_id.values():
         member = next((m for m in map(bundle.find, vib.candidates()) if m is not None), None)
         if member is None:
@@ -486,7 +486,7 @@ def _relative(text, label, what):
     return text
 
 
-def _read_metadata(depot, bundle, name, by_id, limits, search_dirs=()):
+def _read_metadata(depot, bundle, name, *, by_id, limits, search_dirs=()):
     label = '%s!%s' % (bundle.label, name)
     data = bundle.read_small(name, 'metadata zip %s' % name)
     meta = ZipSource(io.BytesIO(data), label, limits)

@@ -114,7 +114,7 @@ class VibRecord:
     software_tags: list = field(default_factory=list)
 
     @classmethod
-    def from_xml(cls, xml: bytes, what: str, orig: bytes | None = None, sig: bytes | None = None, member: str | None = None) -> VibRecord:
+    def from_xml(cls, xml: bytes, what: str, orig: bytes | None = None, *, sig: bytes | None = None, member: str | None = None) -> VibRecord:
         root = parse_xml(xml, what)
         if root.tag != 'vib':
             raise FormatError('root element is <%s>, expected <vib>' % root.tag, path=what)
@@ -164,7 +164,7 @@ class Component:
     member: str | None = None
 
     @classmethod
-    def from_xml(cls, xml: bytes, what: str, reserved: bool = False, member: str | None = None) -> Component:
+    def from_xml(cls, xml: bytes, what: str, reserved: bool = False, *, member: str | None = None) -> Component:
         root = parse_xml(xml, what)
         if root.tag != 'bulletin':
             raise FormatError('root element is <%s>, expected <bulletin>' % root.tag, path=what)
@@ -383,7 +383,7 @@ class ImageDatabase:
             elif name.startswith(VIBS_DIR) and name.endswith('.xml'):
                 orig = files.get(name + '.orig')
                 sig = files.get(name + '.sig')
-                record = VibRecord.from_xml(member.data, label, orig.data if orig else None, sig.data if sig else None, member=name)
+                record = VibRecord.from_xml(member.data, label, orig.data if orig else None, sig=sig.data if sig else None, member=name)
                 self.vibs[record.vib_id] = record
             elif name.startswith((BULLETINS_DIR, RESERVED_DIR)) and name.endswith('.xml'):
                 component = Component.from_xml(member.data, label, reserved=name.startswith(RESERVED_DIR), member=name)
@@ -450,7 +450,7 @@ class ImageDatabase:
     def used_local_names(self) -> set:
         return set().union(*(profile.local_names for profile in self.profiles)) if self.profiles else set()
 
-    def allocate_local_name(self, payload_name: str, payload_type: str, vfat_name: str | None = None, reserved=(),
+    def allocate_local_name(self, payload_name: str, payload_type: str, vfat_name: str | None = None, *, reserved=(),
                             for_iso: bool = False) -> str:
         """Local (bootbank/ISO) file name for a new payload, by the installer's rule (esxi-formats §3.5).
 
@@ -489,7 +489,7 @@ class ImageDatabase:
                 return candidate
             number += 1
 
-    def add_vib(self, vib_id: str, name: str, xml_bytes: bytes, payloads: dict, orig: bytes | None = None,
+    def add_vib(self, vib_id: str, name: str, xml_bytes: bytes, *, payloads: dict, orig: bytes | None = None,
                 sig: bytes | None = None) -> VibRecord:
         """Add a VIB descriptor (and ``.orig``/``.sig``) and its entry ``{payload_name: local_name}`` in every profile.
 
@@ -500,7 +500,7 @@ class ImageDatabase:
         if vib_id in self.vibs or any(vib_id in profile.vibs for profile in self.profiles):
             raise ConflictError('VIB %s is already in the image database' % vib_id, path=self.path)
         member = self._vib_member_name(name, vib_id)
-        record = VibRecord.from_xml(xml_bytes, 'descriptor of %s' % vib_id, orig, sig, member=member)
+        record = VibRecord.from_xml(xml_bytes, 'descriptor of %s' % vib_id, orig, sig=sig, member=member)
         if record.vib_id != vib_id:
             raise ValueError('descriptor describes %s, not %s' % (record.vib_id, vib_id))
         unknown = sorted(set(payloads) - {payload.name for payload in record.payloads})

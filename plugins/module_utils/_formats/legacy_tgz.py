@@ -96,7 +96,7 @@ def _missing_and_extra(found, extras, label):
                           % '; '.join(problems), path=label)
 
 
-def read_legacy_tgz(path, limits=DEFAULT_LIMITS, name=None, version=DEFAULT_VERSION, vendor=DEFAULT_VENDOR,
+def read_legacy_tgz(path, limits=DEFAULT_LIMITS, name=None, *, version=DEFAULT_VERSION, vendor=DEFAULT_VENDOR,
                     payload_name=None):
     """Check a legacy driver tgz and describe it as a community VIB. One streaming pass over the file."""
     label = path
@@ -104,11 +104,11 @@ def read_legacy_tgz(path, limits=DEFAULT_LIMITS, name=None, version=DEFAULT_VERS
     extras, dirs, small = [], set(), {}
     rooted = []  # member names written with a leading "/" (tar -P), read as relative
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as module_spool:
-        mtime, hashes = _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted)
+        mtime, hashes = _scan(path, label, limits, found=found, extras=extras, dirs=dirs, small=small, module_spool=module_spool, rooted=rooted)
         _missing_and_extra(found, extras, label)
         module_spool.seek(0)
         info = inspect_module(module_spool, found['module'][0])
-    legacy = _describe(path, label, found, dirs, small, info, mtime, hashes, (name, version, vendor, payload_name))
+    legacy = _describe(path, label, found, dirs=dirs, small=small, info=info, mtime=mtime, hashes=hashes, naming=(name, version, vendor, payload_name))
     if rooted:
         legacy.warnings.append('the tgz stores absolute member names (%s%s); they were read as relative to /, but '
                                'rebuild the tgz with relative names (tar -C root -czf x.tgz usr etc) to be safe'
@@ -116,7 +116,7 @@ def read_legacy_tgz(path, limits=DEFAULT_LIMITS, name=None, version=DEFAULT_VERS
     return legacy
 
 
-def _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted):
+def _scan(path, label, limits, *, found, extras, dirs, small, module_spool, rooted):
     """One pass: sort members into kinds, keep .map/.ids bytes, spool the module.
 
     Returns (newest member mtime, (tgz size, sha-256 of the tgz, sha-256 and sha-1 of the tar))."""
@@ -154,7 +154,7 @@ def _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted)
                     if kind == 'module':
                         _copy(stream, module_spool)
                     else:
-                        small[member_path] = read_capped(stream, limits.max_metadata_size, label, member_path)
+                        small[member_path] = read_capped(stream, limits.max_metadata_size, label, what=member_path)
                 # the end-of-archive blocks are not hashed until read: drain so the gunzip hashes cover everything
                 while tee.read(COPY_CHUNK):
                     pass
@@ -165,7 +165,7 @@ def _scan(path, label, limits, found, extras, dirs, small, module_spool, rooted)
     return mtime, (raw.length, raw.hashes['sha256'].hexdigest(), tee.hashes['sha256'].hexdigest(), tee.hashes['sha1'].hexdigest())
 
 
-def _describe(path, label, found, dirs, small, info, mtime, hashes, naming):
+def _describe(path, label, found, *, dirs, small, info, mtime, hashes, naming):
     warnings = []
     name, version, vendor, payload_name = naming
     module_path, map_path, ids_path = found['module'][0], found['map'][0], found['ids'][0]

@@ -285,7 +285,7 @@ def _constraints(parent):
     return [Constraint(c.get('name', ''), c.get('relation'), c.get('version')) for c in parent.findall('constraint')]
 
 
-def _int_attr(elem, name, label, what):
+def _int_attr(elem, name, label, *, what):
     value = elem.get(name)
     if value is None:
         return None
@@ -305,7 +305,7 @@ def _payload(elem, label):
         raise FormatError('descriptor.xml has a payload without name or type', path=label)
     if len(name) > 15:
         raise FormatError('payload name %r is longer than 15 characters, which ESXi refuses' % name, path=label)
-    size = _int_attr(elem, 'size', label, 'payload %s' % name)
+    size = _int_attr(elem, 'size', label, what='payload %s' % name)
     if size is None:
         raise FormatError('payload %s has no size attribute' % name, path=label)
     known = ('name', 'type', 'size', 'uncompressed-size', 'vfat-name', 'boot-order')
@@ -317,7 +317,7 @@ def _payload(elem, label):
             raise FormatError('payload %s has an empty checksum element' % name, path=label)
         checksums.append(Checksum(ctype, value, c.get('verify-process')))
     return Payload(name=name, type=ptype, size=size,
-                   uncompressed_size=_int_attr(elem, 'uncompressed-size', label, 'payload %s' % name),
+                   uncompressed_size=_int_attr(elem, 'uncompressed-size', label, what='payload %s' % name),
                    vfat_name=elem.get('vfat-name'), boot_order=elem.get('boot-order'), checksums=checksums,
                    extra_attributes={k: v for k, v in elem.attrib.items() if k not in known})
 
@@ -473,7 +473,7 @@ def _plan(payload):
     return plain, gunzip, skipped
 
 
-def verify_payload(payload, stream, label=None, limits=DEFAULT_LIMITS):
+def verify_payload(payload, stream, label=None, *, limits=DEFAULT_LIMITS):
     """Check every checksum of ``payload`` against ``stream`` (its member bytes) in one streaming pass.
 
     Returns a PayloadCheck; raises FormatError when the member length differs from the declared size or
@@ -502,7 +502,7 @@ def verify_payload(payload, stream, label=None, limits=DEFAULT_LIMITS):
             except zlib.error as err:
                 raise FormatError('payload %s: corrupt gzip data (%s)' % (payload.name, err), path=label) from None
             produced += len(out)
-            check_expansion(produced, length, limits, what)
+            check_expansion(produced, length, limits, label=what)
             for _c, h in gunzip:
                 h.update(out)
             data = inflater.unconsumed_tail or inflater.unused_data

@@ -84,7 +84,7 @@ class ModuleInfo:
         return min_esxi_release(self.vmkapi)
 
 
-def _read_at(fileobj, offset, size, path, what):
+def _read_at(fileobj, offset, size, *, path, what):
     fileobj.seek(offset)
     data = fileobj.read(size)
     if len(data) != size:
@@ -94,17 +94,17 @@ def _read_at(fileobj, offset, size, path, what):
 
 def _sections(fileobj, path):
     """{name: (offset, size)} from the ELF64 little-endian section header table."""
-    ident = _read_at(fileobj, 0, 64, path, 'ELF header')
+    ident = _read_at(fileobj, 0, 64, path=path, what='ELF header')
     (e_type, e_machine, _ver, _entry, _phoff, e_shoff, _flags, _ehsize, _phentsize, _phnum, e_shentsize, e_shnum,
      e_shstrndx) = struct.unpack_from('<HHIQQQIHHHHHH', ident, 16)
     if e_shentsize != 64 or e_shnum == 0 or e_shnum > 65000 or e_shstrndx >= e_shnum:
         raise FormatError('vmkernel module %s has a corrupt ELF section table' % path)
-    table = _read_at(fileobj, e_shoff, e_shentsize * e_shnum, path, 'section table')
+    table = _read_at(fileobj, e_shoff, e_shentsize * e_shnum, path=path, what='section table')
     headers = [struct.unpack_from('<IIQQQQIIQQ', table, i * 64) for i in range(e_shnum)]
     str_off, str_size = headers[e_shstrndx][4], headers[e_shstrndx][5]
     if str_size > _MAX_MODINFO:
         raise FormatError('vmkernel module %s has an oversized section name table' % path)
-    names = _read_at(fileobj, str_off, str_size, path, 'section names')
+    names = _read_at(fileobj, str_off, str_size, path=path, what='section names')
     sections = {}
     for sh_name, sh_type, _f, _a, sh_offset, sh_size, _l, _i, _al, _e in headers:
         end = names.find(b'\x00', sh_name)
@@ -136,7 +136,7 @@ def inspect_module(fileobj, path):
         if size > _MAX_MODINFO:
             raise FormatError('vmkernel module %s has an oversized .vmkmodinfo section' % path)
         info.has_modinfo = True
-        for item in _read_at(fileobj, offset, size, path, '.vmkmodinfo').split(b'\x00'):
+        for item in _read_at(fileobj, offset, size, path=path, what='.vmkmodinfo').split(b'\x00'):
             key, sep, value = item.decode('utf-8', 'replace').strip().partition('=')
             if not sep:
                 continue

@@ -112,7 +112,7 @@ def _read_vmtar_headers(stream, label, limits):
             raise FormatError('payload has more than %d members (max_members)' % limits.max_members, path=label)
 
 
-def _scan_vmtar(stream, label, limits, want, consume):
+def _scan_vmtar(stream, label, limits, *, want, consume):
     entries, pos = _read_vmtar_headers(stream, label, limits)
     wanted = sorted((e for e in entries if e.type == 'file' and want(e)), key=lambda e: e.offset)
     for entry in wanted:
@@ -126,7 +126,7 @@ def _scan_vmtar(stream, label, limits, want, consume):
         if skipped != entry.offset - pos:
             raise FormatError('vmtar member %s: data offset %d is past the end of the payload' % (entry.name, entry.offset),
                               path=label)
-        bounded = BoundedReader(stream, entry.size, label, 'payload member %s' % entry.name)
+        bounded = BoundedReader(stream, entry.size, label, what='payload member %s' % entry.name)
         consume(entry, io.BufferedReader(bounded))
         while bounded.read(1024 * 1024):
             pass  # whatever the consumer left unread, so that ``pos`` stays exact
@@ -144,7 +144,7 @@ def _skip(stream, count):
     return count - left
 
 
-def _scan_tar(stream, label, limits, want, consume):
+def _scan_tar(stream, label, limits, *, want, consume):
     entries = []
     try:
         with tarfile.open(fileobj=stream, mode='r|') as tar:
@@ -179,7 +179,7 @@ def _scan_tar(stream, label, limits, want, consume):
     return entries
 
 
-def scan_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, want=None, consume=None, compressed_size=None):
+def scan_payload(raw, payload_type, label, *, limits=DEFAULT_LIMITS, want=None, consume=None, compressed_size=None):
     """Read a ``vgz``/``tgz`` payload from the binary stream ``raw`` (its member bytes, read forward once).
 
     Returns the list of TarEntry (files, dirs, ...). For each regular file with ``want(entry)`` true,
@@ -194,7 +194,7 @@ def scan_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, want=None, con
     magic = raw.read(2)
     if magic != b'\x1f\x8b':
         raise FormatError('%s payload is not gzip-compressed' % payload_type, path=label)
-    stream = gunzip_stream(PrependReader(magic, raw), limits, label, compressed_size)
+    stream = gunzip_stream(PrependReader(magic, raw), limits, label, compressed_size=compressed_size)
     head = stream.peek(BLOCK)[:BLOCK]
     kind = sniff_inner(head)
     if kind in ('xz', 'zstd'):
@@ -202,19 +202,19 @@ def scan_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, want=None, con
                                '(ESXi 9.0 vzstd payloads and xz base tardisks cannot be read or injected by this '
                                'collection)' % (payload_type, kind, kind), path=label)
     if kind == 'vmtar':
-        return _scan_vmtar(stream, label, limits, want, consume)
+        return _scan_vmtar(stream, label, limits, want=want, consume=consume)
     if kind == 'tar':
-        return _scan_tar(stream, label, limits, want, consume)
+        return _scan_tar(stream, label, limits, want=want, consume=consume)
     raise FormatError('%s payload does not contain a vmtar or tar archive (found %s data)' % (payload_type, kind),
                       path=label)
 
 
-def list_payload(raw, payload_type, label, limits=DEFAULT_LIMITS, compressed_size=None):
+def list_payload(raw, payload_type, label, *, limits=DEFAULT_LIMITS, compressed_size=None):
     """Just the entries of a payload."""
-    return scan_payload(raw, payload_type, label, limits, compressed_size=compressed_size)
+    return scan_payload(raw, payload_type, label, limits=limits, compressed_size=compressed_size)
 
 
-def read_payload_file(raw, payload_type, path, label, limits=DEFAULT_LIMITS, max_size=None):
+def read_payload_file(raw, payload_type, path, *, label, limits=DEFAULT_LIMITS, max_size=None):
     """The bytes of one (small) file inside a payload; KeyError when absent."""
     found = {}
     cap = max_size or limits.max_metadata_size
@@ -224,7 +224,7 @@ def read_payload_file(raw, payload_type, path, label, limits=DEFAULT_LIMITS, max
         if len(data) > cap:
             raise UnsafeArchiveError('payload file %s is larger than %d bytes' % (entry.name, cap), path=label)
         found['data'] = data
-    scan_payload(raw, payload_type, label, limits, want=lambda e: e.name == path.strip('/'), consume=consume)
+    scan_payload(raw, payload_type, label, limits=limits, want=lambda e: e.name == path.strip('/'), consume=consume)
     if 'data' not in found:
         raise KeyError(path)
     return found['data']

@@ -30,21 +30,21 @@ def _dest_manifest(dest):
         return None  # not an ISO (or a broken one): it gets rewritten
 
 
-def customize_iso(src, dest, add=(), remove=(), kickstart=None, kernelopt=None, kernelopt_add=(), boot_title=None,
+def customize_iso(src, dest, add=(), *, remove=(), kickstart=None, kernelopt=None, kernelopt_add=(), boot_title=None,
                   boot_timeout=None, acceptance_level=None, volume_id=None, skip_compatibility_check=False, force=False,
                   check_mode=False, checksum=True):
     """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...)."""
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
-    request = Request(add, remove, kickstart, kernelopt, kernelopt_add, boot_title, boot_timeout, acceptance_level,
-                      volume_id, skip_compatibility_check)
+    request = Request(add, remove, kickstart, kernelopt=kernelopt, kernelopt_add=kernelopt_add, boot_title=boot_title, boot_timeout=boot_timeout, acceptance_level=acceptance_level,
+                      volume_id=volume_id, skip_compatibility_check=skip_compatibility_check)
     for path in request.add + ([request.kickstart] if request.kickstart else []):
         if not os.path.isfile(path):
             raise EsxiCustomizerError('does not exist or is not a file', path=path)
     with contextlib.ExitStack() as stack:
         image = stack.enter_context(EsxiImage.open(src))
         packages = [stack.enter_context(load_package(path)) for path in request.add]
-        plan = build_plan(image, packages, request, src)
+        plan = build_plan(image, packages, request, src_path=src)
         existing = _dest_manifest(dest)
         up_to_date = existing is not None and existing.get('digest') == plan.digest
         changed = force or not up_to_date

@@ -65,7 +65,7 @@ class IsoEdits:
     * ``volume_id``: a new primary volume identifier, or None to keep the source's.
     """
 
-    def __init__(self, add=None, replace=None, remove=None, volume_id=None):
+    def __init__(self, add=None, replace=None, remove=None, *, volume_id=None):
         self.add = dict(add or {})
         self.replace = dict(replace or {})
         self.remove = list(remove or [])

@@ -51,7 +51,7 @@ SECTOR = 2048
 
 
 class WriteResult:
-    def __init__(self, path, size, sha256, copy_method):
+    def __init__(self, path, size, sha256, *, copy_method):
         self.path = path
         self.size = size
         self.sha256 = sha256
@@ -173,7 +173,7 @@ class _StreamingPyCdlib(_PyCdlibBase):
             piece_start = start
             for off in range(0, length, HASH_PIECE):
                 n = min(HASH_PIECE, length - off)
-                self.copier.copy(sfd, soff + off, outfp.fileno(), start + off, n, label=name)
+                self.copier.copy(sfd, outfp.fileno(), n, src_offset=soff + off, dest_offset=start + off, label=name)
                 self.copier.writeback.start(outfp.fileno(), start + off, n)
                 if ino.boot_info_table is None and off + n < length:
                     self._mark_finished(piece_start, start + off + n)
@@ -308,7 +308,7 @@ def _write_failed(err, dest):
     return EsxiCustomizerError('cannot write the new image (%s); %s was left unchanged' % (err.strerror or err, dest), path=err.filename or dest)
 
 
-def write_iso(src, dest, edits, epoch=None, checksum=True, allow_kernel_copy=True, progress=None):
+def write_iso(src, dest, edits, *, epoch=None, checksum=True, allow_kernel_copy=True, progress=None):
     """Write ``src`` with ``edits`` applied to ``dest`` atomically; return a :class:`WriteResult`.
 
     ``epoch``: the instant every new timestamp gets (default: the source's volume creation date).
@@ -355,7 +355,7 @@ def write_iso(src, dest, edits, epoch=None, checksum=True, allow_kernel_copy=Tru
             tmp.commit()
         if digest is not None:
             remember_sha256(dest, digest)
-        return WriteResult(dest, size, digest, copier.method)
+        return WriteResult(dest, size, digest, copy_method=copier.method)
     except OSError as err:
         raise _write_failed(err, dest) from None
     finally:

@@ -60,7 +60,7 @@ def read_bootcfg(reader: IsoReader, iso_path: str) -> BootCfg | None:
 class EsxiImage:
     """An opened ESXi installer ISO; a context manager (closes the underlying file)."""
 
-    def __init__(self, reader: IsoReader, bios: BootCfg, uefi: BootCfg | None, imgdb: ImageDatabase | None,
+    def __init__(self, reader: IsoReader, bios: BootCfg, uefi: BootCfg | None, *, imgdb: ImageDatabase | None,
                  imgdb_entry: IsoEntry | None):
         self.reader = reader
         self.path = reader.path
@@ -85,7 +85,7 @@ class EsxiImage:
             if imgdb_entry is not None:
                 with reader.open_file(imgdb_entry) as handle:
                     imgdb = ImageDatabase.from_tgz(handle, path='%s:%s' % (path, imgdb_entry.path))
-            return cls(reader, bios, uefi, imgdb, imgdb_entry)
+            return cls(reader, bios, uefi, imgdb=imgdb, imgdb_entry=imgdb_entry)
         except BaseException:
             reader.close()
             raise

@@ -105,7 +105,7 @@ def _tag_pci_ids(tags):
 class PackageVib:
     """One VIB of a package: descriptor model, original bytes, streamed payloads, contents analysis."""
 
-    def __init__(self, descriptor, descriptor_bytes, signature, payload_sources, label, limits=DEFAULT_LIMITS,
+    def __init__(self, descriptor, descriptor_bytes, signature, *, payload_sources, label, limits=DEFAULT_LIMITS,
                  warnings=None, packed=None):
         self.descriptor = descriptor
         self.descriptor_bytes = descriptor_bytes
@@ -158,7 +158,7 @@ class PackageVib:
         checks = []
         for payload in self.descriptor.payloads:
             with self.open_payload(payload.name) as stream:
-                check = verify_payload(payload, stream, self.label, self.limits)
+                check = verify_payload(payload, stream, self.label, limits=self.limits)
             if strict:
                 raise_for_mismatch(check, self.label)
             checks.append(check)
@@ -224,7 +224,7 @@ class PackageVib:
             try:
                 with self.open_payload(payload.name) as stream:
                     entries = scan_payload(stream, payload.type, '%s payload %s' % (self.label, payload.name),
-                                           self.limits, want=self._wanted, consume=lambda e, s: self._consume(contents, e, s),
+                                           limits=self.limits, want=self._wanted, consume=lambda e, s: self._consume(contents, e, s),
                                            compressed_size=payload.size)
             except UnsupportedError as err:
                 contents.unreadable.append((payload.name, str(err)))
@@ -247,7 +247,7 @@ class PackageVib:
                     spool.write(chunk)
                 contents.modules.append(inspect_module(spool, entry.name))
             return
-        data = read_capped(stream, self.limits.max_metadata_size, label, entry.name)
+        data = read_capped(stream, self.limits.max_metadata_size, label, what=entry.name)
         # A map or ids file ESXi cannot use is the package's problem to report, not a reason to refuse reading it.
         try:
             if entry.name == 'etc/vmware/simple.map':
@@ -343,7 +343,7 @@ class PackageVib:
 class Package:
     """A loaded package. ``kind`` is 'vib', 'bundle', 'component' or 'legacy_tgz'."""
 
-    def __init__(self, path, kind, vibs, bulletins=(), warnings=(), depot=None):
+    def __init__(self, path, kind, vibs, *, bulletins=(), warnings=(), depot=None):
         self.path = path
         self.kind = kind
         self.vibs = list(vibs)
@@ -378,10 +378,10 @@ class Package:
 
 # --- loaders ----------------------------------------------------------------------------------------
 
-def _vib_from_container(opener, total_size, label, limits, extent_base=None, packed=None):
+def _vib_from_container(opener, total_size, label, *, limits, extent_base=None, packed=None):
     """Read descriptor, signature and payload locations from an ar container (a .vib)."""
     with opener() as stream:
-        members = read_members(stream, label, total_size, limits)
+        members = read_members(stream, label, total_size, limits=limits)
         by_name = {}
         for member in members:
             if member.name in by_name:
@@ -417,7 +417,7 @@ def _vib_from_container(opener, total_size, label, limits, extent_base=None, pac
     extra = set(by_name) - {'descriptor.xml', 'sig.pkcs7'} - set(sources)
     if extra:
         warnings.append('VIB has ar members no payload names: %s' % ', '.join(sorted(extra)))
-    return PackageVib(descriptor, descriptor_bytes, signature, sources, label, limits, warnings, packed)
+    return PackageVib(descriptor, descriptor_bytes, signature, payload_sources=sources, label=label, limits=limits, warnings=warnings, packed=packed)
 
 
 def _open_file(path):
@@ -425,7 +425,7 @@ def _open_file(path):
 
 
 def _load_vib(path, limits):
-    vib = _vib_from_container(_open_file(path), os.path.getsize(path), path, limits, extent_base=(path, 0))
+    vib = _vib_from_container(_open_file(path), os.path.getsize(path), path, limits=limits, extent_base=(path, 0))
     return Package(path, 'vib', [vib])
 
 
@@ -439,7 +439,7 @@ def _load_depot(path, limits):
             opener = functools.partial(source.open, ref.member)
             stored = source.stored_extent(ref.member)
             extent_base = (stored[0], stored[1]) if stored and stored[0] else None
-            vib = _vib_from_container(opener, source.size(ref.member), label, limits, extent_base,
+            vib = _vib_from_container(opener, source.size(ref.member), label, limits=limits, extent_base=extent_base,
                                       packed=(ref.checksum, opener, source.size(ref.member)))
             if vib.vib_id != ref.vib_id:
                 vib.warnings.append('bundle metadata calls this VIB %s but its descriptor says %s' % (ref.vib_id,
@@ -447,7 +447,7 @@ def _load_depot(path, limits):
             vibs.append(vib)
         bulletins = depot.bulletins
         kind = 'component' if bulletins and all(b.is_component for b in bulletins) else 'bundle'
-        return Package(path, kind, vibs, bulletins, depot.warnings, depot)
+        return Package(path, kind, vibs, bulletins=bulletins, warnings=depot.warnings, depot=depot)
     except Exception:
         depot.close()
         raise
@@ -459,7 +459,7 @@ def _load_legacy(path, limits):
     payload = descriptor.payloads[0]
     size = os.path.getsize(path)
     sources = {payload.name: PayloadSource(_open_file(path), 0, size, (path, 0, size))}
-    vib = PackageVib(descriptor, descriptor.to_xml(), b'', sources, path, limits, legacy.warnings)
+    vib = PackageVib(descriptor, descriptor.to_xml(), b'', payload_sources=sources, label=path, limits=limits, warnings=legacy.warnings)
     return Package(path, 'legacy_tgz', [vib])
 
 

@@ -58,7 +58,7 @@ UEFI_MAX_VOLUME = 2 * 1024 * 1024 * 1024
 class Request:
     """The user's options, normalized (names as in the module's argument_spec)."""
 
-    def __init__(self, add=(), remove=(), kickstart=None, kernelopt=None, kernelopt_add=(), boot_title=None, boot_timeout=None,
+    def __init__(self, add=(), remove=(), kickstart=None, *, kernelopt=None, kernelopt_add=(), boot_title=None, boot_timeout=None,
                  acceptance_level=None, volume_id=None, skip_compatibility_check=False):
         self.add = [str(p) for p in add or ()]
         self.remove = [str(n) for n in remove or ()]
@@ -131,7 +131,7 @@ def _vib_summary(record, file_path=None):
 
 
 class _Builder:
-    def __init__(self, image, packages, request, src_path):
+    def __init__(self, image, packages, request, *, src_path):
         self.image = image
         # Edited like the boot.cfg copies below: the opened image keeps describing the source.
         self.db = image.imgdb.copy() if image.imgdb is not None else None
@@ -309,7 +309,7 @@ class _Builder:
             signed = vib.signed
             # The database copy is re-rendered so its checksums are in VMware's order (some installers check only
             # the first one: esxi-formats 4.2); the original bytes stay in .orig, which is what the signature covers.
-            self.db.add_vib(vib.vib_id, vib.name, vib.descriptor.to_xml(), payloads,
+            self.db.add_vib(vib.vib_id, vib.name, vib.descriptor.to_xml(), payloads=payloads,
                             orig=vib.descriptor_bytes if signed else None, sig=vib.signature if signed else None)
             new_ids.add(vib.vib_id)
             summary = _vib_summary(self.db.vibs[vib.vib_id], ', '.join(files))
@@ -488,9 +488,9 @@ def _read_small(path, limit, what):
         raise EsxiCustomizerError('cannot read the %s (%s)' % (what, err.strerror or err), path=path) from None
 
 
-def build_plan(image, packages, request, src_path):
+def build_plan(image, packages, request, *, src_path):
     """Validate the request against the opened ISO and packages; return a :class:`EditPlan` (nothing written)."""
-    return _Builder(image, packages, request, src_path).build()
+    return _Builder(image, packages, request, src_path=src_path).build()
 
 
 def read_manifest(reader):

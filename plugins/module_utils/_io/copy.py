@@ -64,8 +64,9 @@ class Copier:
         self.kernel_bytes = 0
         self.buffered_bytes = 0
 
-    def copy(self, sfd: int, soff: int, dfd: int, doff: int, length: int, *, label: str | None = None) -> None:
-        """Copy ``length`` bytes at ``soff`` of ``sfd`` to ``doff`` of ``dfd``; the source ending early is a FormatError."""
+    def copy(self, sfd: int, dfd: int, length: int, *, src_offset: int, dest_offset: int, label: str | None = None) -> None:
+        """Copy ``length`` bytes at ``src_offset`` of ``sfd`` to ``dest_offset`` of ``dfd``; a short source is a FormatError."""
+        soff, doff = src_offset, dest_offset
         done = 0
         while self.kernel and done < length:
             try:
@@ -164,21 +165,21 @@ class FollowingHasher:
             while not last:
                 end, last = self._next_range(pos)
                 if end > pos:
-                    hash_range(self.fd, pos, end, self._digest, holes=True)
+                    hash_range(self.fd, self._digest, start=pos, end=end, holes=True)
                 pos = max(pos, end)
         except OSError as err:
             self._error = err
 
 
-def copy_range_hashed(sfd: int, soff: int, dfd: int, length: int, *, label: str | None = None,
+def copy_range_hashed(sfd: int, dfd: int, length: int, *, src_offset: int, label: str | None = None,
                       copier: Copier | None = None) -> str:
-    """Copy ``length`` bytes at ``soff`` of ``sfd`` to the start of ``dfd`` (readable) and return their sha256."""
+    """Copy ``length`` bytes at ``src_offset`` of ``sfd`` to the start of ``dfd`` (readable); return their sha256."""
     copier = copier or Copier()
     hasher = FollowingHasher(os.dup(dfd))
     try:
         for off in range(0, length, HASH_PIECE):
             n = min(HASH_PIECE, length - off)
-            copier.copy(sfd, soff + off, dfd, off, n, label=label)
+            copier.copy(sfd, dfd, n, src_offset=src_offset + off, dest_offset=off, label=label)
             hasher.finished(off, off + n)
         return hasher.close(length)
     finally:

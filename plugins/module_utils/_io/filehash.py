@@ -28,7 +28,7 @@ def identity(st: os.stat_result) -> list[int]:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def hash_range(fd: int, start: int, end: int, digest, *, label: str | None = None, holes: bool = False) -> None:
+def hash_range(fd: int, digest, *, start: int, end: int, label: str | None = None, holes: bool = False) -> None:
     """Feed bytes ``start``..``end`` of ``fd`` into ``digest`` (preadv into one reused buffer).
 
     The file ending early is a FormatError naming ``label``, unless ``holes``: a writer's output may have a
@@ -52,7 +52,7 @@ def hash_range(fd: int, start: int, end: int, digest, *, label: str | None = Non
 def sha256_fd(fd: int, *, label: str | None = None) -> str:
     """sha256 of the whole file open as ``fd``."""
     digest = hashlib.sha256()
-    hash_range(fd, 0, os.fstat(fd).st_size, digest, label=label)
+    hash_range(fd, digest, start=0, end=os.fstat(fd).st_size, label=label)
     return digest.hexdigest()
 
 

@@ -26,7 +26,7 @@ COPY_CHUNK = 1024 * 1024
 class SliceReader(io.RawIOBase):
     """Read-only, seekable view of ``length`` bytes at ``start`` of ``base`` (which must support seek)."""
 
-    def __init__(self, base, start, length, close_base=True):
+    def __init__(self, base, start, length, *, close_base=True):
         super().__init__()
         self._base = base
         self._start = start
@@ -87,7 +87,7 @@ class CountingReader(io.RawIOBase):
     raises FormatError naming ``label``.
     """
 
-    def __init__(self, raw, limits, label, wbits=31, compressed_size=None):
+    def __init__(self, raw, limits, label, *, wbits=31, compressed_size=None):
         super().__init__()
         self._raw = raw
         self._limits = limits
@@ -130,7 +130,7 @@ class CountingReader(io.RawIOBase):
                 raise FormatError('corrupt compressed data (%s)' % err, path=self._label) from None
             self._tail = self._inflater.unconsumed_tail or self._inflater.unused_data
             self.produced += len(out)
-            check_expansion(self.produced, self._compressed_size or self.consumed, self._limits, self._label)
+            check_expansion(self.produced, self._compressed_size or self.consumed, self._limits, label=self._label)
             self._pending = memoryview(out)
 
     def readinto(self, buffer):
@@ -143,12 +143,12 @@ class CountingReader(io.RawIOBase):
         return n
 
 
-def gunzip_stream(raw, limits, label, compressed_size=None):
+def gunzip_stream(raw, limits, label, *, compressed_size=None):
     """A buffered, limit-enforcing gunzip reader over the binary stream ``raw``."""
-    return io.BufferedReader(CountingReader(raw, limits, label, 31, compressed_size), buffer_size=COPY_CHUNK)
+    return io.BufferedReader(CountingReader(raw, limits, label, wbits=31, compressed_size=compressed_size), buffer_size=COPY_CHUNK)
 
 
-def read_capped(stream, cap, label, what):
+def read_capped(stream, cap, label, *, what):
     """Read a whole small document (XML, .map, .ids) but never more than ``cap`` bytes."""
     data = stream.read(cap + 1)
     if len(data) > cap:
@@ -224,7 +224,7 @@ class FileSlice(io.RawIOBase):
 class BoundedReader(io.RawIOBase):
     """At most ``size`` bytes of ``stream``; the stream ending before that is a FormatError naming ``what``."""
 
-    def __init__(self, stream, size: int, label: str, what: str):
+    def __init__(self, stream, size: int, label: str, *, what: str):
         super().__init__()
         self._stream, self._left, self._label, self._what = stream, size, label, what
 

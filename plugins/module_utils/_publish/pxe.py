@@ -171,7 +171,7 @@ def volume_key(container: Container) -> dict:
 class IsoSnapshot:
     """What publishing needs from the ISO: files with extents, both boot.cfg texts, version and build."""
 
-    def __init__(self, files: list, bootcfg_bios: bytes, bootcfg_uefi: bytes | None, version, build, streams=None):
+    def __init__(self, files: list, bootcfg_bios: bytes, bootcfg_uefi: bytes | None, *, version, build, streams=None):
         self.files = files  # [[tree_path, size, byte offset or None]]
         self.bootcfg_bios = bootcfg_bios
         self.bootcfg_uefi = bootcfg_uefi
@@ -200,7 +200,7 @@ class IsoSnapshot:
                 files.append([path, entry.size, None])
                 streams[path] = (lambda entry=entry: reader.open_file(entry))
         uefi = image.bootcfg_uefi.serialize() if image.bootcfg_uefi is not None else None
-        return cls(files, image.bootcfg_bios.serialize(), uefi, image.version, image.build, streams)
+        return cls(files, image.bootcfg_bios.serialize(), uefi, version=image.version, build=image.build, streams=streams)
 
     def to_meta(self) -> dict | None:
         """JSON form cached in the manifest (None when a file needs pycdlib to read: never cached then)."""
@@ -214,7 +214,8 @@ class IsoSnapshot:
     def from_meta(cls, meta: dict) -> IsoSnapshot:
         uefi = meta.get('bootcfg_uefi')
         return cls([list(item) for item in meta['files']], meta['bootcfg_bios'].encode('utf-8', 'surrogateescape'),
-                   uefi.encode('utf-8', 'surrogateescape') if uefi is not None else None, meta.get('version'), meta.get('build'))
+                   uefi.encode('utf-8', 'surrogateescape') if uefi is not None else None, version=meta.get('version'),
+                   build=meta.get('build'))
 
     def source(self, container: Container, path: str):
         size, offset = self.by_path[path]
@@ -252,7 +253,7 @@ def network_base(original: BootCfg, prefix: str, kernelopt_add=()) -> BootCfg:
     return cfg
 
 
-def personalise(base: BootCfg, kickstart_url: str | None, kernelopt_add=(), title: str | None = None) -> BootCfg:
+def personalise(base: BootCfg, kickstart_url: str | None, kernelopt_add=(), *, title: str | None = None) -> BootCfg:
     """A copy of a :func:`network_base` result with more kernel options, ``ks=`` and a title.
 
     Merging the options in two steps gives the same result as in one: merge_kernelopt applies tokens in order.
@@ -266,9 +267,9 @@ def personalise(base: BootCfg, kickstart_url: str | None, kernelopt_add=(), titl
     return cfg
 
 
-def network_bootcfg(original: BootCfg, prefix: str, kickstart_url: str | None, kernelopt_add=(), title: str | None = None) -> BootCfg:
+def network_bootcfg(original: BootCfg, prefix: str, kickstart_url: str | None, *, kernelopt_add=(), title: str | None = None) -> BootCfg:
     """:func:`network_base` and :func:`personalise` in one step."""
-    return personalise(network_base(original, prefix, kernelopt_add), kickstart_url, (), title)
+    return personalise(network_base(original, prefix, kernelopt_add), kickstart_url, (), title=title)
 
 
 def referenced_files(cfg: BootCfg) -> list[str]:
@@ -297,7 +298,7 @@ def pxelinux_host(name: str, host: Host) -> bytes:
                                 name, name, host.dirname)).encode('utf-8')
 
 
-def ipxe_script(base: str, cfg: str, comment: str, bootif: str) -> bytes:
+def ipxe_script(base: str, cfg: str, comment: str, *, bootif: str) -> bytes:
     """Boot mboot.c32 (BIOS) or the ISO's EFI loader (UEFI) with ``-c <cfg>``, both fetched from ``base``.
 
     mboot appends extra arguments to kernelopt; BOOTIF tells the installer which NIC booted, as
@@ -363,7 +364,7 @@ def _open_image(path: str):
     try:
         bios, uefi = (read_bootcfg(reader, name) for name in (BIOS_BOOTCFG, UEFI_BOOTCFG))
         if bios is not None and bios.build:
-            return EsxiImage(reader, bios, uefi, None, None)
+            return EsxiImage(reader, bios, uefi, imgdb=None, imgdb_entry=None)
     except BaseException:
         reader.close()
         raise
@@ -374,7 +375,7 @@ def _open_image(path: str):
 class Publication:
     """Computes the wanted files of one request (see the module docstring for the layout)."""
 
-    def __init__(self, request: Request, snapshot: IsoSnapshot, container: Container, name: str):
+    def __init__(self, request: Request, snapshot: IsoSnapshot, container: Container, *, name: str):
         self.request = request
         self.snapshot = snapshot
         self.container = container
@@ -393,7 +394,7 @@ class Publication:
         self.wanted[path] = source
         return path
 
-    def _bootcfg(self, data: bytes, iso_name: str, kickstart_url, kernelopt_add=(), title=None) -> BootCfg:
+    def _bootcfg(self, data: bytes, iso_name: str, kickstart_url, *, kernelopt_add=(), title=None) -> BootCfg:
         """The network form of one ISO boot.cfg; the shared part is computed once for all hosts."""
         base = self._bases.get(iso_name)
         if base is None:
@@ -403,7 +404,7 @@ class Publication:
             if missing:
                 raise FormatError('%s names %s, which the ISO does not contain: the network boot would fail'
                                   % (iso_name, ', '.join(missing)), path=self.request.src)
-        cfg = personalise(base, kickstart_url, kernelopt_add, title)
+        cfg = personalise(base, kickstart_url, kernelopt_add, title=title)
         if (cfg.kickstart or '').lower().startswith('cdrom:'):
             warning = '%s keeps ks=%s, which a network-booted host cannot read; set kickstart_url' % (iso_name, cfg.kickstart)
             if warning not in self.warnings:
@@ -443,7 +444,7 @@ class Publication:
         if 'ipxe' in req.bootloaders:
             self._require(MBOOT_C32, 'iPXE (BIOS)')
             self._require(BOOTX64, 'iPXE (UEFI)')
-            self._add('%s/boot.ipxe' % name, BytesSource(ipxe_script(base, BIOS_CFG, name, '01-${mac:hexhyp}')))
+            self._add('%s/boot.ipxe' % name, BytesSource(ipxe_script(base, BIOS_CFG, name, bootif='01-${mac:hexhyp}')))
         for host in req.hosts:
             self.hosts[host.mac] = self._host_files(host, base)
         return self.wanted
@@ -452,13 +453,13 @@ class Publication:
         req, name = self.request, self.name
         title = 'Loading ESXi installer for %s' % host.hostname if host.hostname else None
         cfg = self._bootcfg(self.snapshot.bootcfg_bios, '/BOOT.CFG', host.kickstart_url or req.kickstart_url,
-                            host.kernelopt_add, title)
+                            kernelopt_add=host.kernelopt_add, title=title)
         files = [self._add('%s/%s/boot.cfg' % (name, host.dirname), BytesSource(cfg.serialize()))]
         if 'bios' in req.bootloaders:
             files.append(self._add('%s/%s' % (PXELINUX_DIR, host.dirname), BytesSource(pxelinux_host(name, host))))
         if 'ipxe' in req.bootloaders:
             comment = '%s host %s%s' % (name, host.mac, ' (%s)' % host.hostname if host.hostname else '')
-            script = ipxe_script(base, '%s/boot.cfg' % host.dirname, comment, host.dirname)
+            script = ipxe_script(base, '%s/boot.cfg' % host.dirname, comment, bootif=host.dirname)
             files.append(self._add('%s/%s/boot.ipxe' % (name, host.dirname), BytesSource(script)))
         return files
 
@@ -525,7 +526,7 @@ def publish(request: Request, check_mode: bool = False) -> dict:
             if name is None:
                 image = _open_image(req.src)
                 name = default_name(image.version, image.build)
-            with TreeSync(req.dest, '%s/%s' % (name, MANIFEST), _owner(name), key) as sync:
+            with TreeSync(req.dest, '%s/%s' % (name, MANIFEST), _owner(name), source_key=key) as sync:
                 meta = sync.cached_meta()
                 if meta is not None:
                     snapshot = IsoSnapshot.from_meta(meta)
@@ -534,7 +535,7 @@ def publish(request: Request, check_mode: bool = False) -> dict:
                         image = _open_image(req.src)
                     snapshot = IsoSnapshot.from_image(image)
                 sync.source_meta = snapshot.to_meta()
-                publication = Publication(req, snapshot, container, name)
+                publication = Publication(req, snapshot, container, name=name)
                 wanted = publication.build()
                 plan = _plan(sync, wanted, req.dest)
                 diff = _diff(sync, plan, wanted)

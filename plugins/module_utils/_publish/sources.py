@@ -100,7 +100,7 @@ class BytesSource(Source):
 class ExtentSource(Source):
     """``size`` bytes at ``offset`` of a :class:`Container` (an ISO file's single extent)."""
 
-    def __init__(self, container: Container, offset: int, size: int, cache_key: str | None = None, hash_on_copy: bool = True):
+    def __init__(self, container: Container, offset: int, size: int, *, cache_key: str | None = None, hash_on_copy: bool = True):
         self.container = container
         self.offset = offset
         self.size = size
@@ -113,14 +113,14 @@ class ExtentSource(Source):
 
     def sha256(self) -> str:
         digest = hashlib.sha256()
-        hash_range(self.container.fd, self.offset, self.offset + self.size, digest, label=self.container.path)
+        hash_range(self.container.fd, digest, start=self.offset, end=self.offset + self.size, label=self.container.path)
         return digest.hexdigest()
 
     def copy_to(self, fd: int) -> str | None:
         if not self.hash_on_copy:
-            Copier().copy(self.container.fd, self.offset, fd, 0, self.size, label=self.container.path)
+            Copier().copy(self.container.fd, fd, self.size, src_offset=self.offset, dest_offset=0, label=self.container.path)
             return None
-        return copy_range_hashed(self.container.fd, self.offset, fd, self.size, label=self.container.path)
+        return copy_range_hashed(self.container.fd, fd, self.size, src_offset=self.offset, label=self.container.path)
 
 
 class StreamSource(Source):

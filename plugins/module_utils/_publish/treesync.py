@@ -232,7 +232,7 @@ class TreeSync:
     ``source_key`` identifies the container the extent sources read from (digest cache validity).
     """
 
-    def __init__(self, root: str, manifest: str, owner: dict, source_key: dict | None = None):
+    def __init__(self, root: str, manifest: str, owner: dict, *, source_key: dict | None = None):
         self.root_path = root
         self.source_meta = None
         """Caller facts about the source stored beside the digest cache (valid while the key matches)."""

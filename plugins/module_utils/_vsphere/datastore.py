@@ -76,7 +76,7 @@ def normalize_path(path):
     return '/'.join(parts)
 
 
-def folder_url(base, datacenter, datastore, path):
+def folder_url(base, datacenter, datastore, *, path):
     """URL of ``path`` on ``datastore`` in the ``/folder`` interface (``path`` None: the datastore root).
 
     vCenter's /folder handler decodes ``dcPath`` twice, so ``&`` in a datacenter name must arrive
@@ -136,7 +136,7 @@ class HashingReader:
     digest cached when we wrote the file) nothing is hashed.
     """
 
-    def __init__(self, path, size, chunk_size=CHUNK_SIZE, known_sha256=None):
+    def __init__(self, path, size, chunk_size=CHUNK_SIZE, *, known_sha256=None):
         self.path = path
         self.size = size
         self.chunk_size = chunk_size
@@ -174,7 +174,7 @@ class RemoteState:
     sidecar_sha256: str | None  # None: no sidecar, or one we cannot read
 
 
-def decide(local_size, remote, local_sha256=None, force=False):
+def decide(local_size, remote, local_sha256=None, *, force=False):
     """Return ``(upload, reason)``.
 
     ``local_sha256`` is only needed when the size and the sidecar leave the decision open; pass
@@ -213,7 +213,7 @@ def _range_total(response):
 class DatastoreClient:
     """Files on one datastore of one datacenter of an ESXi host or vCenter."""
 
-    def __init__(self, transport, hostname, port, username, password, datacenter, datastore, timeout=None):
+    def __init__(self, transport, hostname, port, *, username, password, datacenter, datastore, timeout=None):
         self.transport = transport
         self.base = base_url(hostname, port)
         self.username = username
@@ -225,12 +225,12 @@ class DatastoreClient:
         self._auth = {'Authorization': 'Basic ' + token}
 
     def url(self, path):
-        return folder_url(self.base, self.datacenter, self.datastore, path)
+        return folder_url(self.base, self.datacenter, self.datastore, path=path)
 
-    def _request(self, method, path, headers=None, body=None):
+    def _request(self, method, path, headers=None, *, body=None):
         merged = dict(self._auth)
         merged.update(headers or {})
-        response = call(self.transport, method, self.url(path), merged, body, self.timeout)
+        response = call(self.transport, method, self.url(path), headers=merged, body=body, timeout=self.timeout)
         if response.status == 401:
             response.close()
             raise AuthenticationError('%s answered HTTP 401: the user name %r or its password is wrong, '
@@ -341,7 +341,7 @@ class DatastoreClient:
 
     def put(self, path, body, length):
         headers = {'Content-Type': 'application/octet-stream', 'Content-Length': str(length)}
-        response = self._request('PUT', path, headers, body)
+        response = self._request('PUT', path, headers, body=body)
         if response.status == 404:
             response.close()
             self.check_datastore()
@@ -361,7 +361,7 @@ class UploadResult:
     before: RemoteState
 
 
-def upload(client, src, path, force=False, check_mode=False):
+def upload(client, src, path, *, force=False, check_mode=False):
     """Make ``path`` on the datastore hold the bytes of local file ``src``; see the module docs."""
     path = normalize_path(path)
     local = local_file(src)
@@ -372,7 +372,7 @@ def upload(client, src, path, force=False, check_mode=False):
     needed, reason = decide(local.size, remote, local_sha, force=force)
     if needed is None:
         local_sha = file_sha256(src)
-        needed, reason = decide(local.size, remote, local_sha, force)
+        needed, reason = decide(local.size, remote, local_sha, force=force)
     if not needed or check_mode:
         if local_sha is None:
             local_sha = file_sha256(src)

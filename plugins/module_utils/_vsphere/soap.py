@@ -94,7 +94,7 @@ def describe_network_error(exc, url, timeout=None):
     return 'Request to %s failed: %s' % (url, exc)
 
 
-def call(transport, method, url, headers=None, body=None, timeout=None):
+def call(transport, method, url, *, headers=None, body=None, timeout=None):
     """Send one request through ``transport``; network failures become :class:`RemoteError`."""
     try:
         return transport(method, url, dict(headers or {}), body)
@@ -112,7 +112,7 @@ def read_limited(response, limit):
         response.close()
 
 
-def _envelope(method, this_type, this_value, params=''):
+def _envelope(method, this_type, this_value, *, params=''):
     return ('<?xml version="1.0" encoding="UTF-8"?>'
             '<soapenv:Envelope xmlns:soapenv="%s" xmlns:xsi="%s"><soapenv:Body>'
             '<%s xmlns="%s"><_this type="%s">%s</_this>%s</%s>'
@@ -185,7 +185,7 @@ class SoapSession:
         headers = {'Content-Type': 'text/xml; charset="utf-8"', 'SOAPAction': '"urn:vim25/%s"' % self.api_version}
         if self.cookie:
             headers['Cookie'] = self.cookie
-        response = call(self.transport, 'POST', self.url, headers, _envelope(method, this[0], this[1], params), self.timeout)
+        response = call(self.transport, 'POST', self.url, headers=headers, body=_envelope(method, this[0], this[1], params=params), timeout=self.timeout)
         status = response.status
         set_cookie = response.headers.get('Set-Cookie')
         data = read_limited(response, MAX_SOAP_RESPONSE)

@@ -128,7 +128,7 @@ def _check_syslinux_generation(reader, src: str, syslinux_version) -> None:
             % (version_text(iso_version), version_text(syslinux_version)), path=src)
 
 
-def plan_image(image, src, kickstart=None, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL,
+def plan_image(image, src, kickstart=None, *, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL,
                syslinux_version=None, mbr_sha256=None) -> DiskImagePlan:
     """Decide every file of the image and its size from an opened :class:`EsxiImage`; reads only small files."""
     plan = DiskImagePlan()
@@ -235,7 +235,7 @@ def _entry_chunks(reader, entry, src_fd: int):
         yield chunk
 
 
-def _write_image(tmp: str, plan: DiskImagePlan, reader, tools: Tools, dest: str, label: str) -> None:
+def _write_image(tmp: str, plan: DiskImagePlan, reader, *, tools: Tools, dest: str, label: str) -> None:
     runner = tools.runner
     total = plan.size // SECTOR
     partition = total - PARTITION_START
@@ -243,7 +243,7 @@ def _write_image(tmp: str, plan: DiskImagePlan, reader, tools: Tools, dest: str,
     with open(tmp, 'r+b') as stream:
         stream.truncate(plan.size)  # sparse: only written clusters take space
         stream.seek(0)
-        stream.write(mbr_sector(tools.mbr_code or b'', signature, PARTITION_START, partition))
+        stream.write(mbr_sector(tools.mbr_code or b'', signature, PARTITION_START, count=partition))
         stream.seek(MANIFEST_OFFSET)
         stream.write(encode_manifest({'format': MANIFEST_FORMAT, 'digest': plan.digest, 'size': plan.size,
                                       'request': plan.request}))
@@ -260,7 +260,7 @@ def _write_image(tmp: str, plan: DiskImagePlan, reader, tools: Tools, dest: str,
         chunks = [item] if isinstance(item, bytes) else _entry_chunks(reader, item, src_fd)
         check_result(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env), 'copying %s' % fat_path, dest)
     if plan.bios_boot:
-        check_result(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, tmp), env=env),
+        check_result(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, image=tmp), env=env),
                'installing syslinux', dest)
 
 
@@ -289,7 +289,7 @@ def _free_space_check(dest: str, plan: DiskImagePlan) -> None:
         raise DiskImageError('has %d MiB free, the image needs about %d MiB' % (free // MIB, -(-need // MIB)), path=os.path.dirname(dest))
 
 
-def build_disk_image(src, dest, size=None, kickstart=None, kernelopt_add=(), bios_boot=True, syslinux=None, mbr=None,
+def build_disk_image(src, dest, size=None, *, kickstart=None, kernelopt_add=(), bios_boot=True, syslinux=None, mbr=None,
                      label=DEFAULT_LABEL, force=False, check_mode=False, checksum=True, runner=None) -> dict:
     """Build (or confirm) the disk image ``dest`` from the ESXi ISO ``src``; returns the module result."""
     src = os.path.abspath(src)
@@ -299,7 +299,7 @@ def build_disk_image(src, dest, size=None, kickstart=None, kernelopt_add=(), bio
         raise DiskImageError('label %r must be 1-11 characters A-Z 0-9 _ - or space' % label)
     _check_dest(src, dest)
     runner = runner or CommandRunner()
-    tools = Tools(runner, bios_boot, syslinux, mbr)
+    tools = Tools(runner, bios_boot, syslinux, mbr=mbr)
     with EsxiImage.open(src) as image:
         plan = plan_image(image, src, kickstart=kickstart, kernelopt_add=kernelopt_add, bios_boot=bios_boot, size=size,
                           label=label, syslinux_version=tools.syslinux_version, mbr_sha256=tools.mbr_sha256)
@@ -325,7 +325,7 @@ def build_disk_image(src, dest, size=None, kickstart=None, kernelopt_add=(), bio
             raise DiskImageError('cannot create a temporary file there (%s)' % exc.strerror, path=os.path.dirname(dest)) from None
         with out:
             try:
-                _write_image(out.tmp_path, plan, image.reader, tools, dest, label)
+                _write_image(out.tmp_path, plan, image.reader, tools=tools, dest=dest, label=label)
                 digest = sha256_fd(out.fd, label=out.tmp_path) if checksum else None
                 out.commit()
             except OSError as exc:

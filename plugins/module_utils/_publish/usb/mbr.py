@@ -27,7 +27,7 @@ def chs(lba: int, heads: int = 255, sectors: int = 63) -> bytes:
     return bytes((head, ((cylinder >> 2) & 0xc0) | (sector + 1), cylinder & 0xff))
 
 
-def mbr_sector(boot_code: bytes, disk_signature: int, start: int, count: int, part_type: int = PARTITION_TYPE,
+def mbr_sector(boot_code: bytes, disk_signature: int, start: int, *, count: int, part_type: int = PARTITION_TYPE,
                bootable: bool = True) -> bytes:
     """The 512-byte MBR: boot code (at most 440 bytes), disk signature, one partition entry, 0x55AA."""
     if len(boot_code) > 440:

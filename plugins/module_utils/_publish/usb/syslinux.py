@@ -89,7 +89,7 @@ def installer_version(runner: CommandRunner, path: str) -> tuple[int, int]:
     return version
 
 
-def syslinux_install_argv(path: str, version, offset: int, image: str) -> list[str]:
+def syslinux_install_argv(path: str, version, offset: int, *, image: str) -> list[str]:
     """Install command: 3.x installers take ``-o <byte offset>`` only; 4.0 added ``--install`` (required) and
     ``--offset``."""
     if version[0] < 4:

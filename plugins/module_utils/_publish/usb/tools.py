@@ -78,7 +78,7 @@ def find_tool(name: str, explicit: str | None = None) -> str:
 class Tools:
     """Paths and versions of the external tools, located once."""
 
-    def __init__(self, runner: CommandRunner, bios_boot: bool, syslinux: str | None = None, mbr: str | None = None):
+    def __init__(self, runner: CommandRunner, bios_boot: bool, syslinux: str | None = None, *, mbr: str | None = None):
         self.runner = runner
         self.mkfs = find_tool('mkfs.vfat')
         self.mcopy = find_tool('mcopy')

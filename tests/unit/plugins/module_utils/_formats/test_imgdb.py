@@ -135,7 +135,7 @@ def test_add_vib_changes_only_the_viblist_and_modifiedtime(db67):
     original = db67.profile.to_xml()
     local = db67.allocate_local_name('net-r8125', 'tgz')
     assert local == 'net_r812.t00'
-    db67.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, {'net-r8125': local}, orig=NEW_VIB, sig=b'')
+    db67.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, payloads={'net-r8125': local}, orig=NEW_VIB, sig=b'')
     db67.touch(datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc))
     db67.set_acceptance_level('community')
     edited = db67.profile.to_xml().decode()
@@ -157,15 +157,15 @@ def test_add_vib_changes_only_the_viblist_and_modifiedtime(db67):
 
 def test_add_vib_refuses_inconsistent_input(db67):
     with pytest.raises(ValueError, match='describes'):
-        db67.add_vib('Other_bootbank_x_1', 'x', NEW_VIB, {'net-r8125': 'a.t00'})
+        db67.add_vib('Other_bootbank_x_1', 'x', NEW_VIB, payloads={'net-r8125': 'a.t00'})
     with pytest.raises(ValueError, match='no payload named'):
-        db67.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, {'other': 'a.t00'})
+        db67.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, payloads={'other': 'a.t00'})
     with pytest.raises(ConflictError, match='already used'):
-        db67.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, {'net-r8125': 'S.V00'})
+        db67.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, payloads={'net-r8125': 'S.V00'})
     with pytest.raises(ConflictError, match='already in the image database'):
-        db67.add_vib('VMware_bootbank_esx-base_6.7.0-0.0.8169922', 'esx-base', NEW_VIB, {})
+        db67.add_vib('VMware_bootbank_esx-base_6.7.0-0.0.8169922', 'esx-base', NEW_VIB, payloads={})
     with pytest.raises(FormatError, match='not well-formed XML'):
-        db67.add_vib(NEW_VIB_ID, 'net-r8125', b'<vib', {})
+        db67.add_vib(NEW_VIB_ID, 'net-r8125', b'<vib', payloads={})
     with pytest.raises(FormatError, match='unknown acceptance level'):
         db67.set_acceptance_level('trusted')
     assert db67.profile.dirty is False
@@ -322,7 +322,7 @@ def test_database_problems():
     db = ImageDatabase.from_tgz(no_viblist)
     assert db.profile.vibs == {}
     assert db.problems() == ['image profile var/db/esximg/profiles/p has no <viblist>']
-    db.add_vib(NEW_VIB_ID + 'x', 'net-r8125', vib.replace(b'9.011.00-10<', b'9.011.00-10x<'), {'net-r8125': 'net_r812.t00'})
+    db.add_vib(NEW_VIB_ID + 'x', 'net-r8125', vib.replace(b'9.011.00-10<', b'9.011.00-10x<'), payloads={'net-r8125': 'net_r812.t00'})
     assert db.profile.to_xml().startswith(b'<imageprofile><name>P</name><viblist><vib><vib-id>')
     assert db.problems() == []
 
@@ -371,7 +371,7 @@ def test_several_profiles_all_get_the_added_vib_the_level_and_the_time():
                '<acceptancelevel>partner</acceptancelevel></imageprofile>')
     db = ImageDatabase.from_tgz(tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/a'), (profile % 'A').encode()),
                                                   (tarfile.TarInfo('var/db/esximg/profiles/b'), (profile % 'B').encode())]))
-    db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, {'net-r8125': 'net_r812.t00'})
+    db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, payloads={'net-r8125': 'net_r812.t00'})
     assert db.set_acceptance_level('community')
     db.touch(0)
     reloaded = ImageDatabase.from_tgz(db.to_tgz())
@@ -389,7 +389,7 @@ def test_7x_8x_profile_elements_we_do_not_know_are_kept_in_place():
     profile = ('<imageprofile><name>ESXi-8.0U2-22380479-standard</name><modifiedtime>t</modifiedtime><viblist/>'
                '<acceptancelevel>partner</acceptancelevel>%s</imageprofile>' % tail).encode()
     db = ImageDatabase.from_tgz(tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), profile)]))
-    db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, {'net-r8125': 'net_r812.t00'})
+    db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, payloads={'net-r8125': 'net_r812.t00'})
     db.set_acceptance_level('community')
     db.touch(0)
     written = ImageDatabase.from_tgz(db.to_tgz()).profile.to_xml().decode()

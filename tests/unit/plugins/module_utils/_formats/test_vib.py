@@ -214,7 +214,7 @@ def test_verify_payload_stops_gzip_bombs():
     limits = Limits(max_uncompressed_size=8 * 1024 * 1024)
     payload = Payload('p', 'vgz', len(bomb), checksums=[Checksum('sha-256', '0' * 64, 'gunzip')])
     with pytest.raises(UnsafeArchiveError, match='max_uncompressed_size'):
-        verify_payload(payload, io.BytesIO(bomb), 'bomb.vib', limits)
+        verify_payload(payload, io.BytesIO(bomb), 'bomb.vib', limits=limits)
     with pytest.raises(UnsafeArchiveError, match='compression ratio above 200:1'):
         verify_payload(payload, io.BytesIO(bomb), 'bomb.vib')
 

@@ -60,10 +60,10 @@ def test_tgz_payload_same_api():
 
 def test_read_payload_file():
     data = packages.gzip_bytes(packages.vmtar(FILES))
-    assert read_payload_file(io.BytesIO(data), 'vgz', '/usr/share/hwdata/default.pciids.d/drv.ids', 'p') == FILES[
+    assert read_payload_file(io.BytesIO(data), 'vgz', '/usr/share/hwdata/default.pciids.d/drv.ids', label='p') == FILES[
         'usr/share/hwdata/default.pciids.d/drv.ids']
     with pytest.raises(KeyError):
-        read_payload_file(io.BytesIO(data), 'vgz', 'nope', 'p')
+        read_payload_file(io.BytesIO(data), 'vgz', 'nope', label='p')
 
 
 @needs_fixtures
@@ -172,14 +172,14 @@ def test_unsafe_vmtar_members():
     with pytest.raises(UnsafeArchiveError, match='is a symlink'):
         list_payload(io.BytesIO(gzip.compress(link + b'\x00' * 1024)), 'vgz', 'p')
     assert [e.type for e in list_payload(io.BytesIO(gzip.compress(link + b'\x00' * 1024)), 'vgz', 'p',
-                                         Limits(allow_links=True))] == ['symlink']
+                                         limits=Limits(allow_links=True))] == ['symlink']
 
 
 def test_gzip_bomb_payload():
     bomb = gzip.compress(packages.vmtar({'a/f': b'\x00' * (16 * 1024 * 1024)}))
     limits = Limits(max_uncompressed_size=1024 * 1024)
     with pytest.raises(UnsafeArchiveError, match='max_uncompressed_size'):
-        scan_payload(io.BytesIO(bomb), 'vgz', 'bomb', limits, want=lambda e: True, consume=lambda e, s: s.read())
+        scan_payload(io.BytesIO(bomb), 'vgz', 'bomb', limits=limits, want=lambda e: True, consume=lambda e, s: s.read())
 
 
 def test_other_payload_types_are_unsupported():

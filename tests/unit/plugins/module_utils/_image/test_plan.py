@@ -50,7 +50,7 @@ def plan_for(src, paths=(), **options):
     with contextlib.ExitStack() as stack:
         image = stack.enter_context(EsxiImage.open(src))
         pkgs = [stack.enter_context(load_package(p)) for p in paths]
-        return build_plan(image, pkgs, Request(add=paths, **options), src)
+        return build_plan(image, pkgs, Request(add=paths, **options), src_path=src)
 
 
 def bios_cfg(plan):
@@ -284,7 +284,7 @@ def test_the_plan_edits_a_copy_of_the_image_database(tmp_path, tmp_path_factory)
         before_tgz = image.imgdb.to_tgz()
         vib = vib_file(tmp_path, 'net-copycheck', vmkapi='2_6_0_0')
         with load_package(vib) as package:
-            plan = build_plan(image, [package], Request(add=[vib], remove=['vmkusb']), src)
+            plan = build_plan(image, [package], Request(add=[vib], remove=['vmkusb']), src_path=src)
         assert [a['name'] for a in plan.added] == ['net-copycheck'] and plan.removed
         assert list(image.imgdb.profile.vibs) == before_vibs
         assert image.imgdb.profile.acceptance_level == before_level

@@ -107,7 +107,7 @@ def test_network_bootcfg_on_the_stock_702_file_does_what_vmware_documents():
     path = os.path.join(shared_fixtures(), 'bootcfg-isolinux-samples', 'esxi-7.0.2-hpe-iso-STOCK.boot.cfg')
     with open(path, 'rb') as handle:
         stock = BootCfg.parse(handle.read(), path)
-    cfg = pxe.network_bootcfg(stock, 'esxi-7.0.2-17630552', 'http://10.0.0.1/ks/esx01.cfg', ['netdevice=vmnic1'])
+    cfg = pxe.network_bootcfg(stock, 'esxi-7.0.2-17630552', 'http://10.0.0.1/ks/esx01.cfg', kernelopt_add=['netdevice=vmnic1'])
     assert cfg.prefix == 'esxi-7.0.2-17630552'
     assert cfg.kernel == 'b.b00'
     assert [m.path for m in cfg.modules] == [m.path.lstrip('/') for m in stock.modules]

@@ -29,15 +29,15 @@ def blob(tmp_path):
 
 def extents(container, data):
     return {
-        'pub/a.bin': ExtentSource(container, 0, 3000, 'A'),
-        'pub/dir/b.bin': ExtentSource(container, 3000, 5000, 'B'),
-        'pub/big.bin': ExtentSource(container, 8000, len(data) - 8000, 'BIG'),
+        'pub/a.bin': ExtentSource(container, 0, 3000, cache_key='A'),
+        'pub/dir/b.bin': ExtentSource(container, 3000, 5000, cache_key='B'),
+        'pub/big.bin': ExtentSource(container, 8000, len(data) - 8000, cache_key='BIG'),
         'pub/boot.cfg': BytesSource(b'prefix=pub\n'),
     }
 
 
 def publish(root, wanted, key=None, check=False):
-    with TreeSync(str(root), MANIFEST, OWNER, key) as sync:
+    with TreeSync(str(root), MANIFEST, OWNER, source_key=key) as sync:
         plan = sync.plan(wanted)
         if not check:
             sync.apply(plan, wanted)
@@ -262,7 +262,7 @@ def test_truncated_container_is_a_clear_error(tmp_path):
     path.write_bytes(b'x' * 100)
     with Container(str(path)) as iso:
         with pytest.raises(FormatError, match='truncated'):
-            ExtentSource(iso, 50, 100, 'F')
+            ExtentSource(iso, 50, 100, cache_key='F')
 
 
 def test_failed_write_leaves_previous_file_and_no_temp(tmp_path, monkeypatch):

@@ -49,12 +49,12 @@ DIGEST = hashlib.sha256(b'abc').hexdigest()
 # --- URL building -------------------------------------------------------------------------------
 
 def test_folder_url_quotes_path_and_keeps_slashes():
-    url = folder_url(BASE, 'ha-datacenter', 'datastore1', 'iso/ESXi 8.0/a#b?c.iso')
+    url = folder_url(BASE, 'ha-datacenter', 'datastore1', path='iso/ESXi 8.0/a#b?c.iso')
     assert url == 'https://esx.example:443/folder/iso/ESXi%208.0/a%23b%3Fc.iso?dcPath=ha-datacenter&dsName=datastore1'
 
 
 def test_folder_url_double_encodes_ampersand_in_datacenter_only():
-    url = folder_url(BASE, 'R&D/DC 1', 'ds&1', 'x.iso')
+    url = folder_url(BASE, 'R&D/DC 1', 'ds&1', path='x.iso')
     query = urlsplit(url).query
     assert query == 'dcPath=R%2526D%2FDC%201&dsName=ds%261'
     # one decoding (what every HTTP server does) leaves what vCenter then decodes once more
@@ -64,15 +64,15 @@ def test_folder_url_double_encodes_ampersand_in_datacenter_only():
 
 
 def test_folder_url_uses_percent20_not_plus():
-    assert '+' not in folder_url(BASE, 'my dc', 'my ds', 'a b')
+    assert '+' not in folder_url(BASE, 'my dc', 'my ds', path='a b')
 
 
 def test_folder_url_of_datastore_root():
-    assert folder_url(BASE, 'DC0', 'LocalDS_0', None) == 'https://esx.example:443/folder?dcPath=DC0&dsName=LocalDS_0'
+    assert folder_url(BASE, 'DC0', 'LocalDS_0', path=None) == 'https://esx.example:443/folder?dcPath=DC0&dsName=LocalDS_0'
 
 
 def test_folder_url_non_ascii_path():
-    assert folder_url(BASE, 'dc', 'ds', 'iso/größe.iso').startswith(BASE + '/folder/iso/gr%C3%B6%C3%9Fe.iso?')
+    assert folder_url(BASE, 'dc', 'ds', path='iso/größe.iso').startswith(BASE + '/folder/iso/gr%C3%B6%C3%9Fe.iso?')
 
 
 def test_base_url_brackets_ipv6():
@@ -319,7 +319,7 @@ class FakeHost:
 
 
 def client(host, password='pw', datastore='ds1', datacenter='ha-datacenter'):
-    return DatastoreClient(host, 'esx.example', 443, 'user', password, datacenter, datastore, timeout=60)
+    return DatastoreClient(host, 'esx.example', 443, username='user', password=password, datacenter=datacenter, datastore=datastore, timeout=60)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def shared_fixtures():
 
 def test_mbr_sector_layout():
     code = b'\xfa' * 440
-    sector = usb_mbr.mbr_sector(code, 0x11223344, 2048, 129024)
+    sector = usb_mbr.mbr_sector(code, 0x11223344, 2048, count=129024)
     assert len(sector) == 512
     assert sector[:440] == code
     assert struct.unpack_from('<I', sector, 440)[0] == 0x11223344
@@ -64,16 +64,16 @@ def test_chs_beyond_1023_cylinders_is_the_conventional_maximum():
 
 def test_mbr_refuses_oversized_code_and_partitions():
     with pytest.raises(ValueError):
-        usb_mbr.mbr_sector(b'x' * 441, 0, 2048, 10)
+        usb_mbr.mbr_sector(b'x' * 441, 0, 2048, count=10)
     with pytest.raises(ValueError):
-        usb_mbr.mbr_sector(b'', 0, 2048, 0xffffffff)
+        usb_mbr.mbr_sector(b'', 0, 2048, count=0xffffffff)
 
 
 @pytest.mark.skipif(not shutil.which('sfdisk', path='/usr/sbin:/sbin:' + os.environ.get('PATH', '')), reason='sfdisk needed')
 def test_sfdisk_reads_our_partition_table(tmp_path):
     img = tmp_path / 'disk.img'
     with open(img, 'wb') as stream:
-        stream.write(usb_mbr.mbr_sector(b'', 0xcafe0001, 2048, 129024))
+        stream.write(usb_mbr.mbr_sector(b'', 0xcafe0001, 2048, count=129024))
         stream.truncate(64 * 1024 * 1024)
     sfdisk = shutil.which('sfdisk', path='/usr/sbin:/sbin:' + os.environ.get('PATH', ''))
     table = json.loads(subprocess.run([sfdisk, '--json', str(img)], check=True, capture_output=True, text=True).stdout)['partitiontable']
@@ -158,8 +158,8 @@ def test_installer_version_from_option_or_embedded_banner(tmp_path):
 
 
 def test_install_argv_by_generation():
-    assert usb_syslinux.syslinux_install_argv('/s', (3, 86), 1048576, 'img') == ['/s', '-o', '1048576', 'img']
-    assert usb_syslinux.syslinux_install_argv('/s', (6, 4), 1048576, 'img') == ['/s', '--install', '--offset', '1048576', 'img']
+    assert usb_syslinux.syslinux_install_argv('/s', (3, 86), 1048576, image='img') == ['/s', '-o', '1048576', 'img']
+    assert usb_syslinux.syslinux_install_argv('/s', (6, 4), 1048576, image='img') == ['/s', '--install', '--offset', '1048576', 'img']
 
 
 @pytest.mark.parametrize('iso_version, installer, ok', [
@@ -208,7 +208,7 @@ def test_manifest_round_trip_and_decision(tmp_path):
     assert usb_manifest.decode_manifest(usb_manifest.MANIFEST_MAGIC + struct.pack('<I', 3) + b'{x}') is None
     img = tmp_path / 'img'
     with open(img, 'wb') as stream:
-        stream.write(usb_mbr.mbr_sector(b'', 1, 2048, 10))
+        stream.write(usb_mbr.mbr_sector(b'', 1, 2048, count=10))
         stream.seek(usb_manifest.MANIFEST_OFFSET)
         stream.write(blob)
         stream.truncate(4096 * 300)
