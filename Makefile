@@ -11,15 +11,15 @@ DEMO := $(BUILD)/demo
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: run test venv sysdeps collection demo-inputs sanity units integration lint pytest services-start services-stop clean
+.PHONY: run test venv sysdeps collection demo-inputs style format sanity units integration lint pytest services-start services-stop clean
 
 ## run: install everything, generate the embedded demo inputs and run build_esxi.yml on them
 run: venv sysdeps collection demo-inputs
 	ansible-playbook build_esxi.yml
 	@echo "Demo results are in $(DEMO)/output"
 
-## test: sanity, units, integration and ansible-lint
-test: venv sysdeps sanity units integration lint
+## test: style, sanity, units, integration and ansible-lint
+test: venv sysdeps style sanity units integration lint
 	@echo "make test: all stages passed"
 
 venv: $(VENV)/.installed
@@ -39,6 +39,16 @@ collection: venv
 
 demo-inputs: venv
 	$(BIN)/python tests/fixturegen/demo.py $(DEMO)/inputs
+
+## style: ruff lint and format check (configured in pyproject.toml)
+style: venv
+	$(BIN)/ruff check plugins tests bench scripts
+	$(BIN)/ruff format --check plugins tests bench scripts
+
+## format: apply ruff's formatting and safe fixes
+format: venv
+	$(BIN)/ruff check --fix plugins tests bench scripts
+	$(BIN)/ruff format plugins tests bench scripts
 
 sanity: venv
 	scripts/ansible-test.sh sanity --requirements

@@ -90,13 +90,14 @@ def main():
         size = os.path.getsize(src)
         local_sha = sha256(src)  # also warms the page cache for both contenders
 
-        # The role uploads an ISO that iso_customize just wrote: its sha256 is cached in an xattr, so the module
+        # The role uploads an ISO that iso_customize just wrote: its sha256 is in the digest cache, so the module
         # sends it without hashing ('module-cached'); 'module' is an ISO from elsewhere, hashed while it is sent.
         cached_src = os.path.join(work, 'payload-cached.iso')
         shutil.copyfile(src, cached_src)
         sha256(cached_src)
-        os.setxattr(cached_src, 'user.esxi_customizer.sha256', ('%d:%d:%d:%s' % (
-            size, os.stat(cached_src).st_mtime_ns, os.stat(cached_src).st_ino, local_sha)).encode('ascii'))
+        env['ESXI_CUSTOMIZER_CACHE_DIR'] = os.path.join(work, 'sha256-cache')
+        subprocess.run([sys.executable, '-c', 'import sys; from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash '
+                        'import remember_sha256; remember_sha256(sys.argv[1], sys.argv[2])', cached_src, local_sha], env=env, check=True)
 
         module = os.path.join(ROOT, 'plugins/modules/datastore_upload.py')
         module_args = {}

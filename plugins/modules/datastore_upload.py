@@ -130,26 +130,20 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible.module_utils.urls import Request, make_context
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.argspec import REQUIRED_TOGETHER, connection_argument_spec
 from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.datastore import DatastoreClient, upload
 
 
 def argument_spec():
-    return dict(
-        hostname=dict(type='str', required=True, fallback=(env_fallback, ['VMWARE_HOST'])),
-        username=dict(type='str', required=True, aliases=['admin', 'user'], fallback=(env_fallback, ['VMWARE_USER'])),
-        password=dict(type='str', required=True, aliases=['pass', 'pwd'], no_log=True, fallback=(env_fallback, ['VMWARE_PASSWORD'])),
-        port=dict(type='int', default=443, fallback=(env_fallback, ['VMWARE_PORT'])),
-        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['VMWARE_VALIDATE_CERTS'])),
-        ca_path=dict(type='path'),
-        timeout=dict(type='int', default=3600),
-        proxy_host=dict(type='str'),
-        proxy_port=dict(type='int'),
+    spec = connection_argument_spec(env_fallback)
+    spec.update(
         src=dict(type='path', required=True),
         datacenter=dict(type='str', default='ha-datacenter'),
         datastore=dict(type='str', required=True),
         path=dict(type='str', required=True),
         force=dict(type='bool', default=False),
     )
+    return spec
 
 
 def use_proxy(host, port):
@@ -186,7 +180,7 @@ def make_transport(params):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
-        required_together=[('proxy_host', 'proxy_port')],
+        required_together=REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
     p = module.params

@@ -20,14 +20,13 @@ def _collection_root() -> Path:
 
 
 def candidates() -> list[str]:
-    """Where to look, in order: the environment, the recorded path, beside the checkout, /work/shared."""
+    """Where to look, in order: the environment, the path ansible-test's copy recorded, beside the checkout."""
     root = _collection_root()
     found = [os.environ.get('ESXI_SHARED_FIXTURES', '')]
     record = root / 'tests' / RECORD
     if record.is_file():
         found.append(record.read_text(encoding='utf-8').strip())
     found.append(str(root.parent / 'shared' / 'fixtures'))
-    found.append('/work/shared/fixtures')
     return [c for c in found if c]
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import IO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import file_size
 
 AR_MAGIC = b'!<arch>\n'
@@ -82,7 +84,8 @@ def _member_name(raw_name, data_offset, size, *, fileobj, label, header_offset, 
     return text, data_offset, size
 
 
-def read_members(fileobj, label=None, total_size=None, *, limits=DEFAULT_LIMITS):
+def read_members(fileobj: IO[bytes] | io.RawIOBase, label: str | None = None, total_size: int | None = None, *,
+                 limits: Limits = DEFAULT_LIMITS) -> list[ArMember]:
     """List the members of the ar archive in ``fileobj`` (seekable; positions are absolute).
 
     Raises FormatError for a bad magic, a truncated header, a bad size field, a member whose data runs
@@ -136,7 +139,7 @@ def read_members(fileobj, label=None, total_size=None, *, limits=DEFAULT_LIMITS)
     return members
 
 
-def write_archive(out, members):
+def write_archive(out: IO[bytes], members: Iterable[tuple[str, bytes | bytearray] | tuple[str, IO[bytes] | io.RawIOBase, int]]) -> None:
     """Write an ar archive (VMware style: zero mtime/uid/gid/mode) to the binary stream ``out``.
 
     ``members`` is an iterable of (name, data) where data is bytes or a readable binary stream;

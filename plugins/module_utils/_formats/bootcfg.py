@@ -16,6 +16,7 @@ unchanged byte for byte until something is edited; an edit re-renders only the l
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
@@ -170,7 +171,7 @@ class BootCfg:
     def __contains__(self, key: str) -> bool:
         return bool(self._key_lines(key))
 
-    def set(self, key: str, value) -> bool:
+    def set(self, key: str, value: str | int | None) -> bool:
         """Set ``key`` (adding it at its template position if absent); return whether the file changed."""
         if not _KEY_RE.match(key):
             raise ValueError('invalid boot.cfg key %r' % key)
@@ -293,7 +294,7 @@ class BootCfg:
         """Lower-case base names of the modules, in order."""
         return [module.name for module in self.modules]
 
-    def set_modules(self, modules) -> bool:
+    def set_modules(self, modules: Iterable[Module | str]) -> bool:
         """Replace the module list; items are :class:`Module` or path strings."""
         items = [module if isinstance(module, Module) else Module(str(module)) for module in modules]
         for item in items:
@@ -359,7 +360,7 @@ class BootCfg:
     def set_kernelopt(self, value: str) -> bool:
         return self.set('kernelopt', value)
 
-    def merge_kernelopt(self, tokens) -> bool:
+    def merge_kernelopt(self, tokens: Iterable[str]) -> bool:
         """Merge kernel option tokens by key (keys and flags compare case-insensitively).
 
         * ``key=value`` replaces the first existing token with that key in place (``ks=...`` replaces

@@ -25,7 +25,9 @@ import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import IO
 from xml.etree import ElementTree
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
@@ -34,7 +36,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsupportedError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, SliceReader, file_size, read_capped
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, check_expansion, safe_member_path
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, check_expansion, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     Checksum,
     SoftwarePlatform,
@@ -95,7 +97,8 @@ class ZipSource:
     """A checked zip archive. ``real_path``/``real_offset`` say where byte 0 of ``fileobj`` lies in a real
     file (None for temporary copies), so that stored members can be located for direct copying."""
 
-    def __init__(self, fileobj, label, limits=DEFAULT_LIMITS, *, real_path=None, real_offset=0, owned=()):
+    def __init__(self, fileobj: IO[bytes] | io.RawIOBase, label: str, limits: Limits = DEFAULT_LIMITS, *, real_path: str | None = None,
+                 real_offset: int = 0, owned: Iterable[IO[bytes]] = ()):
         self.label = label
         self.limits = limits
         self.real_path = real_path
@@ -149,10 +152,10 @@ class ZipSource:
             check_expansion(info.file_size, info.compress_size, self.limits, label='%s: %s' % (self.label, info.filename))
             check_expansion(total, packed_total, self.limits, label=self.label)
 
-    def names(self):
+    def names(self) -> list[str]:
         return list(self.infos)
 
-    def find(self, name):
+    def find(self, name: str) -> str | None:
         """Exact member name, else a case-insensitive match (bundles built on Windows vary)."""
         name = safe_member_path(name, self.label, 'referenced path')
         if name in self.infos:
@@ -160,21 +163,21 @@ class ZipSource:
         lowered = {n.lower(): n for n in self.infos}
         return lowered.get(name.lower())
 
-    def size(self, name):
+    def size(self, name: str) -> int:
         return self.infos[name].file_size
 
-    def open(self, name):
+    def open(self, name: str) -> io.RawIOBase:
         try:
             inner = self.zip.open(self.infos[name])
         except _ZIP_ERRORS + (OSError,) as err:
             raise FormatError('cannot open zip member %s (%s)' % (name, err), path=self.label) from None
         return _ZipMemberStream(inner, '%s: %s' % (self.label, name))
 
-    def read_small(self, name, what=None):
+    def read_small(self, name: str, what: str | None = None) -> bytes:
         with self.open(name) as stream:
             return read_capped(stream, self.limits.max_metadata_size, '%s: %s' % (self.label, name), what=what or name)
 
-    def stored_extent(self, name):
+    def stored_extent(self, name: str) -> tuple[str | None, int, int] | None:
         """(path, offset, size) of a stored (uncompressed) member's bytes in a real file, else None."""
         info = self.infos[name]
         if info.compress_type != zipfile.ZIP_STORED:
@@ -187,7 +190,7 @@ class ZipSource:
         data_offset = info.header_offset + 30 + name_len + extra_len
         return self.real_path, self.real_offset + data_offset, info.file_size
 
-    def open_nested(self, name, depth):
+    def open_nested(self, name: str, depth: int) -> ZipSource:
         """The member ``name`` opened as a zip (stored: in place; deflated: via a temporary file)."""
         label = '%s!%s' % (self.label, name)
         if depth > MAX_NESTING:
@@ -209,7 +212,7 @@ class ZipSource:
             raise
         return ZipSource(spool, label, self.limits, real_path=None, real_offset=0, owned=[spool])
 
-    def close(self):
+    def close(self) -> None:
         zf = getattr(self, 'zip', None)
         if zf is not None:
             zf.close()
@@ -240,16 +243,16 @@ class Bulletin:
     xml_bytes: bytes = b''
 
     @property
-    def is_component(self):
+    def is_component(self) -> bool:
         return self.component_name is not None
 
     @property
-    def name(self):
+    def name(self) -> str | None:
         """Component name (``componentNameSpec/@name``); None for a plain bulletin."""
         return self.component_name
 
     @property
-    def version(self):
+    def version(self) -> str | None:
         """Component version (``componentVersionSpec/@version``); None for a plain bulletin."""
         return self.component_version
 
@@ -267,7 +270,7 @@ class DepotVib:
     # <relativePath>), then the bundle root.
     search_dirs: tuple = ()
 
-    def candidates(self):
+    def candidates(self) -> list[str]:
         """Zip member paths the VIB may be at, most specific first (never outside the bundle)."""
         ref = _resolve('', self.relative_path)
         found = []
@@ -288,7 +291,7 @@ def _text(elem, tag, default=''):
     return (child.text or '').strip() if child is not None else default
 
 
-def parse_bulletin(elem, xml_bytes):
+def parse_bulletin(elem: ElementTree.Element, xml_bytes: bytes) -> Bulletin:
     bid = _text(elem, 'id')
     name_spec = elem.find('componentNameSpec')
     version_spec = elem.find('componentVersionSpec')
@@ -328,7 +331,7 @@ def _bulletin_db_bytes(elem):
 class Depot:
     """An opened offline bundle. Use :func:`open_depot`; close() (or ``with``) releases files."""
 
-    def __init__(self, source, label):
+    def __init__(self, source: ZipSource, label: str):
         self.source = source  # the ZipSource holding index.xml and the VIBs
         self.label = label
         self.vendors = []  # [(name, code)]
@@ -340,10 +343,10 @@ class Depot:
         self._sources = [source]
 
     @property
-    def components(self):
+    def components(self) -> list[Bulletin]:
         return [b for b in self.bulletins if b.is_component]
 
-    def close(self):
+    def close(self) -> None:
         for src in reversed(self._sources):
             src.close()
         self._sources = []
@@ -393,7 +396,7 @@ def _find_bundle(outer, depth):
     return current, opened
 
 
-def open_depot(path, limits=DEFAULT_LIMITS, fileobj=None, *, label=None):
+def open_depot(path: str, limits: Limits = DEFAULT_LIMITS, fileobj: IO[bytes] | io.RawIOBase | None = None, *, label: str | None = None) -> Depot:
     """Open and index an offline bundle / component zip. Raises FormatError/UnsafeArchiveError on bad input."""
     label = label or path
     handle = fileobj or open(path, 'rb')

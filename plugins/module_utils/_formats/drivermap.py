@@ -20,6 +20,7 @@ ESX 4.x ``simple.map`` lines (``0e11:0046 0e11:4091 storage cciss``) are parsed 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
@@ -50,7 +51,7 @@ class PciId:
     device_name: str | None = None
     revision: str | None = None  # 24-character native ids only
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str | None]:
         return {'revision': self.revision, 'vendor': self.vendor, 'device': self.device, 'subvendor': self.subvendor, 'subdevice': self.subdevice,
                 'class': self.device_class, 'driver': self.driver, 'bus': self.bus, 'regtype': self.regtype,
                 'acpi_id': self.acpi_id, 'source': self.source, 'vendor_name': self.vendor_name,
@@ -78,7 +79,7 @@ def _fields(line, source, lineno):
     return fields
 
 
-def parse_map_line(line, source=None, lineno=0):
+def parse_map_line(line: str, source: str | None = None, lineno: int = 0) -> PciId:
     """One non-comment map line → PciId; FormatError naming the file and line when malformed."""
     fields = _fields(line, source, lineno)
     for key in ('regtype', 'bus', 'id', 'driver'):
@@ -116,7 +117,7 @@ def parse_map_line(line, source=None, lineno=0):
     raise FormatError('line %d: unknown regtype %r' % (lineno, regtype), path=source)
 
 
-def parse_map(text, source=None, errors=None):
+def parse_map(text: str | bytes, source: str | None = None, errors: list[str] | None = None) -> list[PciId]:
     """All entries of a ``.map`` file (bytes or str); blank lines and ``#`` comments are skipped.
 
     A malformed line raises FormatError, or, when an ``errors`` list is given, is recorded there (as
@@ -141,7 +142,7 @@ def parse_map(text, source=None, errors=None):
     return entries
 
 
-def parse_simple_map(text, source=None):
+def parse_simple_map(text: str | bytes, source: str | None = None) -> list[PciId]:
     """ESX 4.x ``simple.map``: ``vendor:device subvendor:subdevice class driver`` per line."""
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
@@ -175,11 +176,11 @@ class IdsTable:
     devices: dict
     subsystems: dict
 
-    def device_ids(self):
+    def device_ids(self) -> list[tuple[str, str]]:
         return sorted(self.devices)
 
 
-def parse_ids(text, source=None):
+def parse_ids(text: str | bytes, source: str | None = None) -> IdsTable:
     """pci.ids syntax: ``vvvv  name`` / TAB ``dddd  name`` / TAB TAB ``ssss ssss  name``."""
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
@@ -217,7 +218,7 @@ def parse_ids(text, source=None):
     return table
 
 
-def merge_pci_ids(map_entries, ids_tables=(), ids_driver_names=()):
+def merge_pci_ids(map_entries: Iterable[PciId], ids_tables: Sequence[IdsTable] = (), ids_driver_names: Iterable[str] = ()) -> list[PciId]:
     """Map entries named from the ``.ids`` tables, plus ``.ids`` devices no map line covers.
 
     ``ids_driver_names`` gives, per table, the driver to attribute uncovered devices to (the file stem).
@@ -242,7 +243,7 @@ def merge_pci_ids(map_entries, ids_tables=(), ids_driver_names=()):
     return result
 
 
-def format_map_line(entry):
+def format_map_line(entry: PciId) -> str:
     """Inverse of :func:`parse_map_line` for PCI/ACPI entries (used by tests and when building maps)."""
     if entry.bus != 'pci':
         return 'regtype=%s,bus=%s,id=%s,driver=%s' % (entry.regtype, entry.bus, entry.acpi_id, entry.driver)

@@ -29,7 +29,9 @@ import re
 import tarfile
 import zlib
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import IO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ConflictError,
@@ -336,7 +338,7 @@ class ImageDatabase:
     # -- loading -----------------------------------------------------------------------------
 
     @classmethod
-    def from_tgz(cls, source, path: str | None = None, max_size: int = MAX_EXPANDED_SIZE) -> ImageDatabase:
+    def from_tgz(cls, source: bytes | bytearray | IO[bytes] | io.RawIOBase, path: str | None = None, max_size: int = MAX_EXPANDED_SIZE) -> ImageDatabase:
         """Load from bytes or a readable binary file object (streamed; it need not be seekable)."""
         what = path or 'image database'
         fileobj = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
@@ -450,7 +452,7 @@ class ImageDatabase:
     def used_local_names(self) -> set:
         return set().union(*(profile.local_names for profile in self.profiles)) if self.profiles else set()
 
-    def allocate_local_name(self, payload_name: str, payload_type: str, vfat_name: str | None = None, *, reserved=(),
+    def allocate_local_name(self, payload_name: str, payload_type: str, vfat_name: str | None = None, *, reserved: Iterable[str] = (),
                             for_iso: bool = False) -> str:
         """Local (bootbank/ISO) file name for a new payload, by the installer's rule (esxi-formats §3.5).
 
@@ -556,7 +558,7 @@ class ImageDatabase:
                 changed = profile.set_field('acceptance_level', token) or changed
         return changed
 
-    def touch(self, modified_time) -> bool:
+    def touch(self, modified_time: datetime.datetime | int | float | str) -> bool:
         """Set ``<modifiedtime>`` (a datetime, epoch seconds or an ISO-8601 string) in the installer's format."""
         if isinstance(modified_time, (int, float)):
             modified_time = datetime.datetime.fromtimestamp(modified_time, datetime.timezone.utc)

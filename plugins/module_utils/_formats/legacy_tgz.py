@@ -30,7 +30,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsafeArchiveError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, HashingReader, gunzip_stream, read_capped
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, safe_member_path
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Checksum, Constraint, Descriptor, Payload, SystemRequires
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import ESX4_EXPLANATION, inspect_module
 
@@ -96,8 +96,8 @@ def _missing_and_extra(found, extras, label):
                           % '; '.join(problems), path=label)
 
 
-def read_legacy_tgz(path, limits=DEFAULT_LIMITS, name=None, *, version=DEFAULT_VERSION, vendor=DEFAULT_VENDOR,
-                    payload_name=None):
+def read_legacy_tgz(path: str, limits: Limits = DEFAULT_LIMITS, name: str | None = None, *, version: str = DEFAULT_VERSION,
+                    vendor: str = DEFAULT_VENDOR, payload_name: str | None = None) -> LegacyDriver:
     """Check a legacy driver tgz and describe it as a community VIB. One streaming pass over the file."""
     label = path
     found = {'module': [], 'map': [], 'ids': []}

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import IO
 from xml.etree import ElementTree
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
@@ -20,7 +23,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     FormatError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, check_expansion
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, check_expansion
 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import child_text as _text
@@ -53,7 +56,7 @@ _ACCEPTANCE_ALIASES = {
 }
 
 
-def normalize_acceptance(level, label=None):
+def normalize_acceptance(level: str | None, label: str | None = None) -> str:
     """XML token for any spelling of an acceptance level ('PartnerSupported' -> 'partner')."""
     token = (level or '').strip().lower()
     token = _ACCEPTANCE_ALIASES.get(token, token)
@@ -63,12 +66,12 @@ def normalize_acceptance(level, label=None):
     return token
 
 
-def acceptance_rank(level):
+def acceptance_rank(level: str) -> int:
     """1 (certified, most trusted) .. 4 (community, least trusted)."""
     return ACCEPTANCE_LEVELS.index(normalize_acceptance(level)) + 1
 
 
-def lowest_trust(levels):
+def lowest_trust(levels: Iterable[str]) -> str:
     """The least trusted of ``levels`` (what an image profile holding all of them must be set to)."""
     levels = [normalize_acceptance(level) for level in levels]
     if not levels:
@@ -76,7 +79,7 @@ def lowest_trust(levels):
     return max(levels, key=acceptance_rank)
 
 
-def is_less_trusted(level, than):
+def is_less_trusted(level: str, than: str) -> bool:
     """True when ``level`` is less trusted than ``than`` (e.g. community vs partner)."""
     return acceptance_rank(level) > acceptance_rank(than)
 
@@ -174,20 +177,20 @@ class Descriptor:
     extra_elements: list = field(default_factory=list)
 
     @property
-    def vib_id(self):
+    def vib_id(self) -> str:
         return '%s_%s_%s_%s' % (self.vendor, self.type, self.name, self.version)
 
-    def payload(self, name):
+    def payload(self, name: str) -> Payload:
         for payload in self.payloads:
             if payload.name == name:
                 return payload
         raise KeyError(name)
 
-    def relationships(self):
+    def relationships(self) -> dict[str, list[Constraint]]:
         return {'depends': self.depends, 'conflicts': self.conflicts, 'replaces': self.replaces,
                 'provides': self.provides, 'compatibleWith': self.compatible_with}
 
-    def to_element(self, include_depot_fields=False):
+    def to_element(self, include_depot_fields: bool = False) -> ElementTree.Element:
         root = ElementTree.Element('vib', {'version': self.schema_version})
         for tag, value in (('type', self.type), ('name', self.name), ('version', self.version), ('vendor', self.vendor),
                            ('summary', self.summary), ('description', self.description),
@@ -253,7 +256,7 @@ class Descriptor:
                 ElementTree.SubElement(pe, 'checksum', cattrs).text = c.value
         return root
 
-    def to_xml(self, include_depot_fields=False):
+    def to_xml(self, include_depot_fields: bool = False) -> bytes:
         """The descriptor as UTF-8 bytes, VMware element order, checksums sha-256 gunzip / sha-256 / sha-1 gunzip."""
         return ElementTree.tostring(self.to_element(include_depot_fields), encoding='utf-8', xml_declaration=False)
 
@@ -266,7 +269,7 @@ def _checksum_order(c):
     return known.get((c.checksum_type, c.verify_process), 4)
 
 
-def sort_checksums(checksums):
+def sort_checksums(checksums: Iterable[Checksum]) -> list[Checksum]:
     return sorted(checksums, key=_checksum_order)
 
 
@@ -344,7 +347,7 @@ _KNOWN_TOP = frozenset((
     'cimom-restart', 'stateless-ready', 'overlay', 'payloads', 'relative-path', 'packed-size', 'checksum'))
 
 
-def local_names(root):
+def local_names(root: ElementTree.Element) -> ElementTree.Element:
     """Drop XML namespaces from every tag (``{ns}vib`` -> ``vib``) in place; returns ``root``.
 
     VMware writes none, but descriptors and depot metadata from other tools may declare a default
@@ -356,7 +359,7 @@ def local_names(root):
     return root
 
 
-def descriptor_from_element(root, label=None):
+def descriptor_from_element(root: ElementTree.Element, label: str | None = None) -> Descriptor:
     local_names(root)
     if root.tag != 'vib':
         raise FormatError('descriptor root element is <%s>, expected <vib>' % root.tag, path=label)
@@ -409,7 +412,7 @@ def descriptor_from_element(root, label=None):
     return desc
 
 
-def parse_descriptor(data, label=None):
+def parse_descriptor(data: bytes, label: str | None = None) -> Descriptor:
     """Descriptor model from descriptor.xml bytes (also accepts depot metadata vibs/*.xml copies)."""
     return descriptor_from_element(parse_xml(data, label, 'descriptor.xml'), label)
 
@@ -436,7 +439,7 @@ class PayloadCheck:
     uncompressed_size: int | None = None
 
     @property
-    def checksum_ok(self):
+    def checksum_ok(self) -> bool | None:
         """False if any checksum failed, True if at least one matched and none failed, None if none could be checked."""
         states = [r.ok for r in self.results]
         if False in states:
@@ -446,7 +449,7 @@ class PayloadCheck:
         return None
 
     @property
-    def notes(self):
+    def notes(self) -> list[str]:
         return [r.note for r in self.results if r.note]
 
 
@@ -473,7 +476,7 @@ def _plan(payload):
     return plain, gunzip, skipped
 
 
-def verify_payload(payload, stream, label=None, *, limits=DEFAULT_LIMITS):
+def verify_payload(payload: Payload, stream: IO[bytes] | io.RawIOBase, label: str | None = None, *, limits: Limits = DEFAULT_LIMITS) -> PayloadCheck:
     """Check every checksum of ``payload`` against ``stream`` (its member bytes) in one streaming pass.
 
     Returns a PayloadCheck; raises FormatError when the member length differs from the declared size or
@@ -524,7 +527,7 @@ def verify_payload(payload, stream, label=None, *, limits=DEFAULT_LIMITS):
     return check
 
 
-def raise_for_mismatch(check, label=None):
+def raise_for_mismatch(check: PayloadCheck, label: str | None = None) -> None:
     for r in check.results:
         if r.ok is False:
             raise ChecksumError('payload %s: %s %s mismatch (%s)' % (
@@ -532,7 +535,7 @@ def raise_for_mismatch(check, label=None):
                 r.note), path=label)
 
 
-def payload_compression_supported(payload):
+def payload_compression_supported(payload: Payload) -> tuple[bool, str]:
     """Whether we can read (and inject) this payload's contents; a reason string when not."""
     if payload.type in ZSTD_PAYLOAD_TYPES:
         return False, ('payload %s has type %s (gzip around zstd, ESXi 9.0); zstd payloads are not supported for '

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
+
+if TYPE_CHECKING:
+    from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Constraint
 
 ESX4_EXPLANATION = ('built for ESX(i) 4.x: ESX 4.x driver binaries do not load on ESXi 5.0 or later '
                     '(vmkload_mod fails with "Module does not provide a license tag"); use a driver built for ESXi 5.x or later')
@@ -35,7 +40,7 @@ ET_REL = 1
 EM_X86_64 = 62
 
 
-def parse_vmkapi(text):
+def parse_vmkapi(text: str) -> tuple[int, ...] | None:
     """'vmkapi_2_13_0_0' / 'com.vmware.vmkapi#v2_13_0_0' / '2.13.0.0' → (2, 13, 0, 0); None if not a vmkapi version."""
     match = _VMKAPI.search(text.strip())
     if not match:
@@ -43,25 +48,25 @@ def parse_vmkapi(text):
     return tuple(int(g or 0) for g in match.groups())
 
 
-def format_vmkapi(version):
+def format_vmkapi(version: Sequence[int] | None) -> str | None:
     return '.'.join(str(n) for n in version) if version else None
 
 
-def min_esxi_release(version):
+def min_esxi_release(version: Sequence[int] | None) -> str | None:
     """Lowest ESXi release known to provide vmkapi ``version``; None when the version is not in the table."""
     if not version:
         return None
     return VMKAPI_RELEASES.get(tuple(version[:2]))
 
 
-def vmkapi_from_constraints(constraints):
+def vmkapi_from_constraints(constraints: Iterable[Constraint]) -> tuple[int, ...] | None:
     """Highest vmkapi version required by ``vmkapi_X_Y_Z_W`` depends (``vmkapi_incompat_*`` are ignored)."""
     found = [parse_vmkapi(c.name) for c in constraints if c.name.startswith('vmkapi_') and 'incompat' not in c.name]
     found = [v for v in found if v]
     return max(found) if found else None
 
 
-def is_vmklinux_constraint(name):
+def is_vmklinux_constraint(name: str) -> bool:
     return name.startswith('com.vmware.driverAPI')
 
 
@@ -80,7 +85,7 @@ class ModuleInfo:
     problem: str | None = None
 
     @property
-    def min_esxi_release(self):
+    def min_esxi_release(self) -> str | None:
         return min_esxi_release(self.vmkapi)
 
 
@@ -114,7 +119,7 @@ def _sections(fileobj, path):
     return e_type, e_machine, sections
 
 
-def inspect_module(fileobj, path):
+def inspect_module(fileobj: IO[bytes], path: str) -> ModuleInfo:
     """Check a vmkernel module (seekable stream). Never raises for 'wrong generation': that is reported."""
     info = ModuleInfo(path=path)
     fileobj.seek(0)

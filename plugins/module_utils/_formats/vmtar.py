@@ -15,10 +15,12 @@ from __future__ import annotations
 import io
 import struct
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsafeArchiveError, UnsupportedError
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, safe_member_path
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import BoundedReader, PrependReader, gunzip_stream
 
 BLOCK = 512
@@ -37,7 +39,7 @@ class TarEntry:
     linkname: str = ''
 
 
-def sniff_inner(head):
+def sniff_inner(head: bytes) -> str:
     """What a decompressed payload stream starts with: 'vmtar', 'tar', 'xz', 'zstd', 'gzip' or 'unknown'."""
     if head[:6] == b'\xfd7zXZ\x00':
         return 'xz'
@@ -179,7 +181,9 @@ def _scan_tar(stream, label, limits, *, want, consume):
     return entries
 
 
-def scan_payload(raw, payload_type, label, *, limits=DEFAULT_LIMITS, want=None, consume=None, compressed_size=None):
+def scan_payload(raw: IO[bytes] | io.RawIOBase, payload_type: str, label: str, *, limits: Limits = DEFAULT_LIMITS,
+                 want: Callable[[TarEntry], bool] | None = None, consume: Callable[[TarEntry, IO[bytes]], object] | None = None,
+                 compressed_size: int | None = None) -> list[TarEntry]:
     """Read a ``vgz``/``tgz`` payload from the binary stream ``raw`` (its member bytes, read forward once).
 
     Returns the list of TarEntry (files, dirs, ...). For each regular file with ``want(entry)`` true,
@@ -209,12 +213,14 @@ def scan_payload(raw, payload_type, label, *, limits=DEFAULT_LIMITS, want=None, 
                       path=label)
 
 
-def list_payload(raw, payload_type, label, *, limits=DEFAULT_LIMITS, compressed_size=None):
+def list_payload(raw: IO[bytes] | io.RawIOBase, payload_type: str, label: str, *, limits: Limits = DEFAULT_LIMITS,
+                 compressed_size: int | None = None) -> list[TarEntry]:
     """Just the entries of a payload."""
     return scan_payload(raw, payload_type, label, limits=limits, compressed_size=compressed_size)
 
 
-def read_payload_file(raw, payload_type, path, *, label, limits=DEFAULT_LIMITS, max_size=None):
+def read_payload_file(raw: IO[bytes] | io.RawIOBase, payload_type: str, path: str, *, label: str, limits: Limits = DEFAULT_LIMITS,
+                      max_size: int | None = None) -> bytes:
     """The bytes of one (small) file inside a payload; KeyError when absent."""
     found = {}
     cap = max_size or limits.max_metadata_size

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
@@ -30,9 +31,10 @@ def _dest_manifest(dest):
         return None  # not an ISO (or a broken one): it gets rewritten
 
 
-def customize_iso(src, dest, add=(), *, remove=(), kickstart=None, kernelopt=None, kernelopt_add=(), boot_title=None,
-                  boot_timeout=None, acceptance_level=None, volume_id=None, skip_compatibility_check=False, force=False,
-                  check_mode=False, checksum=True):
+def customize_iso(src: str, dest: str, add: Iterable[str] = (), *, remove: Iterable[str] = (), kickstart: str | None = None,
+                  kernelopt: str | None = None, kernelopt_add: Iterable[str] = (), boot_title: str | None = None,
+                  boot_timeout: int | None = None, acceptance_level: str | None = None, volume_id: str | None = None,
+                  skip_compatibility_check: bool = False, force: bool = False, check_mode: bool = False, checksum: bool = True) -> dict:
     """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...)."""
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import os
 import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
@@ -48,11 +50,11 @@ class FileSliceContent:
 class StreamContent:
     """``length`` bytes from a seekable stream ``opener()`` returns (a payload inside a compressed zip member)."""
 
-    def __init__(self, opener, length: int):
+    def __init__(self, opener: Callable[[], IO[bytes] | io.RawIOBase], length: int):
         self.opener = opener
         self.length = length
 
-    def open(self):
+    def open(self) -> IO[bytes] | io.RawIOBase:
         return self.opener()
 
 
@@ -65,7 +67,9 @@ class IsoEdits:
     * ``volume_id``: a new primary volume identifier, or None to keep the source's.
     """
 
-    def __init__(self, add=None, replace=None, remove=None, *, volume_id=None):
+    def __init__(self, add: Mapping[str, BytesContent | FileSliceContent | StreamContent] | None = None,
+                 replace: Mapping[str, BytesContent | FileSliceContent | StreamContent] | None = None,
+                 remove: Iterable[str] | None = None, *, volume_id: str | None = None):
         self.add = dict(add or {})
         self.replace = dict(replace or {})
         self.remove = list(remove or [])
@@ -80,7 +84,7 @@ def check_root_name(name: str) -> str:
     return bare
 
 
-def normalize_volume_id(volume_id) -> str:
+def normalize_volume_id(volume_id: str) -> str:
     """``volume_id`` as the primary volume descriptor holds it: upper case (like VMware's own, the profile name
     upper-cased), 1-32 characters ``A-Z 0-9 _ - .`` or space; EsxiCustomizerError for anything else."""
     value = str(volume_id).strip().upper()

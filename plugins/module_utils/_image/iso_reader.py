@@ -14,10 +14,13 @@ does when it detects a boot-info-table, the small BIOS boot file).  File content
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
 
@@ -103,7 +106,7 @@ class ElToritoEntry:
 class IsoReader:
     """An open ISO image; use as a context manager or call :meth:`close`."""
 
-    def __init__(self, path: str, fileobj=None):
+    def __init__(self, path: str, fileobj: BinaryIO | None = None):
         """Open ``path`` (or read ``fileobj``, kept open by the caller, naming it ``path`` in errors)."""
         if not HAS_PYCDLIB:
             raise EsxiCustomizerError('the Python library pycdlib (>= 1.15) is required to read ISO images')
@@ -172,7 +175,7 @@ class IsoReader:
             raise EsxiCustomizerError('cannot be opened (%s)' % err.strerror, path=path)
 
     @classmethod
-    def open(cls, path: str, fileobj=None) -> IsoReader:
+    def open(cls, path: str, fileobj: BinaryIO | None = None) -> IsoReader:
         return cls(path, fileobj)
 
     def close(self) -> None:
@@ -328,7 +331,7 @@ class IsoReader:
 
     # -- reading file data -------------------------------------------------------------------
 
-    def open_file(self, path):
+    def open_file(self, path: str | IsoEntry) -> io.RawIOBase:
         """A read-only file object for a file's bytes (pycdlib streams it from the image)."""
         entry = self._require(path)
         try:
@@ -336,7 +339,7 @@ class IsoReader:
         except _PARSE_ERRORS as err:
             raise FormatError('cannot open %s (%s)' % (entry.path, err), path=self.path)
 
-    def stream(self, path, chunk_size: int = CHUNK_SIZE):
+    def stream(self, path: str | IsoEntry, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         """Yield a file's bytes in chunks; FormatError if the image ends early."""
         entry = self._require(path)
         remaining = entry.size
@@ -348,7 +351,7 @@ class IsoReader:
                 remaining -= len(chunk)
                 yield chunk
 
-    def read(self, path, max_size: int = 64 * 1024 * 1024) -> bytes:
+    def read(self, path: str | IsoEntry, max_size: int = 64 * 1024 * 1024) -> bytes:
         """A small file's bytes; refuses files larger than ``max_size`` (use :meth:`stream`)."""
         entry = self._require(path)
         if entry.size > max_size:

@@ -25,6 +25,8 @@ import io
 import os
 import threading
 import time as _time
+from collections.abc import Callable, Iterator
+from typing import IO, BinaryIO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
@@ -33,7 +35,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile
 from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import COPY_CHUNK, HASH_PIECE, Copier, FollowingHasher
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import remember_sha256
-from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import check_root_name, normalize_volume_id
+from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import IsoEdits, check_root_name, normalize_volume_id
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
 
 try:
@@ -51,19 +53,19 @@ SECTOR = 2048
 
 
 class WriteResult:
-    def __init__(self, path, size, sha256, *, copy_method):
+    def __init__(self, path: str, size: int, sha256: str | None, *, copy_method: str):
         self.path = path
         self.size = size
         self.sha256 = sha256
         self.copy_method = copy_method
 
 
-def require_pycdlib():
+def require_pycdlib() -> None:
     if pycdlib is None:
         raise EsxiCustomizerError('the Python library pycdlib (>= 1.15) is required: %s' % PYCDLIB_IMPORT_ERROR)
 
 
-def iso_record_path(path):
+def iso_record_path(path: str) -> str:
     """``/boot.cfg`` or ``/BOOT.CFG;1`` -> ``/BOOT.CFG;1`` (the form pycdlib wants)."""
     path = '/' + path.strip('/')
     if ';' not in path:
@@ -71,7 +73,7 @@ def iso_record_path(path):
     return path.upper()
 
 
-def existing_record_path(iso, path):
+def existing_record_path(iso: _StreamingPyCdlib, path: str) -> str:
     """The ISO9660 record path of an existing file as pycdlib finds it.
 
     ``path`` as given first (the exact record name the reader saw), then the ``/NAME.EXT;1`` form:
@@ -109,7 +111,7 @@ _CLOCK_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def pinned_clock(epoch):
+def pinned_clock(epoch: float) -> Iterator[_PinnedClock]:
     """Make every pycdlib module read ``epoch`` as now and UTC as the local zone, then restore."""
     import pycdlib.dates
     import pycdlib.headervd
@@ -128,7 +130,7 @@ def pinned_clock(epoch):
                 m.time = t
 
 
-def volume_epoch(iso):
+def volume_epoch(iso: pycdlib.PyCdlib) -> int | None:
     """The source's volume creation (else modification) time as a Unix time, or None when unset."""
     for date in (iso.pvd.volume_creation_date, iso.pvd.volume_modification_date):
         if getattr(date, 'year', 0):
@@ -225,7 +227,7 @@ class _StreamingPyCdlib(_PyCdlibBase):
         return None
 
 
-def open_iso(fp, name):
+def open_iso(fp: BinaryIO, name: str) -> _StreamingPyCdlib:
     """Open an ISO from a binary file object with the streaming subclass; errors name ``name``."""
     require_pycdlib()
     iso = _StreamingPyCdlib()
@@ -261,7 +263,7 @@ def _rock_ridge_mode(iso):
     return 0o100444
 
 
-def apply_edits(iso, edits, opened):
+def apply_edits(iso: _StreamingPyCdlib, edits: IsoEdits, opened: list[IO[bytes] | io.RawIOBase]) -> None:
     """Apply ``edits`` to the open pycdlib object; ``opened`` collects file objects to close later."""
     try:
         for path in edits.remove:
@@ -308,7 +310,8 @@ def _write_failed(err, dest):
     return EsxiCustomizerError('cannot write the new image (%s); %s was left unchanged' % (err.strerror or err, dest), path=err.filename or dest)
 
 
-def write_iso(src, dest, edits, *, epoch=None, checksum=True, allow_kernel_copy=True, progress=None):
+def write_iso(src: str, dest: str, edits: IsoEdits, *, epoch: int | None = None, checksum: bool = True, allow_kernel_copy: bool = True,
+              progress: Callable[[int, int], object] | None = None) -> WriteResult:
     """Write ``src`` with ``edits`` applied to ``dest`` atomically; return a :class:`WriteResult`.
 
     ``epoch``: the instant every new timestamp gets (default: the source's volume creation date).

@@ -12,11 +12,12 @@ boot.cfg that disagree, boot.cfg entries that are not on the ISO.
 from __future__ import annotations
 
 import re
+from typing import BinaryIO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module, basename
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoEntry, IsoReader
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase, ImageProfile
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import ElToritoEntry, IsoEntry, IsoReader
 
 BIOS_BOOTCFG = '/BOOT.CFG'
 UEFI_BOOTCFG = '/EFI/BOOT/BOOT.CFG'
@@ -72,7 +73,7 @@ class EsxiImage:
     # -- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str, fileobj=None) -> EsxiImage:
+    def open(cls, path: str, fileobj: BinaryIO | None = None) -> EsxiImage:
         """Open and read the metadata; EsxiCustomizerError subclasses for every kind of bad input."""
         reader = IsoReader(path, fileobj)
         try:
@@ -111,7 +112,7 @@ class EsxiImage:
     # -- simple facts ------------------------------------------------------------------------
 
     @property
-    def profile(self):
+    def profile(self) -> ImageProfile | None:
         return self.imgdb.profile if self.imgdb is not None else None
 
     @property
@@ -146,7 +147,7 @@ class EsxiImage:
     def kickstart(self) -> str | None:
         return self.bootcfg_bios.kickstart or (self.bootcfg_uefi.kickstart if self.bootcfg_uefi else None)
 
-    def el_torito(self):
+    def el_torito(self) -> list[ElToritoEntry]:
         return self.reader.el_torito()
 
     # -- path resolution ---------------------------------------------------------------------

@@ -13,19 +13,25 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 import posixpath
 import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import IO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import AR_MAGIC, read_members
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.depot import open_depot
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.depot import Bulletin, Depot, open_depot
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap import PciId, merge_pci_ids, parse_ids, parse_map, parse_simple_map
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.legacy_tgz import read_legacy_tgz
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, SliceReader, read_capped
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
+    Checksum,
+    Descriptor,
+    PayloadCheck,
     parse_descriptor,
     payload_compression_supported,
     raise_for_mismatch,
@@ -34,6 +40,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib impor
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import (
     ESX4_EXPLANATION,
     VMKLINUX_LAST_RELEASE,
+    ModuleInfo,
     format_vmkapi,
     inspect_module,
     is_vmklinux_constraint,
@@ -105,8 +112,9 @@ def _tag_pci_ids(tags):
 class PackageVib:
     """One VIB of a package: descriptor model, original bytes, streamed payloads, contents analysis."""
 
-    def __init__(self, descriptor, descriptor_bytes, signature, *, payload_sources, label, limits=DEFAULT_LIMITS,
-                 warnings=None, packed=None):
+    def __init__(self, descriptor: Descriptor, descriptor_bytes: bytes, signature: bytes, *, payload_sources: dict[str, PayloadSource],
+                 label: str, limits: Limits = DEFAULT_LIMITS, warnings: Iterable[str] | None = None,
+                 packed: tuple[Checksum | None, Callable[[], IO[bytes] | io.RawIOBase], int] | None = None):
         self.descriptor = descriptor
         self.descriptor_bytes = descriptor_bytes
         self.signature = signature
@@ -120,15 +128,15 @@ class PackageVib:
 
     # --- identity ---------------------------------------------------------------------------------
     @property
-    def vib_id(self):
+    def vib_id(self) -> str:
         return self.descriptor.vib_id
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.descriptor.name
 
     @property
-    def signed(self):
+    def signed(self) -> bool:
         return bool(self.signature.strip())
 
     # --- payload bytes ----------------------------------------------------------------------------
@@ -138,22 +146,22 @@ class PackageVib:
         except KeyError:
             raise KeyError('VIB %s has no payload %r' % (self.vib_id, name)) from None
 
-    def payload_names(self):
+    def payload_names(self) -> list[str]:
         return [p.name for p in self.descriptor.payloads]
 
-    def payload_size(self, name):
+    def payload_size(self, name: str) -> int:
         return self._source(name).size
 
-    def payload_extent(self, name):
+    def payload_extent(self, name: str) -> tuple[str, int, int] | None:
         """(path, offset, size) of the payload bytes in a regular file, or None (compressed zip member)."""
         return self._source(name).extent
 
-    def open_payload(self, name):
+    def open_payload(self, name: str) -> SliceReader:
         """A seekable binary stream of exactly the payload member's bytes (streamed; close it after use)."""
         source = self._source(name)
         return SliceReader(source.opener(), source.offset, source.size)
 
-    def verify_payloads(self, strict=False):
+    def verify_payloads(self, strict: bool = False) -> list[PayloadCheck]:
         """Stream every payload once through its checksums; returns [PayloadCheck]. ``strict`` raises ChecksumError."""
         checks = []
         for payload in self.descriptor.payloads:
@@ -164,7 +172,7 @@ class PackageVib:
             checks.append(check)
         return checks
 
-    def verify_vib_file(self):
+    def verify_vib_file(self) -> bool | None:
         """Check the whole .vib against the depot metadata's sha-256 (True/False), None if there is none."""
         if not self._packed or self._packed[0] is None:
             return None
@@ -183,7 +191,7 @@ class PackageVib:
         return digest.hexdigest() == checksum.value
 
     @property
-    def injection_problems(self):
+    def injection_problems(self) -> list[str]:
         """Why the payloads cannot be put on an installer ISO (empty when they can): only gzip'ed vgz/tgz can."""
         problems = []
         for payload in self.descriptor.payloads:
@@ -196,10 +204,10 @@ class PackageVib:
         return problems
 
     @property
-    def injectable(self):
+    def injectable(self) -> bool:
         return not self.injection_problems
 
-    def check_injectable(self):
+    def check_injectable(self) -> None:
         """Raise UnsupportedError naming the package and the reason when :attr:`injectable` is false."""
         if self.injection_problems:
             raise UnsupportedError('VIB %s cannot be injected: %s' % (self.vib_id, '; '.join(self.injection_problems)),
@@ -207,7 +215,7 @@ class PackageVib:
 
     # --- contents ---------------------------------------------------------------------------------
     @property
-    def contents(self):
+    def contents(self) -> VibContents:
         if self._contents is None:
             self._contents = self._analyse()
         return self._contents
@@ -262,25 +270,25 @@ class PackageVib:
             contents.bad_metadata.append(str(err))
 
     @property
-    def files(self):
+    def files(self) -> list[str]:
         """Files the payloads install (read from the payloads; the descriptor's file-list when unreadable)."""
         if self.contents.files and not self.contents.unreadable:
             return sorted(self.contents.files)
         return sorted(set(self.contents.files) | set(self.descriptor.files))
 
     @property
-    def pci_ids(self):
+    def pci_ids(self) -> list[PciId]:
         entries = merge_pci_ids(self.contents.map_entries, self.contents.ids_tables, self.contents.ids_drivers)
         if not entries and self.contents.unreadable:
             entries = _tag_pci_ids(self.descriptor.software_tags)
         return entries
 
     @property
-    def modules(self):
+    def modules(self) -> list[ModuleInfo]:
         return list(self.contents.modules)
 
     @property
-    def vmkapi(self):
+    def vmkapi(self) -> tuple[int, ...] | None:
         """Highest vmkapi version the VIB needs: its ``vmkapi_*`` depends, else its modules' nsRequired."""
         version = vmkapi_from_constraints(self.descriptor.depends)
         if version is None:
@@ -289,30 +297,30 @@ class PackageVib:
         return version
 
     @property
-    def vmkapi_string(self):
+    def vmkapi_string(self) -> str | None:
         return format_vmkapi(self.vmkapi)
 
     @property
-    def min_esxi_release(self):
+    def min_esxi_release(self) -> str | None:
         return min_esxi_release(self.vmkapi)
 
     @property
-    def vmklinux(self):
+    def vmklinux(self) -> bool:
         return (any(is_vmklinux_constraint(c.name) for c in self.descriptor.depends)
                 or any(m.vmklinux for m in self.contents.modules))
 
     @property
-    def esx4(self):
+    def esx4(self) -> bool:
         return any(m.esx4 for m in self.contents.modules)
 
     @property
-    def esx4_reason(self):
+    def esx4_reason(self) -> str | None:
         bad = [m.path for m in self.contents.modules if m.esx4]
         if not bad:
             return None
         return '%s: no .vmkmodinfo section or no license= tag, so it was %s' % (', '.join(bad), ESX4_EXPLANATION)
 
-    def all_warnings(self):
+    def all_warnings(self) -> list[str]:
         """Load-time warnings plus what the contents analysis found."""
         notes = list(self.warnings)
         for name, reason in self.contents.unreadable:
@@ -336,14 +344,15 @@ class PackageVib:
                     module.path, format_vmkapi(module.vmkapi), format_vmkapi(version)))
         return notes
 
-    def close(self):
+    def close(self) -> None:
         self._contents = None
 
 
 class Package:
     """A loaded package. ``kind`` is 'vib', 'bundle', 'component' or 'legacy_tgz'."""
 
-    def __init__(self, path, kind, vibs, *, bulletins=(), warnings=(), depot=None):
+    def __init__(self, path: str, kind: str, vibs: Iterable[PackageVib], *, bulletins: Iterable[Bulletin] = (), warnings: Iterable[str] = (),
+                 depot: Depot | None = None):
         self.path = path
         self.kind = kind
         self.vibs = list(vibs)
@@ -352,17 +361,17 @@ class Package:
         self._depot = depot
 
     @property
-    def components(self):
+    def components(self) -> list[Bulletin]:
         """7.x components (bulletins with componentNameSpec): name, version, vib_ids, xml_bytes (bulletin XML)."""
         return [b for b in self.bulletins if b.is_component]
 
-    def vib(self, key):
+    def vib(self, key: str) -> PackageVib:
         for vib in self.vibs:
             if key in (vib.vib_id, vib.name):
                 return vib
         raise KeyError(key)
 
-    def close(self):
+    def close(self) -> None:
         for vib in self.vibs:
             vib.close()
         if self._depot is not None:
@@ -463,7 +472,7 @@ def _load_legacy(path, limits):
     return Package(path, 'legacy_tgz', [vib])
 
 
-def load_package(path, limits=None):
+def load_package(path: str, limits: Limits | None = None) -> Package:
     """Open a .vib, an offline bundle / component zip, or a legacy driver tgz. Close the result when done."""
     limits = limits or DEFAULT_LIMITS
     try:

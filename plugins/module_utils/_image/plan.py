@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     CompatibilityError,
@@ -24,7 +25,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
     UnsupportedError,
 )
-from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BOOT_LOADED_TYPES
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BOOT_LOADED_TYPES, EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoEntry, IsoReader
+from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import Package
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import sha256_file
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import (
     BytesContent,
@@ -58,8 +61,9 @@ UEFI_MAX_VOLUME = 2 * 1024 * 1024 * 1024
 class Request:
     """The user's options, normalized (names as in the module's argument_spec)."""
 
-    def __init__(self, add=(), remove=(), kickstart=None, *, kernelopt=None, kernelopt_add=(), boot_title=None, boot_timeout=None,
-                 acceptance_level=None, volume_id=None, skip_compatibility_check=False):
+    def __init__(self, add: Iterable[str] = (), remove: Iterable[str] = (), kickstart: str | None = None, *, kernelopt: str | None = None,
+                 kernelopt_add: Iterable[str] = (), boot_title: str | None = None, boot_timeout: int | None = None,
+                 acceptance_level: str | None = None, volume_id: str | None = None, skip_compatibility_check: bool = False):
         self.add = [str(p) for p in add or ()]
         self.remove = [str(n) for n in remove or ()]
         self.kickstart = kickstart
@@ -71,7 +75,7 @@ class Request:
         self.volume_id = volume_id
         self.skip_compatibility_check = bool(skip_compatibility_check)
 
-    def options(self):
+    def options(self) -> dict:
         """What the manifest records besides the input files' hashes."""
         return {'remove': self.remove, 'kernelopt': self.kernelopt, 'kernelopt_add': self.kernelopt_add,
                 'boot_title': self.boot_title, 'boot_timeout': self.boot_timeout, 'acceptance_level': self.acceptance_level,
@@ -98,7 +102,7 @@ class EditPlan:
         self.size_estimate = None
 
 
-def release_tuple(release):
+def release_tuple(release: str | None) -> tuple[int, int, int] | None:
     """'7.0U3' / '7.0.3' / '6.7' -> (7, 0, 3) / (7, 0, 3) / (6, 7, 0); None when not a release."""
     match = _RELEASE_RE.match(release or '')
     if not match:
@@ -106,7 +110,7 @@ def release_tuple(release):
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
-def source_identity(path, files):
+def source_identity(path: str, files: Iterable[IsoEntry]) -> tuple[int, str]:
     """sha256 over the source's size, first MiB, last 64 KiB and file listing (path, extent, size).
 
     Volume descriptors, path tables and directory records of ESXi ISOs sit in the first MiB, and the
@@ -488,12 +492,12 @@ def _read_small(path, limit, what):
         raise EsxiCustomizerError('cannot read the %s (%s)' % (what, err.strerror or err), path=path) from None
 
 
-def build_plan(image, packages, request, *, src_path):
+def build_plan(image: EsxiImage, packages: list[Package], request: Request, *, src_path: str) -> EditPlan:
     """Validate the request against the opened ISO and packages; return a :class:`EditPlan` (nothing written)."""
     return _Builder(image, packages, request, src_path=src_path).build()
 
 
-def read_manifest(reader):
+def read_manifest(reader: IsoReader) -> dict | None:
     """The manifest embedded in an ISO opened with :class:`IsoReader`, or None."""
     entry = reader.find(MANIFEST_PATH)
     if entry is None or entry.size > MAX_KICKSTART_SIZE:

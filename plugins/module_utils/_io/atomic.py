@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import BinaryIO
 
 TEMP_SUFFIX = '.tmp'
 
@@ -75,7 +76,7 @@ class AtomicFile:
         """The temp file's path, for external tools that write into it (path-based targets only)."""
         return os.path.join(self.directory, self.tmp_name)
 
-    def open(self, buffering: int = -1):
+    def open(self, buffering: int = -1) -> BinaryIO:
         """A binary file object on the temp file (it does not close :attr:`fd`)."""
         return os.fdopen(self.fd, 'r+b', buffering=buffering, closefd=False)
 

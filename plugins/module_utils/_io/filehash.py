@@ -28,7 +28,7 @@ def identity(st: os.stat_result) -> list[int]:
     return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def hash_range(fd: int, digest, *, start: int, end: int, label: str | None = None, holes: bool = False) -> None:
+def hash_range(fd: int, digest: hashlib._Hash, *, start: int, end: int, label: str | None = None, holes: bool = False) -> None:
     """Feed bytes ``start``..``end`` of ``fd`` into ``digest`` (preadv into one reused buffer).
 
     The file ending early is a FormatError naming ``label``, unless ``holes``: a writer's output may have a

@@ -32,7 +32,7 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def check_expansion(produced, consumed, limits, *, label):
+def check_expansion(produced: int, consumed: int, limits: Limits, *, label: str) -> None:
     """Raise UnsafeArchiveError when ``produced`` output bytes from ``consumed`` input bytes look like a bomb."""
     if produced > limits.max_uncompressed_size:
         raise UnsafeArchiveError('expands to more than %d bytes (max_uncompressed_size); refusing a possible '
@@ -42,7 +42,7 @@ def check_expansion(produced, consumed, limits, *, label):
                                  'decompression bomb' % limits.max_compression_ratio, path=label)
 
 
-def safe_member_path(name, label, what='member', *, strip_root=False):
+def safe_member_path(name: str, label: str, what: str = 'member', *, strip_root: bool = False) -> str:
     """Normalise an archive member path; refuse absolute paths and ``..`` components.
 
     ``strip_root`` reads ``/usr/x`` as ``usr/x`` (tar -P archives), as GNU tar does when extracting.

@@ -16,9 +16,10 @@ import hashlib
 import io
 import os
 import zlib
+from typing import IO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsafeArchiveError
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import check_expansion
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import Limits, check_expansion
 
 COPY_CHUNK = 1024 * 1024
 
@@ -26,7 +27,7 @@ COPY_CHUNK = 1024 * 1024
 class SliceReader(io.RawIOBase):
     """Read-only, seekable view of ``length`` bytes at ``start`` of ``base`` (which must support seek)."""
 
-    def __init__(self, base, start, length, *, close_base=True):
+    def __init__(self, base: IO[bytes] | io.RawIOBase, start: int, length: int, *, close_base: bool = True):
         super().__init__()
         self._base = base
         self._start = start
@@ -34,16 +35,16 @@ class SliceReader(io.RawIOBase):
         self._pos = 0
         self._close_base = close_base
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
-    def seekable(self):
+    def seekable(self) -> bool:
         return True
 
-    def tell(self):
+    def tell(self) -> int:
         return self._pos
 
-    def seek(self, offset, whence=io.SEEK_SET):
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_SET:
             pos = offset
         elif whence == io.SEEK_CUR:
@@ -57,7 +58,7 @@ class SliceReader(io.RawIOBase):
         self._pos = pos
         return pos
 
-    def readinto(self, buffer):
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         want = min(len(buffer), self._length - self._pos)
         if want <= 0:
             return 0
@@ -67,14 +68,14 @@ class SliceReader(io.RawIOBase):
         self._pos += len(data)
         return len(data)
 
-    def read(self, size=-1):
+    def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             size = self._length - self._pos
         buf = bytearray(max(0, min(size, self._length - self._pos)))
         got = self.readinto(buf)
         return bytes(buf[:got])
 
-    def close(self):
+    def close(self) -> None:
         if not self.closed and self._close_base:
             self._base.close()
         super().close()
@@ -87,7 +88,7 @@ class CountingReader(io.RawIOBase):
     raises FormatError naming ``label``.
     """
 
-    def __init__(self, raw, limits, label, *, wbits=31, compressed_size=None):
+    def __init__(self, raw: IO[bytes] | io.RawIOBase, limits: Limits, label: str, *, wbits: int = 31, compressed_size: int | None = None):
         super().__init__()
         self._raw = raw
         self._limits = limits
@@ -101,7 +102,7 @@ class CountingReader(io.RawIOBase):
         self.consumed = 0
         self.produced = 0
 
-    def readable(self):
+    def readable(self) -> bool:
         return True
 
     def _next_input(self):
@@ -133,7 +134,7 @@ class CountingReader(io.RawIOBase):
             check_expansion(self.produced, self._compressed_size or self.consumed, self._limits, label=self._label)
             self._pending = memoryview(out)
 
-    def readinto(self, buffer):
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         self._fill()
         if not self._pending:
             return 0
@@ -143,12 +144,12 @@ class CountingReader(io.RawIOBase):
         return n
 
 
-def gunzip_stream(raw, limits, label, *, compressed_size=None):
+def gunzip_stream(raw: IO[bytes] | io.RawIOBase, limits: Limits, label: str, *, compressed_size: int | None = None) -> io.BufferedReader:
     """A buffered, limit-enforcing gunzip reader over the binary stream ``raw``."""
     return io.BufferedReader(CountingReader(raw, limits, label, wbits=31, compressed_size=compressed_size), buffer_size=COPY_CHUNK)
 
 
-def read_capped(stream, cap, label, *, what):
+def read_capped(stream: IO[bytes] | io.RawIOBase, cap: int, label: str, *, what: str) -> bytes:
     """Read a whole small document (XML, .map, .ids) but never more than ``cap`` bytes."""
     data = stream.read(cap + 1)
     if len(data) > cap:
@@ -156,7 +157,7 @@ def read_capped(stream, cap, label, *, what):
     return data
 
 
-def file_size(fileobj):
+def file_size(fileobj: IO[bytes] | io.RawIOBase) -> int:
     """Size of a seekable stream without moving its position."""
     try:
         return os.fstat(fileobj.fileno()).st_size
@@ -206,7 +207,7 @@ class FileSlice(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
-    def readinto(self, buf) -> int:
+    def readinto(self, buf: bytearray | memoryview) -> int:
         want = min(len(buf), self.length - self._pos)
         if want <= 0:
             return 0
@@ -224,14 +225,14 @@ class FileSlice(io.RawIOBase):
 class BoundedReader(io.RawIOBase):
     """At most ``size`` bytes of ``stream``; the stream ending before that is a FormatError naming ``what``."""
 
-    def __init__(self, stream, size: int, label: str, *, what: str):
+    def __init__(self, stream: IO[bytes] | io.RawIOBase, size: int, label: str, *, what: str):
         super().__init__()
         self._stream, self._left, self._label, self._what = stream, size, label, what
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         if self._left <= 0:
             return 0
         data = self._stream.read(min(len(buffer), self._left))
@@ -245,14 +246,14 @@ class BoundedReader(io.RawIOBase):
 class PrependReader(io.RawIOBase):
     """``raw`` with ``prefix`` put back in front (a reader sniffed the first bytes)."""
 
-    def __init__(self, prefix: bytes, raw):
+    def __init__(self, prefix: bytes, raw: IO[bytes] | io.RawIOBase):
         super().__init__()
         self._prefix, self._raw = prefix, raw
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         if self._prefix:
             n = min(len(buffer), len(self._prefix))
             buffer[:n] = self._prefix[:n]
@@ -266,7 +267,7 @@ class PrependReader(io.RawIOBase):
 class HashingReader(io.RawIOBase):
     """Pass-through reader that counts the bytes read and hashes them with each of ``algorithms``."""
 
-    def __init__(self, raw, algorithms: tuple[str, ...] = ('sha256',)):
+    def __init__(self, raw: IO[bytes] | io.RawIOBase, algorithms: tuple[str, ...] = ('sha256',)):
         super().__init__()
         self._raw = raw
         self.hashes = {name: hashlib.new(name) for name in algorithms}
@@ -275,7 +276,7 @@ class HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: bytearray | memoryview) -> int:
         data = self._raw.read(len(buffer))
         for digest in self.hashes.values():
             digest.update(data)

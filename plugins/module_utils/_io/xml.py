@@ -24,7 +24,7 @@ except ImportError as _imp_err:  # the module reports missing_required_lib('defu
     DEFUSEDXML_IMPORT_ERROR = _imp_err
 
 
-def parse_xml(data, label=None, what='XML document'):
+def parse_xml(data: bytes | str, label: str | None = None, what: str = 'XML document') -> ElementTree.Element:
     """Parse ``data``; malformed XML and DTD/entity definitions raise FormatError naming ``label``."""
     if not HAS_DEFUSEDXML:
         raise MissingLibraryError('the Python library defusedxml is required to read %s (%s)' % (what, DEFUSEDXML_IMPORT_ERROR),
@@ -38,12 +38,12 @@ def parse_xml(data, label=None, what='XML document'):
         raise FormatError('%s is not well-formed XML (%s)' % (what, err), path=label) from None
 
 
-def render_xml(root):
+def render_xml(root: ElementTree.Element) -> bytes:
     """Serialize like esximage does: no declaration, ``<empty/>`` without a space."""
     return ElementTree.tostring(root, encoding='unicode').replace(' />', '/>').encode('utf-8')
 
 
-def child_text(elem, tag, default=None):
+def child_text(elem: ElementTree.Element, tag: str, default: str | None = None) -> str | None:
     """Stripped text of the first ``tag`` child, ``''`` for an empty one, ``default`` when absent."""
     child = elem.find(tag)
     if child is None:

@@ -19,6 +19,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import Esx
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures as _shared_dir
 
 pytestmark = pytest.mark.skipif(not (shutil.which('xorriso') and shutil.which('isoinfo') and shutil.which('bsdtar')),
                                 reason='xorriso, isoinfo and bsdtar are needed')
@@ -162,13 +163,10 @@ def test_legacy_driver_tgz_and_volume_id(tmp_path):
 
 
 def shared_fixtures():
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.abspath(os.path.join(here, '..', '..', '..', '..'))
-    for candidate in (os.environ.get('ESXI_SHARED_FIXTURES'), os.path.join(repo, '..', 'shared', 'fixtures'), '/work/shared/fixtures'):
-        if candidate and os.path.isdir(os.path.join(candidate, 'itiligent-esxi-custom-iso')):
-            return os.path.join(candidate, 'itiligent-esxi-custom-iso')
-    pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
-    return None
+    found = _shared_dir()
+    if found is None or not (found / 'itiligent-esxi-custom-iso').is_dir():
+        pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
+    return str(found / 'itiligent-esxi-custom-iso')
 
 
 @pytest.mark.parametrize('package, member', [

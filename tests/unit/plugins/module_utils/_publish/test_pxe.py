@@ -14,16 +14,14 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import Esx
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe import PxeError, Request, normalize_mac
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import PublishError
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as isogen
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures as _shared_dir
 
 
 def shared_fixtures():
-    here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.abspath(os.path.join(here, '..', '..', '..', '..'))
-    for candidate in (os.environ.get('ESXI_SHARED_FIXTURES'), os.path.join(repo, '..', 'shared', 'fixtures'), '/work/shared/fixtures'):
-        if candidate and os.path.isdir(candidate):
-            return candidate
-    pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
-    return None
+    found = _shared_dir()
+    if found is None:
+        pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
+    return str(found)
 
 
 @pytest.fixture(scope='module')

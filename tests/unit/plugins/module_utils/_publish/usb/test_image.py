@@ -23,6 +23,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import Dis
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures as _shared_dir
 
 HAVE_BUILD_TOOLS = all(shutil.which(tool) or shutil.which(tool, path='/usr/sbin:/sbin')
                        for tool in ('mkfs.vfat', 'mcopy', 'mmd', 'syslinux', 'xorriso'))
@@ -31,12 +32,8 @@ MTOOLS_ENV = dict(os.environ, MTOOLS_SKIP_CHECK='1')
 
 
 def shared_fixtures():
-    for candidate in (os.environ.get('ESXI_SHARED_FIXTURES'),
-                      os.path.join(os.path.dirname(__file__), *(['..'] * 5), '..', 'shared', 'fixtures'),
-                      '/work/shared/fixtures'):
-        if candidate and os.path.isdir(candidate):
-            return candidate
-    return None
+    found = _shared_dir()
+    return str(found) if found is not None else None
 
 
 # -- MBR -------------------------------------------------------------------------------------

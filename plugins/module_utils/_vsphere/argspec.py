@@ -1,0 +1,41 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The connection options of every module that talks to an ESXi host or vCenter Server.
+
+Names, aliases and environment fallbacks match vmware.vmware's base options, so ``module_defaults`` written for
+that collection carry over. The documentation twin is ``plugins/doc_fragments/vmware.py``; a unit test keeps the two
+in step. ``env_fallback`` is Ansible's and is passed in: module_utils import nothing from Ansible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+ENVIRONMENT = {
+    'hostname': 'VMWARE_HOST',
+    'username': 'VMWARE_USER',
+    'password': 'VMWARE_PASSWORD',
+    'port': 'VMWARE_PORT',
+    'validate_certs': 'VMWARE_VALIDATE_CERTS',
+}
+
+
+def connection_argument_spec(env_fallback: Callable) -> dict:
+    """The argument_spec entries of the connection options, with ``env_fallback`` for the ``VMWARE_*`` variables."""
+    spec = {
+        'hostname': {'type': 'str', 'required': True},
+        'username': {'type': 'str', 'required': True, 'aliases': ['admin', 'user']},
+        'password': {'type': 'str', 'required': True, 'aliases': ['pass', 'pwd'], 'no_log': True},
+        'port': {'type': 'int', 'default': 443},
+        'validate_certs': {'type': 'bool', 'default': True},
+        'ca_path': {'type': 'path'},
+        'timeout': {'type': 'int', 'default': 3600},
+        'proxy_host': {'type': 'str'},
+        'proxy_port': {'type': 'int'},
+    }
+    for name, variable in ENVIRONMENT.items():
+        spec[name]['fallback'] = (env_fallback, [variable])
+    return spec
+
+
+REQUIRED_TOGETHER = [('proxy_host', 'proxy_port')]
