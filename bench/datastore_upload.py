@@ -86,7 +86,7 @@ def main():
         block = os.urandom(MIB)
         with open(src, 'wb') as f:
             for i in range(args.size_mib):
-                f.write(block[i % 7:] + block[:i % 7])  # no two MiB alike
+                f.write(block[i % 7 :] + block[: i % 7])  # no two MiB alike
         size = os.path.getsize(src)
         local_sha = sha256(src)  # also warms the page cache for both contenders
 
@@ -96,18 +96,40 @@ def main():
         shutil.copyfile(src, cached_src)
         sha256(cached_src)
         env['ESXI_CUSTOMIZER_CACHE_DIR'] = os.path.join(work, 'sha256-cache')
-        subprocess.run([sys.executable, '-c', 'import sys; from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash '
-                        'import remember_sha256; remember_sha256(sys.argv[1], sys.argv[2])', cached_src, local_sha], env=env, check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                '-c',
+                'import sys; from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash '
+                'import remember_sha256; remember_sha256(sys.argv[1], sys.argv[2])',
+                cached_src,
+                local_sha,
+            ],
+            env=env,
+            check=True,
+        )
 
         module = os.path.join(ROOT, 'plugins/modules/datastore_upload.py')
         module_args = {}
         for name, path in (('module', src), ('module-cached', cached_src)):
             module_args[name] = os.path.join(work, name + '.json')
             with open(module_args[name], 'w') as f:
-                json.dump({'ANSIBLE_MODULE_ARGS': {
-                    'hostname': esx['hostname'], 'port': esx['port'], 'username': esx['username'], 'password': esx['password'],
-                    'validate_certs': False, 'src': path, 'datastore': 'LocalDS_0', 'path': 'bench/%s.iso' % name, 'force': True,
-                }}, f)
+                json.dump(
+                    {
+                        'ANSIBLE_MODULE_ARGS': {
+                            'hostname': esx['hostname'],
+                            'port': esx['port'],
+                            'username': esx['username'],
+                            'password': esx['password'],
+                            'validate_certs': False,
+                            'src': path,
+                            'datastore': 'LocalDS_0',
+                            'path': 'bench/%s.iso' % name,
+                            'force': True,
+                        }
+                    },
+                    f,
+                )
         url = '%s/folder/bench/curl.iso?dcPath=ha-datacenter&dsName=LocalDS_0' % esx['url']
         os.makedirs(os.path.join(ds_dir, 'bench'), exist_ok=True)
 
@@ -149,20 +171,26 @@ def main():
         ratio = module_rate / curl_rate
         best_ratio = max(rates['module']) / max(rates['curl'])
         peak = max(rss['module'] + rss['module-cached'])
-        print('median rate: module %.1f MiB/s, curl -T %.1f MiB/s; best: module %.1f, curl %.1f'
-              % (module_rate, curl_rate, max(rates['module']), max(rates['curl'])))
+        print(
+            'median rate: module %.1f MiB/s, curl -T %.1f MiB/s; best: module %.1f, curl %.1f'
+            % (module_rate, curl_rate, max(rates['module']), max(rates['curl']))
+        )
         print('median client CPU: module %.2f s, curl %.2f s' % (statistics.median(cpus['module']), statistics.median(cpus['curl'])))
         if rates.get('curl+sha'):
-            print('curl -T with openssl dgst -sha256 beside it: median %.1f MiB/s, CPU %.2f s; module/(curl+sha256) %.2f'
-                  % (statistics.median(rates['curl+sha']), statistics.median(cpus['curl+sha']),
-                     module_rate / statistics.median(rates['curl+sha'])))
-        print('ratio module/curl: median %.2f, best %.2f (target >= 0.90) %s'
-              % (ratio, best_ratio, 'OK' if ratio >= 0.9 else 'BELOW TARGET'))
+            print(
+                'curl -T with openssl dgst -sha256 beside it: median %.1f MiB/s, CPU %.2f s; module/(curl+sha256) %.2f'
+                % (statistics.median(rates['curl+sha']), statistics.median(cpus['curl+sha']), module_rate / statistics.median(rates['curl+sha']))
+            )
+        print('ratio module/curl: median %.2f, best %.2f (target >= 0.90) %s' % (ratio, best_ratio, 'OK' if ratio >= 0.9 else 'BELOW TARGET'))
         cached_ratio = statistics.median(rates['module-cached']) / curl_rate
-        print('ratio module-cached/curl (an ISO iso_customize wrote, digest cached): median %.2f (target >= 0.90) %s'
-              % (cached_ratio, 'OK' if cached_ratio >= 0.9 else 'BELOW TARGET'))
-        print('module peak RSS: %.1f MiB (target <= 64 MiB) %s; curl peak RSS %.1f MiB'
-              % (peak / MIB, 'OK' if peak <= 64 * MIB else 'ABOVE TARGET', max(rss['curl']) / MIB))
+        print(
+            'ratio module-cached/curl (an ISO iso_customize wrote, digest cached): median %.2f (target >= 0.90) %s'
+            % (cached_ratio, 'OK' if cached_ratio >= 0.9 else 'BELOW TARGET')
+        )
+        print(
+            'module peak RSS: %.1f MiB (target <= 64 MiB) %s; curl peak RSS %.1f MiB'
+            % (peak / MIB, 'OK' if peak <= 64 * MIB else 'ABOVE TARGET', max(rss['curl']) / MIB)
+        )
         print('(module times include Python start-up, the HEAD/sidecar requests and SHA-256 of the file)')
     finally:
         shutil.rmtree(work)

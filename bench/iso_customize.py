@@ -101,8 +101,10 @@ def _build_iso(workdir, src, size_mb):
     shutil.rmtree(tree, ignore_errors=True)
     os.makedirs(os.path.join(tree, 'EFI', 'BOOT'))
     shutil.copyfile('/usr/lib/ISOLINUX/isolinux.bin', os.path.join(tree, 'ISOLINUX.BIN'))
-    cfg = ('bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=cdromBoot runweasel\n'
-           'modules=/jumpstrt.gz --- /s.v00 --- /imgdb.tgz --- /imgpayld.tgz\nbuild=7.0.3-0.0.1\nupdated=0\n')
+    cfg = (
+        'bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=cdromBoot runweasel\n'
+        'modules=/jumpstrt.gz --- /s.v00 --- /imgdb.tgz --- /imgpayld.tgz\nbuild=7.0.3-0.0.1\nupdated=0\n'
+    )
     for rel in ('BOOT.CFG', 'EFI/BOOT/BOOT.CFG'):
         with open(os.path.join(tree, rel), 'w') as f:
             f.write(cfg)
@@ -114,10 +116,38 @@ def _build_iso(workdir, src, size_mb):
     with open(os.path.join(tree, 'S.V00'), 'wb') as f:
         for dummy in range(size_mb):  # written in chunks: never hold the payload in memory
             f.write(os.urandom(1 << 20))
-    subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '--norock', '-V', 'ESXI-7.0.3-BENCH', '-A', 'ESXIMAGE', '-o', src,
-                    '-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-                    '-eltorito-alt-boot', '-eltorito-platform', 'efi', '-b', 'EFIBOOT.IMG', '-no-emul-boot', tree],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            'xorriso',
+            '-as',
+            'mkisofs',
+            '-quiet',
+            '--norock',
+            '-V',
+            'ESXI-7.0.3-BENCH',
+            '-A',
+            'ESXIMAGE',
+            '-o',
+            src,
+            '-c',
+            'BOOT.CAT',
+            '-b',
+            'ISOLINUX.BIN',
+            '-no-emul-boot',
+            '-boot-load-size',
+            '4',
+            '-boot-info-table',
+            '-eltorito-alt-boot',
+            '-eltorito-platform',
+            'efi',
+            '-b',
+            'EFIBOOT.IMG',
+            '-no-emul-boot',
+            tree,
+        ],
+        check=True,
+        capture_output=True,
+    )
     shutil.rmtree(tree)
 
 
@@ -127,7 +157,7 @@ def vib_payload_slice(path):
         data = f.read()
     pos, last = 8, None
     while pos + 60 <= len(data):
-        size = int(data[pos + 48:pos + 58].decode().strip())
+        size = int(data[pos + 48 : pos + 58].decode().strip())
         last = (pos + 60, size)
         pos += 60 + size + (size & 1)
     return last
@@ -143,9 +173,10 @@ def writer_spec(workdir, src, vibs, kickstart):
         names.append(name.lower())
     cfg = os.path.join(workdir, 'boot.cfg')
     with open(cfg, 'w') as f:
-        f.write('bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=runweasel ks=cdrom:/KS.CFG\n'
-                'modules=/jumpstrt.gz --- /s.v00 --- %s --- /imgdb.tgz --- /imgpayld.tgz\nbuild=7.0.3-0.0.1\nupdated=0\n'
-                % ' --- '.join('/' + n for n in names))
+        f.write(
+            'bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=runweasel ks=cdrom:/KS.CFG\n'
+            'modules=/jumpstrt.gz --- /s.v00 --- %s --- /imgdb.tgz --- /imgpayld.tgz\nbuild=7.0.3-0.0.1\nupdated=0\n' % ' --- '.join('/' + n for n in names)
+        )
     imgdb = os.path.join(workdir, 'imgdb.tgz')
     with open(imgdb, 'wb') as f:
         f.write(os.urandom(300 << 10))
@@ -168,8 +199,7 @@ def main():
     xorriso_map = []
     for i, vib in enumerate(vibs):
         xorriso_map += ['-map', vib, '/DRV_%d.V00' % i]  # whole VIBs: same order of size as the payloads
-    xorriso_map += ['-map', kickstart, '/KS.CFG', '-map', spec['replace']['/BOOT.CFG'], '/BOOT.CFG',
-                    '-map', spec['replace']['/BOOT.CFG'], '/EFI/BOOT/BOOT.CFG']
+    xorriso_map += ['-map', kickstart, '/KS.CFG', '-map', spec['replace']['/BOOT.CFG'], '/BOOT.CFG', '-map', spec['replace']['/BOOT.CFG'], '/EFI/BOOT/BOOT.CFG']
     py = sys.executable
     path = collection_path()
     commands = {
@@ -205,8 +235,11 @@ def main():
         print('%-10s %10.3f %12.1f %8.2f %12.2f' % (name, wall, rss, wall / med['cp'][0], wall / med['cp+sync'][0]))
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump({'size_bytes': size, 'runs': args.runs, 'median_s': {k: v[0] for k, v in med.items()},
-                       'peak_rss_mib': {k: v[1] for k, v in med.items()}}, f, indent=2)
+            json.dump(
+                {'size_bytes': size, 'runs': args.runs, 'median_s': {k: v[0] for k, v in med.items()}, 'peak_rss_mib': {k: v[1] for k, v in med.items()}},
+                f,
+                indent=2,
+            )
 
 
 if __name__ == '__main__':

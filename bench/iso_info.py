@@ -82,6 +82,7 @@ def build_iso(workdir: str, size_mb: int) -> str:
         return dest
     sys.path.insert(0, collection_path())
     from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso  # pylint: disable=import-error
+
     started = time.perf_counter()
     fixiso.build_esxi_iso(dest, style='70', big_payload_bytes=size_mb * 1024 * 1024)
     print('built %s (%d bytes) in %.1f s' % (dest, os.path.getsize(dest), time.perf_counter() - started))
@@ -103,14 +104,34 @@ def main() -> int:
         out = subprocess.run([sys.executable, '-c', CHILD, collection_path(), iso], check=True, capture_output=True, text=True)
         result = json.loads(out.stdout)
         runs.append(result)
-        print('run %d: requested %d B in %d reads, rchar %d B, read_bytes %d B, %.3f s, peak RSS %d KiB, ESXi %s, %d VIBs, %d problems'
-              % (number, result['requested'], result['calls'], result['rchar'], result['read_bytes'], result['seconds'],
-                 result['maxrss_kib'], result['version'], result['vibs'], len(result['problems'])))
+        print(
+            'run %d: requested %d B in %d reads, rchar %d B, read_bytes %d B, %.3f s, peak RSS %d KiB, ESXi %s, %d VIBs, %d problems'
+            % (
+                number,
+                result['requested'],
+                result['calls'],
+                result['rchar'],
+                result['read_bytes'],
+                result['seconds'],
+                result['maxrss_kib'],
+                result['version'],
+                result['vibs'],
+                len(result['problems']),
+            )
+        )
     requested = statistics.median(run['requested'] for run in runs)
     rchar = statistics.median(run['rchar'] for run in runs)
-    print('median: requested %.0f B = %.5f%% of the ISO; rchar %.0f B = %.5f%%; wall %.3f s; peak RSS %d KiB'
-          % (requested, 100.0 * requested / size, rchar, 100.0 * rchar / size,
-             statistics.median(run['seconds'] for run in runs), statistics.median(run['maxrss_kib'] for run in runs)))
+    print(
+        'median: requested %.0f B = %.5f%% of the ISO; rchar %.0f B = %.5f%%; wall %.3f s; peak RSS %d KiB'
+        % (
+            requested,
+            100.0 * requested / size,
+            rchar,
+            100.0 * rchar / size,
+            statistics.median(run['seconds'] for run in runs),
+            statistics.median(run['maxrss_kib'] for run in runs),
+        )
+    )
     return 0
 
 

@@ -95,10 +95,14 @@ def main():
     iso_size = os.path.getsize(src)
     print('ISO %s: %.1f MiB' % (src, iso_size / 1048576.0))
 
-    hosts = [{'mac': '02:00:00:00:%02x:%02x' % (i // 256, i % 256), 'kickstart_url': 'http://192.0.2.1/ks/%d.cfg' % i}
-             for i in range(args.hosts)]
-    spec = {'src': src, 'dest': os.path.join(args.workdir, 'noop-root'), 'name': 'esxi-bench',
-            'kickstart_url': 'http://192.0.2.1/ks/default.cfg', 'hosts': hosts}
+    hosts = [{'mac': '02:00:00:00:%02x:%02x' % (i // 256, i % 256), 'kickstart_url': 'http://192.0.2.1/ks/%d.cfg' % i} for i in range(args.hosts)]
+    spec = {
+        'src': src,
+        'dest': os.path.join(args.workdir, 'noop-root'),
+        'name': 'esxi-bench',
+        'kickstart_url': 'http://192.0.2.1/ks/default.cfg',
+        'hosts': hosts,
+    }
     cp_dest = os.path.join(args.workdir, 'cp-root')
     pub_dest = os.path.join(args.workdir, 'pub-root')
 
@@ -114,6 +118,7 @@ def main():
         def run():
             result = pxe.publish(request(dest=dest))
             assert result['changed']
+
         return run
 
     fresh(spec['dest'])
@@ -123,14 +128,14 @@ def main():
         def run():
             result = pxe.publish(request(name=spec['name'] if name else None))
             assert not result['changed'], result['files_written']
+
         return run
 
     def cp_r_published():
         # with hosts, the same number of files as publish writes: the tree plus the per-host files
         subprocess.run(['cp', '-r', spec['dest'], os.path.join(cp_dest, 'published')], check=True)
 
-    times = {key: [] for key in ('cp -r', 'publish', 'cp -r + sync', 'publish + sync', 'no-op', 'no-op, no name', 'no-op process',
-                                 'cp -r published')}
+    times = {key: [] for key in ('cp -r', 'publish', 'cp -r + sync', 'publish + sync', 'no-op', 'no-op, no name', 'no-op process', 'cp -r published')}
     # the default name of the fixture differs from 'esxi-bench': a separate root for the no-name no-op
     noname_dest = os.path.join(args.workdir, 'noname-root')
     fresh(noname_dest)
@@ -151,8 +156,7 @@ def main():
         pub_sync = timed(publish_into(pub_dest), with_sync=True)
         noop_time = min(timed(noop()) for _attempt in range(5))
         noname_time = min(timed(noop_noname) for _attempt in range(5))
-        child = subprocess.run([sys.executable, '-c', NOOP_CHILD, collection_path(), json.dumps(spec)],
-                               check=True, capture_output=True, text=True)
+        child = subprocess.run([sys.executable, '-c', NOOP_CHILD, collection_path(), json.dumps(spec)], check=True, capture_output=True, text=True)
         process_time = json.loads(child.stdout)['seconds']
         fresh(cp_dest)
         cp_published = timed(cp_r_published)

@@ -3,6 +3,7 @@
 ensurepip installs a bundled pip; it sets PIP_CONFIG_FILE=/dev/null while doing so, which would
 hide the system pip configuration (index and CA settings), so it is dropped before pip runs.
 """
+
 import ensurepip
 import os
 import subprocess

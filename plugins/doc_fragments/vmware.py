@@ -5,7 +5,6 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-
     # Connection options of every module talking to an ESXi host or vCenter; names, aliases and
     # environment fallbacks match vmware.vmware's base_options so existing module_defaults carry over.
     DOCUMENTATION = r"""

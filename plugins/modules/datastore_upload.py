@@ -189,8 +189,16 @@ def main():
     if p['proxy_host']:
         use_proxy(p['proxy_host'], p['proxy_port'])
 
-    client = DatastoreClient(make_transport(p), p['hostname'], p['port'], username=p['username'], password=p['password'],
-                             datacenter=p['datacenter'], datastore=p['datastore'], timeout=p['timeout'])
+    client = DatastoreClient(
+        make_transport(p),
+        p['hostname'],
+        p['port'],
+        username=p['username'],
+        password=p['password'],
+        datacenter=p['datacenter'],
+        datastore=p['datastore'],
+        timeout=p['timeout'],
+    )
     try:
         result = upload(client, p['src'], p['path'], force=p['force'], check_mode=module.check_mode)
     except EsxiCustomizerError as err:
@@ -200,7 +208,8 @@ def main():
     if module._diff:
         before = result.before
         out['diff'] = dict(
-            before_header=result.url, after_header=p['src'],
+            before_header=result.url,
+            after_header=p['src'],
             before='' if before.size is None else 'size: %d\nsha256: %s\n' % (before.size, before.sidecar_sha256 or '(no sidecar)'),
             after='size: %d\nsha256: %s\n' % (result.size, result.sha256),
         )

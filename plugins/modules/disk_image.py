@@ -268,9 +268,19 @@ def main():
     p = module.params
     try:
         result = build_disk_image(
-            p['src'], p['dest'], size=_size(module, p['size']), kickstart=p['kickstart'], kernelopt_add=p['kernelopt_add'],
-            bios_boot=p['bios_boot'], syslinux=p['syslinux'], mbr=p['syslinux_mbr'], label=p['label'], force=p['force'],
-            check_mode=module.check_mode, checksum=p['checksum'])
+            p['src'],
+            p['dest'],
+            size=_size(module, p['size']),
+            kickstart=p['kickstart'],
+            kernelopt_add=p['kernelopt_add'],
+            bios_boot=p['bios_boot'],
+            syslinux=p['syslinux'],
+            mbr=p['syslinux_mbr'],
+            label=p['label'],
+            force=p['force'],
+            check_mode=module.check_mode,
+            checksum=p['checksum'],
+        )
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
     exit_with(module, result)

@@ -349,11 +349,22 @@ def main():
     p = module.params
     try:
         result = customize_iso(
-            p['src'], p['dest'], add=p['add'], remove=p['remove'], kickstart=p['kickstart'], kernelopt=p['kernelopt'],
-            kernelopt_add=p['kernelopt_add'], boot_title=p['boot_title'], boot_timeout=p['boot_timeout'],
-            acceptance_level=p['acceptance_level'], volume_id=p['volume_id'],
-            skip_compatibility_check=p['skip_compatibility_check'], force=p['force'], check_mode=module.check_mode,
-            checksum=p['checksum'])
+            p['src'],
+            p['dest'],
+            add=p['add'],
+            remove=p['remove'],
+            kickstart=p['kickstart'],
+            kernelopt=p['kernelopt'],
+            kernelopt_add=p['kernelopt_add'],
+            boot_title=p['boot_title'],
+            boot_timeout=p['boot_timeout'],
+            acceptance_level=p['acceptance_level'],
+            volume_id=p['volume_id'],
+            skip_compatibility_check=p['skip_compatibility_check'],
+            force=p['force'],
+            check_mode=module.check_mode,
+            checksum=p['checksum'],
+        )
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
     except ValueError as err:

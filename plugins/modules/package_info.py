@@ -301,8 +301,9 @@ def _constraints(items):
 
 def _pci(entry):
     data = entry.as_dict()
-    return {key: data[key] for key in ('vendor', 'device', 'subvendor', 'subdevice', 'class', 'driver', 'bus', 'acpi_id',
-                                       'vendor_name', 'device_name', 'revision')}
+    return {
+        key: data[key] for key in ('vendor', 'device', 'subvendor', 'subdevice', 'class', 'driver', 'bus', 'acpi_id', 'vendor_name', 'device_name', 'revision')
+    }
 
 
 def _payloads(vib, verify):
@@ -314,18 +315,20 @@ def _payloads(vib, verify):
             raise_for_mismatch(check, vib.label)
         injectable, _reason = payload_compression_supported(payload)
         if check is not None:
-            checksums = [{'type': r.checksum_type, 'verify_process': r.verify_process, 'ok': r.ok, 'note': r.note}
-                         for r in check.results]
+            checksums = [{'type': r.checksum_type, 'verify_process': r.verify_process, 'ok': r.ok, 'note': r.note} for r in check.results]
         else:
-            checksums = [{'type': c.checksum_type, 'verify_process': c.verify_process, 'ok': None, 'note': ''}
-                         for c in payload.checksums]
-        result.append({
-            'name': payload.name, 'type': payload.type, 'size': payload.size,
-            'uncompressed_size': payload.uncompressed_size,
-            'checksum_ok': check.checksum_ok if check is not None else None,
-            'checksums': checksums,
-            'injectable': injectable and payload.type in INJECTABLE_PAYLOAD_TYPES,
-        })
+            checksums = [{'type': c.checksum_type, 'verify_process': c.verify_process, 'ok': None, 'note': ''} for c in payload.checksums]
+        result.append(
+            {
+                'name': payload.name,
+                'type': payload.type,
+                'size': payload.size,
+                'uncompressed_size': payload.uncompressed_size,
+                'checksum_ok': check.checksum_ok if check is not None else None,
+                'checksums': checksums,
+                'injectable': injectable and payload.type in INJECTABLE_PAYLOAD_TYPES,
+            }
+        )
     return result
 
 
@@ -333,17 +336,23 @@ def describe_vib(vib, verify=True):
     d = vib.descriptor
     vib_checksum_ok = vib.verify_vib_file() if verify else None
     if vib_checksum_ok is False:
-        raise ChecksumError('the .vib file does not match the checksum in the bundle metadata (corrupt bundle)',
-                            path=vib.label)
+        raise ChecksumError('the .vib file does not match the checksum in the bundle metadata (corrupt bundle)', path=vib.label)
     return {
-        'id': vib.vib_id, 'name': d.name, 'version': d.version, 'vendor': d.vendor, 'type': d.type,
-        'acceptance_level': d.acceptance_level, 'summary': d.summary, 'description': d.description,
+        'id': vib.vib_id,
+        'name': d.name,
+        'version': d.version,
+        'vendor': d.vendor,
+        'type': d.type,
+        'acceptance_level': d.acceptance_level,
+        'summary': d.summary,
+        'description': d.description,
         'release_date': d.release_date,
-        'depends': _constraints(d.depends), 'conflicts': _constraints(d.conflicts),
-        'replaces': _constraints(d.replaces), 'provides': _constraints(d.provides),
+        'depends': _constraints(d.depends),
+        'conflicts': _constraints(d.conflicts),
+        'replaces': _constraints(d.replaces),
+        'provides': _constraints(d.provides),
         'software_tags': list(d.software_tags),
-        'software_platforms': [{'version': p.version, 'locale': p.locale, 'product_line_id': p.product_line_id}
-                               for p in d.system_requires.software_platforms],
+        'software_platforms': [{'version': p.version, 'locale': p.locale, 'product_line_id': p.product_line_id} for p in d.system_requires.software_platforms],
         'payloads': _payloads(vib, verify),
         'files': vib.files,
         'pci_ids': [_pci(e) for e in vib.pci_ids],
@@ -351,9 +360,17 @@ def describe_vib(vib, verify=True):
         'min_esxi_version': vib.min_esxi_release,
         'vmklinux': vib.vmklinux,
         'esx4': vib.esx4,
-        'modules': [{'path': m.path, 'license': m.license, 'version': m.version,
-                     'vmkapi': '.'.join(str(n) for n in m.vmkapi) if m.vmkapi else None,
-                     'vmklinux': m.vmklinux, 'esx4': m.esx4} for m in vib.modules],
+        'modules': [
+            {
+                'path': m.path,
+                'license': m.license,
+                'version': m.version,
+                'vmkapi': '.'.join(str(n) for n in m.vmkapi) if m.vmkapi else None,
+                'vmklinux': m.vmklinux,
+                'esx4': m.esx4,
+            }
+            for m in vib.modules
+        ],
         'signed': vib.signed,
         'vib_checksum_ok': vib_checksum_ok,
         'warnings': vib.all_warnings(),
@@ -364,9 +381,18 @@ def describe_package(pkg, verify=True):
     return {
         'package_type': pkg.kind,
         'package_warnings': list(pkg.warnings),
-        'components': [{'name': c.component_name, 'version': c.component_version, 'ui_name': c.component_ui_name,
-                        'ui_version': c.component_ui_version, 'bulletin_id': c.id, 'vendor': c.vendor,
-                        'vib_ids': list(c.vib_ids)} for c in pkg.components],
+        'components': [
+            {
+                'name': c.component_name,
+                'version': c.component_version,
+                'ui_name': c.component_ui_name,
+                'ui_version': c.component_ui_version,
+                'bulletin_id': c.id,
+                'vendor': c.vendor,
+                'vib_ids': list(c.vib_ids),
+            }
+            for c in pkg.components
+        ],
         'vibs': [describe_vib(v, verify) for v in pkg.vibs],
     }
 
@@ -376,7 +402,7 @@ def main():
         argument_spec=dict(
             path=dict(type='path', required=True),
             verify_checksums=dict(type='bool', default=True),
-            max_uncompressed_size=dict(type='int', default=4 * 1024 ** 3),
+            max_uncompressed_size=dict(type='int', default=4 * 1024**3),
             max_compression_ratio=dict(type='int', default=200),
         ),
         supports_check_mode=True,
@@ -386,8 +412,7 @@ def main():
     params = module.params
     if params['max_uncompressed_size'] < 1 or params['max_compression_ratio'] < 1:
         module.fail_json(msg='max_uncompressed_size and max_compression_ratio must be positive')
-    limits = Limits(max_uncompressed_size=params['max_uncompressed_size'],
-                    max_compression_ratio=params['max_compression_ratio'])
+    limits = Limits(max_uncompressed_size=params['max_uncompressed_size'], max_compression_ratio=params['max_compression_ratio'])
     try:
         with load_package(params['path'], limits) as pkg:
             result = describe_package(pkg, params['verify_checksums'])

@@ -247,12 +247,17 @@ def main():
             http_url=dict(type='str'),
             kickstart_url=dict(type='str'),
             kernelopt_add=dict(type='list', elements='str', default=[]),
-            hosts=dict(type='list', elements='dict', default=[], options=dict(
-                mac=dict(type='str', required=True),
-                kickstart_url=dict(type='str'),
-                kernelopt_add=dict(type='list', elements='str'),
-                hostname=dict(type='str'),
-            )),
+            hosts=dict(
+                type='list',
+                elements='dict',
+                default=[],
+                options=dict(
+                    mac=dict(type='str', required=True),
+                    kickstart_url=dict(type='str'),
+                    kernelopt_add=dict(type='list', elements='str'),
+                    hostname=dict(type='str'),
+                ),
+            ),
             bootloaders=dict(type='list', elements='str', choices=list(BOOTLOADERS), default=list(BOOTLOADERS)),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
         ),
@@ -260,9 +265,16 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    request = Request(src=params['src'], dest=params['dest'], name=params['name'], http_url=params['http_url'],
-                      kickstart_url=params['kickstart_url'], kernelopt_add=params['kernelopt_add'], hosts=params['hosts'],
-                      bootloaders=params['bootloaders'])
+    request = Request(
+        src=params['src'],
+        dest=params['dest'],
+        name=params['name'],
+        http_url=params['http_url'],
+        kickstart_url=params['kickstart_url'],
+        kernelopt_add=params['kernelopt_add'],
+        hosts=params['hosts'],
+        bootloaders=params['bootloaders'],
+    )
     needs_iso = params['state'] == 'present' or params['name'] is None
     for library, error in missing_libraries() if needs_iso else ():
         module.fail_json(msg=missing_required_lib(library), exception=error)
@@ -275,8 +287,7 @@ def main():
         module.fail_json(msg=str(err))
     except OSError as err:
         # full disk, permissions...: the sync engine has already removed its temporary file
-        module.fail_json(msg='%s: publishing failed: %s%s' % (params['dest'], err.strerror or err,
-                                                              ' (%s)' % err.filename if err.filename else ''))
+        module.fail_json(msg='%s: publishing failed: %s%s' % (params['dest'], err.strerror or err, ' (%s)' % err.filename if err.filename else ''))
     exit_with(module, result)
 
 

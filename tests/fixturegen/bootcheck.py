@@ -62,14 +62,31 @@ class BootResult:
         return not self.missing
 
     def as_dict(self, log_chars: int = 4000) -> dict:
-        return {'path': self.path, 'firmware': self.firmware, 'medium': self.medium, 'ok': self.ok,
-                'markers': self.markers, 'seen': self.seen, 'missing': self.missing, 'seconds': round(self.seconds, 2),
-                'accel': self.accel, 'timed_out': self.timed_out, 'returncode': self.returncode,
-                'log_tail': self.log[-log_chars:]}
+        return {
+            'path': self.path,
+            'firmware': self.firmware,
+            'medium': self.medium,
+            'ok': self.ok,
+            'markers': self.markers,
+            'seen': self.seen,
+            'missing': self.missing,
+            'seconds': round(self.seconds, 2),
+            'accel': self.accel,
+            'timed_out': self.timed_out,
+            'returncode': self.returncode,
+            'log_tail': self.log[-log_chars:],
+        }
 
     def __repr__(self):
         return 'BootResult(ok=%r, firmware=%r, medium=%r, seen=%r, missing=%r, %.1fs, %s)' % (
-            self.ok, self.firmware, self.medium, self.seen, self.missing, self.seconds, self.accel)
+            self.ok,
+            self.firmware,
+            self.medium,
+            self.seen,
+            self.missing,
+            self.seconds,
+            self.accel,
+        )
 
 
 def clean_log(raw: bytes) -> str:
@@ -114,12 +131,12 @@ def bootcfg_from_log(log: str) -> str | None:
     if start >= 0:
         end = log.find(BOOTCFG_END, start)
         # the grub fixture loader sets a 4000-column terminal, so its output is not wrapped
-        return log[start + len(BOOTCFG_BEGIN):end].strip('\n') if end >= 0 else None
+        return log[start + len(BOOTCFG_BEGIN) : end].strip('\n') if end >= 0 else None
     start = log.find(BIOS_MARKER)
     end = log.find(BIOS_PROMPT, start + 1) if start >= 0 else -1
     if end < 0:
         return None
-    return unwrap_console(log[start + len(BIOS_MARKER):end].strip('\n'))
+    return unwrap_console(log[start + len(BIOS_MARKER) : end].strip('\n'))
 
 
 def cache_dir() -> str:
@@ -146,12 +163,16 @@ def kvm_usable() -> bool:
 
 
 def qemu_argv(path: str, firmware: str, medium: str, log_path: str, vars_path: str | None, accel: str) -> list[str]:
-    argv = [QEMU, '-nographic', '-monitor', 'none', '-serial', 'file:%s' % log_path, '-m', '256', '-nic', 'none',
-            '-no-reboot', '-accel', accel]
+    argv = [QEMU, '-nographic', '-monitor', 'none', '-serial', 'file:%s' % log_path, '-m', '256', '-nic', 'none', '-no-reboot', '-accel', accel]
     if firmware == 'uefi':
-        argv += ['-machine', 'q35',
-                 '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s' % OVMF_CODE,
-                 '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_path]
+        argv += [
+            '-machine',
+            'q35',
+            '-drive',
+            'if=pflash,format=raw,unit=0,readonly=on,file=%s' % OVMF_CODE,
+            '-drive',
+            'if=pflash,format=raw,unit=1,file=%s' % vars_path,
+        ]
     if medium == 'cdrom':
         argv += ['-drive', 'file=%s,format=raw,media=cdrom,readonly=on' % path, '-boot', 'd']
     else:
@@ -159,8 +180,7 @@ def qemu_argv(path: str, firmware: str, medium: str, log_path: str, vars_path: s
     return argv
 
 
-def boot(path: str, firmware: str = 'bios', medium: str = 'cdrom', markers=None, timeout: float = 120,
-         accel: str = 'auto') -> BootResult:
+def boot(path: str, firmware: str = 'bios', medium: str = 'cdrom', markers=None, timeout: float = 120, accel: str = 'auto') -> BootResult:
     """Boot ``path`` and wait until every marker is on the serial log (or ``timeout`` seconds pass).
 
     QEMU is killed as soon as all markers were seen. accel: 'auto' (KVM when /dev/kvm works, else TCG), 'kvm', 'tcg'.

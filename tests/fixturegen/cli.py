@@ -57,20 +57,31 @@ def cmd_iso(args) -> dict:
 
 
 def cmd_vib(args) -> dict:
-    kw = {'payload_type': args.payload_type, 'style': args.driver_style, 'gnu_style': args.gnu_style,
-          'checksum_order': args.checksum_order, 'vmkapi': args.vmkapi}
+    kw = {
+        'payload_type': args.payload_type,
+        'style': args.driver_style,
+        'gnu_style': args.gnu_style,
+        'checksum_order': args.checksum_order,
+        'vmkapi': args.vmkapi,
+    }
     if args.pci_id:
         kw['pci_ids'] = _pci_ids(args.pci_id)
     if args.module:
         kw['module'] = args.module
     signature = b'-----BEGIN PKCS7-----\nZml4dHVyZQ==\n-----END PKCS7-----\n' if args.signed else b''
-    data = packages.build_vib(args.name, args.version, vendor=args.vendor, acceptance_level=args.acceptance_level,
-                              signature=signature, **kw)
+    data = packages.build_vib(args.name, args.version, vendor=args.vendor, acceptance_level=args.acceptance_level, signature=signature, **kw)
     out = _write(args.dest, data)
     facts = packages.vib_facts(data)
-    out.update({'id': facts['id'], 'name': facts['name'], 'version': facts['version'], 'vendor': facts['vendor'],
-                'acceptance_level': facts['acceptance_level'],
-                'payloads': [{'name': n, 'type': t, 'size': len(d)} for n, t, d in facts['payloads']]})
+    out.update(
+        {
+            'id': facts['id'],
+            'name': facts['name'],
+            'version': facts['version'],
+            'vendor': facts['vendor'],
+            'acceptance_level': facts['acceptance_level'],
+            'payloads': [{'name': n, 'type': t, 'size': len(d)} for n, t, d in facts['payloads']],
+        }
+    )
     return out
 
 

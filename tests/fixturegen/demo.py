@@ -44,9 +44,15 @@ def write_demo(outdir: str) -> dict:
     """Write the demo inputs into ``outdir``; return {file name: sha256}."""
     os.makedirs(outdir, exist_ok=True)
     iso.build_esxi_iso(os.path.join(outdir, DEMO_ISO), '70')
-    vib = packages.build_vib('net-r8168', '8.045a-1demo', vendor='ESXCUST', acceptance_level='community',
-                             pci_ids=[('10ec', '8168'), ('10ec', '8161')], vmkapi='2_6_0_0',
-                             summary='Realtek RTL8111/8168 driver (esxi.customizer demo)')
+    vib = packages.build_vib(
+        'net-r8168',
+        '8.045a-1demo',
+        vendor='ESXCUST',
+        acceptance_level='community',
+        pci_ids=[('10ec', '8168'), ('10ec', '8161')],
+        vmkapi='2_6_0_0',
+        summary='Realtek RTL8111/8168 driver (esxi.customizer demo)',
+    )
     _write(os.path.join(outdir, DEMO_VIB), vib)
     _write(os.path.join(outdir, DEMO_BUNDLE), packages.build_offline_bundle([vib], component=True))
     _write(os.path.join(outdir, DEMO_LEGACY), packages.build_legacy_tgz())

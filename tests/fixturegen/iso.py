@@ -32,17 +32,38 @@ SYSLINUX_BIOS_MODULES = '/usr/lib/syslinux/modules/bios'
 # cat.c32 shows BOOT.CFG at boot; mboot.c32 is what the stock ISOLINUX.CFG names (never run here).
 SYSLINUX_FILES = ('ldlinux.c32', 'libcom32.c32', 'libutil.c32', 'cat.c32', 'mboot.c32')
 GRUB_EFI_DIR = '/usr/lib/grub/x86_64-efi'
-GRUB_MODULES = ('serial', 'terminal', 'terminfo', 'echo', 'search', 'search_fs_file', 'iso9660', 'fat', 'part_msdos', 'part_gpt',
-                'cat', 'chain', 'halt', 'test', 'normal')
+GRUB_MODULES = (
+    'serial',
+    'terminal',
+    'terminfo',
+    'echo',
+    'search',
+    'search_fs_file',
+    'iso9660',
+    'fat',
+    'part_msdos',
+    'part_gpt',
+    'cat',
+    'chain',
+    'halt',
+    'test',
+    'normal',
+)
 FIXED_MTIME = 1700000000  # file times in the tree, so two builds give the same ISO
 
-BREAKAGES = ('profile-payload-not-on-iso', 'profile-payload-not-in-bootcfg', 'bootcfg-mismatch',
-             'bootcfg-module-not-on-iso', 'no-bootcfg', 'corrupt-imgdb', 'non-esxi')
+BREAKAGES = (
+    'profile-payload-not-on-iso',
+    'profile-payload-not-in-bootcfg',
+    'bootcfg-mismatch',
+    'bootcfg-module-not-on-iso',
+    'no-bootcfg',
+    'corrupt-imgdb',
+    'non-esxi',
+)
 # files a 'non-esxi' ISO keeps: a bootable disc with the same loaders but nothing of ESXi
 _NON_ESXI_KEEP = ('/ISOLINUX.BIN', '/ISOLINUX.CFG', '/EFIBOOT.IMG', '/EFI/BOOT/BOOTX64.EFI', '/README.TXT')
 
-TYPE_LETTER = {'vgz': 'v', 'tgz': 't', 'boot': 'b', 'upgrade': 'u', 'text': 't', 'eltorito_image_efi': 'e',
-               'installer_vgz': 'i', 'vzstd': 'v'}
+TYPE_LETTER = {'vgz': 'v', 'tgz': 't', 'boot': 'b', 'upgrade': 'u', 'text': 't', 'eltorito_image_efi': 'e', 'installer_vgz': 'i', 'vzstd': 'v'}
 
 
 def local_name(payload_name: str, payload_type: str, taken) -> str:
@@ -60,82 +81,144 @@ def local_name(payload_name: str, payload_type: str, taken) -> str:
 # module entry: (payload_name, payload_type, local_name, vib_name, content kind); vib_name None = not a VIB payload
 
 _BASE_6X = [
-    ('b', 'boot', 'b.b00', 'esx-base', 'boot'), ('jumpstrt', 'boot', 'jumpstrt.gz', 'esx-base', 'emptygz'),
-    ('useropts', 'boot', 'useropts.gz', 'esx-base', 'emptygz'), ('features', 'boot', 'features.gz', 'esx-base', 'emptygz'),
-    ('k', 'boot', 'k.b00', 'esx-base', 'boot'), ('chardevs', 'boot', 'chardevs.b00', 'esx-base', 'boot'),
-    ('user', 'boot', 'user.b00', 'esx-base', 'boot'), ('procfs', 'boot', 'procfs.b00', 'esx-base', 'boot'),
-    ('uc_intel', 'boot', 'uc_intel.b00', 'cpu-microcode', 'boot'), ('uc_amd', 'boot', 'uc_amd.b00', 'cpu-microcode', 'boot'),
-    ('vmx', 'vgz', 'vmx.v00', 'esx-base', 'vgz'), ('vim', 'vgz', 'vim.v00', 'esx-base', 'vgz'),
-    ('sb', 'vgz', 'sb.v00', 'esx-base', 'vgz'), ('s', 'vgz', 's.v00', 'esx-base', 'big'),
-    ('ata-pata', 'vgz', 'ata_pata.v00', 'ata-pata-amd', 'vgz'), ('ata-pata', 'vgz', 'ata_pata.v01', 'ata-pata-via', 'vgz'),
+    ('b', 'boot', 'b.b00', 'esx-base', 'boot'),
+    ('jumpstrt', 'boot', 'jumpstrt.gz', 'esx-base', 'emptygz'),
+    ('useropts', 'boot', 'useropts.gz', 'esx-base', 'emptygz'),
+    ('features', 'boot', 'features.gz', 'esx-base', 'emptygz'),
+    ('k', 'boot', 'k.b00', 'esx-base', 'boot'),
+    ('chardevs', 'boot', 'chardevs.b00', 'esx-base', 'boot'),
+    ('user', 'boot', 'user.b00', 'esx-base', 'boot'),
+    ('procfs', 'boot', 'procfs.b00', 'esx-base', 'boot'),
+    ('uc_intel', 'boot', 'uc_intel.b00', 'cpu-microcode', 'boot'),
+    ('uc_amd', 'boot', 'uc_amd.b00', 'cpu-microcode', 'boot'),
+    ('vmx', 'vgz', 'vmx.v00', 'esx-base', 'vgz'),
+    ('vim', 'vgz', 'vim.v00', 'esx-base', 'vgz'),
+    ('sb', 'vgz', 'sb.v00', 'esx-base', 'vgz'),
+    ('s', 'vgz', 's.v00', 'esx-base', 'big'),
+    ('ata-pata', 'vgz', 'ata_pata.v00', 'ata-pata-amd', 'vgz'),
+    ('ata-pata', 'vgz', 'ata_pata.v01', 'ata-pata-via', 'vgz'),
     ('ne1000', 'vgz', 'ne1000.v00', 'ne1000', 'driver-native'),
     ('net-e100', 'vgz', 'net_e100.v00', 'net-e1000', 'driver-linux'),
     ('net-e100', 'vgz', 'net_e100.v01', 'net-e1000e', 'driver-linux'),
-    ('nvme', 'vgz', 'nvme.v00', 'nvme', 'driver-native'), ('vmkusb', 'vgz', 'vmkusb.v00', 'vmkusb', 'driver-native'),
+    ('nvme', 'vgz', 'nvme.v00', 'nvme', 'driver-native'),
+    ('vmkusb', 'vgz', 'vmkusb.v00', 'vmkusb', 'driver-native'),
     ('lsu-lsi-', 'vgz', 'lsu_lsi_.v00', 'lsu-lsi-lsi-mr3-plugin', 'vgz'),
-    ('weaselin', 'tgz', 'weaselin.t00', 'esx-base', 'tgz'), ('esx-ui', 'vgz', 'esx_ui.v00', 'esx-ui', 'vgz'),
-    ('vsan', 'vgz', 'vsan.v00', 'vsan', 'vgz'), ('tools', 'tgz', 'tools.t00', 'tools-light', 'tgz'),
+    ('weaselin', 'tgz', 'weaselin.t00', 'esx-base', 'tgz'),
+    ('esx-ui', 'vgz', 'esx_ui.v00', 'esx-ui', 'vgz'),
+    ('vsan', 'vgz', 'vsan.v00', 'vsan', 'vgz'),
+    ('tools', 'tgz', 'tools.t00', 'tools-light', 'tgz'),
     ('xorg', 'vgz', 'xorg.v00', 'esx-xserver', 'vgz'),
 ]
 
 _BASE_7X = [
-    ('jumpstrt', 'boot', 'jumpstrt.gz', 'esx-base', 'emptygz'), ('useropts', 'boot', 'useropts.gz', 'esx-base', 'emptygz'),
-    ('features', 'boot', 'features.gz', 'esx-base', 'emptygz'), ('k', 'boot', 'k.b00', 'esx-base', 'boot'),
-    ('uc_intel', 'boot', 'uc_intel.b00', 'cpu-microcode', 'boot'), ('uc_amd', 'boot', 'uc_amd.b00', 'cpu-microcode', 'boot'),
-    ('uc_hygon', 'boot', 'uc_hygon.b00', 'cpu-microcode', 'boot'), ('procfs', 'boot', 'procfs.b00', 'esx-base', 'boot'),
-    ('vmx', 'vgz', 'vmx.v00', 'esx-base', 'vgz'), ('vim', 'vgz', 'vim.v00', 'esx-base', 'vgz'),
-    ('tpm', 'vgz', 'tpm.v00', 'esx-base', 'vgz'), ('sb', 'vgz', 'sb.v00', 'esx-base', 'vgz'),
+    ('jumpstrt', 'boot', 'jumpstrt.gz', 'esx-base', 'emptygz'),
+    ('useropts', 'boot', 'useropts.gz', 'esx-base', 'emptygz'),
+    ('features', 'boot', 'features.gz', 'esx-base', 'emptygz'),
+    ('k', 'boot', 'k.b00', 'esx-base', 'boot'),
+    ('uc_intel', 'boot', 'uc_intel.b00', 'cpu-microcode', 'boot'),
+    ('uc_amd', 'boot', 'uc_amd.b00', 'cpu-microcode', 'boot'),
+    ('uc_hygon', 'boot', 'uc_hygon.b00', 'cpu-microcode', 'boot'),
+    ('procfs', 'boot', 'procfs.b00', 'esx-base', 'boot'),
+    ('vmx', 'vgz', 'vmx.v00', 'esx-base', 'vgz'),
+    ('vim', 'vgz', 'vim.v00', 'esx-base', 'vgz'),
+    ('tpm', 'vgz', 'tpm.v00', 'esx-base', 'vgz'),
+    ('sb', 'vgz', 'sb.v00', 'esx-base', 'vgz'),
     ('s', 'vgz', 's.v00', 'esx-base', 'big'),
-    ('bnxtnet', 'vgz', 'bnxtnet.v00', 'bnxtnet', 'driver-native'), ('ne1000', 'vgz', 'ne1000.v00', 'ne1000', 'driver-native'),
+    ('bnxtnet', 'vgz', 'bnxtnet.v00', 'bnxtnet', 'driver-native'),
+    ('ne1000', 'vgz', 'ne1000.v00', 'ne1000', 'driver-native'),
     ('nvme-pci', 'vgz', 'nvme_pci.v00', 'nvme-pcie', 'driver-native'),
     ('lsi-msgp', 'vgz', 'lsi_msgp.v00', 'lsi-msgpt3', 'driver-native'),
     ('lsi-msgp', 'vgz', 'lsi_msgp.v01', 'lsi-msgpt35', 'driver-native'),
     ('vmkusb', 'vgz', 'vmkusb.v00', 'vmkusb', 'driver-native'),
-    ('crx', 'vgz', 'crx.v00', 'crx', 'vgz'), ('esx-dvfi', 'vgz', 'esx_dvfi.v00', 'esx-dvfilter-generic-fastpath', 'vgz'),
-    ('esx-ui', 'vgz', 'esx_ui.v00', 'esx-ui', 'vgz'), ('esxupdt', 'vgz', 'esxupdt.v00', 'esx-update', 'vgz'),
-    ('weaselin', 'vgz', 'weaselin.v00', 'esx-base', 'vgz'), ('loadesx', 'vgz', 'loadesx.v00', 'loadesx', 'vgz'),
-    ('vsan', 'vgz', 'vsan.v00', 'vsan', 'vgz'), ('tools', 'tgz', 'tools.t00', 'tools-light', 'tgz'),
-    ('xorg', 'vgz', 'xorg.v00', 'esx-xserver', 'vgz'), ('gc', 'vgz', 'gc.v00', 'gc', 'vgz'),
+    ('crx', 'vgz', 'crx.v00', 'crx', 'vgz'),
+    ('esx-dvfi', 'vgz', 'esx_dvfi.v00', 'esx-dvfilter-generic-fastpath', 'vgz'),
+    ('esx-ui', 'vgz', 'esx_ui.v00', 'esx-ui', 'vgz'),
+    ('esxupdt', 'vgz', 'esxupdt.v00', 'esx-update', 'vgz'),
+    ('weaselin', 'vgz', 'weaselin.v00', 'esx-base', 'vgz'),
+    ('loadesx', 'vgz', 'loadesx.v00', 'loadesx', 'vgz'),
+    ('vsan', 'vgz', 'vsan.v00', 'vsan', 'vgz'),
+    ('tools', 'tgz', 'tools.t00', 'tools-light', 'tgz'),
+    ('xorg', 'vgz', 'xorg.v00', 'esx-xserver', 'vgz'),
+    ('gc', 'vgz', 'gc.v00', 'gc', 'vgz'),
 ]
 
 # esx-base payloads that are not boot modules: natural names on the ISO, VFAT names only in the profile
-_ESX_BASE_EXTRA = [('isolinux.bin', 'boot_iso_bios', 'isolinux.b00'), ('mboot.c32', 'boot_com32_bios', 'mboot.c3.b00'),
-                   ('BOOTx64.EFI', 'boot_loader_efi', 'bootx64..b00'), ('efiboot.img', 'eltorito_image_efi', 'efiboot..e00'),
-                   ('README', 'text', 'readme.t00'), ('precheck.py', 'upgrade', 'precheck.u00')]
+_ESX_BASE_EXTRA = [
+    ('isolinux.bin', 'boot_iso_bios', 'isolinux.b00'),
+    ('mboot.c32', 'boot_com32_bios', 'mboot.c3.b00'),
+    ('BOOTx64.EFI', 'boot_loader_efi', 'bootx64..b00'),
+    ('efiboot.img', 'eltorito_image_efi', 'efiboot..e00'),
+    ('README', 'text', 'readme.t00'),
+    ('precheck.py', 'upgrade', 'precheck.u00'),
+]
 
 STYLES = {
     '6x': {
-        'esxi_version': '6.7.0', 'build': '8169922', 'profile': 'ESXi-6.7.0-8169922-standard', 'vib_suffix': 'vmw.670.0.0.8169922',
-        'base_version': '6.7.0-0.0.8169922', 'bootcfg_build': '', 'kernel': ('tboot', 'boot', 'tboot.b00', 'esx-tboot', 'boot'),
-        'kernelopt': 'runweasel', 'prefix': None, 'vmkapi': '2_5_0_0', 'modules': _BASE_6X,
-        'tail': ['imgdb.tgz', 'imgpayld.tgz'], 'platform': '6.7.0', 'components': False,
+        'esxi_version': '6.7.0',
+        'build': '8169922',
+        'profile': 'ESXi-6.7.0-8169922-standard',
+        'vib_suffix': 'vmw.670.0.0.8169922',
+        'base_version': '6.7.0-0.0.8169922',
+        'bootcfg_build': '',
+        'kernel': ('tboot', 'boot', 'tboot.b00', 'esx-tboot', 'boot'),
+        'kernelopt': 'runweasel',
+        'prefix': None,
+        'vmkapi': '2_5_0_0',
+        'modules': _BASE_6X,
+        'tail': ['imgdb.tgz', 'imgpayld.tgz'],
+        'platform': '6.7.0',
+        'components': False,
     },
     '70': {
-        'esxi_version': '7.0.3', 'build': '21930508', 'profile': 'ESXi-7.0U3n-21930508-standard', 'vib_suffix': 'vmw.703.0.105.21930508',
-        'base_version': '7.0.3-0.105.21930508', 'bootcfg_build': '7.0.3-0.105.21930508',
-        'kernel': ('b', 'boot', 'b.b00', 'esx-base', 'boot'), 'kernelopt': 'cdromBoot runweasel', 'prefix': '',
-        'vmkapi': '2_9_0_0', 'modules': _BASE_7X, 'tail': ['imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'imgpayld.tgz'],
-        'platform': '7.0.3', 'components': True,
+        'esxi_version': '7.0.3',
+        'build': '21930508',
+        'profile': 'ESXi-7.0U3n-21930508-standard',
+        'vib_suffix': 'vmw.703.0.105.21930508',
+        'base_version': '7.0.3-0.105.21930508',
+        'bootcfg_build': '7.0.3-0.105.21930508',
+        'kernel': ('b', 'boot', 'b.b00', 'esx-base', 'boot'),
+        'kernelopt': 'cdromBoot runweasel',
+        'prefix': '',
+        'vmkapi': '2_9_0_0',
+        'modules': _BASE_7X,
+        'tail': ['imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'imgpayld.tgz'],
+        'platform': '7.0.3',
+        'components': True,
     },
     '80': {
-        'esxi_version': '8.0.3', 'build': '24022510', 'profile': 'ESXi-8.0U3-24022510-standard', 'vib_suffix': 'vmw.803.0.0.24022510',
-        'base_version': '8.0.3-0.0.24022510', 'bootcfg_build': '8.0.3-0.0.24022510',
-        'kernel': ('b', 'boot', 'b.b00', 'esx-base', 'boot'), 'kernelopt': 'cdromBoot runweasel', 'prefix': '',
-        'vmkapi': '2_13_0_0', 'modules': _BASE_7X,
+        'esxi_version': '8.0.3',
+        'build': '24022510',
+        'profile': 'ESXi-8.0U3-24022510-standard',
+        'vib_suffix': 'vmw.803.0.0.24022510',
+        'base_version': '8.0.3-0.0.24022510',
+        'bootcfg_build': '8.0.3-0.0.24022510',
+        'kernel': ('b', 'boot', 'b.b00', 'esx-base', 'boot'),
+        'kernelopt': 'cdromBoot runweasel',
+        'prefix': '',
+        'vmkapi': '2_13_0_0',
+        'modules': _BASE_7X,
         'tail': ['imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'esxiodpt.tgz', 'imgpayld.tgz'],
-        'platform': '8.0.3', 'components': True,
+        'platform': '8.0.3',
+        'components': True,
     },
 }
 
 _DRIVER_IDS = {
-    'ne1000': [('8086', '10d3'), ('8086', '105e')], 'bnxtnet': [('14e4', '16d7')], 'nvme-pcie': [('8086', '0953')],
-    'nvme': [('8086', '0953')], 'lsi-msgpt3': [('1000', '0097')], 'lsi-msgpt35': [('1000', '00af')],
-    'vmkusb': [('8086', '1e31')], 'net-e1000': [('8086', '100e')], 'net-e1000e': [('8086', '10d3')],
+    'ne1000': [('8086', '10d3'), ('8086', '105e')],
+    'bnxtnet': [('14e4', '16d7')],
+    'nvme-pcie': [('8086', '0953')],
+    'nvme': [('8086', '0953')],
+    'lsi-msgpt3': [('1000', '0097')],
+    'lsi-msgpt35': [('1000', '00af')],
+    'vmkusb': [('8086', '1e31')],
+    'net-e1000': [('8086', '100e')],
+    'net-e1000e': [('8086', '10d3')],
 }
-_VMW_SIGNATURE = (b'-----BEGIN PKCS7-----\nRVNYSSBGSVhUVVJFIE5PVCBBIFJFQUwgU0lHTkFUVVJF\n-----END PKCS7-----\n')
+_VMW_SIGNATURE = b'-----BEGIN PKCS7-----\nRVNYSSBGSVhUVVJFIE5PVCBBIFJFQUwgU0lHTkFUVVJF\n-----END PKCS7-----\n'
 
 
 # --- payload contents ---------------------------------------------------------------------------
+
 
 def _module_bytes(kind: str, payload_name: str, vib_name: str, vmkapi: str) -> bytes:
     tag = ('ESXi fixture payload %s of %s\n' % (payload_name, vib_name)).encode('ascii')
@@ -148,8 +231,7 @@ def _module_bytes(kind: str, payload_name: str, vib_name: str, vmkapi: str) -> b
     if kind.startswith('driver-'):
         style = kind.split('-', 1)[1]
         module = vib_name.replace('-', '_')
-        files = packages.driver_files(module, _DRIVER_IDS.get(vib_name, [('15ad', '07b0')]), style,
-                                      vmkapi=vmkapi, license='GPL' if style == 'linux' else 'BSD')
+        files = packages.driver_files(module, _DRIVER_IDS.get(vib_name, [('15ad', '07b0')]), style, vmkapi=vmkapi, license='GPL' if style == 'linux' else 'BSD')
         return packages.gzip_bytes(packages.vmtar(files))
     if kind == 'tgz':
         return packages.tar_gz({'opt/fixture/%s/README' % payload_name: tag})
@@ -159,12 +241,13 @@ def _module_bytes(kind: str, payload_name: str, vib_name: str, vmkapi: str) -> b
 def _write_big_gzip(path: str, nbytes: int) -> packages.PayloadDigest:
     """Stream ``nbytes`` of pseudo-random data as a stored (level 0) gzip to ``path``, hashing on the way."""
     import gzip  # pylint: disable=import-outside-toplevel
+
     block = random.Random(0).randbytes(1 << 20)
     plain_sha256, plain_sha1, written = hashlib.sha256(), hashlib.sha1(), 0
     with open(path, 'wb') as raw, gzip.GzipFile(fileobj=raw, mode='wb', compresslevel=0, mtime=0) as out:
         counter = 0
         while written < nbytes:
-            chunk = (counter.to_bytes(8, 'little') + block[8:])[:nbytes - written]
+            chunk = (counter.to_bytes(8, 'little') + block[8:])[: nbytes - written]
             out.write(chunk)
             plain_sha256.update(chunk)
             plain_sha1.update(chunk)
@@ -174,11 +257,11 @@ def _write_big_gzip(path: str, nbytes: int) -> packages.PayloadDigest:
     with open(path, 'rb') as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b''):
             file_sha256.update(chunk)
-    return packages.PayloadDigest(os.path.getsize(path), file_sha256.hexdigest(), plain_sha256.hexdigest(),
-                                  plain_sha1.hexdigest(), written)
+    return packages.PayloadDigest(os.path.getsize(path), file_sha256.hexdigest(), plain_sha256.hexdigest(), plain_sha1.hexdigest(), written)
 
 
 # --- boot loaders --------------------------------------------------------------------------------
+
 
 def _cached(key_parts, suffix: str, build) -> str:
     """Path of a cached artifact keyed by content hash; ``build(tmp_path)`` makes it when missing."""
@@ -240,8 +323,21 @@ def grub_efi(marker: str, chain: bool) -> str:
             cfg = os.path.join(work, 'grub.cfg')
             with open(cfg, 'w', encoding='ascii') as stream:
                 stream.write(config)
-            _run(['grub-mkstandalone', '-O', 'x86_64-efi', '-o', tmp, '--install-modules=%s' % ' '.join(GRUB_MODULES),
-                  '--locales=', '--fonts=', '--themes=', 'boot/grub/grub.cfg=%s' % cfg])
+            _run(
+                [
+                    'grub-mkstandalone',
+                    '-O',
+                    'x86_64-efi',
+                    '-o',
+                    tmp,
+                    '--install-modules=%s' % ' '.join(GRUB_MODULES),
+                    '--locales=',
+                    '--fonts=',
+                    '--themes=',
+                    'boot/grub/grub.cfg=%s' % cfg,
+                ]
+            )
+
     return _cached(['grub', config, GRUB_MODULES, grub_id], '.efi', build)
 
 
@@ -257,6 +353,7 @@ def efiboot_img(efi_binary: str) -> str:
         env = dict(os.environ, MTOOLS_SKIP_CHECK='1')
         _run(['mmd', '-i', tmp, '::/EFI', '::/EFI/BOOT'], env=env)
         _run(['mcopy', '-m', '-i', tmp, efi_binary, '::/EFI/BOOT/BOOTX64.EFI'], env=env)
+
     return _cached(['efiboot', kib, payload], '.img', build)
 
 
@@ -265,25 +362,30 @@ def isolinux_cfg(profile: str, esxi_version: str) -> str:
 
     No SERIAL line: with qemu -nographic SeaBIOS already mirrors the console to serial.
     """
-    return '\n'.join([
-        'DEFAULT fixture',
-        'MENU TITLE ESXi-%s Boot Menu' % esxi_version,
-        'NOHALT 1',
-        'PROMPT 0',
-        'TIMEOUT 1',
-        'SAY %s' % BIOS_MARKER,
-        'LABEL fixture',
-        '  COM32 cat.c32',
-        '  APPEND boot.cfg',
-        '  MENU LABEL Show boot.cfg (test fixture)',
-        'LABEL install',
-        '  KERNEL mboot.c32',
-        '  APPEND -c boot.cfg',
-        '  MENU LABEL %s ^Installer' % profile,
-        'LABEL hddboot',
-        '  LOCALBOOT 0x80',
-        '  MENU LABEL ^Boot from local disk',
-    ]) + '\n'
+    return (
+        '\n'.join(
+            [
+                'DEFAULT fixture',
+                'MENU TITLE ESXi-%s Boot Menu' % esxi_version,
+                'NOHALT 1',
+                'PROMPT 0',
+                'TIMEOUT 1',
+                'SAY %s' % BIOS_MARKER,
+                'LABEL fixture',
+                '  COM32 cat.c32',
+                '  APPEND boot.cfg',
+                '  MENU LABEL Show boot.cfg (test fixture)',
+                'LABEL install',
+                '  KERNEL mboot.c32',
+                '  APPEND -c boot.cfg',
+                '  MENU LABEL %s ^Installer' % profile,
+                'LABEL hddboot',
+                '  LOCALBOOT 0x80',
+                '  MENU LABEL ^Boot from local disk',
+            ]
+        )
+        + '\n'
+    )
 
 
 def _run(argv, env=None):
@@ -295,12 +397,12 @@ def _run(argv, env=None):
 
 # --- image database --------------------------------------------------------------------------------
 
+
 def bootcfg_text(style: dict, kernel: str, modules: list[str], kernelopt: str, title: str) -> str:
     lines = ['bootstate=0', 'title=%s' % title, 'timeout=5']
     if style['prefix'] is not None:
         lines.append('prefix=%s' % style['prefix'])
-    lines += ['kernel=%s' % kernel, 'kernelopt=%s' % kernelopt, 'modules=%s' % ' --- '.join(modules),
-              'build=%s' % style['bootcfg_build'], 'updated=0']
+    lines += ['kernel=%s' % kernel, 'kernelopt=%s' % kernelopt, 'modules=%s' % ' --- '.join(modules), 'build=%s' % style['bootcfg_build'], 'updated=0']
     return '\n'.join(lines) + '\n'
 
 
@@ -308,36 +410,61 @@ def profile_xml(name: str, creator: str, description: str, acceptance: str, vibs
     """Image profile (section 3.3), children in the order of the real 6.7 GA profile."""
     items = []
     for vib in vibs:
-        payloads = ''.join('<payload payload-name="%s">%s</payload>' % (escape(p['name']), escape(p['local']))
-                           for p in vib['payloads'])
+        payloads = ''.join('<payload payload-name="%s">%s</payload>' % (escape(p['name']), escape(p['local'])) for p in vib['payloads'])
         items.append('<vib><vib-id>%s</vib-id><payloads>%s</payloads></vib>' % (escape(vib['id']), payloads))
-    text = ('<imageprofile><name>%s</name><creator>%s</creator><profileID>%s</profileID>'
-            '<creationtime>2024-06-25T00:00:00.000001+00:00</creationtime><modifiedtime>2024-06-25T00:00:00.000001+00:00</modifiedtime>'
-            '<serialno>%d</serialno><description>%s</description><readonly>true</readonly><viblist>%s</viblist>'
-            '<acceptancelevel>%s</acceptancelevel></imageprofile>') % (
-        escape(name), escape(creator), hashlib.md5(name.encode('utf-8')).hexdigest(), len(vibs), escape(description),  # nosec - an id
-        ''.join(items), escape(acceptance))
+    text = (
+        '<imageprofile><name>%s</name><creator>%s</creator><profileID>%s</profileID>'
+        '<creationtime>2024-06-25T00:00:00.000001+00:00</creationtime><modifiedtime>2024-06-25T00:00:00.000001+00:00</modifiedtime>'
+        '<serialno>%d</serialno><description>%s</description><readonly>true</readonly><viblist>%s</viblist>'
+        '<acceptancelevel>%s</acceptancelevel></imageprofile>'
+    ) % (
+        escape(name),
+        escape(creator),
+        hashlib.md5(name.encode('utf-8')).hexdigest(),
+        len(vibs),
+        escape(description),  # nosec - an id
+        ''.join(items),
+        escape(acceptance),
+    )
     return text.encode('utf-8')
 
 
 def component_xml(vib: dict, platform: str) -> bytes:
     """A 7.x component bulletin (section 5) for one VIB of the image."""
     comp_version = vib['version']
-    return (('<bulletin><id>%s</id><vendor>%s</vendor><summary>%s</summary><severity>general</severity>'
-             '<category>enhancement</category><urgency>important</urgency><releaseType>extension</releaseType>'
-             '<description>%s</description><kbUrl></kbUrl><contact></contact>'
-             '<componentNameSpec uiString="%s" name="%s"/><componentVersionSpec uiString="%s" version="%s"/>'
-             '<releaseDate>2024-06-25T00:00:00.000001+00:00</releaseDate><platforms>'
-             '<softwarePlatform locale="" version="%s" productLineID="embeddedEsx"/></platforms>'
-             '<vibList><vibID>%s</vibID></vibList></bulletin>') % tuple(escape(x) for x in (
-                 vib['component'] + '_' + comp_version, vib['vendor'], vib['name'], vib['name'], vib['name'],
-                 vib['component'], comp_version, comp_version, platform, vib['id']))).encode('utf-8')
+    return (
+        (
+            '<bulletin><id>%s</id><vendor>%s</vendor><summary>%s</summary><severity>general</severity>'
+            '<category>enhancement</category><urgency>important</urgency><releaseType>extension</releaseType>'
+            '<description>%s</description><kbUrl></kbUrl><contact></contact>'
+            '<componentNameSpec uiString="%s" name="%s"/><componentVersionSpec uiString="%s" version="%s"/>'
+            '<releaseDate>2024-06-25T00:00:00.000001+00:00</releaseDate><platforms>'
+            '<softwarePlatform locale="" version="%s" productLineID="embeddedEsx"/></platforms>'
+            '<vibList><vibID>%s</vibID></vibList></bulletin>'
+        )
+        % tuple(
+            escape(x)
+            for x in (
+                vib['component'] + '_' + comp_version,
+                vib['vendor'],
+                vib['name'],
+                vib['name'],
+                vib['name'],
+                vib['component'],
+                comp_version,
+                comp_version,
+                platform,
+                vib['id'],
+            )
+        )
+    ).encode('utf-8')
 
 
 _ACCEPTANCE_RANK = {'certified': 1, 'accepted': 2, 'partner': 3, 'community': 4}
 
 
 # --- the builder ------------------------------------------------------------------------------------
+
 
 def _iso_name(path: str, joliet_rock_ridge: bool) -> str:
     return path.lower() if joliet_rock_ridge else path.upper()
@@ -367,21 +494,39 @@ def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False
     workdir = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(dest), dir=os.path.dirname(dest))
     tmp_iso = os.path.join(workdir, 'out.iso')
     try:
-        facts = _build_tree(os.path.join(workdir, 'tree'), spec, style, joliet_rock_ridge, extra_vibs, breaks, big,
-                            profile_name, kernelopt, title, kw.get('extra_files') or {})
+        facts = _build_tree(
+            os.path.join(workdir, 'tree'), spec, style, joliet_rock_ridge, extra_vibs, breaks, big, profile_name, kernelopt, title, kw.get('extra_files') or {}
+        )
         _write_iso(os.path.join(workdir, 'tree'), tmp_iso, volume_id, joliet_rock_ridge)
         os.replace(tmp_iso, dest)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    facts.update({'path': dest, 'style': style, 'volume_id': volume_id, 'application_id': 'ESXIMAGE',
-                  'joliet': joliet_rock_ridge, 'rock_ridge': joliet_rock_ridge, 'size': os.path.getsize(dest)})
+    facts.update(
+        {
+            'path': dest,
+            'style': style,
+            'volume_id': volume_id,
+            'application_id': 'ESXIMAGE',
+            'joliet': joliet_rock_ridge,
+            'rock_ridge': joliet_rock_ridge,
+            'size': os.path.getsize(dest),
+        }
+    )
     return facts
 
 
 def _vib_record(vendor, vib_name, version, vib_type, acceptance, signed, component=None):
-    return {'vendor': vendor, 'name': vib_name, 'version': version, 'type': vib_type, 'acceptance_level': acceptance,
-            'id': packages.vib_id(vendor, vib_type, vib_name, version), 'payloads': [], 'signed': signed,
-            'component': component or '%s-%s' % ('VMware' if vendor in ('VMware', 'VMW') else vendor, vib_name)}
+    return {
+        'vendor': vendor,
+        'name': vib_name,
+        'version': version,
+        'type': vib_type,
+        'acceptance_level': acceptance,
+        'id': packages.vib_id(vendor, vib_type, vib_name, version),
+        'payloads': [],
+        'signed': signed,
+        'component': component or '%s-%s' % ('VMware' if vendor in ('VMware', 'VMW') else vendor, vib_name),
+    }
 
 
 def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, kernelopt, title, extra_files):
@@ -413,12 +558,12 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             payload_data[local] = _module_bytes(kind, payload_name, vib_name, spec['vmkapi'])
             files['/' + local] = payload_data[local]
         record = vib_for(vib_name)
-        record['payloads'].append({'name': payload_name, 'type': ptype, 'local': local, 'module': True,
-                                   'kind': kind, 'vfat_name': local if local.endswith('.gz') else None})
+        record['payloads'].append(
+            {'name': payload_name, 'type': ptype, 'local': local, 'module': True, 'kind': kind, 'vfat_name': local if local.endswith('.gz') else None}
+        )
     for payload_name, ptype, local in _ESX_BASE_EXTRA:
         payload_data[local] = ('ESXi fixture payload %s\n' % payload_name).encode('ascii')
-        vib_for('esx-base')['payloads'].append({'name': payload_name, 'type': ptype, 'local': local, 'module': False,
-                                                'kind': 'boot-loader', 'vfat_name': None})
+        vib_for('esx-base')['payloads'].append({'name': payload_name, 'type': ptype, 'local': local, 'module': False, 'kind': 'boot-loader', 'vfat_name': None})
 
     kernel_local = spec['kernel'][2]
     module_locals = [m[2] for m in spec['modules']]
@@ -443,13 +588,25 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         plist = [(p['name'], p['type'], payload_data[p['local']]) for p in record['payloads']]
         attrs = {p['name']: {'vfat-name': p['vfat_name']} for p in record['payloads'] if p['vfat_name']}
         module = record['name'].replace('-', '_')
-        file_list = [f for p in record['payloads'] if p['type'] in ('vgz', 'tgz') and isinstance(payload_data[p['local']], bytes)
-                     for f in packages.payload_file_list(p['type'], payload_data[p['local']])]
+        file_list = [
+            f
+            for p in record['payloads']
+            if p['type'] in ('vgz', 'tgz') and isinstance(payload_data[p['local']], bytes)
+            for f in packages.payload_file_list(p['type'], payload_data[p['local']])
+        ]
         record['descriptor'] = packages.descriptor_xml(
-            record['name'], record['version'], record['vendor'], record['acceptance_level'], plist, file_list,
+            record['name'],
+            record['version'],
+            record['vendor'],
+            record['acceptance_level'],
+            plist,
+            file_list,
             depends=('vmkapi_%s' % spec['vmkapi'],) if any(p['kind'].startswith('driver') for p in record['payloads']) else (),
-            vib_type=record['type'], summary='%s: ESXi fixture VIB' % module,
-            platform_version=spec['platform'][:3] if style != '6x' else None, extra_payload_attrs=attrs)
+            vib_type=record['type'],
+            summary='%s: ESXi fixture VIB' % module,
+            platform_version=spec['platform'][:3] if style != '6x' else None,
+            extra_payload_attrs=attrs,
+        )
         record['signature'] = _VMW_SIGNATURE
 
     profile_vibs = list(vibs.values())
@@ -472,8 +629,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         imgdb_files['var/db/esximg/reservedComponents/Intel-ne1000_0.8.4-1vmw.700.1.0.15843807.xml'] = component_xml(reserved, spec['platform'])
     imgdb = packages.tar_gz(imgdb_files)
     reserved_vib = packages.build_vib('ne1000', '0.8.4-1vmw.700.1.0.15843807', vendor='VMW', acceptance_level='accepted')
-    boot_payloads = {'var/db/payloads/boot/%s' % m[2]: payload_data[m[2]] for m in modules_order
-                     if m[1] == 'boot' and isinstance(payload_data[m[2]], bytes)}
+    boot_payloads = {'var/db/payloads/boot/%s' % m[2]: payload_data[m[2]] for m in modules_order if m[1] == 'boot' and isinstance(payload_data[m[2]], bytes)}
     tails = {
         'imgdb.tgz': imgdb,
         'imgpayld.tgz': packages.tar_gz(boot_payloads),
@@ -509,7 +665,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
     bios_cfg = bootcfg_text(spec, '/' + kernel_local, ['/' + m for m in bios_modules], kernelopt, title)
     uefi_cfg = bootcfg_text(spec, '/' + kernel_local, ['/' + m for m in uefi_modules], kernelopt, title)
     if 'corrupt-imgdb' in breaks:
-        files['/imgdb.tgz'] = imgdb[:len(imgdb) // 2]
+        files['/imgdb.tgz'] = imgdb[: len(imgdb) // 2]
         breakage_facts['corrupt-imgdb'] = 'imgdb.tgz'
     if 'no-bootcfg' not in breaks:
         files['/BOOT.CFG'] = bios_cfg.encode('ascii')
@@ -553,35 +709,63 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
     os.utime(tree, (FIXED_MTIME, FIXED_MTIME))  # the root directory record too
 
     def boot_facts(cfg_path, modules):
-        return {'path': cfg_path, 'kernel': '/' + kernel_local, 'kernelopt': kernelopt, 'modules': ['/' + m for m in modules],
-                'title': title, 'timeout': '5', 'prefix': spec['prefix'], 'build': spec['bootcfg_build'], 'updated': '0',
-                'bootstate': '0'}
+        return {
+            'path': cfg_path,
+            'kernel': '/' + kernel_local,
+            'kernelopt': kernelopt,
+            'modules': ['/' + m for m in modules],
+            'title': title,
+            'timeout': '5',
+            'prefix': spec['prefix'],
+            'build': spec['bootcfg_build'],
+            'updated': '0',
+            'bootstate': '0',
+        }
+
     el_torito = [
         {'platform': 'x86', 'path': _iso_name('/ISOLINUX.BIN', jr), 'emulation': 'none', 'load_size': 4, 'boot_info_table': True},
         {'platform': 'efi', 'path': _iso_name('/EFIBOOT.IMG', jr), 'emulation': 'none'},
     ]
     vib_facts = []
     for record in profile_vibs:
-        vib_facts.append({
-            'id': record['id'], 'name': record['name'], 'version': record['version'], 'vendor': record['vendor'],
-            'type': record['type'], 'acceptance_level': record['acceptance_level'], 'signed': bool(record['signature']),
-            'payloads': {p['name']: p['local'] for p in record['payloads']},
-            'payload_list': [{'name': p['name'], 'type': p['type'], 'local_name': p['local'], 'boot_module': p['module']}
-                             for p in record['payloads']],
-        })
+        vib_facts.append(
+            {
+                'id': record['id'],
+                'name': record['name'],
+                'version': record['version'],
+                'vendor': record['vendor'],
+                'type': record['type'],
+                'acceptance_level': record['acceptance_level'],
+                'signed': bool(record['signature']),
+                'payloads': {p['name']: p['local'] for p in record['payloads']},
+                'payload_list': [{'name': p['name'], 'type': p['type'], 'local_name': p['local'], 'boot_module': p['module']} for p in record['payloads']],
+            }
+        )
     if 'non-esxi' in breaks:
-        return {'esxi_version': None, 'build': None, 'profile': None, 'vibs': [], 'boot': {}, 'bootcfg_text': {},
-                'files': sorted(tree_files), 'file_sizes': tree_files, 'el_torito': el_torito,
-                'boot_catalog': _iso_name('/BOOT.CAT', jr), 'imgdb_files': [], 'breakage': breakage_facts,
-                'markers': {'bios': [BIOS_MARKER], 'uefi': [UEFI_MARKER, EFI_TREE_MARKER], 'efi_tree': [EFI_TREE_MARKER]}}
+        return {
+            'esxi_version': None,
+            'build': None,
+            'profile': None,
+            'vibs': [],
+            'boot': {},
+            'bootcfg_text': {},
+            'files': sorted(tree_files),
+            'file_sizes': tree_files,
+            'el_torito': el_torito,
+            'boot_catalog': _iso_name('/BOOT.CAT', jr),
+            'imgdb_files': [],
+            'breakage': breakage_facts,
+            'markers': {'bios': [BIOS_MARKER], 'uefi': [UEFI_MARKER, EFI_TREE_MARKER], 'efi_tree': [EFI_TREE_MARKER]},
+        }
     return {
-        'esxi_version': spec['esxi_version'], 'build': spec['build'],
+        'esxi_version': spec['esxi_version'],
+        'build': spec['build'],
         'profile': {'name': profile_name, 'creator': 'VMware, Inc.', 'acceptance_level': acceptance, 'description': description},
         'vibs': vib_facts,
-        'boot': {'bios': boot_facts(_iso_name('/BOOT.CFG', jr), bios_modules),
-                 'uefi': boot_facts(_iso_name('/EFI/BOOT/BOOT.CFG', jr), uefi_modules)},
+        'boot': {'bios': boot_facts(_iso_name('/BOOT.CFG', jr), bios_modules), 'uefi': boot_facts(_iso_name('/EFI/BOOT/BOOT.CFG', jr), uefi_modules)},
         'bootcfg_text': {'bios': bios_cfg, 'uefi': uefi_cfg},
-        'files': sorted(tree_files), 'file_sizes': tree_files,
+        'files': sorted(tree_files),
+        'file_sizes': tree_files,
         'el_torito': el_torito,
         'boot_catalog': _iso_name('/BOOT.CAT', jr),
         'imgdb_files': sorted(imgdb_files),
@@ -600,7 +784,20 @@ def _write_iso(tree: str, out: str, volume_id: str, jr: bool) -> None:
     names = ('isolinux.bin', 'boot.cat', 'efiboot.img') if jr else ('ISOLINUX.BIN', 'BOOT.CAT', 'EFIBOOT.IMG')
     argv = ['xorriso', '-as', 'mkisofs', '-o', out, '-V', volume_id, '-A', 'ESXIMAGE', '-sysid', '', '-relaxed-filenames']
     argv += ['-J', '-R'] if jr else ['--norock', '-l', '-allow-leading-dots']
-    argv += ['-c', names[1], '-b', names[0], '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-             '-eltorito-alt-boot', '-e', names[2], '-no-emul-boot', tree]
+    argv += [
+        '-c',
+        names[1],
+        '-b',
+        names[0],
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-boot-info-table',
+        '-eltorito-alt-boot',
+        '-e',
+        names[2],
+        '-no-emul-boot',
+        tree,
+    ]
     env = dict(os.environ, SOURCE_DATE_EPOCH=str(FIXED_MTIME))
     _run(argv, env=env)

@@ -32,6 +32,7 @@ VENDOR_NAMES = {
 
 # --- ar (VIB container, section 4.1) -------------------------------------------------------------
 
+
 def ar_archive(members: list[tuple[str, bytes]], gnu_style: bool = False) -> bytes:
     """Unix ar archive: VMware style (zero mtime/uid/gid/mode) or ESXi-CPT/GNU style (``name/``)."""
     out = [b'!<arch>\n']
@@ -54,15 +55,16 @@ def ar_members(data: bytes) -> list[tuple[str, bytes]]:
         raise ValueError('not an ar archive')
     pos, members = 8, []
     while pos + 60 <= len(data):
-        header = data[pos:pos + 60]
+        header = data[pos : pos + 60]
         name = header[:16].decode('ascii').rstrip(' ').rstrip('/')
         size = int(header[48:58].decode('ascii').strip())
-        members.append((name, data[pos + 60:pos + 60 + size]))
+        members.append((name, data[pos + 60 : pos + 60 + size]))
         pos += 60 + size + (size % 2)
     return members
 
 
 # --- compression and tar dialects (sections 3.2, 6) ------------------------------------------------
+
 
 def gzip_bytes(data: bytes) -> bytes:
     """gzip with mtime 0 and no file name, so output is reproducible."""
@@ -109,7 +111,7 @@ def vmtar_header(name: str, typeflag: bytes, mode: int, size: int, offset: int, 
     if len(encoded) > 99:
         raise ValueError('vmtar name too long for this generator: %s' % name)
     header = bytearray(512)
-    header[0:len(encoded)] = encoded
+    header[0 : len(encoded)] = encoded
     header[100:108] = _octal(mode, 8)
     header[108:116] = _octal(0, 8)
     header[116:124] = _octal(0, 8)
@@ -155,16 +157,16 @@ def vmtar(files: dict[str, bytes]) -> bytes:
 def vmtar_names(data: bytes) -> list[str]:
     """Entry names of an uncompressed vmtar (headers until the first zero block)."""
     names, pos = [], 0
-    while pos + 512 <= len(data) and data[pos:pos + 512] != b'\x00' * 512:
-        names.append(data[pos:pos + 100].split(b'\x00', 1)[0].decode('utf-8'))
+    while pos + 512 <= len(data) and data[pos : pos + 512] != b'\x00' * 512:
+        names.append(data[pos : pos + 100].split(b'\x00', 1)[0].decode('utf-8'))
         pos += 512
     return names
 
 
 # --- vmkernel module ELF (section 7.4) ------------------------------------------------------------
 
-def vmkmod_elf(name: str, license: str | None = 'GPL', vmkapi: str = '2_5_0_0', vmklinux: bool = False,
-               version: str = '1.0.0') -> bytes:
+
+def vmkmod_elf(name: str, license: str | None = 'GPL', vmkapi: str = '2_5_0_0', vmklinux: bool = False, version: str = '1.0.0') -> bytes:
     """A small ELF64 relocatable (e_type 1, e_machine 62) shaped like a 5.x+ vmkernel module.
 
     ``license=None`` gives a 4.x-style module: no ``.vmkmodinfo`` and no ``.vmkrequiredns``.
@@ -201,6 +203,7 @@ def vmkmod_elf(name: str, license: str | None = 'GPL', vmkapi: str = '2_5_0_0', 
 
 
 # --- driver metadata files (section 7) -------------------------------------------------------------
+
 
 def ids_text(module: str, pci_ids) -> bytes:
     """pci.ids-syntax ``.ids`` file, TAB-indented (section 7.3)."""
@@ -249,6 +252,7 @@ def driver_files(module: str, pci_ids: list[tuple[str, str]], style: str = 'nati
 
 # --- VIB descriptor and VIB (sections 4.1, 4.2) ---------------------------------------------------
 
+
 def _constraints(tag: str, items) -> str:
     if not items:
         return '<%s/>' % tag
@@ -265,8 +269,7 @@ def _constraints(tag: str, items) -> str:
 class PayloadDigest:
     """Size and hashes of a payload that was streamed to disk instead of held in memory."""
 
-    def __init__(self, size: int, sha256: str, sha256_gunzip: str | None = None, sha1_gunzip: str | None = None,
-                 uncompressed_size: int | None = None):
+    def __init__(self, size: int, sha256: str, sha256_gunzip: str | None = None, sha1_gunzip: str | None = None, uncompressed_size: int | None = None):
         self.size, self.sha256 = size, sha256
         self.sha256_gunzip, self.sha1_gunzip, self.uncompressed_size = sha256_gunzip, sha1_gunzip, uncompressed_size
 
@@ -274,8 +277,7 @@ class PayloadDigest:
     def of(cls, data: bytes) -> PayloadDigest:
         if data[:2] == b'\x1f\x8b':
             plain = gzip.decompress(data)
-            return cls(len(data), hashlib.sha256(data).hexdigest(), hashlib.sha256(plain).hexdigest(),
-                       hashlib.sha1(plain).hexdigest(), len(plain))
+            return cls(len(data), hashlib.sha256(data).hexdigest(), hashlib.sha256(plain).hexdigest(), hashlib.sha1(plain).hexdigest(), len(plain))
         return cls(len(data), hashlib.sha256(data).hexdigest())
 
 
@@ -299,12 +301,27 @@ def payload_checksums(data, order: str = 'vmware') -> list[tuple[str, str | None
     return [sha256_gunzip, sha256, sha1_gunzip]
 
 
-def descriptor_xml(name: str, version: str, vendor: str = 'ESXCUST', acceptance_level: str = 'community',
-                   payloads=(), files=(), depends=(), conflicts=(), replaces=(), provides=(),
-                   vib_type: str = 'bootbank', summary: str | None = None, description: str | None = None,
-                   software_tags=('driver', 'module'), platform_version: str | None = None,
-                   checksum_order: str = 'vmware', uncompressed_size: bool = False,
-                   release_date: str = RELEASE_DATE, extra_payload_attrs=None) -> bytes:
+def descriptor_xml(
+    name: str,
+    version: str,
+    vendor: str = 'ESXCUST',
+    acceptance_level: str = 'community',
+    payloads=(),
+    files=(),
+    depends=(),
+    conflicts=(),
+    replaces=(),
+    provides=(),
+    vib_type: str = 'bootbank',
+    summary: str | None = None,
+    description: str | None = None,
+    software_tags=('driver', 'module'),
+    platform_version: str | None = None,
+    checksum_order: str = 'vmware',
+    uncompressed_size: bool = False,
+    release_date: str = RELEASE_DATE,
+    extra_payload_attrs=None,
+) -> bytes:
     """descriptor.xml (section 4.2). ``payloads`` = list of (payload_name, payload_type, bytes or PayloadDigest)."""
     summary = summary if summary is not None else '%s driver for ESXi' % name
     description = description if description is not None else 'Test fixture driver package %s' % name
@@ -338,10 +355,24 @@ def descriptor_xml(name: str, version: str, vendor: str = 'ESXCUST', acceptance_
         '<live-install-allowed>false</live-install-allowed><live-remove-allowed>false</live-remove-allowed>'
         '<cimom-restart>false</cimom-restart><stateless-ready>true</stateless-ready><overlay>false</overlay>'
         '<payloads>%s</payloads></vib>'
-    ) % (escape(vib_type), escape(name), escape(version), escape(vendor), escape(summary), escape(description),
-         escape(release_date), _constraints('depends', depends), _constraints('conflicts', conflicts),
-         _constraints('replaces', replaces), _constraints('provides', provides), tags, platform, file_list,
-         escape(acceptance_level), ''.join(payload_xml))
+    ) % (
+        escape(vib_type),
+        escape(name),
+        escape(version),
+        escape(vendor),
+        escape(summary),
+        escape(description),
+        escape(release_date),
+        _constraints('depends', depends),
+        _constraints('conflicts', conflicts),
+        _constraints('replaces', replaces),
+        _constraints('provides', provides),
+        tags,
+        platform,
+        file_list,
+        escape(acceptance_level),
+        ''.join(payload_xml),
+    )
     return text.encode('utf-8')
 
 
@@ -360,9 +391,20 @@ def vib_id(vendor: str, vib_type: str, name: str, version: str) -> str:
     return '%s_%s_%s_%s' % (vendor, vib_type, name, version)
 
 
-def build_vib(name: str, version: str, vendor: str = 'ESXCUST', acceptance_level: str = 'community', payloads=None,
-              depends=(), conflicts=(), replaces=(), provides=(), signature: bytes = b'', vib_type: str = 'bootbank',
-              **kw) -> bytes:
+def build_vib(
+    name: str,
+    version: str,
+    vendor: str = 'ESXCUST',
+    acceptance_level: str = 'community',
+    payloads=None,
+    depends=(),
+    conflicts=(),
+    replaces=(),
+    provides=(),
+    signature: bytes = b'',
+    vib_type: str = 'bootbank',
+    **kw,
+) -> bytes:
     """A complete .vib (ar: descriptor.xml, sig.pkcs7, payload members).
 
     Default payload: one ``vgz`` (gzip of :func:`vmtar`) of :func:`driver_files`, named ``name[:15]``.
@@ -387,8 +429,7 @@ def build_vib(name: str, version: str, vendor: str = 'ESXCUST', acceptance_level
         file_list = [f for pname, ptype, pdata in payloads for f in payload_file_list(ptype, pdata)]
     if 'software_tags' not in kw:
         kw['software_tags'] = ['driver', 'module'] + ['PCIID %s%s' % (v, d) for v, d in pci_ids]
-    descriptor = descriptor_xml(name, version, vendor, acceptance_level, payloads, file_list, depends, conflicts,
-                                replaces, provides, vib_type, **kw)
+    descriptor = descriptor_xml(name, version, vendor, acceptance_level, payloads, file_list, depends, conflicts, replaces, provides, vib_type, **kw)
     members = [('descriptor.xml', descriptor), ('sig.pkcs7', signature)]
     members += [(pname, pdata) for pname, _ptype, pdata in payloads]
     return ar_archive(members, gnu_style=gnu_style)
@@ -415,6 +456,7 @@ def vib_facts(vib: bytes) -> dict:
 
 # --- offline bundle (section 5) ------------------------------------------------------------------
 
+
 def _zip(entries: list[tuple[str, bytes]]) -> bytes:
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, 'w', zipfile.ZIP_DEFLATED) as archive:
@@ -429,13 +471,17 @@ def _zip(entries: list[tuple[str, bytes]]) -> bytes:
 def _vendor_index(versions) -> bytes:
     items = ''.join(
         '<metadata><productId>embeddedEsx</productId><version>%s</version><locale></locale>'
-        '<url>metadata.zip</url><channelName>default</channelName></metadata>' % escape(v) for v in versions)
+        '<url>metadata.zip</url><channelName>default</channelName></metadata>' % escape(v)
+        for v in versions
+    )
     return ('<metaList>%s</metaList>\n' % items).encode('utf-8')
 
 
-INDEX_XML = (b'<vendorList><vendor><name>VMware</name><code>VMX</code><indexfile>vendor-index.xml</indexfile>'
-             b'<patchUrl></patchUrl><relativePath></relativePath><content><name>VMware ESX</name>'
-             b'<type>http://www.vmware.com/depotmanagement/esx</type></content></vendor></vendorList>\n')
+INDEX_XML = (
+    b'<vendorList><vendor><name>VMware</name><code>VMX</code><indexfile>vendor-index.xml</indexfile>'
+    b'<patchUrl></patchUrl><relativePath></relativePath><content><name>VMware ESX</name>'
+    b'<type>http://www.vmware.com/depotmanagement/esx</type></content></vendor></vendorList>\n'
+)
 
 
 def _vib_summary(facts: dict, relpath: str, vib: bytes) -> str:
@@ -450,21 +496,35 @@ def _vib_summary(facts: dict, relpath: str, vib: bytes) -> str:
         '<softwareTags>%s</softwareTags><vibFile><sourceUrl></sourceUrl><relativePath>%s</relativePath>'
         '<packedSize>%d</packedSize><checksum><checksumType>sha-256</checksumType><checksum>%s</checksum></checksum>'
         '</vibFile></vib>'
-    ) % (escape(facts['id']), escape(facts['name']), escape(facts['version']), escape(facts['vendor']),
-         escape(facts['type']), escape(root.findtext('summary') or ''), ElementTree.tostring(rel, encoding='unicode'),
-         tags, escape(relpath), len(vib), hashlib.sha256(vib).hexdigest())
+    ) % (
+        escape(facts['id']),
+        escape(facts['name']),
+        escape(facts['version']),
+        escape(facts['vendor']),
+        escape(facts['type']),
+        escape(root.findtext('summary') or ''),
+        ElementTree.tostring(rel, encoding='unicode'),
+        tags,
+        escape(relpath),
+        len(vib),
+        hashlib.sha256(vib).hexdigest(),
+    )
 
 
 def _metadata_vib_xml(facts: dict, relpath: str, vib: bytes) -> bytes:
     """Descriptor plus relative-path/packed-size/checksum inserted after software-tags (section 5)."""
     text = facts['descriptor'].decode('utf-8')
-    extra = ('<relative-path>%s</relative-path><packed-size>%d</packed-size>'
-             '<checksum checksum-type="sha-256">%s</checksum>') % (escape(relpath), len(vib), hashlib.sha256(vib).hexdigest())
+    extra = ('<relative-path>%s</relative-path><packed-size>%d</packed-size><checksum checksum-type="sha-256">%s</checksum>') % (
+        escape(relpath),
+        len(vib),
+        hashlib.sha256(vib).hexdigest(),
+    )
     return text.replace('</software-tags>', '</software-tags>' + extra, 1).encode('utf-8')
 
 
-def build_offline_bundle(vibs: list[bytes], layout: str = 'vmware', component: dict | bool | None = None,
-                         versions=('7.0.0',), bulletin_id: str | None = None) -> bytes:
+def build_offline_bundle(
+    vibs: list[bytes], layout: str = 'vmware', component: dict | bool | None = None, versions=('7.0.0',), bulletin_id: str | None = None
+) -> bytes:
     """Offline bundle zip (section 5). layout 'vmware' = vib20/<name>/<id>.vib, 'flat' = <name>.x86_64.vib.
 
     ``component`` truthy makes the bulletin a 7.x component; a dict may give name, version, ui_name.
@@ -487,17 +547,30 @@ def build_offline_bundle(vibs: list[bytes], layout: str = 'vmware', component: d
     comp_xml = ''
     if comp:
         comp_xml = '<componentNameSpec uiString=%s name=%s/><componentVersionSpec uiString=%s version=%s/>' % (
-            quoteattr(comp['ui_name']), quoteattr(comp['name']), quoteattr(comp['version']), quoteattr(comp['version']))
-    head = ('<id>%s</id><vendor>%s</vendor><summary>%s</summary><severity>general</severity><category>enhancement</category>'
-            '<urgency>important</urgency><releaseType>extension</releaseType><description>%s</description>'
-            '<kbUrl></kbUrl><contact></contact>%s<releaseDate>%s</releaseDate>'
-            '<platforms><softwarePlatform locale="" version="%s" productLineID="embeddedEsx"/></platforms>') % (
-        escape(bid), escape(first['vendor']), escape('%s driver' % first['name']), escape('%s driver' % first['name']),
-        comp_xml, RELEASE_DATE, escape(versions[0]))
+            quoteattr(comp['ui_name']),
+            quoteattr(comp['name']),
+            quoteattr(comp['version']),
+            quoteattr(comp['version']),
+        )
+    head = (
+        '<id>%s</id><vendor>%s</vendor><summary>%s</summary><severity>general</severity><category>enhancement</category>'
+        '<urgency>important</urgency><releaseType>extension</releaseType><description>%s</description>'
+        '<kbUrl></kbUrl><contact></contact>%s<releaseDate>%s</releaseDate>'
+        '<platforms><softwarePlatform locale="" version="%s" productLineID="embeddedEsx"/></platforms>'
+    ) % (
+        escape(bid),
+        escape(first['vendor']),
+        escape('%s driver' % first['name']),
+        escape('%s driver' % first['name']),
+        comp_xml,
+        RELEASE_DATE,
+        escape(versions[0]),
+    )
     bulletin = '<bulletin>%s<vibList>%s</vibList></bulletin>' % (head, ''.join('<vibID>%s</vibID>' % escape(f['id']) for f in facts_list))
     summaries = ''.join(_vib_summary(f, r, v) for f, r, v in zip(facts_list, relpaths, vibs))
-    vmware_xml = ('<metadataResponse><version>3.0</version><timestamp>2024-06-25T00:00:00</timestamp>'
-                  '<bulletin>%s<vibList>%s</vibList></bulletin></metadataResponse>\n') % (head, summaries)
+    vmware_xml = (
+        '<metadataResponse><version>3.0</version><timestamp>2024-06-25T00:00:00</timestamp><bulletin>%s<vibList>%s</vibList></bulletin></metadataResponse>\n'
+    ) % (head, summaries)
     vendor_index = _vendor_index(versions)
     meta_entries = [('vendor-index.xml', vendor_index), ('vmware.xml', vmware_xml.encode('utf-8'))]
     for number, (facts, relpath, vib) in enumerate(zip(facts_list, relpaths, vibs), start=1):
@@ -510,8 +583,10 @@ def build_offline_bundle(vibs: list[bytes], layout: str = 'vmware', component: d
 
 # --- legacy 3-file driver tgz (section 7.1) ------------------------------------------------------
 
-def build_legacy_tgz(module: str = 'r8169', pci_ids=(('10ec', '8169'),), map_dir: str = 'etc/vmware',
-                     extra: dict | None = None, omit: str | None = None, legacy4x: bool = False) -> bytes:
+
+def build_legacy_tgz(
+    module: str = 'r8169', pci_ids=(('10ec', '8169'),), map_dir: str = 'etc/vmware', extra: dict | None = None, omit: str | None = None, legacy4x: bool = False
+) -> bytes:
     """The ESXi 5.0 OEM-style driver tgz: module, .map and .ids (vmklinux flavour).
 
     omit: 'module' | 'map' | 'ids' drops that file; extra: more path -> bytes; legacy4x: an ESX 4.x package

@@ -44,13 +44,13 @@ _SYMBOL_TABLES = ('/', '/SYM64/', '__.SYMDEF', '__.SYMDEF SORTED')
 def _gnu_long_name(text, long_names, label, *, header_offset):
     """Resolve a GNU ``/<offset>`` name against the ``//`` table (entries end with ``/\\n``)."""
     if long_names is None:
-        raise FormatError('ar member at offset %d refers to a GNU long name (%r) but the archive has no "//" name '
-                          'table before it' % (header_offset, text), path=label)
+        raise FormatError(
+            'ar member at offset %d refers to a GNU long name (%r) but the archive has no "//" name table before it' % (header_offset, text), path=label
+        )
     start = int(text[1:])
     end = long_names.find(b'\n', start)
     if start >= len(long_names) or end < 0:
-        raise FormatError('ar member at offset %d has a GNU long name offset %d outside the "//" name table'
-                          % (header_offset, start), path=label)
+        raise FormatError('ar member at offset %d has a GNU long name offset %d outside the "//" name table' % (header_offset, start), path=label)
     try:
         return long_names[start:end].decode('ascii').rstrip('/')
     except UnicodeDecodeError:
@@ -84,8 +84,9 @@ def _member_name(raw_name, data_offset, size, *, fileobj, label, header_offset, 
     return text, data_offset, size
 
 
-def read_members(fileobj: IO[bytes] | io.RawIOBase, label: str | None = None, total_size: int | None = None, *,
-                 limits: Limits = DEFAULT_LIMITS) -> list[ArMember]:
+def read_members(
+    fileobj: IO[bytes] | io.RawIOBase, label: str | None = None, total_size: int | None = None, *, limits: Limits = DEFAULT_LIMITS
+) -> list[ArMember]:
     """List the members of the ar archive in ``fileobj`` (seekable; positions are absolute).
 
     Raises FormatError for a bad magic, a truncated header, a bad size field, a member whose data runs
@@ -111,13 +112,14 @@ def read_members(fileobj: IO[bytes] | io.RawIOBase, label: str | None = None, to
             raise FormatError('ar member header at offset %d is corrupt (bad terminator)' % pos, path=label)
         size_field = header[48:58].strip(b' \x00')
         if not size_field.isdigit():
-            raise FormatError('ar member header at offset %d has a bad size field %r' % (pos, size_field.decode('latin-1')),
-                              path=label)
+            raise FormatError('ar member header at offset %d has a bad size field %r' % (pos, size_field.decode('latin-1')), path=label)
         size = int(size_field)
         data_offset = pos + HEADER_SIZE
         if data_offset + size > total_size:
-            raise FormatError('ar member at offset %d claims %d bytes but the file ends after %d; the archive is truncated'
-                              % (pos, size, total_size - data_offset), path=label)
+            raise FormatError(
+                'ar member at offset %d claims %d bytes but the file ends after %d; the archive is truncated' % (pos, size, total_size - data_offset),
+                path=label,
+            )
         pos_next = data_offset + size + (size & 1)
         raw_name = header[:16].rstrip(b' \x00')
         if raw_name.decode('latin-1') in _SYMBOL_TABLES:
@@ -125,8 +127,7 @@ def read_members(fileobj: IO[bytes] | io.RawIOBase, label: str | None = None, to
             continue
         if raw_name == b'//':
             if size > limits.max_metadata_size:
-                raise FormatError('ar long-name table at offset %d is larger than %d bytes' % (pos, limits.max_metadata_size),
-                                  path=label)
+                raise FormatError('ar long-name table at offset %d is larger than %d bytes' % (pos, limits.max_metadata_size), path=label)
             fileobj.seek(data_offset)
             long_names = fileobj.read(size)
             pos = pos_next

@@ -27,8 +27,9 @@ LIST_SEPARATOR = ' --- '
 TEMPLATE_ORDER = ('bootstate', 'title', 'timeout', 'prefix', 'kernel', 'kernelopt', 'modules', 'build', 'updated')
 """Key order of the installer-written boot.cfg template; new keys are placed accordingly."""
 
-INTEGER_KEYS = frozenset(('nobootif', 'timeout', 'noquirks', 'norts', 'runtimewd', 'tftpblksize', 'runtimewdtimeout',
-                          'skip', 'errtimeout', 'bootstate', 'updated'))
+INTEGER_KEYS = frozenset(
+    ('nobootif', 'timeout', 'noquirks', 'norts', 'runtimewd', 'tftpblksize', 'runtimewdtimeout', 'skip', 'errtimeout', 'bootstate', 'updated')
+)
 """Keys the loader (mboot or safeboot) parses as integers: a non-number is a syntax error at boot."""
 
 DB_TGZ_FAMILY = ('imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'esxiodpt.tgz', 'imgpayld.tgz')
@@ -210,7 +211,7 @@ class BootCfg:
             after = [i for i, line in enumerate(self._lines) if line.key in TEMPLATE_ORDER[:rank]]
             if after:
                 return after[-1] + 1
-            before = [i for i, line in enumerate(self._lines) if line.key in TEMPLATE_ORDER[rank + 1:]]
+            before = [i for i, line in enumerate(self._lines) if line.key in TEMPLATE_ORDER[rank + 1 :]]
             if before:
                 return before[0]
         return len(self._lines)

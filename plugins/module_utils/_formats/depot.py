@@ -75,7 +75,7 @@ class _ZipMemberStream(io.RawIOBase):
 
     def readinto(self, buffer):
         data = self._guard(self._inner.read, len(buffer))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
     def read(self, size=-1):
@@ -97,8 +97,16 @@ class ZipSource:
     """A checked zip archive. ``real_path``/``real_offset`` say where byte 0 of ``fileobj`` lies in a real
     file (None for temporary copies), so that stored members can be located for direct copying."""
 
-    def __init__(self, fileobj: IO[bytes] | io.RawIOBase, label: str, limits: Limits = DEFAULT_LIMITS, *, real_path: str | None = None,
-                 real_offset: int = 0, owned: Iterable[IO[bytes]] = ()):
+    def __init__(
+        self,
+        fileobj: IO[bytes] | io.RawIOBase,
+        label: str,
+        limits: Limits = DEFAULT_LIMITS,
+        *,
+        real_path: str | None = None,
+        real_offset: int = 0,
+        owned: Iterable[IO[bytes]] = (),
+    ):
         self.label = label
         self.limits = limits
         self.real_path = real_path
@@ -109,8 +117,7 @@ class ZipSource:
             self.zip = zipfile.ZipFile(fileobj)
         except (zipfile.BadZipFile, NotImplementedError, ValueError) as err:
             self.close()
-            raise FormatError('not a valid zip archive (%s); a truncated download looks like this too' % err,
-                              path=label) from None
+            raise FormatError('not a valid zip archive (%s); a truncated download looks like this too' % err, path=label) from None
         except (OSError, EOFError) as err:
             self.close()
             raise FormatError('cannot read the zip archive (%s)' % err, path=label) from None
@@ -120,14 +127,12 @@ class ZipSource:
             self.close()
             raise
         # Zips written by older Windows tools use "\\" as the path separator.
-        self.infos = {info.filename.replace('\\', '/'): info for info in self.zip.infolist()
-                      if not info.is_dir() and not info.filename.endswith('\\')}
+        self.infos = {info.filename.replace('\\', '/'): info for info in self.zip.infolist() if not info.is_dir() and not info.filename.endswith('\\')}
 
     def _check_members(self):
         infos = self.zip.infolist()
         if len(infos) > self.limits.max_members:
-            raise UnsafeArchiveError('zip has %d members, more than max_members %d' % (len(infos), self.limits.max_members),
-                                     path=self.label)
+            raise UnsafeArchiveError('zip has %d members, more than max_members %d' % (len(infos), self.limits.max_members), path=self.label)
         total = 0
         archive_size = file_size(self._fileobj)
         # Declared compressed sizes cannot add up to more than the archive holds (overlapping or forged entries).
@@ -136,18 +141,19 @@ class ZipSource:
             safe_member_path(info.filename, self.label, 'zip member')
             mode = info.external_attr >> 16
             if info.create_system == 3 and stat.S_ISLNK(mode):
-                raise UnsafeArchiveError('zip member %s is a symbolic link; links are refused' % info.filename,
-                                         path=self.label)
+                raise UnsafeArchiveError('zip member %s is a symbolic link; links are refused' % info.filename, path=self.label)
             if info.flag_bits & 0x1:
                 raise UnsupportedError('zip member %s is encrypted' % info.filename, path=self.label)
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise UnsupportedError('zip member %s uses compression method %d (only stored and deflated are '
-                                       'supported)' % (info.filename, info.compress_type), path=self.label)
+                raise UnsupportedError(
+                    'zip member %s uses compression method %d (only stored and deflated are supported)' % (info.filename, info.compress_type), path=self.label
+                )
             if info.header_offset + info.compress_size > archive_size:
-                raise UnsafeArchiveError('zip member %s claims %d compressed bytes at offset %d, past the end of the %d-byte '
-                                         'archive: the central directory is corrupt or forged'
-                                         % (info.filename, info.compress_size, info.header_offset, archive_size),
-                                         path=self.label)
+                raise UnsafeArchiveError(
+                    'zip member %s claims %d compressed bytes at offset %d, past the end of the %d-byte '
+                    'archive: the central directory is corrupt or forged' % (info.filename, info.compress_size, info.header_offset, archive_size),
+                    path=self.label,
+                )
             total += info.file_size
             check_expansion(info.file_size, info.compress_size, self.limits, label='%s: %s' % (self.label, info.filename))
             check_expansion(total, packed_total, self.limits, label=self.label)
@@ -303,16 +309,22 @@ def parse_bulletin(elem: ElementTree.Element, xml_bytes: bytes) -> Bulletin:
                 vib_ids.append((child.text or '').strip())
             elif child.tag == 'vib':
                 vib_ids.append(_text(child, 'vibID'))
-    platforms = [SoftwarePlatform(p.get('version', ''), p.get('locale', ''), p.get('productLineID', ''))
-                 for p in elem.iter('softwarePlatform')]
+    platforms = [SoftwarePlatform(p.get('version', ''), p.get('locale', ''), p.get('productLineID', '')) for p in elem.iter('softwarePlatform')]
     return Bulletin(
-        id=bid, vendor=_text(elem, 'vendor'), summary=_text(elem, 'summary'), description=_text(elem, 'description'),
-        release_date=_text(elem, 'releaseDate'), release_type=_text(elem, 'releaseType'),
+        id=bid,
+        vendor=_text(elem, 'vendor'),
+        summary=_text(elem, 'summary'),
+        description=_text(elem, 'description'),
+        release_date=_text(elem, 'releaseDate'),
+        release_type=_text(elem, 'releaseType'),
         component_name=name_spec.get('name') if name_spec is not None else None,
         component_ui_name=name_spec.get('uiString') if name_spec is not None else None,
         component_version=version_spec.get('version') if version_spec is not None else None,
         component_ui_version=version_spec.get('uiString') if version_spec is not None else None,
-        platforms=platforms, vib_ids=[v for v in vib_ids if v], xml_bytes=xml_bytes)
+        platforms=platforms,
+        vib_ids=[v for v in vib_ids if v],
+        xml_bytes=xml_bytes,
+    )
 
 
 def _bulletin_db_bytes(elem):
@@ -378,13 +390,17 @@ def _find_bundle(outer, depth):
             for src in reversed(opened):
                 src.close()
             if len(candidates) > 1:
-                raise FormatError('not an offline bundle: no index.xml at the top of the zip, and it holds %d zips (%s); '
-                                  'extract the bundle you want and give that one' % (len(candidates), ', '.join(candidates)),
-                                  path=current.label)
+                raise FormatError(
+                    'not an offline bundle: no index.xml at the top of the zip, and it holds %d zips (%s); '
+                    'extract the bundle you want and give that one' % (len(candidates), ', '.join(candidates)),
+                    path=current.label,
+                )
             vibs = [n for n in current.names() if n.lower().endswith('.vib')]
             hint = ('; it holds %s, which can be given as .vib files directly' % ', '.join(vibs[:5])) if vibs else ''
-            raise FormatError('not an offline bundle: no index.xml at the top of the zip%s%s'
-                              % (' and no nested bundle zip' if not candidates else '', hint), path=current.label)
+            raise FormatError(
+                'not an offline bundle: no index.xml at the top of the zip%s%s' % (' and no nested bundle zip' if not candidates else '', hint),
+                path=current.label,
+            )
         depth += 1
         try:
             current = current.open_nested(candidates[0], depth)
@@ -432,17 +448,14 @@ def _index(depot, bundle, limits):
         rel_dir = posixpath.normpath(posixpath.join(root, rel_dir)) if root else rel_dir
         vendor_index_name = bundle.find(_resolve(rel_dir, _text(vendor, 'indexfile') or 'vendor-index.xml'))
         if vendor_index_name is None:
-            raise FormatError('index.xml names vendor index %r, which is not in the bundle' % _text(vendor, 'indexfile'),
-                              path=bundle.label)
-        vendor_index = _parse(bundle.read_small(vendor_index_name), '%s: %s' % (bundle.label, vendor_index_name),
-                              vendor_index_name)
+            raise FormatError('index.xml names vendor index %r, which is not in the bundle' % _text(vendor, 'indexfile'), path=bundle.label)
+        vendor_index = _parse(bundle.read_small(vendor_index_name), '%s: %s' % (bundle.label, vendor_index_name), vendor_index_name)
         for meta in vendor_index.iter('metadata'):
             depot.platform_versions.append(_text(meta, 'version'))
             url = _text(meta, 'url')
             name = bundle.find(_resolve(posixpath.dirname(vendor_index_name), url))
             if name is None:
-                raise FormatError('%s names metadata %r, which is not in the bundle' % (vendor_index_name, url),
-                                  path=bundle.label)
+                raise FormatError('%s names metadata %r, which is not in the bundle' % (vendor_index_name, url), path=bundle.label)
             dirs = metadata_names.setdefault(name, [])
             for folder in (posixpath.dirname(name), posixpath.dirname(vendor_index_name), rel_dir, root):
                 if folder and folder not in dirs:
@@ -455,28 +468,36 @@ def _index(depot, bundle, limits):
     for vib in by_id.values():
         member = next((m for m in map(bundle.find, vib.candidates()) if m is not None), None)
         if member is None:
-            raise FormatError('metadata says VIB %s is at %r, but the bundle has no such file (looked for %s)'
-                              % (vib.vib_id, vib.relative_path, ', '.join(vib.candidates()) or 'a path inside the bundle'),
-                              path=bundle.label)
+            raise FormatError(
+                'metadata says VIB %s is at %r, but the bundle has no such file (looked for %s)'
+                % (vib.vib_id, vib.relative_path, ', '.join(vib.candidates()) or 'a path inside the bundle'),
+                path=bundle.label,
+            )
         vib.member = member
         if vib.packed_size is not None and vib.packed_size != bundle.size(member):
-            raise FormatError('VIB %s is %d bytes in the bundle but the metadata says %d (corrupt or truncated bundle)'
-                              % (vib.vib_id, bundle.size(member), vib.packed_size), path=bundle.label)
+            raise FormatError(
+                'VIB %s is %d bytes in the bundle but the metadata says %d (corrupt or truncated bundle)' % (vib.vib_id, bundle.size(member), vib.packed_size),
+                path=bundle.label,
+            )
         depot.vibs.append(vib)
     missing = []
     for bulletin in depot.bulletins:
         for vib_id in bulletin.vib_ids:
             if vib_id not in by_id:
                 missing.append(vib_id)
-                depot.warnings.append('bulletin %s lists VIB %s, which this bundle does not carry (neither its metadata '
-                                      'nor a .vib file)' % (bulletin.id, vib_id))
+                depot.warnings.append(
+                    'bulletin %s lists VIB %s, which this bundle does not carry (neither its metadata nor a .vib file)' % (bulletin.id, vib_id)
+                )
     if depot.extra_metadata:
-        depot.warnings.append('the bundle metadata also describes 7.x+ add-ons, base images or hardware support manifests '
-                              '(%s); only its components and VIBs are read' % ', '.join(depot.extra_metadata))
+        depot.warnings.append(
+            'the bundle metadata also describes 7.x+ add-ons, base images or hardware support manifests '
+            '(%s); only its components and VIBs are read' % ', '.join(depot.extra_metadata)
+        )
     if not depot.vibs:
         if missing:
-            raise FormatError('the bundle carries none of the VIBs its bulletins list (%s): a metadata-only or partial '
-                              'bundle' % ', '.join(missing), path=bundle.label)
+            raise FormatError(
+                'the bundle carries none of the VIBs its bulletins list (%s): a metadata-only or partial bundle' % ', '.join(missing), path=bundle.label
+            )
         raise FormatError('the bundle metadata lists no VIBs', path=bundle.label)
 
 
@@ -484,8 +505,7 @@ def _relative(text, label, what):
     """A VIB path from the metadata: stripped; absolute paths and NUL bytes refused (``..`` is judged once resolved)."""
     text = (text or '').strip()
     if '\x00' in text or (text.startswith(('/', '\\')) or text[1:2] == ':') and '://' not in text:
-        raise UnsafeArchiveError('%s %r is absolute or contains a NUL byte; VIB paths must be relative' % (what, text),
-                                 path=label)
+        raise UnsafeArchiveError('%s %r is absolute or contains a NUL byte; VIB paths must be relative' % (what, text), path=label)
     return text
 
 
@@ -498,11 +518,14 @@ def _read_metadata(depot, bundle, name, *, by_id, limits, search_dirs=()):
         for member in sorted(meta.names()):
             lower = member.lower()
             if lower.startswith('vibs/') and lower.endswith('.xml'):
-                desc = descriptor_from_element(parse_xml(meta.read_small(member), '%s: %s' % (label, member), member),
-                                               '%s: %s' % (label, member))
+                desc = descriptor_from_element(parse_xml(meta.read_small(member), '%s: %s' % (label, member), member), '%s: %s' % (label, member))
                 if desc.relative_path:
-                    by_id.setdefault(desc.vib_id, DepotVib(desc.vib_id, _relative(desc.relative_path, label, 'relative-path'),
-                                                           desc.packed_size, desc.vib_checksum, search_dirs=search_dirs))
+                    by_id.setdefault(
+                        desc.vib_id,
+                        DepotVib(
+                            desc.vib_id, _relative(desc.relative_path, label, 'relative-path'), desc.packed_size, desc.vib_checksum, search_dirs=search_dirs
+                        ),
+                    )
             elif lower.split('/', 1)[0] in EXTRA_METADATA_DIRS and lower.endswith(('.xml', '.json')):
                 depot.extra_metadata.append(member)
             elif lower.startswith('bulletins/') and lower.endswith('.xml'):
@@ -522,10 +545,13 @@ def _read_metadata(depot, bundle, name, *, by_id, limits, search_dirs=()):
                         size = _text(vib, 'vibFile/packedSize')
                         ctype = _text(vib, 'vibFile/checksum/checksumType')
                         cval = _text(vib, 'vibFile/checksum/checksum')
-                        by_id[vib_id] = DepotVib(vib_id, _relative(rel.text, label, 'relativePath'),
-                                                 int(size) if size.isdigit() else None,
-                                                 Checksum(ctype, cval.lower()) if ctype and cval else None,
-                                                 search_dirs=search_dirs)
+                        by_id[vib_id] = DepotVib(
+                            vib_id,
+                            _relative(rel.text, label, 'relativePath'),
+                            int(size) if size.isdigit() else None,
+                            Checksum(ctype, cval.lower()) if ctype and cval else None,
+                            search_dirs=search_dirs,
+                        )
         known = {b.id for b in depot.bulletins}
         for bulletin in list(bulletin_files.values()) + response_bulletins:
             if bulletin.id not in known:

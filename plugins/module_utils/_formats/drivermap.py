@@ -52,10 +52,21 @@ class PciId:
     revision: str | None = None  # 24-character native ids only
 
     def as_dict(self) -> dict[str, str | None]:
-        return {'revision': self.revision, 'vendor': self.vendor, 'device': self.device, 'subvendor': self.subvendor, 'subdevice': self.subdevice,
-                'class': self.device_class, 'driver': self.driver, 'bus': self.bus, 'regtype': self.regtype,
-                'acpi_id': self.acpi_id, 'source': self.source, 'vendor_name': self.vendor_name,
-                'device_name': self.device_name}
+        return {
+            'revision': self.revision,
+            'vendor': self.vendor,
+            'device': self.device,
+            'subvendor': self.subvendor,
+            'subdevice': self.subdevice,
+            'class': self.device_class,
+            'driver': self.driver,
+            'bus': self.bus,
+            'regtype': self.regtype,
+            'acpi_id': self.acpi_id,
+            'source': self.source,
+            'vendor_name': self.vendor_name,
+            'device_name': self.device_name,
+        }
 
 
 def _nibbles(group):
@@ -102,18 +113,35 @@ def parse_map_line(line: str, source: str | None = None, lineno: int = 0) -> Pci
         vendor, device, subvendor, subdevice = (g.lower() if g else None for g in match.groups())
         if subvendor == '0000' and subdevice == '0000':
             subvendor = subdevice = None  # 0000:0000 means any subsystem
-        return PciId(driver=driver, vendor=vendor, device=device, subvendor=subvendor, subdevice=subdevice,
-                     device_class=fields.get('class') or None, bus='pci', regtype='linux', source=source)
+        return PciId(
+            driver=driver,
+            vendor=vendor,
+            device=device,
+            subvendor=subvendor,
+            subdevice=subdevice,
+            device_class=fields.get('class') or None,
+            bus='pci',
+            regtype='linux',
+            source=source,
+        )
     if regtype == 'native':
         if not _NATIVE_ID.match(ident):
-            raise FormatError('line %d: native id %r is not up to 24 hex digits or "." wildcards' % (lineno, ident),
-                              path=source)
+            raise FormatError('line %d: native id %r is not up to 24 hex digits or "." wildcards' % (lineno, ident), path=source)
         padded = ident.ljust(24, '.')  # vendor device subvendor subdevice (16) + class/prog-if (6) + revision (2)
         groups = [padded[0:4], padded[4:8], padded[8:12], padded[12:16], padded[16:22], padded[22:24]]
         vendor, device, subvendor, subdevice, klass, revision = (_nibbles(g) for g in groups)
-        return PciId(driver=driver, vendor=vendor, device=device, subvendor=subvendor, subdevice=subdevice,
-                     device_class=klass, bus='pci', regtype='native', source=source,
-                     revision=revision)
+        return PciId(
+            driver=driver,
+            vendor=vendor,
+            device=device,
+            subvendor=subvendor,
+            subdevice=subdevice,
+            device_class=klass,
+            bus='pci',
+            regtype='native',
+            source=source,
+            revision=revision,
+        )
     raise FormatError('line %d: unknown regtype %r' % (lineno, regtype), path=source)
 
 
@@ -126,8 +154,10 @@ def parse_map(text: str | bytes, source: str | None = None, errors: list[str] | 
     if isinstance(text, bytes):
         text = text.decode('utf-8', 'replace')
     if text.startswith('\ufeff'):
-        raise FormatError('starts with a UTF-8 byte order mark (saved by a Windows editor?); driver maps are plain ASCII '
-                          'and the first line would not be understood', path=source)
+        raise FormatError(
+            'starts with a UTF-8 byte order mark (saved by a Windows editor?); driver maps are plain ASCII and the first line would not be understood',
+            path=source,
+        )
     entries = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -163,8 +193,9 @@ def parse_simple_map(text: str | bytes, source: str | None = None) -> list[PciId
             raise FormatError('line %d: bad id in %r' % (lineno, line), path=source)
         if subvendor == '0000' and subdevice == '0000':
             subvendor = subdevice = None
-        entries.append(PciId(driver=parts[3], vendor=vendor, device=device, subvendor=subvendor, subdevice=subdevice,
-                             device_class=parts[2], regtype='esx4', source=source))
+        entries.append(
+            PciId(driver=parts[3], vendor=vendor, device=device, subvendor=subvendor, subdevice=subdevice, device_class=parts[2], regtype='esx4', source=source)
+        )
     return entries
 
 
@@ -231,15 +262,15 @@ def merge_pci_ids(map_entries: Iterable[PciId], ids_tables: Sequence[IdsTable] =
     for entry in map_entries:
         covered.add((entry.vendor, entry.device))
         if entry.bus == 'pci':
-            entry = PciId(**{**entry.__dict__, 'vendor_name': vendors.get(entry.vendor),
-                             'device_name': devices.get((entry.vendor, entry.device))})
+            entry = PciId(**{**entry.__dict__, 'vendor_name': vendors.get(entry.vendor), 'device_name': devices.get((entry.vendor, entry.device))})
         result.append(entry)
     for table, driver in zip(ids_tables, ids_driver_names):
         for (vendor, device), name in sorted(table.devices.items()):
             if (vendor, device) not in covered:
                 covered.add((vendor, device))
-                result.append(PciId(driver=driver, vendor=vendor, device=device, regtype='ids', source='ids',
-                                    vendor_name=table.vendors.get(vendor), device_name=name))
+                result.append(
+                    PciId(driver=driver, vendor=vendor, device=device, regtype='ids', source='ids', vendor_name=table.vendors.get(vendor), device_name=name)
+                )
     return result
 
 

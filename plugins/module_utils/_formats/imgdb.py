@@ -64,6 +64,7 @@ def parse_xml(data: bytes, what: str) -> ET.Element:
 
 # -- records ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PayloadRecord:
     """A ``<payload>`` of a VIB descriptor as the image database holds it (read leniently: size may be absent)."""
@@ -126,23 +127,39 @@ class VibRecord:
             raise FormatError('VIB descriptor lacks %s' % ', '.join('<%s>' % tag for tag in missing), path=what)
         payloads = []
         for node in root.findall('payloads/payload'):
-            payloads.append(PayloadRecord(
-                name=node.get('name', ''), type=node.get('type', ''), size=_int_or_none(node.get('size')),
-                vfat_name=node.get('vfat-name'), boot_order=_int_or_none(node.get('boot-order')),
-                checksums=tuple((c.get('checksum-type', ''), c.get('verify-process', ''), (c.text or '').strip())
-                                for c in node.findall('checksum'))))
+            payloads.append(
+                PayloadRecord(
+                    name=node.get('name', ''),
+                    type=node.get('type', ''),
+                    size=_int_or_none(node.get('size')),
+                    vfat_name=node.get('vfat-name'),
+                    boot_order=_int_or_none(node.get('boot-order')),
+                    checksums=tuple((c.get('checksum-type', ''), c.get('verify-process', ''), (c.text or '').strip()) for c in node.findall('checksum')),
+                )
+            )
         relationships = {}
         for kind in ('depends', 'conflicts', 'replaces', 'provides', 'compatibleWith'):
-            relationships[kind] = [Constraint(node.get('name', ''), node.get('relation'), node.get('version'))
-                                   for node in root.findall('relationships/%s/*' % kind)]
+            relationships[kind] = [
+                Constraint(node.get('name', ''), node.get('relation'), node.get('version')) for node in root.findall('relationships/%s/*' % kind)
+            ]
         return cls(
             vib_id='%s_%s_%s_%s' % (values['vendor'], values['type'], values['name'], values['version']),
-            name=values['name'], version=values['version'], vendor=values['vendor'], type=values['type'],
-            acceptance_level=_acceptance_token(_text(root, 'acceptance-level')), payloads=payloads,
-            relationships=relationships, xml=bytes(xml), orig=orig, sig=sig, member=member,
-            summary=_text(root, 'summary', ''), description=_text(root, 'description', ''),
+            name=values['name'],
+            version=values['version'],
+            vendor=values['vendor'],
+            type=values['type'],
+            acceptance_level=_acceptance_token(_text(root, 'acceptance-level')),
+            payloads=payloads,
+            relationships=relationships,
+            xml=bytes(xml),
+            orig=orig,
+            sig=sig,
+            member=member,
+            summary=_text(root, 'summary', ''),
+            description=_text(root, 'description', ''),
             release_date=_text(root, 'release-date', ''),
-            software_tags=[(node.text or '').strip() for node in root.findall('software-tags/tag')])
+            software_tags=[(node.text or '').strip() for node in root.findall('software-tags/tag')],
+        )
 
     def payload(self, name: str) -> PayloadRecord | None:
         for item in self.payloads:
@@ -179,9 +196,13 @@ class Component:
             id=component_id,
             name=name_spec.get('name') if name_spec is not None else None,
             version=version_spec.get('version') if version_spec is not None else None,
-            vendor=_text(root, 'vendor', ''), summary=_text(root, 'summary', ''),
+            vendor=_text(root, 'vendor', ''),
+            summary=_text(root, 'summary', ''),
             vib_ids=[(node.text or '').strip() for node in root.findall('vibList/vibID')],
-            xml=bytes(xml), reserved=reserved, member=member)
+            xml=bytes(xml),
+            reserved=reserved,
+            member=member,
+        )
 
 
 class ImageProfile:
@@ -191,12 +212,19 @@ class ImageProfile:
     class does not know about; an unedited profile is written back as its original bytes.
     """
 
-    _FIELDS = {'name': 'name', 'creator': 'creator', 'profile_id': 'profileID', 'creation_time': 'creationtime',
-               'modified_time': 'modifiedtime', 'serialno': 'serialno', 'description': 'description',
-               'readonly': 'readonly', 'acceptance_level': 'acceptancelevel'}
+    _FIELDS = {
+        'name': 'name',
+        'creator': 'creator',
+        'profile_id': 'profileID',
+        'creation_time': 'creationtime',
+        'modified_time': 'modifiedtime',
+        'serialno': 'serialno',
+        'description': 'description',
+        'readonly': 'readonly',
+        'acceptance_level': 'acceptancelevel',
+    }
     # installer order (esxi-formats §3.3): where a missing element is created
-    _ORDER = ('name', 'creator', 'profileID', 'creationtime', 'modifiedtime', 'serialno', 'description', 'readonly',
-              'viblist', 'acceptancelevel')
+    _ORDER = ('name', 'creator', 'profileID', 'creationtime', 'modifiedtime', 'serialno', 'description', 'readonly', 'viblist', 'acceptancelevel')
 
     def __init__(self, xml: bytes, member: str | None = None, what: str | None = None):
         self.member = member
@@ -248,7 +276,7 @@ class ImageProfile:
         """``{vib_id: {payload_name: local_name}}`` in profile order."""
         result = {}
         viblist = self._viblist()
-        for node in (viblist.findall('vib') if viblist is not None else ()):
+        for node in viblist.findall('vib') if viblist is not None else ():
             vib_id = _text(node, 'vib-id', '')
             result[vib_id] = {p.get('payload-name', ''): (p.text or '').strip() for p in node.findall('payloads/payload')}
         return result
@@ -293,10 +321,12 @@ for _attr in ImageProfile._FIELDS:
 # every spelling seen in the wild (PartnerSupported, Partner) reads as the XML token the installer writes
 ImageProfile.acceptance_level = property(
     lambda self: None if self.get_field('acceptance_level') is None else _acceptance_token(self.get_field('acceptance_level')),
-    doc='Acceptance level of the profile as an XML token (certified, accepted, partner, community); None if absent.')
+    doc='Acceptance level of the profile as an XML token (certified, accepted, partner, community); None if absent.',
+)
 
 
 # -- the database ----------------------------------------------------------------------------------
+
 
 @dataclass
 class _Member:
@@ -360,8 +390,7 @@ class ImageDatabase:
                     name = _check_member(info, what)
                     total += max(info.size, 0)
                     if total > max_size:
-                        raise UnsafeArchiveError('expands to more than %d MiB: refusing (possible archive bomb)'
-                                                 % (max_size // (1024 * 1024)), path=what)
+                        raise UnsafeArchiveError('expands to more than %d MiB: refusing (possible archive bomb)' % (max_size // (1024 * 1024)), path=what)
                     if not name:
                         continue
                     data = b''
@@ -452,8 +481,9 @@ class ImageDatabase:
     def used_local_names(self) -> set:
         return set().union(*(profile.local_names for profile in self.profiles)) if self.profiles else set()
 
-    def allocate_local_name(self, payload_name: str, payload_type: str, vfat_name: str | None = None, *, reserved: Iterable[str] = (),
-                            for_iso: bool = False) -> str:
+    def allocate_local_name(
+        self, payload_name: str, payload_type: str, vfat_name: str | None = None, *, reserved: Iterable[str] = (), for_iso: bool = False
+    ) -> str:
         """Local (bootbank/ISO) file name for a new payload, by the installer's rule (esxi-formats §3.5).
 
         A unique ``vfat_name`` is used as is (lower-cased).  Otherwise the name is the first 8
@@ -491,8 +521,7 @@ class ImageDatabase:
                 return candidate
             number += 1
 
-    def add_vib(self, vib_id: str, name: str, xml_bytes: bytes, *, payloads: dict, orig: bytes | None = None,
-                sig: bytes | None = None) -> VibRecord:
+    def add_vib(self, vib_id: str, name: str, xml_bytes: bytes, *, payloads: dict, orig: bytes | None = None, sig: bytes | None = None) -> VibRecord:
         """Add a VIB descriptor (and ``.orig``/``.sig``) and its entry ``{payload_name: local_name}`` in every profile.
 
         A database with several profiles (a hand-made or OEM remaster) gets the VIB in each: which one the

@@ -69,14 +69,14 @@ class LegacyDriver:
 def _kind(path):
     if path == SIMPLE_MAP:
         return 'simple.map'
-    if path.startswith(MODULE_DIR) and '/' not in path[len(MODULE_DIR):]:
+    if path.startswith(MODULE_DIR) and '/' not in path[len(MODULE_DIR) :]:
         return 'module'
-    if _NATIVE_IDS.match(path) or (path.startswith(IDS_DIR) and path.endswith('.ids') and '/' not in path[len(IDS_DIR):]):
+    if _NATIVE_IDS.match(path) or (path.startswith(IDS_DIR) and path.endswith('.ids') and '/' not in path[len(IDS_DIR) :]):
         return 'ids'
     if _NATIVE_MAP.match(path):
         return 'map'
     for directory in MAP_DIRS:
-        if path.startswith(directory) and path.endswith('.map') and '/' not in path[len(directory):]:
+        if path.startswith(directory) and path.endswith('.map') and '/' not in path[len(directory) :]:
             return 'map'
     return None
 
@@ -92,12 +92,18 @@ def _missing_and_extra(found, extras, label):
     if extras:
         problems.append('unexpected extra file(s): %s' % ', '.join(extras))
     if problems:
-        raise FormatError('not a legacy driver tgz (it must hold exactly a vmkernel module, a .map and a .ids file): %s'
-                          % '; '.join(problems), path=label)
+        raise FormatError('not a legacy driver tgz (it must hold exactly a vmkernel module, a .map and a .ids file): %s' % '; '.join(problems), path=label)
 
 
-def read_legacy_tgz(path: str, limits: Limits = DEFAULT_LIMITS, name: str | None = None, *, version: str = DEFAULT_VERSION,
-                    vendor: str = DEFAULT_VENDOR, payload_name: str | None = None) -> LegacyDriver:
+def read_legacy_tgz(
+    path: str,
+    limits: Limits = DEFAULT_LIMITS,
+    name: str | None = None,
+    *,
+    version: str = DEFAULT_VERSION,
+    vendor: str = DEFAULT_VENDOR,
+    payload_name: str | None = None,
+) -> LegacyDriver:
     """Check a legacy driver tgz and describe it as a community VIB. One streaming pass over the file."""
     label = path
     found = {'module': [], 'map': [], 'ids': []}
@@ -110,9 +116,10 @@ def read_legacy_tgz(path: str, limits: Limits = DEFAULT_LIMITS, name: str | None
         info = inspect_module(module_spool, found['module'][0])
     legacy = _describe(path, label, found, dirs=dirs, small=small, info=info, mtime=mtime, hashes=hashes, naming=(name, version, vendor, payload_name))
     if rooted:
-        legacy.warnings.append('the tgz stores absolute member names (%s%s); they were read as relative to /, but '
-                               'rebuild the tgz with relative names (tar -C root -czf x.tgz usr etc) to be safe'
-                               % (', '.join(rooted[:3]), ', ...' if len(rooted) > 3 else ''))
+        legacy.warnings.append(
+            'the tgz stores absolute member names (%s%s); they were read as relative to /, but '
+            'rebuild the tgz with relative names (tar -C root -czf x.tgz usr etc) to be safe' % (', '.join(rooted[:3]), ', ...' if len(rooted) > 3 else '')
+        )
     return legacy
 
 
@@ -134,8 +141,7 @@ def _scan(path, label, limits, *, found, extras, dirs, small, module_spool, root
                     if member.name.startswith('/') and member_path:
                         rooted.append(member.name)
                     if member.issym() or member.islnk():
-                        raise UnsafeArchiveError('tgz member %s is a link (to %r); links are refused'
-                                                 % (member_path, member.linkname), path=label)
+                        raise UnsafeArchiveError('tgz member %s is a link (to %r); links are refused' % (member_path, member.linkname), path=label)
                     if member.isdir():
                         dirs.add(member_path)
                         continue
@@ -144,8 +150,9 @@ def _scan(path, label, limits, *, found, extras, dirs, small, module_spool, root
                     mtime = max(mtime, int(member.mtime or 0))
                     kind = _kind(member_path)
                     if kind == 'simple.map':
-                        raise CompatibilityError('%s contains %s: this driver package was %s' % (
-                            posixpath.basename(path), SIMPLE_MAP, ESX4_EXPLANATION), path=label)
+                        raise CompatibilityError(
+                            '%s contains %s: this driver package was %s' % (posixpath.basename(path), SIMPLE_MAP, ESX4_EXPLANATION), path=label
+                        )
                     if kind is None:
                         extras.append(member_path)
                         continue
@@ -175,18 +182,18 @@ def _describe(path, label, found, *, dirs, small, info, mtime, hashes, naming):
     if info.esx4:
         warnings.append('%s is %s' % (module_path, ESX4_EXPLANATION))
     if not _NATIVE_MAP.match(map_path):
-        warnings.append('%s: ESXi 5.x+ reads driver maps from etc/vmware/driver.map.d/; a map directly in etc/vmware/ '
-                        'may be ignored' % map_path)
+        warnings.append('%s: ESXi 5.x+ reads driver maps from etc/vmware/driver.map.d/; a map directly in etc/vmware/ may be ignored' % map_path)
     module_name = posixpath.basename(module_path)
     drivers = sorted({e.driver for e in parse_map(small[map_path], '%s: %s' % (label, map_path))})
     if drivers and module_name not in drivers:
-        warnings.append('%s binds its devices to driver %s but the module file is %s; ESXi loads the module the map '
-                        'names, so these devices would get no driver' % (map_path, ', '.join(drivers), module_name))
+        warnings.append(
+            '%s binds its devices to driver %s but the module file is %s; ESXi loads the module the map '
+            'names, so these devices would get no driver' % (map_path, ', '.join(drivers), module_name)
+        )
     files = sorted(found['module'] + found['map'] + found['ids'])
     missing_dirs = sorted(_parent_dirs(files) - dirs)
     if missing_dirs:
-        warnings.append('the tgz lacks directory entries for %s; ESXi expects every parent directory as its own '
-                        'entry' % ', '.join(missing_dirs))
+        warnings.append('the tgz lacks directory entries for %s; ESXi expects every parent directory as its own entry' % ', '.join(missing_dirs))
     vib_name = name or _VIB_NAME.sub('-', module_name)
     depends = []
     if info.vmkapi:
@@ -194,23 +201,44 @@ def _describe(path, label, found, *, dirs, small, info, mtime, hashes, naming):
     depends += [Constraint(ns.replace('#', '-')) for ns in info.ns_required if ns.startswith('com.vmware.driverAPI#')]
     release = datetime.datetime.fromtimestamp(mtime, datetime.timezone.utc).isoformat()
     payload = Payload(
-        name=(payload_name or vib_name)[:15], type='tgz', size=size,
-        checksums=[Checksum('sha-256', sha256_plain, 'gunzip'), Checksum('sha-256', sha256_raw),
-                   Checksum('sha-1', sha1_plain, 'gunzip')])
+        name=(payload_name or vib_name)[:15],
+        type='tgz',
+        size=size,
+        checksums=[Checksum('sha-256', sha256_plain, 'gunzip'), Checksum('sha-256', sha256_raw), Checksum('sha-1', sha1_plain, 'gunzip')],
+    )
     descriptor = Descriptor(
-        type='bootbank', name=vib_name, version=version, vendor=vendor,
+        type='bootbank',
+        name=vib_name,
+        version=version,
+        vendor=vendor,
         summary='%s driver (converted from a legacy driver tgz)' % module_name,
-        description='vmkernel module %s%s, converted from %s' % (module_name, (' version %s' % info.version) if info.version
-                                                                 else '', os.path.basename(path)),
-        release_date=release, depends=depends, software_tags=['driver', 'module'],
-        system_requires=SystemRequires(maintenance_mode=True), files=files, acceptance_level='community',
-        live_install_allowed=False, live_remove_allowed=False, cimom_restart=False, stateless_ready=True, overlay=False,
-        payloads=[payload])
+        description='vmkernel module %s%s, converted from %s' % (module_name, (' version %s' % info.version) if info.version else '', os.path.basename(path)),
+        release_date=release,
+        depends=depends,
+        software_tags=['driver', 'module'],
+        system_requires=SystemRequires(maintenance_mode=True),
+        files=files,
+        acceptance_level='community',
+        live_install_allowed=False,
+        live_remove_allowed=False,
+        cimom_restart=False,
+        stateless_ready=True,
+        overlay=False,
+        payloads=[payload],
+    )
     if info.vmkapi is None and not info.esx4:
         warnings.append('%s declares no vmkapi namespace; the VIB has no vmkapi dependency' % module_path)
-    return LegacyDriver(descriptor=descriptor, module_path=module_path, map_path=map_path, ids_path=ids_path,
-                        map_bytes=small[map_path], ids_bytes=small[ids_path], module_info=info, files=files,
-                        warnings=warnings)
+    return LegacyDriver(
+        descriptor=descriptor,
+        module_path=module_path,
+        map_path=map_path,
+        ids_path=ids_path,
+        map_bytes=small[map_path],
+        ids_bytes=small[ids_path],
+        module_info=info,
+        files=files,
+        warnings=warnings,
+    )
 
 
 def _parent_dirs(paths):

@@ -50,9 +50,12 @@ ACCEPTANCE_NAMES = {
     'community': 'CommunitySupported',
 }
 _ACCEPTANCE_ALIASES = {
-    'vmwarecertified': 'certified', 'vmware_certified': 'certified',
-    'vmwareaccepted': 'accepted', 'vmware_accepted': 'accepted',
-    'partnersupported': 'partner', 'communitysupported': 'community',
+    'vmwarecertified': 'certified',
+    'vmware_certified': 'certified',
+    'vmwareaccepted': 'accepted',
+    'vmware_accepted': 'accepted',
+    'partnersupported': 'partner',
+    'communitysupported': 'community',
 }
 
 
@@ -61,8 +64,7 @@ def normalize_acceptance(level: str | None, label: str | None = None) -> str:
     token = (level or '').strip().lower()
     token = _ACCEPTANCE_ALIASES.get(token, token)
     if token not in ACCEPTANCE_LEVELS:
-        raise FormatError('unknown acceptance level %r (expected one of %s)' % (level, ', '.join(ACCEPTANCE_LEVELS)),
-                          path=label)
+        raise FormatError('unknown acceptance level %r (expected one of %s)' % (level, ', '.join(ACCEPTANCE_LEVELS)), path=label)
     return token
 
 
@@ -187,14 +189,25 @@ class Descriptor:
         raise KeyError(name)
 
     def relationships(self) -> dict[str, list[Constraint]]:
-        return {'depends': self.depends, 'conflicts': self.conflicts, 'replaces': self.replaces,
-                'provides': self.provides, 'compatibleWith': self.compatible_with}
+        return {
+            'depends': self.depends,
+            'conflicts': self.conflicts,
+            'replaces': self.replaces,
+            'provides': self.provides,
+            'compatibleWith': self.compatible_with,
+        }
 
     def to_element(self, include_depot_fields: bool = False) -> ElementTree.Element:
         root = ElementTree.Element('vib', {'version': self.schema_version})
-        for tag, value in (('type', self.type), ('name', self.name), ('version', self.version), ('vendor', self.vendor),
-                           ('summary', self.summary), ('description', self.description),
-                           ('release-date', self.release_date)):
+        for tag, value in (
+            ('type', self.type),
+            ('name', self.name),
+            ('version', self.version),
+            ('vendor', self.vendor),
+            ('summary', self.summary),
+            ('description', self.description),
+            ('release-date', self.release_date),
+        ):
             ElementTree.SubElement(root, tag).text = value
         urls = ElementTree.SubElement(root, 'urls')
         for key, url in self.urls:
@@ -218,24 +231,29 @@ class Descriptor:
             ElementTree.SubElement(root, 'relative-path').text = self.relative_path
             ElementTree.SubElement(root, 'packed-size').text = str(self.packed_size or 0)
             if self.vib_checksum is not None:
-                ElementTree.SubElement(root, 'checksum', {'checksum-type': self.vib_checksum.checksum_type}).text = \
-                    self.vib_checksum.value
+                ElementTree.SubElement(root, 'checksum', {'checksum-type': self.vib_checksum.checksum_type}).text = self.vib_checksum.value
         sysreq = ElementTree.SubElement(root, 'system-requires')
         if self.system_requires.maintenance_mode is not None:
-            ElementTree.SubElement(sysreq, 'maintenance-mode', dict(self.system_requires.maintenance_mode_attrs)).text = \
-                _bool_text(self.system_requires.maintenance_mode)
+            ElementTree.SubElement(sysreq, 'maintenance-mode', dict(self.system_requires.maintenance_mode_attrs)).text = _bool_text(
+                self.system_requires.maintenance_mode
+            )
         for raw in self.system_requires.other:
             sysreq.append(parse_xml(raw))
         for platform in self.system_requires.software_platforms:
-            ElementTree.SubElement(sysreq, 'softwarePlatform', {'version': platform.version, 'locale': platform.locale,
-                                                                'productLineID': platform.product_line_id})
+            ElementTree.SubElement(
+                sysreq, 'softwarePlatform', {'version': platform.version, 'locale': platform.locale, 'productLineID': platform.product_line_id}
+            )
         files = ElementTree.SubElement(root, 'file-list')
         for path in self.files:
             ElementTree.SubElement(files, 'file').text = path
         ElementTree.SubElement(root, 'acceptance-level').text = self.acceptance_level
-        for tag, value in (('live-install-allowed', self.live_install_allowed),
-                           ('live-remove-allowed', self.live_remove_allowed), ('cimom-restart', self.cimom_restart),
-                           ('stateless-ready', self.stateless_ready), ('overlay', self.overlay)):
+        for tag, value in (
+            ('live-install-allowed', self.live_install_allowed),
+            ('live-remove-allowed', self.live_remove_allowed),
+            ('cimom-restart', self.cimom_restart),
+            ('stateless-ready', self.stateless_ready),
+            ('overlay', self.overlay),
+        ):
             if value is not None:
                 ElementTree.SubElement(root, tag).text = _bool_text(value)
         payloads = ElementTree.SubElement(root, 'payloads')
@@ -264,8 +282,7 @@ class Descriptor:
 def _checksum_order(c):
     # VMware writes sha-256 gunzip first, then sha-256, then sha-1 gunzip (4.2 ordering pitfall); boot modules
     # of esx-base put their txt-mle checksum before all of them (6.7/7.0 image databases).
-    known = {('sha-256', 'txt-mle'): -1, ('sha-256', 'gunzip'): 0, ('sha-256', None): 1, ('sha-1', 'gunzip'): 2,
-             ('sha-1', None): 3}
+    known = {('sha-256', 'txt-mle'): -1, ('sha-256', 'gunzip'): 0, ('sha-256', None): 1, ('sha-1', 'gunzip'): 2, ('sha-1', None): 3}
     return known.get((c.checksum_type, c.verify_process), 4)
 
 
@@ -274,6 +291,7 @@ def sort_checksums(checksums: Iterable[Checksum]) -> list[Checksum]:
 
 
 # --- parsing ----------------------------------------------------------------------------------------
+
 
 def _raw(elem):
     """An element as a standalone XML string without its tail (kept for round trips, compared by value)."""
@@ -319,10 +337,16 @@ def _payload(elem, label):
         if not ctype or not value:
             raise FormatError('payload %s has an empty checksum element' % name, path=label)
         checksums.append(Checksum(ctype, value, c.get('verify-process')))
-    return Payload(name=name, type=ptype, size=size,
-                   uncompressed_size=_int_attr(elem, 'uncompressed-size', label, what='payload %s' % name),
-                   vfat_name=elem.get('vfat-name'), boot_order=elem.get('boot-order'), checksums=checksums,
-                   extra_attributes={k: v for k, v in elem.attrib.items() if k not in known})
+    return Payload(
+        name=name,
+        type=ptype,
+        size=size,
+        uncompressed_size=_int_attr(elem, 'uncompressed-size', label, what='payload %s' % name),
+        vfat_name=elem.get('vfat-name'),
+        boot_order=elem.get('boot-order'),
+        checksums=checksums,
+        extra_attributes={k: v for k, v in elem.attrib.items() if k not in known},
+    )
 
 
 def _system_requires(elem):
@@ -334,17 +358,38 @@ def _system_requires(elem):
             req.maintenance_mode = _bool(child.text)
             req.maintenance_mode_attrs = dict(child.attrib)
         elif child.tag == 'softwarePlatform':
-            req.software_platforms.append(SoftwarePlatform(child.get('version', ''), child.get('locale', ''),
-                                                           child.get('productLineID', '')))
+            req.software_platforms.append(SoftwarePlatform(child.get('version', ''), child.get('locale', ''), child.get('productLineID', '')))
         elif isinstance(child.tag, str):
             req.other.append(_raw(child))
     return req
 
 
-_KNOWN_TOP = frozenset((
-    'type', 'name', 'version', 'vendor', 'summary', 'description', 'release-date', 'urls', 'relationships',
-    'software-tags', 'system-requires', 'file-list', 'acceptance-level', 'live-install-allowed', 'live-remove-allowed',
-    'cimom-restart', 'stateless-ready', 'overlay', 'payloads', 'relative-path', 'packed-size', 'checksum'))
+_KNOWN_TOP = frozenset(
+    (
+        'type',
+        'name',
+        'version',
+        'vendor',
+        'summary',
+        'description',
+        'release-date',
+        'urls',
+        'relationships',
+        'software-tags',
+        'system-requires',
+        'file-list',
+        'acceptance-level',
+        'live-install-allowed',
+        'live-remove-allowed',
+        'cimom-restart',
+        'stateless-ready',
+        'overlay',
+        'payloads',
+        'relative-path',
+        'packed-size',
+        'checksum',
+    )
+)
 
 
 def local_names(root: ElementTree.Element) -> ElementTree.Element:
@@ -384,12 +429,19 @@ def descriptor_from_element(root: ElementTree.Element, label: str | None = None)
         vib_checksum = Checksum(checksum_elem.get('checksum-type', 'sha-256'), (checksum_elem.text or '').strip().lower())
     packed = _text(root, 'packed-size')
     desc = Descriptor(
-        type=required['type'], name=required['name'], version=required['version'], vendor=required['vendor'],
-        summary=_text(root, 'summary', ''), description=_text(root, 'description', ''),
+        type=required['type'],
+        name=required['name'],
+        version=required['version'],
+        vendor=required['vendor'],
+        summary=_text(root, 'summary', ''),
+        description=_text(root, 'description', ''),
         release_date=_text(root, 'release-date', ''),
         urls=[(u.get('key', ''), (u.text or '').strip()) for u in urls_elem.findall('url')] if urls_elem is not None else [],
-        depends=get_rel('depends'), conflicts=get_rel('conflicts'), replaces=get_rel('replaces'),
-        provides=get_rel('provides'), compatible_with=get_rel('compatibleWith'),
+        depends=get_rel('depends'),
+        conflicts=get_rel('conflicts'),
+        replaces=get_rel('replaces'),
+        provides=get_rel('provides'),
+        compatible_with=get_rel('compatibleWith'),
         software_tags=[(t.text or '').strip() for t in tags_elem.findall('tag')] if tags_elem is not None else [],
         system_requires=_system_requires(root.find('system-requires')),
         files=[(f.text or '').strip() for f in files_elem.findall('file')] if files_elem is not None else [],
@@ -465,14 +517,18 @@ def _plan(payload):
             plain.append((c, _HASHES[ctype]()))
         elif ctype in _HASHES and process == 'gunzip':
             if payload.type in ZSTD_PAYLOAD_TYPES:
-                skipped.append(ChecksumResult(c.checksum_type, c.verify_process, None,
-                                              'hash of the zstd-decompressed stream: zstd is not supported'))
+                skipped.append(ChecksumResult(c.checksum_type, c.verify_process, None, 'hash of the zstd-decompressed stream: zstd is not supported'))
             else:
                 gunzip.append((c, _HASHES[ctype]()))
         else:
-            skipped.append(ChecksumResult(c.checksum_type, c.verify_process, None,
-                                          'checksum type %s with verify-process %s is not supported'
-                                          % (c.checksum_type, c.verify_process or 'none')))
+            skipped.append(
+                ChecksumResult(
+                    c.checksum_type,
+                    c.verify_process,
+                    None,
+                    'checksum type %s with verify-process %s is not supported' % (c.checksum_type, c.verify_process or 'none'),
+                )
+            )
     return plain, gunzip, skipped
 
 
@@ -510,34 +566,35 @@ def verify_payload(payload: Payload, stream: IO[bytes] | io.RawIOBase, label: st
                 h.update(out)
             data = inflater.unconsumed_tail or inflater.unused_data
     if length != payload.size:
-        raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, length, payload.size),
-                          path=label)
+        raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, length, payload.size), path=label)
     if inflater is not None and not inflater.eof:
         raise FormatError('payload %s: gzip stream is truncated' % payload.name, path=label)
     check = PayloadCheck(payload.name, uncompressed_size=produced if gunzip else None)
     for c, h in plain + gunzip:
         ok = h.hexdigest() == c.value.lower()
-        check.results.append(ChecksumResult(c.checksum_type, c.verify_process, ok,
-                                            '' if ok else 'expected %s, computed %s' % (c.value, h.hexdigest())))
+        check.results.append(ChecksumResult(c.checksum_type, c.verify_process, ok, '' if ok else 'expected %s, computed %s' % (c.value, h.hexdigest())))
     check.results.extend(skipped)
-    if (gunzip and payload.uncompressed_size is not None and payload.type not in ZSTD_PAYLOAD_TYPES
-            and produced != payload.uncompressed_size):
-        check.results.append(ChecksumResult('uncompressed-size', None, False, 'uncompressed size is %d, descriptor '
-                                            'says %d' % (produced, payload.uncompressed_size)))
+    if gunzip and payload.uncompressed_size is not None and payload.type not in ZSTD_PAYLOAD_TYPES and produced != payload.uncompressed_size:
+        check.results.append(
+            ChecksumResult('uncompressed-size', None, False, 'uncompressed size is %d, descriptor says %d' % (produced, payload.uncompressed_size))
+        )
     return check
 
 
 def raise_for_mismatch(check: PayloadCheck, label: str | None = None) -> None:
     for r in check.results:
         if r.ok is False:
-            raise ChecksumError('payload %s: %s %s mismatch (%s)' % (
-                check.name, r.checksum_type, ('(verify-process %s)' % r.verify_process) if r.verify_process else '',
-                r.note), path=label)
+            raise ChecksumError(
+                'payload %s: %s %s mismatch (%s)'
+                % (check.name, r.checksum_type, ('(verify-process %s)' % r.verify_process) if r.verify_process else '', r.note),
+                path=label,
+            )
 
 
 def payload_compression_supported(payload: Payload) -> tuple[bool, str]:
     """Whether we can read (and inject) this payload's contents; a reason string when not."""
     if payload.type in ZSTD_PAYLOAD_TYPES:
-        return False, ('payload %s has type %s (gzip around zstd, ESXi 9.0); zstd payloads are not supported for '
-                       'reading or injection' % (payload.name, payload.type))
+        return False, (
+            'payload %s has type %s (gzip around zstd, ESXi 9.0); zstd payloads are not supported for reading or injection' % (payload.name, payload.type)
+        )
     return True, ''

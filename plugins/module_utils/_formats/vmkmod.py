@@ -21,13 +21,26 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import For
 if TYPE_CHECKING:
     from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Constraint
 
-ESX4_EXPLANATION = ('built for ESX(i) 4.x: ESX 4.x driver binaries do not load on ESXi 5.0 or later '
-                    '(vmkload_mod fails with "Module does not provide a license tag"); use a driver built for ESXi 5.x or later')
+ESX4_EXPLANATION = (
+    'built for ESX(i) 4.x: ESX 4.x driver binaries do not load on ESXi 5.0 or later '
+    '(vmkload_mod fails with "Module does not provide a license tag"); use a driver built for ESXi 5.x or later'
+)
 
 # vmkapi (major, minor) -> lowest ESXi release providing it (table in section 7.4).
 VMKAPI_RELEASES = {
-    (2, 0): '5.0', (2, 1): '5.1', (2, 2): '5.5', (2, 3): '6.0', (2, 4): '6.5', (2, 5): '6.7', (2, 6): '7.0',
-    (2, 9): '7.0U3', (2, 10): '8.0', (2, 11): '8.0U1', (2, 12): '8.0U2', (2, 13): '8.0U3', (3, 0): '9.0',
+    (2, 0): '5.0',
+    (2, 1): '5.1',
+    (2, 2): '5.5',
+    (2, 3): '6.0',
+    (2, 4): '6.5',
+    (2, 5): '6.7',
+    (2, 6): '7.0',
+    (2, 9): '7.0U3',
+    (2, 10): '8.0',
+    (2, 11): '8.0U1',
+    (2, 12): '8.0U2',
+    (2, 13): '8.0U3',
+    (3, 0): '9.0',
 }
 # vmklinux (driverAPI) drivers stopped working when 7.0 removed vmklinux.
 VMKLINUX_LAST_RELEASE = '6.7'
@@ -100,8 +113,9 @@ def _read_at(fileobj, offset, size, *, path, what):
 def _sections(fileobj, path):
     """{name: (offset, size)} from the ELF64 little-endian section header table."""
     ident = _read_at(fileobj, 0, 64, path=path, what='ELF header')
-    (e_type, e_machine, _ver, _entry, _phoff, e_shoff, _flags, _ehsize, _phentsize, _phnum, e_shentsize, e_shnum,
-     e_shstrndx) = struct.unpack_from('<HHIQQQIHHHHHH', ident, 16)
+    (e_type, e_machine, _ver, _entry, _phoff, e_shoff, _flags, _ehsize, _phentsize, _phnum, e_shentsize, e_shnum, e_shstrndx) = struct.unpack_from(
+        '<HHIQQQIHHHHHH', ident, 16
+    )
     if e_shentsize != 64 or e_shnum == 0 or e_shnum > 65000 or e_shstrndx >= e_shnum:
         raise FormatError('vmkernel module %s has a corrupt ELF section table' % path)
     table = _read_at(fileobj, e_shoff, e_shentsize * e_shnum, path=path, what='section table')
@@ -113,7 +127,7 @@ def _sections(fileobj, path):
     sections = {}
     for sh_name, sh_type, _f, _a, sh_offset, sh_size, _l, _i, _al, _e in headers:
         end = names.find(b'\x00', sh_name)
-        name = names[sh_name:end if end >= 0 else None].decode('ascii', 'replace')
+        name = names[sh_name : end if end >= 0 else None].decode('ascii', 'replace')
         if sh_type != 8:  # SHT_NOBITS has no file data
             sections.setdefault(name, (sh_offset, sh_size))
     return e_type, e_machine, sections

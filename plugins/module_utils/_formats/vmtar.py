@@ -25,8 +25,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import
 
 BLOCK = 512
 VMTAR_MAGIC = b'visor '
-_TYPES = {b'0': 'file', b'\x00': 'file', b'7': 'file', b'1': 'hardlink', b'2': 'symlink', b'3': 'chardev',
-          b'4': 'blockdev', b'5': 'dir', b'6': 'fifo'}
+_TYPES = {b'0': 'file', b'\x00': 'file', b'7': 'file', b'1': 'hardlink', b'2': 'symlink', b'3': 'chardev', b'4': 'blockdev', b'5': 'dir', b'6': 'fifo'}
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,9 @@ def _check_header_checksum(header, label, name):
 
 def _check_entry(entry, label, limits):
     if entry.type in ('symlink', 'hardlink') and not limits.allow_links:
-        raise UnsafeArchiveError('payload member %s is a %s (to %r); links are refused'
-                                 % (entry.name, entry.type, entry.linkname), path=label)
+        raise UnsafeArchiveError('payload member %s is a %s (to %r); links are refused' % (entry.name, entry.type, entry.linkname), path=label)
     if entry.type in ('chardev', 'blockdev', 'fifo'):
-        raise UnsafeArchiveError('payload member %s is a device or fifo, which a driver payload never contains'
-                                 % entry.name, path=label)
+        raise UnsafeArchiveError('payload member %s is a device or fifo, which a driver payload never contains' % entry.name, path=label)
 
 
 def _read_vmtar_headers(stream, label, limits):
@@ -105,9 +102,14 @@ def _read_vmtar_headers(stream, label, limits):
         if etype == 'other':
             raise FormatError('vmtar member %s has unknown type flag %r' % (name, flag), path=label)
         path = safe_member_path(name.rstrip('/'), label, 'payload member')
-        entry = TarEntry(name=path, type=etype, size=_octal(header[124:136], label, name) if etype == 'file' else 0,
-                         mode=_octal(header[100:108], label, name), offset=struct.unpack('<I', header[496:500])[0],
-                         linkname=header[157:257].split(b'\x00', 1)[0].decode('utf-8', 'replace'))
+        entry = TarEntry(
+            name=path,
+            type=etype,
+            size=_octal(header[124:136], label, name) if etype == 'file' else 0,
+            mode=_octal(header[100:108], label, name),
+            offset=struct.unpack('<I', header[496:500])[0],
+            linkname=header[157:257].split(b'\x00', 1)[0].decode('utf-8', 'replace'),
+        )
         _check_entry(entry, label, limits)
         entries.append(entry)
         if len(entries) > limits.max_members:
@@ -122,12 +124,12 @@ def _scan_vmtar(stream, label, limits, *, want, consume):
             consume(entry, io.BytesIO(b''))  # an empty file has no data, whatever offset its header gives
             continue
         if entry.offset < pos:
-            raise FormatError('vmtar member %s has data offset %d inside the header area or overlapping another '
-                              'member' % (entry.name, entry.offset), path=label)
+            raise FormatError(
+                'vmtar member %s has data offset %d inside the header area or overlapping another member' % (entry.name, entry.offset), path=label
+            )
         skipped = _skip(stream, entry.offset - pos)
         if skipped != entry.offset - pos:
-            raise FormatError('vmtar member %s: data offset %d is past the end of the payload' % (entry.name, entry.offset),
-                              path=label)
+            raise FormatError('vmtar member %s: data offset %d is past the end of the payload' % (entry.name, entry.offset), path=label)
         bounded = BoundedReader(stream, entry.size, label, what='payload member %s' % entry.name)
         consume(entry, io.BufferedReader(bounded))
         while bounded.read(1024 * 1024):
@@ -166,8 +168,7 @@ def _scan_tar(stream, label, limits, *, want, consume):
                     etype = 'blockdev'
                 else:
                     etype = 'fifo'
-                entry = TarEntry(name=path, type=etype, size=member.size if etype == 'file' else 0, mode=member.mode,
-                                 linkname=member.linkname or '')
+                entry = TarEntry(name=path, type=etype, size=member.size if etype == 'file' else 0, mode=member.mode, linkname=member.linkname or '')
                 _check_entry(entry, label, limits)
                 entries.append(entry)
                 if len(entries) > limits.max_members:
@@ -181,9 +182,16 @@ def _scan_tar(stream, label, limits, *, want, consume):
     return entries
 
 
-def scan_payload(raw: IO[bytes] | io.RawIOBase, payload_type: str, label: str, *, limits: Limits = DEFAULT_LIMITS,
-                 want: Callable[[TarEntry], bool] | None = None, consume: Callable[[TarEntry, IO[bytes]], object] | None = None,
-                 compressed_size: int | None = None) -> list[TarEntry]:
+def scan_payload(
+    raw: IO[bytes] | io.RawIOBase,
+    payload_type: str,
+    label: str,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    want: Callable[[TarEntry], bool] | None = None,
+    consume: Callable[[TarEntry, IO[bytes]], object] | None = None,
+    compressed_size: int | None = None,
+) -> list[TarEntry]:
     """Read a ``vgz``/``tgz`` payload from the binary stream ``raw`` (its member bytes, read forward once).
 
     Returns the list of TarEntry (files, dirs, ...). For each regular file with ``want(entry)`` true,
@@ -191,8 +199,7 @@ def scan_payload(raw: IO[bytes] | io.RawIOBase, payload_type: str, label: str, *
     the call). Raises UnsupportedError for xz/zstd inner streams and other payload types.
     """
     if payload_type not in ('vgz', 'tgz', 'vzstd', 'installer_vgz'):
-        raise UnsupportedError('payload type %s has no file list we can read (only vgz and tgz)' % payload_type,
-                               path=label)
+        raise UnsupportedError('payload type %s has no file list we can read (only vgz and tgz)' % payload_type, path=label)
     want = want or (lambda entry: False)
     consume = consume or (lambda entry, stream: None)
     magic = raw.read(2)
@@ -202,25 +209,29 @@ def scan_payload(raw: IO[bytes] | io.RawIOBase, payload_type: str, label: str, *
     head = stream.peek(BLOCK)[:BLOCK]
     kind = sniff_inner(head)
     if kind in ('xz', 'zstd'):
-        raise UnsupportedError('%s payload holds an %s-compressed stream inside its gzip layer; %s is not supported '
-                               '(ESXi 9.0 vzstd payloads and xz base tardisks cannot be read or injected by this '
-                               'collection)' % (payload_type, kind, kind), path=label)
+        raise UnsupportedError(
+            '%s payload holds an %s-compressed stream inside its gzip layer; %s is not supported '
+            '(ESXi 9.0 vzstd payloads and xz base tardisks cannot be read or injected by this '
+            'collection)' % (payload_type, kind, kind),
+            path=label,
+        )
     if kind == 'vmtar':
         return _scan_vmtar(stream, label, limits, want=want, consume=consume)
     if kind == 'tar':
         return _scan_tar(stream, label, limits, want=want, consume=consume)
-    raise FormatError('%s payload does not contain a vmtar or tar archive (found %s data)' % (payload_type, kind),
-                      path=label)
+    raise FormatError('%s payload does not contain a vmtar or tar archive (found %s data)' % (payload_type, kind), path=label)
 
 
-def list_payload(raw: IO[bytes] | io.RawIOBase, payload_type: str, label: str, *, limits: Limits = DEFAULT_LIMITS,
-                 compressed_size: int | None = None) -> list[TarEntry]:
+def list_payload(
+    raw: IO[bytes] | io.RawIOBase, payload_type: str, label: str, *, limits: Limits = DEFAULT_LIMITS, compressed_size: int | None = None
+) -> list[TarEntry]:
     """Just the entries of a payload."""
     return scan_payload(raw, payload_type, label, limits=limits, compressed_size=compressed_size)
 
 
-def read_payload_file(raw: IO[bytes] | io.RawIOBase, payload_type: str, path: str, *, label: str, limits: Limits = DEFAULT_LIMITS,
-                      max_size: int | None = None) -> bytes:
+def read_payload_file(
+    raw: IO[bytes] | io.RawIOBase, payload_type: str, path: str, *, label: str, limits: Limits = DEFAULT_LIMITS, max_size: int | None = None
+) -> bytes:
     """The bytes of one (small) file inside a payload; KeyError when absent."""
     found = {}
     cap = max_size or limits.max_metadata_size
@@ -230,6 +241,7 @@ def read_payload_file(raw: IO[bytes] | io.RawIOBase, payload_type: str, path: st
         if len(data) > cap:
             raise UnsafeArchiveError('payload file %s is larger than %d bytes' % (entry.name, cap), path=label)
         found['data'] = data
+
     scan_payload(raw, payload_type, label, limits=limits, want=lambda e: e.name == path.strip('/'), consume=consume)
     if 'data' not in found:
         raise KeyError(path)

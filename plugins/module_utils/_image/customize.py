@@ -31,15 +31,39 @@ def _dest_manifest(dest):
         return None  # not an ISO (or a broken one): it gets rewritten
 
 
-def customize_iso(src: str, dest: str, add: Iterable[str] = (), *, remove: Iterable[str] = (), kickstart: str | None = None,
-                  kernelopt: str | None = None, kernelopt_add: Iterable[str] = (), boot_title: str | None = None,
-                  boot_timeout: int | None = None, acceptance_level: str | None = None, volume_id: str | None = None,
-                  skip_compatibility_check: bool = False, force: bool = False, check_mode: bool = False, checksum: bool = True) -> dict:
+def customize_iso(
+    src: str,
+    dest: str,
+    add: Iterable[str] = (),
+    *,
+    remove: Iterable[str] = (),
+    kickstart: str | None = None,
+    kernelopt: str | None = None,
+    kernelopt_add: Iterable[str] = (),
+    boot_title: str | None = None,
+    boot_timeout: int | None = None,
+    acceptance_level: str | None = None,
+    volume_id: str | None = None,
+    skip_compatibility_check: bool = False,
+    force: bool = False,
+    check_mode: bool = False,
+    checksum: bool = True,
+) -> dict:
     """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...)."""
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
-    request = Request(add, remove, kickstart, kernelopt=kernelopt, kernelopt_add=kernelopt_add, boot_title=boot_title, boot_timeout=boot_timeout, acceptance_level=acceptance_level,
-                      volume_id=volume_id, skip_compatibility_check=skip_compatibility_check)
+    request = Request(
+        add,
+        remove,
+        kickstart,
+        kernelopt=kernelopt,
+        kernelopt_add=kernelopt_add,
+        boot_title=boot_title,
+        boot_timeout=boot_timeout,
+        acceptance_level=acceptance_level,
+        volume_id=volume_id,
+        skip_compatibility_check=skip_compatibility_check,
+    )
     for path in request.add + ([request.kickstart] if request.kickstart else []):
         if not os.path.isfile(path):
             raise EsxiCustomizerError('does not exist or is not a file', path=path)
@@ -51,9 +75,17 @@ def customize_iso(src: str, dest: str, add: Iterable[str] = (), *, remove: Itera
         up_to_date = existing is not None and existing.get('digest') == plan.digest
         changed = force or not up_to_date
         result = {
-            'changed': changed, 'dest': dest, 'added': plan.added, 'replaced': plan.replaced, 'removed': plan.removed,
-            'components_added': plan.components_added, 'acceptance_level': plan.acceptance_level, 'boot': plan.boot,
-            'warnings': plan.warnings, 'diff': plan.diff if changed else [], 'manifest_digest': plan.digest,
+            'changed': changed,
+            'dest': dest,
+            'added': plan.added,
+            'replaced': plan.replaced,
+            'removed': plan.removed,
+            'components_added': plan.components_added,
+            'acceptance_level': plan.acceptance_level,
+            'boot': plan.boot,
+            'warnings': plan.warnings,
+            'diff': plan.diff if changed else [],
+            'manifest_digest': plan.digest,
         }
         if not changed:
             result['size'] = os.path.getsize(dest)

@@ -67,9 +67,14 @@ class IsoEdits:
     * ``volume_id``: a new primary volume identifier, or None to keep the source's.
     """
 
-    def __init__(self, add: Mapping[str, BytesContent | FileSliceContent | StreamContent] | None = None,
-                 replace: Mapping[str, BytesContent | FileSliceContent | StreamContent] | None = None,
-                 remove: Iterable[str] | None = None, *, volume_id: str | None = None):
+    def __init__(
+        self,
+        add: Mapping[str, BytesContent | FileSliceContent | StreamContent] | None = None,
+        replace: Mapping[str, BytesContent | FileSliceContent | StreamContent] | None = None,
+        remove: Iterable[str] | None = None,
+        *,
+        volume_id: str | None = None,
+    ):
         self.add = dict(add or {})
         self.replace = dict(replace or {})
         self.remove = list(remove or [])
@@ -89,6 +94,8 @@ def normalize_volume_id(volume_id: str) -> str:
     upper-cased), 1-32 characters ``A-Z 0-9 _ - .`` or space; EsxiCustomizerError for anything else."""
     value = str(volume_id).strip().upper()
     if not re.match(r'^[A-Z0-9_\-. ]{1,32}$', value):
-        raise EsxiCustomizerError('volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space (ISO 9660 allows no more; '
-                                  'it is %d characters)' % (volume_id, len(str(volume_id).strip())))
+        raise EsxiCustomizerError(
+            'volume_id %r must be 1-32 characters A-Z 0-9 _ - . or space (ISO 9660 allows no more; '
+            'it is %d characters)' % (volume_id, len(str(volume_id).strip()))
+        )
     return value

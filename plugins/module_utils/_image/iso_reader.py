@@ -27,6 +27,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import Esx
 try:
     import pycdlib
     from pycdlib.pycdlibexception import PyCdlibException
+
     HAS_PYCDLIB = True
     PYCDLIB_IMPORT_ERROR = None
 except ImportError as exc:  # the module reports missing_required_lib('pycdlib')
@@ -36,14 +37,14 @@ except ImportError as exc:  # the module reports missing_required_lib('pycdlib')
     class PyCdlibException(Exception):
         pass
 
+
 SECTOR = 2048
 CHUNK_SIZE = 1024 * 1024
-PLATFORMS = {0x00: 'bios', 0x01: 'ppc', 0x02: 'mac', 0xef: 'uefi'}
+PLATFORMS = {0x00: 'bios', 0x01: 'ppc', 0x02: 'mac', 0xEF: 'uefi'}
 MEDIA_TYPES = {0: 'no-emulation', 1: 'floppy-1.2M', 2: 'floppy-1.44M', 3: 'floppy-2.88M', 4: 'hard-disk'}
 
 # what a corrupt image can make pycdlib raise besides its own exceptions
-_PARSE_ERRORS = (PyCdlibException, struct.error, ValueError, IndexError, KeyError, UnicodeDecodeError, AttributeError,
-                 RecursionError)
+_PARSE_ERRORS = (PyCdlibException, struct.error, ValueError, IndexError, KeyError, UnicodeDecodeError, AttributeError, RecursionError)
 
 
 def normalize(path: str) -> str:
@@ -149,11 +150,10 @@ class IsoReader:
             if descriptor[0] == 255:  # set terminator before any primary descriptor
                 break
             if descriptor[0] == 1:
-                blocks, = struct.unpack_from('<I', descriptor, 80)
-                block_size, = struct.unpack_from('<H', descriptor, 128)
+                (blocks,) = struct.unpack_from('<I', descriptor, 80)
+                (block_size,) = struct.unpack_from('<H', descriptor, 128)
                 if blocks * block_size > size:
-                    raise FormatError('is truncated: the volume is %d bytes but the file has only %d' % (blocks * block_size, size),
-                                      path=self.path)
+                    raise FormatError('is truncated: the volume is %d bytes but the file has only %d' % (blocks * block_size, size), path=self.path)
                 return
         raise FormatError('is not an ISO 9660 image (no primary volume descriptor; %d bytes)' % size, path=self.path)
 
@@ -211,8 +211,7 @@ class IsoReader:
     def _check_size(self) -> None:
         actual = self._file_size()
         if actual < self.volume_size:
-            raise FormatError('is truncated: the volume is %d bytes but the file has only %d' % (self.volume_size, actual),
-                              path=self.path)
+            raise FormatError('is truncated: the volume is %d bytes but the file has only %d' % (self.volume_size, actual), path=self.path)
 
     @staticmethod
     def _identifier(value) -> str:
@@ -396,7 +395,8 @@ class IsoReader:
             media=MEDIA_TYPES.get(entry.boot_media_type, str(entry.boot_media_type)),
             bootable=entry.boot_indicator == 0x88,
             boot_info_table=entry.inode is not None and entry.inode.boot_info_table is not None,
-            size=size)
+            size=size,
+        )
 
 
 def _iso9660_name(record) -> str:

@@ -41,6 +41,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import
 try:
     import pycdlib
     from pycdlib import pycdlibexception
+
     PYCDLIB_IMPORT_ERROR = None
     _PyCdlibBase = pycdlib.PyCdlib
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test only
@@ -91,6 +92,7 @@ def existing_record_path(iso: _StreamingPyCdlib, path: str) -> str:
 
 # --- pinned clock ---------------------------------------------------------------------------
 
+
 class _PinnedClock:
     """Stands in for the ``time`` module inside pycdlib: one instant, always UTC."""
 
@@ -117,6 +119,7 @@ def pinned_clock(epoch: float) -> Iterator[_PinnedClock]:
     import pycdlib.headervd
     import pycdlib.pycdlib
     import pycdlib.udf
+
     modules = [pycdlib.pycdlib, pycdlib.headervd, pycdlib.dates, pycdlib.udf]
     clock = _PinnedClock(epoch)
     with _CLOCK_LOCK:
@@ -143,6 +146,7 @@ def volume_epoch(iso: pycdlib.PyCdlib) -> int | None:
 
 
 # --- copying ----------------------------------------------------------------------------------
+
 
 class _StreamingPyCdlib(_PyCdlibBase):
     """pycdlib with a data-copy step that copies extents kernel-side (see module docstring)."""
@@ -291,6 +295,7 @@ def apply_edits(iso: _StreamingPyCdlib, edits: IsoEdits, opened: list[IO[bytes] 
             if iso.joliet_vd is not None:
                 # Joliet readers (Windows) show the supplementary descriptor's id: UCS-2, 16 characters.
                 from pycdlib import utils as pycdlib_utils
+
                 iso.joliet_vd.volume_identifier = pycdlib_utils.encode_space_pad(edits.volume_id[:16].encode('ascii'), 32, 'utf-16_be')
     except pycdlibexception.PyCdlibException as err:
         raise EsxiCustomizerError('cannot apply the ISO edits: %s' % err, path=iso.source_name) from None
@@ -304,14 +309,23 @@ def _volume_identifier(volume_id):
 
 # --- atomic output ----------------------------------------------------------------------------
 
+
 def _write_failed(err, dest):
     if err.errno in (errno.ENOSPC, errno.EDQUOT):
         return EsxiCustomizerError('no space left on the device while writing the new image; %s was left unchanged' % dest, path=os.path.dirname(dest))
     return EsxiCustomizerError('cannot write the new image (%s); %s was left unchanged' % (err.strerror or err, dest), path=err.filename or dest)
 
 
-def write_iso(src: str, dest: str, edits: IsoEdits, *, epoch: int | None = None, checksum: bool = True, allow_kernel_copy: bool = True,
-              progress: Callable[[int, int], object] | None = None) -> WriteResult:
+def write_iso(
+    src: str,
+    dest: str,
+    edits: IsoEdits,
+    *,
+    epoch: int | None = None,
+    checksum: bool = True,
+    allow_kernel_copy: bool = True,
+    progress: Callable[[int, int], object] | None = None,
+) -> WriteResult:
     """Write ``src`` with ``edits`` applied to ``dest`` atomically; return a :class:`WriteResult`.
 
     ``epoch``: the instant every new timestamp gets (default: the source's volume creation date).

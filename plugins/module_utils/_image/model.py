@@ -61,8 +61,7 @@ def read_bootcfg(reader: IsoReader, iso_path: str) -> BootCfg | None:
 class EsxiImage:
     """An opened ESXi installer ISO; a context manager (closes the underlying file)."""
 
-    def __init__(self, reader: IsoReader, bios: BootCfg, uefi: BootCfg | None, *, imgdb: ImageDatabase | None,
-                 imgdb_entry: IsoEntry | None):
+    def __init__(self, reader: IsoReader, bios: BootCfg, uefi: BootCfg | None, *, imgdb: ImageDatabase | None, imgdb_entry: IsoEntry | None):
         self.reader = reader
         self.path = reader.path
         self.bootcfg_bios = bios
@@ -126,8 +125,7 @@ class EsxiImage:
     def _esx_base_version(self) -> str | None:
         if self.imgdb is None:
             return None
-        versions = [vib.version for vib in self.imgdb.vibs_by_name('esx-base')
-                    if self.profile is None or vib.vib_id in self.profile.vibs]
+        versions = [vib.version for vib in self.imgdb.vibs_by_name('esx-base') if self.profile is None or vib.vib_id in self.profile.vibs]
         return versions[0] if versions else None
 
     @property
@@ -252,8 +250,7 @@ class EsxiImage:
                     found.append('VIB %s payload %s: file /%s is missing from the ISO' % (vib_id, payload_name, local_name.upper()))
                 missing_in = [cfg_path for cfg_path, names in loaded.items() if local_name.lower() not in names]
                 if missing_in:
-                    found.append('VIB %s payload %s: %s is not in the modules of %s'
-                                 % (vib_id, payload_name, local_name, ' and '.join(missing_in)))
+                    found.append('VIB %s payload %s: %s is not in the modules of %s' % (vib_id, payload_name, local_name, ' and '.join(missing_in)))
         return found
 
     # -- summary -----------------------------------------------------------------------------
@@ -262,9 +259,16 @@ class EsxiImage:
     def _bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
         if cfg is None:
             return None
-        return {'path': cfg_path, 'kernel': cfg.kernel, 'kernelopt': cfg.kernelopt,
-                'modules': [module.render() for module in cfg.modules], 'title': cfg.title,
-                'timeout': cfg.timeout, 'prefix': cfg.prefix, 'build': cfg.build}
+        return {
+            'path': cfg_path,
+            'kernel': cfg.kernel,
+            'kernelopt': cfg.kernelopt,
+            'modules': [module.render() for module in cfg.modules],
+            'title': cfg.title,
+            'timeout': cfg.timeout,
+            'prefix': cfg.prefix,
+            'build': cfg.build,
+        }
 
     def vib_facts(self) -> list[dict]:
         if self.profile is None:
@@ -277,12 +281,26 @@ class EsxiImage:
                 payload = record.payload(payload_name) if record else None
                 payload_type = payload.type if payload else None
                 entry = self.payload_file(payload_type or '', payload_name, local_name)
-                entries.append({'name': payload_name, 'type': payload_type, 'local_name': local_name,
-                                'file': entry.path if entry else None, 'size': entry.size if entry else None})
-            result.append({'id': vib_id, 'name': record.name if record else None,
-                           'version': record.version if record else None, 'vendor': record.vendor if record else None,
-                           'type': record.type if record else None,
-                           'acceptance_level': record.acceptance_level if record else None, 'payloads': entries})
+                entries.append(
+                    {
+                        'name': payload_name,
+                        'type': payload_type,
+                        'local_name': local_name,
+                        'file': entry.path if entry else None,
+                        'size': entry.size if entry else None,
+                    }
+                )
+            result.append(
+                {
+                    'id': vib_id,
+                    'name': record.name if record else None,
+                    'version': record.version if record else None,
+                    'vendor': record.vendor if record else None,
+                    'type': record.type if record else None,
+                    'acceptance_level': record.acceptance_level if record else None,
+                    'payloads': entries,
+                }
+            )
         return result
 
     def facts(self) -> dict:
@@ -295,20 +313,31 @@ class EsxiImage:
             'volume_id': self.reader.volume_id,
             'application_id': self.reader.application_id,
             'size': self.reader.volume_size,
-            'profile': None if profile is None else {
-                'name': profile.name, 'creator': profile.creator, 'acceptance_level': profile.acceptance_level,
-                'description': profile.description, 'profile_id': profile.profile_id,
-                'creation_time': profile.creation_time, 'modified_time': profile.modified_time},
+            'profile': None
+            if profile is None
+            else {
+                'name': profile.name,
+                'creator': profile.creator,
+                'acceptance_level': profile.acceptance_level,
+                'description': profile.description,
+                'profile_id': profile.profile_id,
+                'creation_time': profile.creation_time,
+                'modified_time': profile.modified_time,
+            },
             'vibs': self.vib_facts(),
-            'components': sorted(component.id for component in self.imgdb.components.values() if not component.reserved)
-            if self.imgdb is not None else [],
-            'boot': {'bios': self._bootcfg_facts(BIOS_BOOTCFG, self.bootcfg_bios),
-                     'uefi': self._bootcfg_facts(UEFI_BOOTCFG, self.bootcfg_uefi)},
-            'el_torito': [{'platform': entry.platform, 'path': entry.path, 'load_size': entry.load_size,
-                           'boot_info_table': entry.boot_info_table, 'bootable': entry.bootable}
-                          for entry in self.el_torito()],
-            'filesystems': {'iso9660': True, 'joliet': self.reader.has_joliet, 'rock_ridge': self.reader.has_rock_ridge,
-                            'udf': self.reader.has_udf},
+            'components': sorted(component.id for component in self.imgdb.components.values() if not component.reserved) if self.imgdb is not None else [],
+            'boot': {'bios': self._bootcfg_facts(BIOS_BOOTCFG, self.bootcfg_bios), 'uefi': self._bootcfg_facts(UEFI_BOOTCFG, self.bootcfg_uefi)},
+            'el_torito': [
+                {
+                    'platform': entry.platform,
+                    'path': entry.path,
+                    'load_size': entry.load_size,
+                    'boot_info_table': entry.boot_info_table,
+                    'bootable': entry.bootable,
+                }
+                for entry in self.el_torito()
+            ],
+            'filesystems': {'iso9660': True, 'joliet': self.reader.has_joliet, 'rock_ridge': self.reader.has_rock_ridge, 'udf': self.reader.has_udf},
             'kickstart': self.kickstart,
             'problems': self.problems(),
         }

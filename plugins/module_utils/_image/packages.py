@@ -92,7 +92,7 @@ def _is_ids(path):
 
 
 def _is_module(path):
-    return path.startswith(MODULE_DIR) and '/' not in path[len(MODULE_DIR):]
+    return path.startswith(MODULE_DIR) and '/' not in path[len(MODULE_DIR) :]
 
 
 def _tag_pci_ids(tags):
@@ -112,9 +112,18 @@ def _tag_pci_ids(tags):
 class PackageVib:
     """One VIB of a package: descriptor model, original bytes, streamed payloads, contents analysis."""
 
-    def __init__(self, descriptor: Descriptor, descriptor_bytes: bytes, signature: bytes, *, payload_sources: dict[str, PayloadSource],
-                 label: str, limits: Limits = DEFAULT_LIMITS, warnings: Iterable[str] | None = None,
-                 packed: tuple[Checksum | None, Callable[[], IO[bytes] | io.RawIOBase], int] | None = None):
+    def __init__(
+        self,
+        descriptor: Descriptor,
+        descriptor_bytes: bytes,
+        signature: bytes,
+        *,
+        payload_sources: dict[str, PayloadSource],
+        label: str,
+        limits: Limits = DEFAULT_LIMITS,
+        warnings: Iterable[str] | None = None,
+        packed: tuple[Checksum | None, Callable[[], IO[bytes] | io.RawIOBase], int] | None = None,
+    ):
         self.descriptor = descriptor
         self.descriptor_bytes = descriptor_bytes
         self.signature = signature
@@ -199,8 +208,7 @@ class PackageVib:
             if not supported:
                 problems.append(reason)
             elif payload.type not in INJECTABLE_PAYLOAD_TYPES:
-                problems.append('payload %s has type %s; only vgz and tgz payloads of driver VIBs can be injected'
-                                % (payload.name, payload.type))
+                problems.append('payload %s has type %s; only vgz and tgz payloads of driver VIBs can be injected' % (payload.name, payload.type))
         return problems
 
     @property
@@ -210,8 +218,7 @@ class PackageVib:
     def check_injectable(self) -> None:
         """Raise UnsupportedError naming the package and the reason when :attr:`injectable` is false."""
         if self.injection_problems:
-            raise UnsupportedError('VIB %s cannot be injected: %s' % (self.vib_id, '; '.join(self.injection_problems)),
-                                   path=self.label)
+            raise UnsupportedError('VIB %s cannot be injected: %s' % (self.vib_id, '; '.join(self.injection_problems)), path=self.label)
 
     # --- contents ---------------------------------------------------------------------------------
     @property
@@ -231,9 +238,15 @@ class PackageVib:
                 continue
             try:
                 with self.open_payload(payload.name) as stream:
-                    entries = scan_payload(stream, payload.type, '%s payload %s' % (self.label, payload.name),
-                                           limits=self.limits, want=self._wanted, consume=lambda e, s: self._consume(contents, e, s),
-                                           compressed_size=payload.size)
+                    entries = scan_payload(
+                        stream,
+                        payload.type,
+                        '%s payload %s' % (self.label, payload.name),
+                        limits=self.limits,
+                        want=self._wanted,
+                        consume=lambda e, s: self._consume(contents, e, s),
+                        compressed_size=payload.size,
+                    )
             except UnsupportedError as err:
                 contents.unreadable.append((payload.name, str(err)))
                 continue
@@ -306,8 +319,7 @@ class PackageVib:
 
     @property
     def vmklinux(self) -> bool:
-        return (any(is_vmklinux_constraint(c.name) for c in self.descriptor.depends)
-                or any(m.vmklinux for m in self.contents.modules))
+        return any(is_vmklinux_constraint(c.name) for c in self.descriptor.depends) or any(m.vmklinux for m in self.contents.modules)
 
     @property
     def esx4(self) -> bool:
@@ -333,15 +345,13 @@ class PackageVib:
         if self.esx4:
             notes.append(self.esx4_reason)
         if self.vmklinux:
-            notes.append('vmklinux driver (com.vmware.driverAPI): loads on ESXi 5.x-%s only; ESXi 7.0 removed vmklinux'
-                         % VMKLINUX_LAST_RELEASE)
+            notes.append('vmklinux driver (com.vmware.driverAPI): loads on ESXi 5.x-%s only; ESXi 7.0 removed vmklinux' % VMKLINUX_LAST_RELEASE)
         version = self.vmkapi
         if version and self.min_esxi_release is None:
             notes.append('vmkapi %s is not in the release table; the lowest ESXi release is unknown' % format_vmkapi(version))
         for module in self.contents.modules:
             if module.vmkapi and version and module.vmkapi > version:
-                notes.append('%s needs vmkapi %s, more than the VIB declares (%s)' % (
-                    module.path, format_vmkapi(module.vmkapi), format_vmkapi(version)))
+                notes.append('%s needs vmkapi %s, more than the VIB declares (%s)' % (module.path, format_vmkapi(module.vmkapi), format_vmkapi(version)))
         return notes
 
     def close(self) -> None:
@@ -351,8 +361,9 @@ class PackageVib:
 class Package:
     """A loaded package. ``kind`` is 'vib', 'bundle', 'component' or 'legacy_tgz'."""
 
-    def __init__(self, path: str, kind: str, vibs: Iterable[PackageVib], *, bulletins: Iterable[Bulletin] = (), warnings: Iterable[str] = (),
-                 depot: Depot | None = None):
+    def __init__(
+        self, path: str, kind: str, vibs: Iterable[PackageVib], *, bulletins: Iterable[Bulletin] = (), warnings: Iterable[str] = (), depot: Depot | None = None
+    ):
         self.path = path
         self.kind = kind
         self.vibs = list(vibs)
@@ -387,6 +398,7 @@ class Package:
 
 # --- loaders ----------------------------------------------------------------------------------------
 
+
 def _vib_from_container(opener, total_size, label, *, limits, extent_base=None, packed=None):
     """Read descriptor, signature and payload locations from an ar container (a .vib)."""
     with opener() as stream:
@@ -413,11 +425,9 @@ def _vib_from_container(opener, total_size, label, *, limits, extent_base=None, 
     for payload in descriptor.payloads:
         member = by_name.get(payload.name)
         if member is None:
-            raise FormatError('descriptor.xml lists payload %s, but the VIB has no member of that name' % payload.name,
-                              path=label)
+            raise FormatError('descriptor.xml lists payload %s, but the VIB has no member of that name' % payload.name, path=label)
         if member.size != payload.size:
-            raise FormatError('payload %s member is %d bytes but descriptor.xml says %d'
-                              % (payload.name, member.size, payload.size), path=label)
+            raise FormatError('payload %s member is %d bytes but descriptor.xml says %d' % (payload.name, member.size, payload.size), path=label)
         extent = None
         if extent_base is not None:
             extent = (extent_base[0], extent_base[1] + member.offset, member.size)
@@ -448,11 +458,11 @@ def _load_depot(path, limits):
             opener = functools.partial(source.open, ref.member)
             stored = source.stored_extent(ref.member)
             extent_base = (stored[0], stored[1]) if stored and stored[0] else None
-            vib = _vib_from_container(opener, source.size(ref.member), label, limits=limits, extent_base=extent_base,
-                                      packed=(ref.checksum, opener, source.size(ref.member)))
+            vib = _vib_from_container(
+                opener, source.size(ref.member), label, limits=limits, extent_base=extent_base, packed=(ref.checksum, opener, source.size(ref.member))
+            )
             if vib.vib_id != ref.vib_id:
-                vib.warnings.append('bundle metadata calls this VIB %s but its descriptor says %s' % (ref.vib_id,
-                                                                                                      vib.vib_id))
+                vib.warnings.append('bundle metadata calls this VIB %s but its descriptor says %s' % (ref.vib_id, vib.vib_id))
             vibs.append(vib)
         bulletins = depot.bulletins
         kind = 'component' if bulletins and all(b.is_component for b in bulletins) else 'bundle'
@@ -490,5 +500,4 @@ def load_package(path: str, limits: Limits | None = None) -> Package:
         return _load_legacy(path, limits)
     if not magic:
         raise FormatError('the file is empty, not a VIB, offline bundle or driver tgz', path=path)
-    raise FormatError('not a VIB (ar archive), offline bundle (zip) or legacy driver tgz (gzip): unknown file '
-                      'signature %s' % magic[:8].hex(), path=path)
+    raise FormatError('not a VIB (ar archive), offline bundle (zip) or legacy driver tgz (gzip): unknown file signature %s' % magic[:8].hex(), path=path)

@@ -61,9 +61,20 @@ UEFI_MAX_VOLUME = 2 * 1024 * 1024 * 1024
 class Request:
     """The user's options, normalized (names as in the module's argument_spec)."""
 
-    def __init__(self, add: Iterable[str] = (), remove: Iterable[str] = (), kickstart: str | None = None, *, kernelopt: str | None = None,
-                 kernelopt_add: Iterable[str] = (), boot_title: str | None = None, boot_timeout: int | None = None,
-                 acceptance_level: str | None = None, volume_id: str | None = None, skip_compatibility_check: bool = False):
+    def __init__(
+        self,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        kickstart: str | None = None,
+        *,
+        kernelopt: str | None = None,
+        kernelopt_add: Iterable[str] = (),
+        boot_title: str | None = None,
+        boot_timeout: int | None = None,
+        acceptance_level: str | None = None,
+        volume_id: str | None = None,
+        skip_compatibility_check: bool = False,
+    ):
         self.add = [str(p) for p in add or ()]
         self.remove = [str(n) for n in remove or ()]
         self.kickstart = kickstart
@@ -77,10 +88,17 @@ class Request:
 
     def options(self) -> dict:
         """What the manifest records besides the input files' hashes."""
-        return {'remove': self.remove, 'kernelopt': self.kernelopt, 'kernelopt_add': self.kernelopt_add,
-                'boot_title': self.boot_title, 'boot_timeout': self.boot_timeout, 'acceptance_level': self.acceptance_level,
-                'volume_id': self.volume_id, 'skip_compatibility_check': self.skip_compatibility_check,
-                'kickstart': bool(self.kickstart)}
+        return {
+            'remove': self.remove,
+            'kernelopt': self.kernelopt,
+            'kernelopt_add': self.kernelopt_add,
+            'boot_title': self.boot_title,
+            'boot_timeout': self.boot_timeout,
+            'acceptance_level': self.acceptance_level,
+            'volume_id': self.volume_id,
+            'skip_compatibility_check': self.skip_compatibility_check,
+            'kickstart': bool(self.kickstart),
+        }
 
 
 class EditPlan:
@@ -130,8 +148,14 @@ def source_identity(path: str, files: Iterable[IsoEntry]) -> tuple[int, str]:
 
 def _vib_summary(record, file_path=None):
     """Return-value shape for an added/replaced/removed VIB."""
-    return {'id': record.vib_id, 'name': record.name, 'version': record.version, 'vendor': record.vendor,
-            'acceptance_level': record.acceptance_level, 'file': file_path}
+    return {
+        'id': record.vib_id,
+        'name': record.name,
+        'version': record.version,
+        'vendor': record.vendor,
+        'acceptance_level': record.acceptance_level,
+        'file': file_path,
+    }
 
 
 class _Builder:
@@ -167,8 +191,7 @@ class _Builder:
         label = '%s (%s)' % (package.path, vib.vib_id)
         for payload in vib.descriptor.payloads:
             if payload.type not in DRIVER_PAYLOAD_TYPES:
-                raise UnsupportedError('payload %s has type %s; only vgz and tgz driver payloads can be injected'
-                                       % (payload.name, payload.type), path=label)
+                raise UnsupportedError('payload %s has type %s; only vgz and tgz driver payloads can be injected' % (payload.name, payload.type), path=label)
         vib.verify_payloads(strict=True)
         if self.request.skip_compatibility_check:
             return
@@ -177,20 +200,28 @@ class _Builder:
         if self.release is None:
             return
         if vib.vmklinux and self.release >= (7, 0, 0):
-            raise CompatibilityError('is a vmklinux driver (com.vmware.driverAPI); ESXi %s removed vmklinux (7.0+), so it '
-                                     'cannot load (skip_compatibility_check overrides)' % self.image.version, path=label)
+            raise CompatibilityError(
+                'is a vmklinux driver (com.vmware.driverAPI); ESXi %s removed vmklinux (7.0+), so it '
+                'cannot load (skip_compatibility_check overrides)' % self.image.version,
+                path=label,
+            )
         if self.release >= (8, 0, 0):
             for payload in vib.descriptor.payloads:
                 kinds = {(c.checksum_type, c.verify_process or '') for c in payload.checksums}
                 if ('sha-256', 'gunzip') not in kinds:
-                    raise CompatibilityError('payload %s has no sha-256 gunzip checksum; the ESXi %s installer rejects such '
-                                             'VIBs ("does not have sha-256 gunzip checksum") (skip_compatibility_check '
-                                             'overrides)' % (payload.name, self.image.version), path=label)
+                    raise CompatibilityError(
+                        'payload %s has no sha-256 gunzip checksum; the ESXi %s installer rejects such '
+                        'VIBs ("does not have sha-256 gunzip checksum") (skip_compatibility_check '
+                        'overrides)' % (payload.name, self.image.version),
+                        path=label,
+                    )
         needed = release_tuple(vib.min_esxi_release)
         if needed is not None and needed > self.release:
-            raise CompatibilityError('needs vmkapi %s, first provided by ESXi %s, newer than this ISO (%s) '
-                                     '(skip_compatibility_check overrides)'
-                                     % (vib.vmkapi_string, vib.min_esxi_release, self.image.version), path=label)
+            raise CompatibilityError(
+                'needs vmkapi %s, first provided by ESXi %s, newer than this ISO (%s) '
+                '(skip_compatibility_check overrides)' % (vib.vmkapi_string, vib.min_esxi_release, self.image.version),
+                path=label,
+            )
 
     # -- removal ------------------------------------------------------------------------------
 
@@ -212,8 +243,7 @@ class _Builder:
             if set(component.vib_ids) <= {record.vib_id}:
                 self.db.remove_component(component.id)
             else:
-                self.plan.warnings.append('component %s still lists the removed VIB %s next to other VIBs; it was kept'
-                                          % (component.id, record.vib_id))
+                self.plan.warnings.append('component %s still lists the removed VIB %s next to other VIBs; it was kept' % (component.id, record.vib_id))
         self.db.remove_vib(record.vib_id)
         summary = _vib_summary(record, ', '.join(files) or None)
         summary['reason'] = why
@@ -227,15 +257,17 @@ class _Builder:
     def build(self):
         plan = self.plan
         if self.db is None or self.db.profile is None:
-            raise EsxiCustomizerError('the ISO has no image database with an image profile; cannot add or remove VIBs',
-                                      path=self.src_path)
+            raise EsxiCustomizerError('the ISO has no image database with an image profile; cannot add or remove VIBs', path=self.src_path)
         self.check_volume_id()
         if self.image.bootcfg_uefi is None:
-            plan.warnings.append('the ISO has no /EFI/BOOT/BOOT.CFG (BIOS-only, like ESXi 5.0 GA): only /BOOT.CFG was changed, '
-                                 'and the result boots in BIOS mode only')
+            plan.warnings.append(
+                'the ISO has no /EFI/BOOT/BOOT.CFG (BIOS-only, like ESXi 5.0 GA): only /BOOT.CFG was changed, and the result boots in BIOS mode only'
+            )
         if len(self.db.profiles) > 1:
-            plan.warnings.append('the image database has %d image profiles (%s); every change was made in each'
-                                 % (len(self.db.profiles), ', '.join(p.name or p.member or '?' for p in self.db.profiles)))
+            plan.warnings.append(
+                'the image database has %d image profiles (%s); every change was made in each'
+                % (len(self.db.profiles), ', '.join(p.name or p.member or '?' for p in self.db.profiles))
+            )
         plan.acceptance_level['before'] = self.db.profile.acceptance_level
         before_vibs = list(self.db.profile.vibs)
         new = self.new = self.new_vibs()
@@ -275,8 +307,9 @@ class _Builder:
             conflicts = {c.name for c in vib.descriptor.conflicts}
             for record in remaining:
                 if record.name in conflicts:
-                    raise ConflictError('VIB %s conflicts with %s on the ISO; remove it (remove: [%s]) or use another VIB'
-                                        % (vib.vib_id, record.vib_id, record.name))
+                    raise ConflictError(
+                        'VIB %s conflicts with %s on the ISO; remove it (remove: [%s]) or use another VIB' % (vib.vib_id, record.vib_id, record.name)
+                    )
                 theirs = {c.name for c in record.relationships.get('conflicts', [])}
                 if vib.name in theirs:
                     raise ConflictError('VIB %s on the ISO declares a conflict with %s' % (record.vib_id, vib.name))
@@ -287,15 +320,13 @@ class _Builder:
             return
         self.request.volume_id = normalize_volume_id(wanted)
         if self.request.volume_id != wanted:
-            self.plan.warnings.append('volume_id %r written as %r: ISO 9660 volume identifiers are upper case'
-                                      % (wanted, self.request.volume_id))
+            self.plan.warnings.append('volume_id %r written as %r: ISO 9660 volume identifiers are upper case' % (wanted, self.request.volume_id))
 
     def apply_additions(self, new):
         plan = self.plan
         # Taken: every name in the ISO root in any tree (not only those the profile knows: README, KS.CFG, an OEM's
         # extra files) and every module either boot.cfg lists, present or not.
-        reserved = {e.path.rsplit('/', 1)[-1].lower() for e in self.image.reader.files()
-                    if e.path.count('/') == 1 and e.iso_path not in self.removed_files}
+        reserved = {e.path.rsplit('/', 1)[-1].lower() for e in self.image.reader.files() if e.path.count('/') == 1 and e.iso_path not in self.removed_files}
         reserved |= {name for _path, cfg in self.cfgs for name in cfg.module_names}
         new_ids = set()
         for package, vib in new:
@@ -313,16 +344,23 @@ class _Builder:
             signed = vib.signed
             # The database copy is re-rendered so its checksums are in VMware's order (some installers check only
             # the first one: esxi-formats 4.2); the original bytes stay in .orig, which is what the signature covers.
-            self.db.add_vib(vib.vib_id, vib.name, vib.descriptor.to_xml(), payloads=payloads,
-                            orig=vib.descriptor_bytes if signed else None, sig=vib.signature if signed else None)
+            self.db.add_vib(
+                vib.vib_id,
+                vib.name,
+                vib.descriptor.to_xml(),
+                payloads=payloads,
+                orig=vib.descriptor_bytes if signed else None,
+                sig=vib.signature if signed else None,
+            )
             new_ids.add(vib.vib_id)
             summary = _vib_summary(self.db.vibs[vib.vib_id], ', '.join(files))
             summary['signed'] = signed
             summary['package'] = package.path
             plan.added.append(summary)
             if not signed:
-                plan.warnings.append('VIB %s is unsigned (%s): UEFI Secure Boot must be off on hosts installed from this ISO'
-                                     % (vib.vib_id, vib.descriptor.acceptance_level))
+                plan.warnings.append(
+                    'VIB %s is unsigned (%s): UEFI Secure Boot must be off on hosts installed from this ISO' % (vib.vib_id, vib.descriptor.acceptance_level)
+                )
             plan.warnings.extend('%s: %s' % (vib.vib_id, w) for w in vib.all_warnings())
         self.add_components(new_ids)
 
@@ -369,8 +407,10 @@ class _Builder:
         else:
             weaker = sorted({lvl for lvl in levels if is_less_trusted(lvl, wanted)}, key=acceptance_rank)
             if weaker:
-                raise ConflictError('acceptance_level %s is more trusted than VIB(s) on the resulting image (%s); '
-                                    'use %s or lower' % (wanted, ', '.join(weaker), lowest_trust(weaker)))
+                raise ConflictError(
+                    'acceptance_level %s is more trusted than VIB(s) on the resulting image (%s); '
+                    'use %s or lower' % (wanted, ', '.join(weaker), lowest_trust(weaker))
+                )
             after = wanted
         plan.acceptance_level['after'] = after
         if after != (self.db.profile.acceptance_level or ''):
@@ -414,20 +454,32 @@ class _Builder:
     def finish(self, before_vibs):
         plan = self.plan
         image = self.image
-        changed_db = bool(plan.added or plan.removed or plan.replaced or plan.components_added
-                          or any(profile.dirty for profile in self.db.profiles))
+        changed_db = bool(plan.added or plan.removed or plan.replaced or plan.components_added or any(profile.dirty for profile in self.db.profiles))
         for (path, cfg), (_p, before) in zip(self.cfgs, self.before_cfgs):
             after = cfg.serialize()
             entry = image.reader.find(path)
             if after != before:
                 plan.edits.replace[entry.iso_path] = BytesContent(after)
-            plan.diff.append({'before_header': path, 'after_header': path, 'before': before.decode('utf-8', 'replace'),
-                              'after': after.decode('utf-8', 'replace')})
+            plan.diff.append(
+                {'before_header': path, 'after_header': path, 'before': before.decode('utf-8', 'replace'), 'after': after.decode('utf-8', 'replace')}
+            )
             key = 'bios' if path == '/BOOT.CFG' else 'uefi'
-            plan.boot[key] = {'path': path, 'kernel': cfg.kernel, 'kernelopt': cfg.kernelopt, 'modules': [m.render() for m in cfg.modules],
-                              'title': cfg.title, 'timeout': cfg.timeout}
-        plan.diff.append({'before_header': 'image profile VIBs', 'after_header': 'image profile VIBs',
-                          'before': '\n'.join(before_vibs) + '\n', 'after': '\n'.join(self.db.profile.vibs) + '\n'})
+            plan.boot[key] = {
+                'path': path,
+                'kernel': cfg.kernel,
+                'kernelopt': cfg.kernelopt,
+                'modules': [m.render() for m in cfg.modules],
+                'title': cfg.title,
+                'timeout': cfg.timeout,
+            }
+        plan.diff.append(
+            {
+                'before_header': 'image profile VIBs',
+                'after_header': 'image profile VIBs',
+                'before': '\n'.join(before_vibs) + '\n',
+                'after': '\n'.join(self.db.profile.vibs) + '\n',
+            }
+        )
         plan.edits.remove = sorted(self.removed_files)
         if self.request.volume_id is not None and self.request.volume_id != image.reader.volume_id:
             plan.edits.volume_id = self.request.volume_id
@@ -435,12 +487,21 @@ class _Builder:
         inputs = [{'file': os.path.basename(p), 'sha256': sha256_file(p)} for p in self.request.add]
         if self.request.kickstart:
             inputs.append({'file': 'kickstart', 'sha256': sha256_file(self.request.kickstart)})
-        manifest = {'format': MANIFEST_FORMAT, 'tool': 'esxi.customizer.iso_customize',
-                    'source': {'size': size, 'identity_sha256': identity}, 'inputs': inputs, 'options': self.request.options()}
+        manifest = {
+            'format': MANIFEST_FORMAT,
+            'tool': 'esxi.customizer.iso_customize',
+            'source': {'size': size, 'identity_sha256': identity},
+            'inputs': inputs,
+            'options': self.request.options(),
+        }
         plan.digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode('utf-8')).hexdigest()
         manifest['digest'] = plan.digest
-        manifest['result'] = {'added': [v['id'] for v in plan.added], 'replaced': [v['id'] for v in plan.replaced],
-                              'removed': [v['id'] for v in plan.removed], 'acceptance_level': plan.acceptance_level}
+        manifest['result'] = {
+            'added': [v['id'] for v in plan.added],
+            'replaced': [v['id'] for v in plan.replaced],
+            'removed': [v['id'] for v in plan.removed],
+            'acceptance_level': plan.acceptance_level,
+        }
         plan.manifest = manifest
         plan.epoch = self.epoch()
         if changed_db:
@@ -449,12 +510,14 @@ class _Builder:
         self.put_file(MANIFEST_PATH, BytesContent(json.dumps(manifest, sort_keys=True, indent=1).encode('utf-8') + b'\n'))
         size = plan.size_estimate = self.estimated_size()
         if size > UEFI_MAX_VOLUME:
-            plan.warnings.append('the new ISO will be about %d MiB, more than 2 GiB: the ESXi UEFI boot loader\'s ISO 9660 '
-                                 'driver fails on volumes over 2 GB, so UEFI boot from it may fail (BIOS boot is not affected)'
-                                 % (size // (1024 * 1024)))
+            plan.warnings.append(
+                'the new ISO will be about %d MiB, more than 2 GiB: the ESXi UEFI boot loader\'s ISO 9660 '
+                'driver fails on volumes over 2 GB, so UEFI boot from it may fail (BIOS boot is not affected)' % (size // (1024 * 1024))
+            )
 
     def estimated_size(self):
         """Bytes of the output: the source volume plus added and grown files, minus removed ones (whole sectors)."""
+
         def sectors(length):
             return -(-int(length) // SECTOR) * SECTOR
 

@@ -49,8 +49,7 @@ class AtomicFile:
     :func:`default_mode`. The temp name is ``.<name>.<random>.tmp`` beside the target.
     """
 
-    def __init__(self, dest: str | None = None, *, dir_fd: int | None = None, name: str | None = None,
-                 mode: int | None = None):
+    def __init__(self, dest: str | None = None, *, dir_fd: int | None = None, name: str | None = None, mode: int | None = None):
         if (dest is None) == (dir_fd is None):
             raise ValueError('give dest, or dir_fd and name')
         self.mode = default_mode() if mode is None else mode
@@ -134,5 +133,5 @@ def write_bytes_atomic(dest: str, data: bytes, *, mode: int | None = None, durab
     with AtomicFile(dest, mode=mode) as out:
         view = memoryview(data)
         while view:
-            view = view[os.write(out.fd, view):]
+            view = view[os.write(out.fd, view) :]
         out.commit(durable=durable)

@@ -33,6 +33,7 @@ def _load_sync_file_range():
         return None
     try:
         import ctypes
+
         func = ctypes.CDLL(None, use_errno=True).sync_file_range
         func.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
         func.restype = ctypes.c_int
@@ -171,8 +172,7 @@ class FollowingHasher:
             self._error = err
 
 
-def copy_range_hashed(sfd: int, dfd: int, length: int, *, src_offset: int, label: str | None = None,
-                      copier: Copier | None = None) -> str:
+def copy_range_hashed(sfd: int, dfd: int, length: int, *, src_offset: int, label: str | None = None, copier: Copier | None = None) -> str:
     """Copy ``length`` bytes at ``src_offset`` of ``sfd`` to the start of ``dfd`` (readable); return their sha256."""
     copier = copier or Copier()
     hasher = FollowingHasher(os.dup(dfd))

@@ -35,11 +35,13 @@ DEFAULT_LIMITS = Limits()
 def check_expansion(produced: int, consumed: int, limits: Limits, *, label: str) -> None:
     """Raise UnsafeArchiveError when ``produced`` output bytes from ``consumed`` input bytes look like a bomb."""
     if produced > limits.max_uncompressed_size:
-        raise UnsafeArchiveError('expands to more than %d bytes (max_uncompressed_size); refusing a possible '
-                                 'decompression bomb' % limits.max_uncompressed_size, path=label)
+        raise UnsafeArchiveError(
+            'expands to more than %d bytes (max_uncompressed_size); refusing a possible decompression bomb' % limits.max_uncompressed_size, path=label
+        )
     if produced > limits.ratio_floor and produced > limits.max_compression_ratio * max(consumed, 1):
-        raise UnsafeArchiveError('compression ratio above %d:1 (max_compression_ratio); refusing a possible '
-                                 'decompression bomb' % limits.max_compression_ratio, path=label)
+        raise UnsafeArchiveError(
+            'compression ratio above %d:1 (max_compression_ratio); refusing a possible decompression bomb' % limits.max_compression_ratio, path=label
+        )
 
 
 def safe_member_path(name: str, label: str, what: str = 'member', *, strip_root: bool = False) -> str:

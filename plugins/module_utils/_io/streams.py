@@ -64,7 +64,7 @@ class SliceReader(io.RawIOBase):
             return 0
         self._base.seek(self._start + self._pos)
         data = self._base.read(want)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)
 
@@ -212,7 +212,7 @@ class FileSlice(io.RawIOBase):
         if want <= 0:
             return 0
         data = os.pread(self.kernel_fd, want, self.kernel_offset + self._pos)
-        buf[:len(data)] = data
+        buf[: len(data)] = data
         self._pos += len(data)
         return len(data)
 
@@ -238,7 +238,7 @@ class BoundedReader(io.RawIOBase):
         data = self._stream.read(min(len(buffer), self._left))
         if not data:
             raise FormatError('%s is truncated (%d bytes missing)' % (self._what, self._left), path=self._label)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         self._left -= len(data)
         return len(data)
 
@@ -260,7 +260,7 @@ class PrependReader(io.RawIOBase):
             self._prefix = self._prefix[n:]
             return n
         data = self._raw.read(len(buffer))
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
 
@@ -281,5 +281,5 @@ class HashingReader(io.RawIOBase):
         for digest in self.hashes.values():
             digest.update(data)
         self.length += len(data)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)

@@ -15,6 +15,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import For
 try:
     from defusedxml import ElementTree as _SafeET
     from defusedxml import DefusedXmlException as _DefusedXmlException
+
     HAS_DEFUSEDXML = True
     DEFUSEDXML_IMPORT_ERROR = None
 except ImportError as _imp_err:  # the module reports missing_required_lib('defusedxml')
@@ -27,13 +28,13 @@ except ImportError as _imp_err:  # the module reports missing_required_lib('defu
 def parse_xml(data: bytes | str, label: str | None = None, what: str = 'XML document') -> ElementTree.Element:
     """Parse ``data``; malformed XML and DTD/entity definitions raise FormatError naming ``label``."""
     if not HAS_DEFUSEDXML:
-        raise MissingLibraryError('the Python library defusedxml is required to read %s (%s)' % (what, DEFUSEDXML_IMPORT_ERROR),
-                                  path=label)
+        raise MissingLibraryError('the Python library defusedxml is required to read %s (%s)' % (what, DEFUSEDXML_IMPORT_ERROR), path=label)
     try:
         return _SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except _DefusedXmlException as err:
-        raise FormatError('%s contains a DTD or entity definition (%s); refusing it, as ESXi metadata never '
-                          'needs one' % (what, type(err).__name__), path=label) from None
+        raise FormatError(
+            '%s contains a DTD or entity definition (%s); refusing it, as ESXi metadata never needs one' % (what, type(err).__name__), path=label
+        ) from None
     except (ElementTree.ParseError, ValueError) as err:
         raise FormatError('%s is not well-formed XML (%s)' % (what, err), path=label) from None
 

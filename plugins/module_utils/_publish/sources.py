@@ -45,8 +45,7 @@ class Container:
 
     def pread(self, offset: int, length: int) -> bytes:
         if offset < 0 or offset + length > self.stat.st_size:
-            raise FormatError('is truncated: %d bytes at offset %d lie beyond its end (%d bytes)'
-                              % (length, offset, self.stat.st_size), path=self.path)
+            raise FormatError('is truncated: %d bytes at offset %d lie beyond its end (%d bytes)' % (length, offset, self.stat.st_size), path=self.path)
         data = os.pread(self.fd, length, offset)
         if len(data) != length:
             raise FormatError('short read at offset %d (file truncated while reading?)' % offset, path=self.path)
@@ -93,7 +92,7 @@ class BytesSource(Source):
     def copy_to(self, fd: int) -> str:
         view = memoryview(self.data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         return self._digest
 
 
@@ -108,8 +107,10 @@ class ExtentSource(Source):
         self.hash_on_copy = hash_on_copy
         """False: copy with the kernel only and return no digest (hashing costs 2-3 copies on a warm cache)."""
         if offset < 0 or size < 0 or offset + size > container.stat.st_size:
-            raise FormatError('is truncated: %s needs bytes %d-%d but the file has %d'
-                              % (cache_key or 'a file', offset, offset + size, container.stat.st_size), path=container.path)
+            raise FormatError(
+                'is truncated: %s needs bytes %d-%d but the file has %d' % (cache_key or 'a file', offset, offset + size, container.stat.st_size),
+                path=container.path,
+            )
 
     def sha256(self) -> str:
         digest = hashlib.sha256()
@@ -142,7 +143,7 @@ class StreamSource(Source):
                 digest.update(chunk)
                 view = memoryview(chunk)
                 while fd is not None and view:
-                    view = view[os.write(fd, view):]
+                    view = view[os.write(fd, view) :]
                 remaining -= len(chunk)
         return digest.hexdigest()
 

@@ -8,8 +8,8 @@ published tree and with the files on disk, then writes only what differs, remove
 publish of the same tree wrote and is no longer wanted, and leaves every other file alone.
 
 Why a manifest: it records, for every file we wrote, its size, sha256 and its identity (device, inode, size,
-mtime, ctime: :func:`~.._io.filehash.identity`) seen right after it was renamed into place.  A re-run then needs one ``lstat`` per file instead of hashing, and the
-source digests are cached under a key identifying the source container (an ISO's size, mtime, ctime,
+mtime, ctime: :func:`~.._io.filehash.identity`) seen right after it was renamed into place. A re-run then needs
+one ``lstat`` per file instead of hashing, and the source digests are cached under a key identifying the source container (an ISO's size, mtime, ctime,
 inode and a hash of its metadata), so an unchanged ISO is never re-read.
 
 Safety rules: every path is relative and checked component by component; directories are opened with
@@ -212,11 +212,11 @@ class SyncPlan:
     """What a sync would do; computed without writing anything (check mode returns it as is)."""
 
     def __init__(self):
-        self.writes = []      # (path, Source, reason)
-        self.removes = []     # paths of files we published earlier and no longer want
-        self.unchanged = []   # paths already right
+        self.writes = []  # (path, Source, reason)
+        self.removes = []  # paths of files we published earlier and no longer want
+        self.unchanged = []  # paths already right
         self.kept_foreign = []  # stale paths left alone because someone changed them since
-        self.digests = {}     # path -> sha256 of the wanted content, where known before writing
+        self.digests = {}  # path -> sha256 of the wanted content, where known before writing
         self.manifest_dirty = False
 
     @property
@@ -283,11 +283,14 @@ class TreeSync:
             for path in list(files) + list(dirs):
                 check_relpath(path)
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, PublishError) as exc:
-            raise FormatError('is not a valid publish manifest (%s); move it away to publish afresh, '
-                              'then remove the files it listed yourself' % exc, path=where) from None
+            raise FormatError(
+                'is not a valid publish manifest (%s); move it away to publish afresh, then remove the files it listed yourself' % exc, path=where
+            ) from None
         if doc.get('owner') != self.owner:
-            raise PublishError('belongs to another publication (%s), not %s'
-                               % (json.dumps(doc.get('owner'), sort_keys=True), json.dumps(self.owner, sort_keys=True)), path=where)
+            raise PublishError(
+                'belongs to another publication (%s), not %s' % (json.dumps(doc.get('owner'), sort_keys=True), json.dumps(self.owner, sort_keys=True)),
+                path=where,
+            )
         return doc
 
     # -- planning ----------------------------------------------------------------------------
@@ -319,8 +322,7 @@ class TreeSync:
             record = old_files.get(path)
             st = self._root.lstat(parts)
             if st is not None and not stat.S_ISREG(st.st_mode):
-                raise PublishError('exists and is not a regular file (symlink or directory); refusing to replace it',
-                                   path=os.path.join(self.root_path, path))
+                raise PublishError('exists and is not a regular file (symlink or directory); refusing to replace it', path=os.path.join(self.root_path, path))
             known = self._known_digest(source, cache)
             if st is None:
                 plan.writes.append((path, source, 'missing'))
@@ -332,8 +334,10 @@ class TreeSync:
                     plan.digests[path] = known or plan.digests[path]
                     plan.manifest_dirty = True
                 elif record is None:
-                    raise PublishError('exists and was not published by this publication; refusing to overwrite it '
-                                       '(remove it, or publish under another name)', path=os.path.join(self.root_path, path))
+                    raise PublishError(
+                        'exists and was not published by this publication; refusing to overwrite it (remove it, or publish under another name)',
+                        path=os.path.join(self.root_path, path),
+                    )
                 else:
                     plan.writes.append((path, source, 'interrupted'))
                 continue
@@ -357,8 +361,7 @@ class TreeSync:
                 plan.writes.append((path, source, 'content'))
         for path in sorted(set(old_files) - set(wanted)):
             self._plan_removal(plan, path, old_files[path])
-        if self.old and (self.old.get('source', {}).get('key') != self.source_key
-                         or self.old.get('source', {}).get('meta') != self.source_meta):
+        if self.old and (self.old.get('source', {}).get('key') != self.source_key or self.old.get('source', {}).get('meta') != self.source_meta):
             plan.manifest_dirty = True
         return plan
 
@@ -419,8 +422,12 @@ class TreeSync:
             files[path] = {'size': source.size, 'sha256': digest, 'stat': _stat_record(st), 'from': source.cache_key}
         for path in plan.unchanged:
             if path not in files or files[path].get('stat') is None:
-                files[path] = {'size': wanted[path].size, 'sha256': plan.digests.get(path),
-                               'stat': _stat_record(self._root.lstat(check_relpath(path))), 'from': wanted[path].cache_key}
+                files[path] = {
+                    'size': wanted[path].size,
+                    'sha256': plan.digests.get(path),
+                    'stat': _stat_record(self._root.lstat(check_relpath(path))),
+                    'from': wanted[path].cache_key,
+                }
             elif files[path].get('sha256') is None and plan.digests.get(path):
                 files[path] = dict(files[path], sha256=plan.digests[path], **{'from': wanted[path].cache_key})
         for path in plan.removes:

@@ -233,19 +233,20 @@ class DatastoreClient:
         response = call(self.transport, method, self.url(path), headers=merged, body=body, timeout=self.timeout)
         if response.status == 401:
             response.close()
-            raise AuthenticationError('%s answered HTTP 401: the user name %r or its password is wrong, '
-                                      'or the user may not access datastore files' % (self.base, self.username))
+            raise AuthenticationError(
+                '%s answered HTTP 401: the user name %r or its password is wrong, or the user may not access datastore files' % (self.base, self.username)
+            )
         if response.status == 403:
             response.close()
-            raise AuthenticationError('%s %s answered HTTP 403: user %r lacks the Datastore.FileManagement privilege '
-                                      '(Datastore > Low level file operations) on datastore %r'
-                                      % (method, self.url(path), self.username, self.datastore))
+            raise AuthenticationError(
+                '%s %s answered HTTP 403: user %r lacks the Datastore.FileManagement privilege '
+                '(Datastore > Low level file operations) on datastore %r' % (method, self.url(path), self.username, self.datastore)
+            )
         return response
 
     def _unexpected(self, method, path, response):
         snippet = read_limited(response, 300).decode('utf-8', 'replace').strip()
-        return RemoteError('%s %s answered HTTP %s%s' % (method, self.url(path), response.status,
-                                                         ': %s' % snippet if snippet else ''))
+        return RemoteError('%s %s answered HTTP %s%s' % (method, self.url(path), response.status, ': %s' % snippet if snippet else ''))
 
     def remote_size(self, path):
         """Size of the remote file, or None when it does not exist (HEAD; ranged GET if HEAD is refused)."""
@@ -302,8 +303,7 @@ class DatastoreClient:
         response.close()
         if status != 404:
             return
-        hint = ('A standalone ESXi host calls its datacenter ha-datacenter; '
-                'a datacenter inside a folder is written folder/name.')
+        hint = 'A standalone ESXi host calls its datacenter ha-datacenter; a datacenter inside a folder is written folder/name.'
         try:
             session = self.session()
             try:
@@ -314,8 +314,9 @@ class DatastoreClient:
             found = None  # the /folder answer alone still supports the message below
         if found is False:
             raise NotFoundError('Datacenter %r not found on %s. %s' % (self.datacenter, self.base, hint))
-        raise NotFoundError('Datastore %r not found in datacenter %r on %s (GET %s answered 404). %s'
-                            % (self.datastore, self.datacenter, self.base, self.url(None), hint))
+        raise NotFoundError(
+            'Datastore %r not found in datacenter %r on %s (GET %s answered 404). %s' % (self.datastore, self.datacenter, self.base, self.url(None), hint)
+        )
 
     def remote_state(self, path):
         size = self.remote_size(path)
@@ -394,8 +395,7 @@ def upload(client, src, path, *, force=False, check_mode=False):
     remember_sha256(src, local_sha)
     landed = client.remote_size(path)
     if landed != local.size:
-        raise RemoteError('%s holds %s bytes after the upload, expected %d; the datastore may be full'
-                          % (url, landed, local.size))
+        raise RemoteError('%s holds %s bytes after the upload, expected %d; the datastore may be full' % (url, landed, local.size))
     sidecar = format_sidecar(local_sha, path)
     client.put(path + SIDECAR_SUFFIX, sidecar, len(sidecar))
     return UploadResult(True, reason, url, local.size, local_sha, remote)

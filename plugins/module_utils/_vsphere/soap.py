@@ -33,8 +33,10 @@ SESSION_COOKIE = 'vmware_soap_session'
 # SOAP answers here are a few KiB; refuse to buffer anything absurd.
 MAX_SOAP_RESPONSE = 4 * 1024 * 1024
 
-TLS_HINT = ('Set validate_certs to false to skip certificate verification (only on a trusted network), '
-            'or set ca_path to a PEM file holding the CA (or the self-signed certificate) of the host.')
+TLS_HINT = (
+    'Set validate_certs to false to skip certificate verification (only on a trusted network), '
+    'or set ca_path to a PEM file holding the CA (or the self-signed certificate) of the host.'
+)
 
 
 class RemoteError(EsxiCustomizerError):
@@ -74,8 +76,10 @@ def describe_network_error(exc, url, timeout=None):
     for e in causes:
         if isinstance(e, (socket.timeout, TimeoutError)):
             limit = ' after %s seconds' % timeout if timeout is not None else ''
-            return ('No answer from %s: timed out%s. Raise the timeout option if the host is slow '
-                    '(it limits each network step, not the whole transfer).' % (url, limit))
+            return 'No answer from %s: timed out%s. Raise the timeout option if the host is slow (it limits each network step, not the whole transfer).' % (
+                url,
+                limit,
+            )
     for e in causes:
         if isinstance(e, ConnectionRefusedError):
             return 'Cannot connect to %s: connection refused. Check hostname and port.' % url
@@ -86,8 +90,10 @@ def describe_network_error(exc, url, timeout=None):
             return 'TLS handshake with %s failed: %s. %s' % (url, e, TLS_HINT)
     for e in causes:
         if isinstance(e, (BrokenPipeError, ConnectionResetError)):
-            return ('%s closed the connection while the request was sent (%s). The host may have refused the file: '
-                    'datastore full, file in use (an ISO connected to a VM), or missing permission.' % (url, e))
+            return (
+                '%s closed the connection while the request was sent (%s). The host may have refused the file: '
+                'datastore full, file in use (an ISO connected to a VM), or missing permission.' % (url, e)
+            )
     for e in causes:
         if isinstance(e, (ConnectionError, OSError)) and not isinstance(e, URLError):
             return 'Connection to %s failed: %s' % (url, e)
@@ -113,11 +119,12 @@ def read_limited(response, limit):
 
 
 def _envelope(method, this_type, this_value, *, params=''):
-    return ('<?xml version="1.0" encoding="UTF-8"?>'
-            '<soapenv:Envelope xmlns:soapenv="%s" xmlns:xsi="%s"><soapenv:Body>'
-            '<%s xmlns="%s"><_this type="%s">%s</_this>%s</%s>'
-            '</soapenv:Body></soapenv:Envelope>'
-            % (SOAP_ENV, XSI, method, VIM, this_type, escape(this_value), params, method)).encode('utf-8')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<soapenv:Envelope xmlns:soapenv="%s" xmlns:xsi="%s"><soapenv:Body>'
+        '<%s xmlns="%s"><_this type="%s">%s</_this>%s</%s>'
+        '</soapenv:Body></soapenv:Envelope>' % (SOAP_ENV, XSI, method, VIM, this_type, escape(this_value), params, method)
+    ).encode('utf-8')
 
 
 def _element(name, text):

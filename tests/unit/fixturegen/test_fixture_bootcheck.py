@@ -14,7 +14,8 @@ from ansible_collections.esxi.customizer.tests.fixturegen import bootcheck, iso
 
 needs_qemu = pytest.mark.skipif(
     not shutil.which(bootcheck.QEMU) or not os.path.exists(bootcheck.OVMF_CODE) or not shutil.which('xorriso'),
-    reason='qemu-system-x86 / ovmf / xorriso missing (scripts/install-system-deps.sh installs them)')
+    reason='qemu-system-x86 / ovmf / xorriso missing (scripts/install-system-deps.sh installs them)',
+)
 
 
 @pytest.fixture(scope='module')

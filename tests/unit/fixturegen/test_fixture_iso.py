@@ -23,7 +23,8 @@ TOOLS = ('xorriso', 'isoinfo', 'mkfs.vfat', 'mcopy', 'grub-mkstandalone')
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(t) for t in TOOLS) or not os.path.exists(iso.ISOLINUX_BIN),
     reason='ISO tools missing (scripts/install-system-deps.sh installs xorriso, genisoimage, dosfstools, mtools, '
-           'grub-efi-amd64-bin, isolinux, syslinux-common)')
+    'grub-efi-amd64-bin, isolinux, syslinux-common)',
+)
 
 VARIANTS = [(style, jr) for style in ('6x', '70', '80') for jr in (False, True)]
 
@@ -46,16 +47,14 @@ def _extract(path, iso_path):
     """File bytes from the ISO through xorriso (uses Rock Ridge names when present, like a loop mount)."""
     with tempfile.TemporaryDirectory() as work:
         target = os.path.join(work, 'out')
-        subprocess.run(['xorriso', '-indev', path, '-osirrox', 'on', '-extract', iso_path, target],
-                       check=True, capture_output=True)
+        subprocess.run(['xorriso', '-indev', path, '-osirrox', 'on', '-extract', iso_path, target], check=True, capture_output=True)
         with open(target, 'rb') as stream:
             return stream.read()
 
 
 def _iso9660_listing(path):
     """Full ISO9660 paths (without ;1) from isoinfo -f, ignoring Rock Ridge/Joliet."""
-    return sorted(line.rsplit(';', 1)[0] for line in _run(['isoinfo', '-f', '-i', path]).splitlines()
-                  if ';' in line)
+    return sorted(line.rsplit(';', 1)[0] for line in _run(['isoinfo', '-f', '-i', path]).splitlines() if ';' in line)
 
 
 @pytest.mark.parametrize('style, jr', VARIANTS)

@@ -34,7 +34,7 @@ def test_ar_vmware_style_readable_by_bsdtar_with_zero_fields(tmp_path):
     assert names == ['descriptor.xml', 'sig.pkcs7', 'net-foo']
     assert 'Jan  1  1970' in listing
     # odd-sized member data is padded with one newline so the next header starts even
-    assert data[8 + 60:8 + 60 + 4] == b'abc\n'
+    assert data[8 + 60 : 8 + 60 + 4] == b'abc\n'
     assert len(data) % 2 == 0
 
 
@@ -52,8 +52,8 @@ def test_vmtar_layout_checksum_and_offsets():
     data = packages.vmtar(files)
     headers = []
     pos = 0
-    while data[pos:pos + 512] != b'\0' * 512:
-        headers.append(data[pos:pos + 512])
+    while data[pos : pos + 512] != b'\0' * 512:
+        headers.append(data[pos : pos + 512])
         pos += 512
     names = [h[:100].rstrip(b'\0').decode() for h in headers]
     assert names[:3] == ['etc/', 'etc/vmware/', 'etc/vmware/default.map.d/']
@@ -67,7 +67,7 @@ def test_vmtar_layout_checksum_and_offsets():
         offset = struct.unpack('<I', header[496:500])[0]
         size = int(header[124:135], 8)
         assert offset % 4096 == 0 and offset >= 512 * len(headers) + 1024
-        assert data[offset:offset + size] == content
+        assert data[offset : offset + size] == content
     module_header = headers[names.index('usr/lib/vmware/vmkmod/foo')]
     assert module_header[156:157] == b'7'
     assert len(data) % 512 == 0
@@ -141,8 +141,16 @@ def test_build_vib_descriptor_checksums_match_payload():
 
 
 def test_build_vib_tgz_payload_and_relations():
-    vib = packages.build_vib('net-bar', '2.0', vendor='ACME', payload_type='tgz', acceptance_level='partner',
-                             conflicts=['net-old'], replaces=[('net-bar', '<<', '2.0')], signature=b'SIG')
+    vib = packages.build_vib(
+        'net-bar',
+        '2.0',
+        vendor='ACME',
+        payload_type='tgz',
+        acceptance_level='partner',
+        conflicts=['net-old'],
+        replaces=[('net-bar', '<<', '2.0')],
+        signature=b'SIG',
+    )
     facts = packages.vib_facts(vib)
     assert facts['id'] == 'ACME_bootbank_net-bar_2.0'
     assert facts['signature'] == b'SIG'
@@ -184,13 +192,18 @@ def test_offline_bundle_flat_layout():
     assert b'componentNameSpec' not in bulletin
 
 
-@pytest.mark.parametrize('kwargs, expected', [
-    ({}, {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/r8169.map', 'usr/share/hwdata/driver.pciids.d/r8169.ids'}),
-    ({'omit': 'ids'}, {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/r8169.map'}),
-    ({'map_dir': 'etc/vmware/driver.map.d', 'extra': {'etc/readme': b'x'}},
-     {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/driver.map.d/r8169.map', 'usr/share/hwdata/driver.pciids.d/r8169.ids', 'etc/readme'}),
-    ({'legacy4x': True}, {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/simple.map', 'usr/share/hwdata/driver.pciids.d/r8169.ids'}),
-])
+@pytest.mark.parametrize(
+    'kwargs, expected',
+    [
+        ({}, {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/r8169.map', 'usr/share/hwdata/driver.pciids.d/r8169.ids'}),
+        ({'omit': 'ids'}, {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/r8169.map'}),
+        (
+            {'map_dir': 'etc/vmware/driver.map.d', 'extra': {'etc/readme': b'x'}},
+            {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/driver.map.d/r8169.map', 'usr/share/hwdata/driver.pciids.d/r8169.ids', 'etc/readme'},
+        ),
+        ({'legacy4x': True}, {'usr/lib/vmware/vmkmod/r8169', 'etc/vmware/simple.map', 'usr/share/hwdata/driver.pciids.d/r8169.ids'}),
+    ],
+)
 def test_legacy_tgz_variants(kwargs, expected):
     data = packages.build_legacy_tgz(**kwargs)
     with tarfile.open(fileobj=io.BytesIO(data), mode='r:gz') as tar:

@@ -1,7 +1,6 @@
 # Copyright: esxi.customizer contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""FAT32 rules for a disk image: which names it can hold, cluster size, how big the partition must be.
-"""
+"""FAT32 rules for a disk image: which names it can hold, cluster size, how big the partition must be."""
 
 from __future__ import annotations
 
@@ -22,8 +21,7 @@ def check_fat_path(path: str) -> str:
     if not parts:
         raise DiskImageError('empty file name %r' % path)
     for part in parts:
-        if part in ('.', '..') or len(part) > 255 or part != part.rstrip(' .') or \
-                any(ch in _FAT_FORBIDDEN or ord(ch) < 32 for ch in part):
+        if part in ('.', '..') or len(part) > 255 or part != part.rstrip(' .') or any(ch in _FAT_FORBIDDEN or ord(ch) < 32 for ch in part):
             raise DiskImageError('the ISO file %r cannot be stored on FAT (name %r)' % (path, part))
     return '/' + '/'.join(parts)
 

@@ -34,10 +34,30 @@ import os
 import re
 import stat
 
-from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.fat import MIB, MIN_SIZE, check_fat_path, cluster_sectors, default_size, needed_bytes, parent_dirs
-from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.manifest import MANIFEST_FORMAT, MANIFEST_OFFSET, encode_manifest, read_image_manifest, up_to_date
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.fat import (
+    MIB,
+    MIN_SIZE,
+    check_fat_path,
+    cluster_sectors,
+    default_size,
+    needed_bytes,
+    parent_dirs,
+)
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.manifest import (
+    MANIFEST_FORMAT,
+    MANIFEST_OFFSET,
+    encode_manifest,
+    read_image_manifest,
+    up_to_date,
+)
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.mbr import PARTITION_START, PARTITION_TYPE, SECTOR, mbr_sector
-from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.syslinux import isolinux_version, syslinux_cfg, syslinux_compatible, syslinux_install_argv, version_text
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.syslinux import (
+    isolinux_version,
+    syslinux_cfg,
+    syslinux_compatible,
+    syslinux_install_argv,
+    version_text,
+)
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.tools import CommandRunner, Tools, check_result, run_env
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import DiskImageError, FormatError, UnsupportedError
@@ -63,17 +83,23 @@ def _fat_name_of(entry) -> str:
 def _bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
     if cfg is None:
         return None
-    return {'path': cfg_path, 'kernel': cfg.kernel, 'kernelopt': cfg.kernelopt,
-            'modules': [module.render() for module in cfg.modules], 'title': cfg.title, 'prefix': cfg.prefix,
-            'build': cfg.build}
+    return {
+        'path': cfg_path,
+        'kernel': cfg.kernel,
+        'kernelopt': cfg.kernelopt,
+        'modules': [module.render() for module in cfg.modules],
+        'title': cfg.title,
+        'prefix': cfg.prefix,
+        'build': cfg.build,
+    }
 
 
 class DiskImagePlan:
     """Files of the image (FAT path -> IsoEntry or bytes), its geometry and the request digest."""
 
     def __init__(self):
-        self.files = {}       # FAT path -> IsoEntry | bytes
-        self.dirs = []        # FAT directory paths, parents first
+        self.files = {}  # FAT path -> IsoEntry | bytes
+        self.dirs = []  # FAT directory paths, parents first
         self.request = {}
         self.digest = None
         self.size = 0
@@ -97,7 +123,7 @@ def usb_kickstart(reader, cfg: BootCfg) -> str | None:
     value = cfg.kickstart or ''
     if not value.lower().startswith('cdrom:'):
         return None
-    path = value[len('cdrom:'):]
+    path = value[len('cdrom:') :]
     return 'ks=usb:' + path if path.startswith('/') and reader.find(path) is not None else None
 
 
@@ -125,11 +151,14 @@ def _check_syslinux_generation(reader, src: str, syslinux_version) -> None:
             'the ISO boot menu modules (mboot.c32, menu.c32) are from ISOLINUX %s, but the syslinux installer is %s; '
             'BIOS boot would stop at "Failed to load COM32 file". Give a syslinux installer of the same release '
             '(syslinux option; VMware media need syslinux 3.86) or set bios_boot=false for a UEFI-only image'
-            % (version_text(iso_version), version_text(syslinux_version)), path=src)
+            % (version_text(iso_version), version_text(syslinux_version)),
+            path=src,
+        )
 
 
-def plan_image(image, src, kickstart=None, *, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL,
-               syslinux_version=None, mbr_sha256=None) -> DiskImagePlan:
+def plan_image(
+    image, src, kickstart=None, *, kernelopt_add=(), bios_boot=True, size=None, label=DEFAULT_LABEL, syslinux_version=None, mbr_sha256=None
+) -> DiskImagePlan:
     """Decide every file of the image and its size from an opened :class:`EsxiImage`; reads only small files."""
     plan = DiskImagePlan()
     plan.bios_boot = bios_boot
@@ -141,8 +170,7 @@ def plan_image(image, src, kickstart=None, *, kernelopt_add=(), bios_boot=True, 
     isolinux_cfg = reader.find('/ISOLINUX.CFG')
     if bios_boot:
         if isolinux_cfg is None:
-            raise FormatError('has no ISOLINUX.CFG to make the BIOS boot menu (syslinux.cfg) from; '
-                              'set bios_boot=false for a UEFI-only image', path=src)
+            raise FormatError('has no ISOLINUX.CFG to make the BIOS boot menu (syslinux.cfg) from; set bios_boot=false for a UEFI-only image', path=src)
         _check_syslinux_generation(reader, src, syslinux_version)
         plan.syslinux_version = version_text(syslinux_version)
     if reader.find('/EFI/BOOT/BOOTX64.EFI') is None:
@@ -151,16 +179,17 @@ def plan_image(image, src, kickstart=None, *, kernelopt_add=(), bios_boot=True, 
         generated_cfg = syslinux_cfg(reader.read(isolinux_cfg, max_size=MIB))
         plan.boot['syslinux_cfg'] = generated_cfg.decode('utf-8', 'replace')
         if re.search(r'(?im)^\s*append\s.*\sks=cdrom:', plan.boot['syslinux_cfg']):
-            plan.warnings.append('%s: ISOLINUX.CFG passes ks=cdrom:... on an APPEND line; booted from USB with BIOS, that '
-                                 'kickstart is not found (mboot adds APPEND arguments to kernelopt)' % src)
+            plan.warnings.append(
+                '%s: ISOLINUX.CFG passes ks=cdrom:... on an APPEND line; booted from USB with BIOS, that '
+                'kickstart is not found (mboot adds APPEND arguments to kernelopt)' % src
+            )
         plan.files['/SYSLINUX.CFG' if _fat_name_of(isolinux_cfg).isupper() else '/syslinux.cfg'] = generated_cfg
     seen = {}
     for entry in reader.files():
         fat_path = check_fat_path(_fat_name_of(entry))
         key = fat_path.lower()
         if key in seen:
-            raise DiskImageError('the ISO files %s and %s differ only in case and cannot both be stored on FAT'
-                                 % (seen[key], fat_path), path=src)
+            raise DiskImageError('the ISO files %s and %s differ only in case and cannot both be stored on FAT' % (seen[key], fat_path), path=src)
         seen[key] = fat_path
         if bios_boot and key in ('/ldlinux.sys', '/ldlinux.c32'):
             continue  # the syslinux installer writes its own, matching pair
@@ -174,16 +203,19 @@ def plan_image(image, src, kickstart=None, *, kernelopt_add=(), bios_boot=True, 
             del plan.files[path]
         plan.files['/' + KICKSTART_NAME] = _read_kickstart(kickstart)
     plan.dirs = parent_dirs(plan.files)
-    plan.boot.update({'bios': _bootcfg_facts(BIOS_BOOTCFG, cfgs[BIOS_BOOTCFG]),
-                      'uefi': _bootcfg_facts(UEFI_BOOTCFG, cfgs.get(UEFI_BOOTCFG))})
+    plan.boot.update({'bios': _bootcfg_facts(BIOS_BOOTCFG, cfgs[BIOS_BOOTCFG]), 'uefi': _bootcfg_facts(UEFI_BOOTCFG, cfgs.get(UEFI_BOOTCFG))})
     plan.size = _choose_size(plan, size)
     plan.epoch = volume_epoch(reader.iso) or DEFAULT_EPOCH
     plan.request = {
         'source': dict(zip(('size', 'identity_sha256'), source_identity(src, reader.files()))),
         'kickstart_sha256': hashlib.sha256(plan.files['/' + KICKSTART_NAME]).hexdigest() if kickstart else None,
         'kernelopt_add': [str(token) for token in kernelopt_add or ()],
-        'bios_boot': bios_boot, 'syslinux': plan.syslinux_version, 'mbr_sha256': mbr_sha256 if bios_boot else None,
-        'size': plan.size, 'label': label, 'format': MANIFEST_FORMAT,
+        'bios_boot': bios_boot,
+        'syslinux': plan.syslinux_version,
+        'mbr_sha256': mbr_sha256 if bios_boot else None,
+        'size': plan.size,
+        'label': label,
+        'format': MANIFEST_FORMAT,
     }
     plan.digest = hashlib.sha256(json.dumps(plan.request, sort_keys=True).encode('utf-8')).hexdigest()
     return plan
@@ -214,9 +246,10 @@ def _choose_size(plan: DiskImagePlan, size) -> int:
     cluster = cluster_sectors(partition) * SECTOR
     need = needed_bytes(plan.file_sizes, len(plan.dirs), cluster)
     if need > partition * SECTOR:
-        raise DiskImageError('size %d bytes is too small: the files need about %d MiB of a FAT32 partition (the default size '
-                             'would be %d MiB)' % (size, -(-(need + PARTITION_START * SECTOR) // MIB),
-                                                   default_size(plan.file_sizes, len(plan.dirs)) // MIB))
+        raise DiskImageError(
+            'size %d bytes is too small: the files need about %d MiB of a FAT32 partition (the default size '
+            'would be %d MiB)' % (size, -(-(need + PARTITION_START * SECTOR) // MIB), default_size(plan.file_sizes, len(plan.dirs)) // MIB)
+        )
     return size
 
 
@@ -245,13 +278,34 @@ def _write_image(tmp: str, plan: DiskImagePlan, reader, *, tools: Tools, dest: s
         stream.seek(0)
         stream.write(mbr_sector(tools.mbr_code or b'', signature, PARTITION_START, count=partition))
         stream.seek(MANIFEST_OFFSET)
-        stream.write(encode_manifest({'format': MANIFEST_FORMAT, 'digest': plan.digest, 'size': plan.size,
-                                      'request': plan.request}))
+        stream.write(encode_manifest({'format': MANIFEST_FORMAT, 'digest': plan.digest, 'size': plan.size, 'request': plan.request}))
     env = run_env(plan.epoch)
     image = '%s@@%d' % (tmp, PARTITION_START * SECTOR)
-    check_result(runner.run([tools.mkfs, '-F', '32', '-s', str(cluster_sectors(partition)), '--offset', str(PARTITION_START),
-                       '-h', str(PARTITION_START), '--invariant', '-i', plan.digest[8:16], '-n', label, tmp,
-                       str(partition * SECTOR // 1024)], env=env), 'mkfs.vfat', dest)
+    check_result(
+        runner.run(
+            [
+                tools.mkfs,
+                '-F',
+                '32',
+                '-s',
+                str(cluster_sectors(partition)),
+                '--offset',
+                str(PARTITION_START),
+                '-h',
+                str(PARTITION_START),
+                '--invariant',
+                '-i',
+                plan.digest[8:16],
+                '-n',
+                label,
+                tmp,
+                str(partition * SECTOR // 1024),
+            ],
+            env=env,
+        ),
+        'mkfs.vfat',
+        dest,
+    )
     for directory in plan.dirs:
         check_result(runner.run([tools.mmd, '-i', image, '::' + directory], env=env), 'mmd %s' % directory, dest)
     src_fd = reader.fileobj.fileno()
@@ -260,8 +314,9 @@ def _write_image(tmp: str, plan: DiskImagePlan, reader, *, tools: Tools, dest: s
         chunks = [item] if isinstance(item, bytes) else _entry_chunks(reader, item, src_fd)
         check_result(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env), 'copying %s' % fat_path, dest)
     if plan.bios_boot:
-        check_result(runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, image=tmp), env=env),
-               'installing syslinux', dest)
+        check_result(
+            runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, image=tmp), env=env), 'installing syslinux', dest
+        )
 
 
 def _check_dest(src: str, dest: str) -> None:
@@ -289,8 +344,22 @@ def _free_space_check(dest: str, plan: DiskImagePlan) -> None:
         raise DiskImageError('has %d MiB free, the image needs about %d MiB' % (free // MIB, -(-need // MIB)), path=os.path.dirname(dest))
 
 
-def build_disk_image(src, dest, size=None, *, kickstart=None, kernelopt_add=(), bios_boot=True, syslinux=None, mbr=None,
-                     label=DEFAULT_LABEL, force=False, check_mode=False, checksum=True, runner=None) -> dict:
+def build_disk_image(
+    src,
+    dest,
+    size=None,
+    *,
+    kickstart=None,
+    kernelopt_add=(),
+    bios_boot=True,
+    syslinux=None,
+    mbr=None,
+    label=DEFAULT_LABEL,
+    force=False,
+    check_mode=False,
+    checksum=True,
+    runner=None,
+) -> dict:
     """Build (or confirm) the disk image ``dest`` from the ESXi ISO ``src``; returns the module result."""
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
@@ -301,18 +370,42 @@ def build_disk_image(src, dest, size=None, *, kickstart=None, kernelopt_add=(), 
     runner = runner or CommandRunner()
     tools = Tools(runner, bios_boot, syslinux, mbr=mbr)
     with EsxiImage.open(src) as image:
-        plan = plan_image(image, src, kickstart=kickstart, kernelopt_add=kernelopt_add, bios_boot=bios_boot, size=size,
-                          label=label, syslinux_version=tools.syslinux_version, mbr_sha256=tools.mbr_sha256)
+        plan = plan_image(
+            image,
+            src,
+            kickstart=kickstart,
+            kernelopt_add=kernelopt_add,
+            bios_boot=bios_boot,
+            size=size,
+            label=label,
+            syslinux_version=tools.syslinux_version,
+            mbr_sha256=tools.mbr_sha256,
+        )
         warnings = list(plan.warnings) + ['%s: %s' % (src, problem) for problem in image.problems()]
         existing = read_image_manifest(dest)
         dest_size = os.path.getsize(dest) if existing is not None else None
         changed = force or not up_to_date(existing, plan.digest, dest_size)
-        result = {'changed': changed, 'dest': dest, 'size': plan.size, 'sha256': None, 'boot': plan.boot,
-                  'bios_boot': bios_boot, 'syslinux_version': plan.syslinux_version, 'esxi_version': image.version,
-                  'partition': {'start': PARTITION_START * SECTOR, 'size': plan.size - PARTITION_START * SECTOR,
-                                'type': '0x%02x' % PARTITION_TYPE, 'filesystem': 'FAT32', 'label': label},
-                  'files': len(plan.files), 'manifest_digest': plan.digest, 'warnings': warnings,
-                  'diff': {'before': (existing or {}).get('request'), 'after': plan.request} if changed else None}
+        result = {
+            'changed': changed,
+            'dest': dest,
+            'size': plan.size,
+            'sha256': None,
+            'boot': plan.boot,
+            'bios_boot': bios_boot,
+            'syslinux_version': plan.syslinux_version,
+            'esxi_version': image.version,
+            'partition': {
+                'start': PARTITION_START * SECTOR,
+                'size': plan.size - PARTITION_START * SECTOR,
+                'type': '0x%02x' % PARTITION_TYPE,
+                'filesystem': 'FAT32',
+                'label': label,
+            },
+            'files': len(plan.files),
+            'manifest_digest': plan.digest,
+            'warnings': warnings,
+            'diff': {'before': (existing or {}).get('request'), 'after': plan.request} if changed else None,
+        }
         if not changed:
             result['sha256'] = file_sha256(dest) if checksum else None
             return result
@@ -329,8 +422,9 @@ def build_disk_image(src, dest, size=None, *, kickstart=None, kernelopt_add=(), 
                 digest = sha256_fd(out.fd, label=out.tmp_path) if checksum else None
                 out.commit()
             except OSError as exc:
-                raise DiskImageError('cannot write the new image (%s); the earlier image was left unchanged'
-                                     % (exc.strerror or exc), path=exc.filename or dest) from None
+                raise DiskImageError(
+                    'cannot write the new image (%s); the earlier image was left unchanged' % (exc.strerror or exc), path=exc.filename or dest
+                ) from None
         if digest is not None:
             remember_sha256(dest, digest)
         result['sha256'] = digest

@@ -30,8 +30,8 @@ def decode_manifest(blob: bytes) -> dict | None:
     """The manifest at the start of ``blob`` (bytes read at MANIFEST_OFFSET), None when there is none."""
     if not blob.startswith(MANIFEST_MAGIC) or len(blob) < len(MANIFEST_MAGIC) + 4:
         return None
-    length, = struct.unpack_from('<I', blob, len(MANIFEST_MAGIC))
-    data = blob[len(MANIFEST_MAGIC) + 4:len(MANIFEST_MAGIC) + 4 + length]
+    (length,) = struct.unpack_from('<I', blob, len(MANIFEST_MAGIC))
+    data = blob[len(MANIFEST_MAGIC) + 4 : len(MANIFEST_MAGIC) + 4 + length]
     if length > MANIFEST_MAX or len(data) != length:
         return None
     try:

@@ -32,11 +32,11 @@ def syslinux_cfg(isolinux_cfg: bytes) -> bytes:
     out = []
     for line in isolinux_cfg.splitlines(keepends=True):
         body = line.rstrip(b'\r\n')
-        ending = line[len(body):]
+        ending = line[len(body) :]
         tokens = body.split()
         if len(tokens) > 2 and tokens[0].lower() == b'append' and b'-c' in tokens[1:-1] and b'-p' not in tokens[1:]:
             at = tokens.index(b'-c', 1) + 2
-            indent = body[:len(body) - len(body.lstrip())]
+            indent = body[: len(body) - len(body.lstrip())]
             body = indent + b' '.join(tokens[:at] + [b'-p', b'1'] + tokens[at:])
         out.append(body + ending)
     return b''.join(out)
@@ -84,8 +84,11 @@ def installer_version(runner: CommandRunner, path: str) -> tuple[int, int]:
             raise DiskImageError('cannot be read (%s)' % exc.strerror, path=path) from None
         version = (int(match.group(1)), int(match.group(2))) if match else None
     if version is None:
-        raise DiskImageError('is not a syslinux installer I can identify (no version from --version: %s; no SYSLINUX banner '
-                             'inside)' % ((err or out).strip()[:200] or 'rc %d' % rc), path=path)
+        raise DiskImageError(
+            'is not a syslinux installer I can identify (no version from --version: %s; no SYSLINUX banner '
+            'inside)' % ((err or out).strip()[:200] or 'rc %d' % rc),
+            path=path,
+        )
     return version
 
 

@@ -1,7 +1,6 @@
 # Copyright: esxi.customizer contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The external tools a disk image is built with (mkfs.vfat, mmd, mcopy from mtools, syslinux), found and run.
-"""
+"""The external tools a disk image is built with (mkfs.vfat, mmd, mcopy from mtools, syslinux), found and run."""
 
 from __future__ import annotations
 
@@ -28,8 +27,13 @@ class CommandRunner:
     def run(self, argv, stdin=None, env=None) -> tuple[int, str, str]:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
-                proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,  # pylint: disable=consider-using-with
-                                        stdout=out, stderr=err, env=env)
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                )
             except OSError as exc:
                 return 127, '', '%s: %s' % (argv[0], exc.strerror)
             broken = None
@@ -70,8 +74,7 @@ def find_tool(name: str, explicit: str | None = None) -> str:
     found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN_DIRS))
     if not found:
         package = {'mkfs.vfat': 'dosfstools', 'mcopy': 'mtools', 'mmd': 'mtools', 'syslinux': 'syslinux'}.get(name, name)
-        raise DiskImageError('the command %s is needed to build a disk image and was not found (install the %s package)'
-                             % (name, package))
+        raise DiskImageError('the command %s is needed to build a disk image and was not found (install the %s package)' % (name, package))
     return found
 
 
@@ -110,5 +113,6 @@ def check_result(result, what: str, dest: str) -> None:
     rc, out, err = result
     if rc != 0:
         message = (err or out).strip().splitlines()
-        raise DiskImageError('%s failed (rc %d): %s; the earlier image was left unchanged'
-                             % (what, rc, ' '.join(message[-3:])[:600] or 'no message'), path=dest)
+        raise DiskImageError(
+            '%s failed (rc %d): %s; the earlier image was left unchanged' % (what, rc, ' '.join(message[-3:])[:600] or 'no message'), path=dest
+        )

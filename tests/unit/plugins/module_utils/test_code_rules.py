@@ -14,6 +14,7 @@ HINTED_PACKAGES = ('_io', '_formats', '_image')
 
 def _functions(tree: ast.AST, public_only: bool = False):
     """(qualified name, FunctionDef) of every function; with ``public_only`` only those the package exports."""
+
     def visit(body, prefix, public):
         for node in body:
             if isinstance(node, ast.ClassDef):
@@ -23,6 +24,7 @@ def _functions(tree: ast.AST, public_only: bool = False):
                 if exported or not public_only:
                     yield prefix + node.name, node
                 yield from visit(node.body, prefix + node.name + '.', False)
+
     yield from visit(tree.body, '', True)
 
 
@@ -82,5 +84,4 @@ class _Hidden:
         'Writer.write(src, dest, edits, epoch): make the parameters after the third keyword-only (*,)',
         '_private(a, b, c, d): make the parameters after the third keyword-only (*,)',
     ]
-    assert missing_hints(source) == ['Writer.write: src, dest, edits, epoch, return', 'Writer.fine: src, dest, edits, epoch', 'public: b',
-                                     'no_return: return']
+    assert missing_hints(source) == ['Writer.write: src, dest, edits, epoch, return', 'Writer.fine: src, dest, edits, epoch', 'public: b', 'no_return: return']

@@ -43,7 +43,7 @@ def violations(own: str, source: str) -> list[str]:
             continue
         if not name.startswith(PREFIX):
             continue
-        theirs = package_of(name[len(PREFIX):])
+        theirs = package_of(name[len(PREFIX) :])
         if theirs == mine or theirs not in LEVELS:
             continue
         if LEVELS[theirs] >= LEVELS[mine]:
@@ -68,13 +68,16 @@ def test_no_upward_or_sideways_imports(own, path):
     assert violations(own, path.read_text(encoding='utf-8')) == []
 
 
-@pytest.mark.parametrize('own,source,expected', [
-    ('_formats.vib', 'from %s_image.plan import EditPlan\n' % PREFIX, '_formats.vib (layer 2) imports'),
-    ('_io.copy', 'from %s_formats import vib\n' % PREFIX, '_io.copy (layer 1) imports'),
-    ('_publish.pxe', 'from %s_vsphere.datastore import upload\n' % PREFIX, '_publish.pxe (layer 4) imports'),
-    ('_image.plan', 'from ansible.module_utils.basic import AnsibleModule\n', 'without Ansible'),
-    ('_image.plan', 'def f():\n    import ansible.module_utils.urls\n', 'without Ansible'),
-])
+@pytest.mark.parametrize(
+    'own,source,expected',
+    [
+        ('_formats.vib', 'from %s_image.plan import EditPlan\n' % PREFIX, '_formats.vib (layer 2) imports'),
+        ('_io.copy', 'from %s_formats import vib\n' % PREFIX, '_io.copy (layer 1) imports'),
+        ('_publish.pxe', 'from %s_vsphere.datastore import upload\n' % PREFIX, '_publish.pxe (layer 4) imports'),
+        ('_image.plan', 'from ansible.module_utils.basic import AnsibleModule\n', 'without Ansible'),
+        ('_image.plan', 'def f():\n    import ansible.module_utils.urls\n', 'without Ansible'),
+    ],
+)
 def test_the_check_catches_each_kind_of_violation(own, source, expected):
     found = violations(own, source)
     assert found and expected in found[0]

@@ -35,15 +35,29 @@ def test_component(capsys):
     assert result['components'][0]['name'] == 'VMware-Re-Driver'
     [vib] = result['vibs']
     assert (vib['id'], vib['acceptance_level'], vib['vmkapi'], vib['min_esxi_version'], vib['signed']) == (
-        'vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240', 'certified', '2.10.0.0', '8.0', True)
-    assert vib['payloads'] == [{
-        'name': 'ifre', 'type': 'vgz', 'size': 221108, 'uncompressed_size': None, 'checksum_ok': True, 'injectable': True,
-        'checksums': [{'type': 'sha-256', 'verify_process': None, 'ok': True, 'note': ''},
-                      {'type': 'sha-256', 'verify_process': 'gunzip', 'ok': True, 'note': ''},
-                      {'type': 'sha-1', 'verify_process': 'gunzip', 'ok': True, 'note': ''}]}]
+        'vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240',
+        'certified',
+        '2.10.0.0',
+        '8.0',
+        True,
+    )
+    assert vib['payloads'] == [
+        {
+            'name': 'ifre',
+            'type': 'vgz',
+            'size': 221108,
+            'uncompressed_size': None,
+            'checksum_ok': True,
+            'injectable': True,
+            'checksums': [
+                {'type': 'sha-256', 'verify_process': None, 'ok': True, 'note': ''},
+                {'type': 'sha-256', 'verify_process': 'gunzip', 'ok': True, 'note': ''},
+                {'type': 'sha-1', 'verify_process': 'gunzip', 'ok': True, 'note': ''},
+            ],
+        }
+    ]
     assert len(vib['pci_ids']) == 9 and vib['pci_ids'][0]['class'] is None
-    assert vib['vib_checksum_ok'] is True and vib['depends'] == [{'name': 'vmkapi_2_10_0_0', 'relation': None,
-                                                                  'version': None}]
+    assert vib['vib_checksum_ok'] is True and vib['depends'] == [{'name': 'vmkapi_2_10_0_0', 'relation': None, 'version': None}]
 
 
 @needs_fixtures
@@ -96,20 +110,22 @@ def test_vib_file_checksum_from_bundle_metadata(capsys, tmp_path):
     path.write_bytes(out.getvalue())
     code, result = run(capsys, path=str(path))
     assert code == 1
-    assert result['msg'] == ('%s!vib20/net-meta/ESXCUST_bootbank_net-meta_1.0-1.vib: the .vib file does not match the '
-                             'checksum in the bundle metadata (corrupt bundle)' % path)
+    assert result['msg'] == (
+        '%s!vib20/net-meta/ESXCUST_bootbank_net-meta_1.0-1.vib: the .vib file does not match the checksum in the bundle metadata (corrupt bundle)' % path
+    )
 
 
 def test_partial_bundle_warning_and_24_character_map_ids(capsys, tmp_path):
     """A bulletin naming a VIB the bundle lacks is a package warning; a 24-character native id keeps its revision."""
     files = packages.driver_files('ixgben', [('8086', '154d')])
     files['etc/vmware/default.map.d/ixgben.map'] = b'regtype=native,bus=pci,id=8086154d........02000001,driver=ixgben\n'
-    vib_a = packages.build_vib('net-ixgben', '1.0-1', vendor='INT',
-                               payloads=[('net-ixgben', 'vgz', packages.gzip_bytes(packages.vmtar(files)))])
+    vib_a = packages.build_vib('net-ixgben', '1.0-1', vendor='INT', payloads=[('net-ixgben', 'vgz', packages.gzip_bytes(packages.vmtar(files)))])
     vib_b = packages.build_vib('net-other', '1.0-1', vendor='INT')
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(packages.build_offline_bundle([vib_a, vib_b], component=True))) as src, \
-            zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(packages.build_offline_bundle([vib_a, vib_b], component=True))) as src,
+        zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             data = src.read(info)
             if info.filename == 'metadata.zip':
@@ -125,9 +141,22 @@ def test_partial_bundle_warning_and_24_character_map_ids(capsys, tmp_path):
     path.write_bytes(out.getvalue())
     code, result = run(capsys, path=str(path))
     assert code == 0, result
-    assert result['package_warnings'] == ['bulletin INT-net-ixgben_1.0-1 lists VIB INT_bootbank_net-other_1.0-1, which this '
-                                          'bundle does not carry (neither its metadata nor a .vib file)']
+    assert result['package_warnings'] == [
+        'bulletin INT-net-ixgben_1.0-1 lists VIB INT_bootbank_net-other_1.0-1, which this bundle does not carry (neither its metadata nor a .vib file)'
+    ]
     [vib] = result['vibs']
-    assert vib['pci_ids'] == [{'vendor': '8086', 'device': '154d', 'subvendor': None, 'subdevice': None, 'class': '020000',
-                               'driver': 'ixgben', 'bus': 'pci', 'acpi_id': None, 'vendor_name': 'Intel Corporation',
-                               'device_name': 'ixgben 154d controller', 'revision': '01'}]
+    assert vib['pci_ids'] == [
+        {
+            'vendor': '8086',
+            'device': '154d',
+            'subvendor': None,
+            'subdevice': None,
+            'class': '020000',
+            'driver': 'ixgben',
+            'bus': 'pci',
+            'acpi_id': None,
+            'vendor_name': 'Intel Corporation',
+            'device_name': 'ixgben 154d controller',
+            'revision': '01',
+        }
+    ]

@@ -4,6 +4,7 @@
 
 Usage: connect_proxy.py <portfile> <logfile> <seconds-to-live>
 """
+
 from __future__ import annotations
 
 import os

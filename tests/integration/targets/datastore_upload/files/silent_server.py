@@ -4,6 +4,7 @@
 
 Usage: silent_server.py <portfile> <seconds-to-live>
 """
+
 from __future__ import annotations
 
 import os

@@ -34,12 +34,14 @@ def main():
         'iso9660': names(iso),
         'joliet_names': names(iso, '-J') if joliet else [],
         'rock_ridge_names': names(iso, '-R') if rock_ridge else [],
-        'joliet': joliet, 'rock_ridge': rock_ridge,
+        'joliet': joliet,
+        'rock_ridge': rock_ridge,
         'volume_id': [line.split(':', 1)[1].strip() for line in info.splitlines() if line.startswith('Volume id:')][0],
-        'el_torito': [line for line in run(['xorriso', '-indev', iso, '-report_el_torito', 'plain']).decode().splitlines()
-                      if line.startswith('El Torito')],
-        'bootcfg': {'bios': run(['bsdtar', '-xOf', iso, 'BOOT.CFG' if not rock_ridge else 'boot.cfg']).decode(),
-                    'uefi': run(['bsdtar', '-xOf', iso, 'EFI/BOOT/BOOT.CFG' if not rock_ridge else 'efi/boot/boot.cfg']).decode()},
+        'el_torito': [line for line in run(['xorriso', '-indev', iso, '-report_el_torito', 'plain']).decode().splitlines() if line.startswith('El Torito')],
+        'bootcfg': {
+            'bios': run(['bsdtar', '-xOf', iso, 'BOOT.CFG' if not rock_ridge else 'boot.cfg']).decode(),
+            'uefi': run(['bsdtar', '-xOf', iso, 'EFI/BOOT/BOOT.CFG' if not rock_ridge else 'efi/boot/boot.cfg']).decode(),
+        },
     }
     imgdb = run(['bsdtar', '-xOf', iso, 'IMGDB.TGZ' if not rock_ridge else 'imgdb.tgz'])
     with tarfile.open(fileobj=io.BytesIO(imgdb), mode='r:gz') as tar:
@@ -50,8 +52,7 @@ def main():
         'members': sorted(members),
         'acceptance_level': root.findtext('acceptancelevel'),
         'modified_time': root.findtext('modifiedtime'),
-        'profile': {v.findtext('vib-id'): {p.get('payload-name'): p.text for p in v.findall('payloads/payload')}
-                    for v in root.findall('viblist/vib')},
+        'profile': {v.findtext('vib-id'): {p.get('payload-name'): p.text for p in v.findall('payloads/payload')} for v in root.findall('viblist/vib')},
         'vib_files': sorted(n for n in members if n.startswith('var/db/esximg/vibs/')),
         'bulletins': sorted(n for n in members if n.startswith('var/db/esximg/bulletins/')),
     }

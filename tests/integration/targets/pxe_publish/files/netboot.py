@@ -2,18 +2,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Real network servers and clients for the pxe_publish integration test (stdlib + Debian binaries).
 
-  netboot.py start ROOT LIFETIME   start in.tftpd (tftpd-hpa) and python's http.server on 127.0.0.1, both
-                                   wrapped in `timeout LIFETIME` so they stop by themselves; prints JSON
-  netboot.py stop PID...           stop them earlier (the task list does, in an always: block)
-  netboot.py fetch ISO --tftp PORT | --http URL  --cfg REMOTE [--extra REMOTE[=ISO_PATH]]...
-      fetches the boot.cfg REMOTE with the real client (tftp-hpa's tftp / urllib), then every file it names
-      (kernel + modules, joined with prefix= as mboot does), and the extra files; extracts the ISO with
-      xorriso (an independent reader) and prints JSON {remote: {fetched, iso, size}} of sha256 digests.
-  netboot.py uefi-boot ROOT BOOTFILE MAC MARKER [TIMEOUT]
-  netboot.py bios-boot ROOT MAC MARKER [TIMEOUT]      (SeaBIOS + pxelinux.0 from Debian's pxelinux)
-      network-boots QEMU with OVMF (its NIC ROM is iPXE) from QEMU's own TFTP server serving ROOT with
-      DHCP boot file BOOTFILE, until MARKER shows on the serial console; prints JSON {seen, fetched, seconds}
-      where fetched lists the URLs the firmware / iPXE downloaded.
+netboot.py start ROOT LIFETIME   start in.tftpd (tftpd-hpa) and python's http.server on 127.0.0.1, both
+                                 wrapped in `timeout LIFETIME` so they stop by themselves; prints JSON
+netboot.py stop PID...           stop them earlier (the task list does, in an always: block)
+netboot.py fetch ISO --tftp PORT | --http URL  --cfg REMOTE [--extra REMOTE[=ISO_PATH]]...
+    fetches the boot.cfg REMOTE with the real client (tftp-hpa's tftp / urllib), then every file it names
+    (kernel + modules, joined with prefix= as mboot does), and the extra files; extracts the ISO with
+    xorriso (an independent reader) and prints JSON {remote: {fetched, iso, size}} of sha256 digests.
+netboot.py uefi-boot ROOT BOOTFILE MAC MARKER [TIMEOUT]
+netboot.py bios-boot ROOT MAC MARKER [TIMEOUT]      (SeaBIOS + pxelinux.0 from Debian's pxelinux)
+    network-boots QEMU with OVMF (its NIC ROM is iPXE) from QEMU's own TFTP server serving ROOT with
+    DHCP boot file BOOTFILE, until MARKER shows on the serial console; prints JSON {seen, fetched, seconds}
+    where fetched lists the URLs the firmware / iPXE downloaded.
 """
 
 from __future__ import annotations
@@ -45,10 +45,8 @@ def start(root: str, lifetime: str) -> dict:
     tftp_port, http_port = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     log = open(os.path.join(os.path.dirname(os.path.abspath(root)), 'servers.log'), 'ab')
     common = dict(stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    tftpd = subprocess.Popen(['timeout', lifetime, 'in.tftpd', '--foreground', '--listen', '--address',
-                              '127.0.0.1:%d' % tftp_port, '--secure', root], **common)
-    httpd = subprocess.Popen(['timeout', lifetime, sys.executable, '-m', 'http.server', '--bind', '127.0.0.1',
-                              '--directory', root, str(http_port)], **common)
+    tftpd = subprocess.Popen(['timeout', lifetime, 'in.tftpd', '--foreground', '--listen', '--address', '127.0.0.1:%d' % tftp_port, '--secure', root], **common)
+    httpd = subprocess.Popen(['timeout', lifetime, sys.executable, '-m', 'http.server', '--bind', '127.0.0.1', '--directory', root, str(http_port)], **common)
     return {'tftp_port': tftp_port, 'http_port': http_port, 'pids': [tftpd.pid, httpd.pid]}
 
 
@@ -64,8 +62,9 @@ def stop(pids) -> dict:
 
 
 def tftp_get(port: int, remote: str, local: str) -> None:
-    proc = subprocess.run(['tftp', '-m', 'binary', '127.0.0.1', str(port), '-c', 'get', remote, local],
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        ['tftp', '-m', 'binary', '127.0.0.1', str(port), '-c', 'get', remote, local], capture_output=True, text=True, timeout=120, check=False
+    )
     # tftp-hpa exits 0 even on "Error code 1: File not found": its output is the verdict
     if proc.returncode != 0 or proc.stdout.strip() or proc.stderr.strip():
         raise SystemExit('tftp get %s failed: %s %s' % (remote, proc.stdout.strip(), proc.stderr.strip()))
@@ -151,12 +150,30 @@ def uefi_boot(root: str, bootfile: str, mac: str, marker: str, timeout: float = 
     log_path = os.path.join(work, 'serial.log')
     vars_path = os.path.join(work, 'vars.fd')
     shutil.copyfile(OVMF_VARS, vars_path)
-    argv = ['qemu-system-x86_64', '-machine', 'q35', '-m', '512', '-display', 'none', '-monitor', 'none', '-no-reboot',
-            '-serial', 'file:%s' % log_path,
-            '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=%s' % OVMF_CODE,
-            '-drive', 'if=pflash,format=raw,unit=1,file=%s' % vars_path,
-            '-netdev', 'user,id=n0,tftp=%s,bootfile=%s' % (root, bootfile),
-            '-device', 'virtio-net-pci,netdev=n0,mac=%s' % mac, '-boot', 'n']
+    argv = [
+        'qemu-system-x86_64',
+        '-machine',
+        'q35',
+        '-m',
+        '512',
+        '-display',
+        'none',
+        '-monitor',
+        'none',
+        '-no-reboot',
+        '-serial',
+        'file:%s' % log_path,
+        '-drive',
+        'if=pflash,format=raw,unit=0,readonly=on,file=%s' % OVMF_CODE,
+        '-drive',
+        'if=pflash,format=raw,unit=1,file=%s' % vars_path,
+        '-netdev',
+        'user,id=n0,tftp=%s,bootfile=%s' % (root, bootfile),
+        '-device',
+        'virtio-net-pci,netdev=n0,mac=%s' % mac,
+        '-boot',
+        'n',
+    ]
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     text = ''
@@ -172,8 +189,7 @@ def uefi_boot(root: str, bootfile: str, mac: str, marker: str, timeout: float = 
         proc.wait()
         shutil.rmtree(work, ignore_errors=True)
     fetched = re.findall(r'(tftp://\S+)\.\.\. ok', text)
-    return {'seen': marker in text, 'fetched': fetched, 'seconds': round(time.monotonic() - start, 1),
-            'log_tail': text[-1500:] if marker not in text else ''}
+    return {'seen': marker in text, 'fetched': fetched, 'seconds': round(time.monotonic() - start, 1), 'log_tail': text[-1500:] if marker not in text else ''}
 
 
 PXELINUX = '/usr/lib/PXELINUX/pxelinux.0'
@@ -195,9 +211,21 @@ def bios_boot(root: str, mac: str, marker: str, timeout: float = 120) -> dict:
     for name in ('ldlinux.c32', 'libcom32.c32'):
         shutil.copy(os.path.join(SYSLINUX_BIOS, name), tftp)
     log_path = os.path.join(work, 'serial.log')
-    argv = ['qemu-system-x86_64', '-m', '256', '-nographic', '-monitor', 'none', '-no-reboot',
-            '-netdev', 'user,id=n0,tftp=%s,bootfile=pxelinux.0' % tftp,
-            '-device', 'e1000,netdev=n0,mac=%s' % mac, '-boot', 'n']
+    argv = [
+        'qemu-system-x86_64',
+        '-m',
+        '256',
+        '-nographic',
+        '-monitor',
+        'none',
+        '-no-reboot',
+        '-netdev',
+        'user,id=n0,tftp=%s,bootfile=pxelinux.0' % tftp,
+        '-device',
+        'e1000,netdev=n0,mac=%s' % mac,
+        '-boot',
+        'n',
+    ]
     start = time.monotonic()
     text = ''
     with open(log_path, 'wb') as log:
@@ -214,8 +242,13 @@ def bios_boot(root: str, mac: str, marker: str, timeout: float = 120) -> dict:
             proc.kill()
             proc.wait()
             shutil.rmtree(work, ignore_errors=True)
-    return {'seen': marker in text, 'pxelinux': 'PXELINUX' in text, 'failed_com32': 'Failed to load COM32' in text,
-            'seconds': round(time.monotonic() - start, 1), 'log_tail': text[-1500:]}
+    return {
+        'seen': marker in text,
+        'pxelinux': 'PXELINUX' in text,
+        'failed_com32': 'Failed to load COM32' in text,
+        'seconds': round(time.monotonic() - start, 1),
+        'log_tail': text[-1500:],
+    }
 
 
 def main(argv) -> None:

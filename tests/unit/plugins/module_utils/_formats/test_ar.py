@@ -21,7 +21,7 @@ needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures no
 
 def members_of(data: bytes):
     stream = io.BytesIO(data)
-    return [(m.name, data[m.offset:m.offset + m.size]) for m in read_members(stream, 'test.vib', len(data))]
+    return [(m.name, data[m.offset : m.offset + m.size]) for m in read_members(stream, 'test.vib', len(data))]
 
 
 @needs_fixtures
@@ -30,7 +30,10 @@ def test_real_vmware_style_vib_offsets():
     with open(path, 'rb') as handle:
         members = read_members(handle, str(path))
     assert [(m.name, m.header_offset, m.offset, m.size) for m in members] == [
-        ('descriptor.xml', 8, 68, 1468), ('sig.pkcs7', 1536, 1596, 0), ('net-8125', 1596, 1656, 108775)]
+        ('descriptor.xml', 8, 68, 1468),
+        ('sig.pkcs7', 1536, 1596, 0),
+        ('net-8125', 1596, 1656, 108775),
+    ]
 
 
 @needs_fixtures
@@ -40,8 +43,7 @@ def test_real_gnu_style_names_and_odd_padding():
     # ESXi-CPT writes 'descriptor.xml/' with real mtimes and mode 100000
     assert data[8:24] == b'descriptor.xml/ '
     members = read_members(io.BytesIO(data), 'net51.vib', len(data))
-    assert [(m.name, m.offset, m.size) for m in members] == [
-        ('descriptor.xml', 68, 1578), ('sig.pkcs7', 1706, 0), ('net51-r8', 1766, 25351)]
+    assert [(m.name, m.offset, m.size) for m in members] == [('descriptor.xml', 68, 1578), ('sig.pkcs7', 1706, 0), ('net51-r8', 1766, 25351)]
     # independent splitter from the fixture generator agrees on the bytes
     assert members_of(data) == packages.ar_members(data)
 
@@ -53,14 +55,12 @@ def test_real_8x_header_with_python_octal_mode_field():
     assert b'0o0' in data[8:68]  # the mode field really says "0o0"
     members = read_members(io.BytesIO(data), '80u3.vib', len(data))
     # odd-sized descriptor (1839 bytes) is padded so the next header is at 1908 (section 4.1)
-    assert [(m.name, m.header_offset, m.size) for m in members] == [
-        ('descriptor.xml', 8, 1839), ('sig.pkcs7', 1908, 3377), ('vmkusb-n', 5346, 351514)]
+    assert [(m.name, m.header_offset, m.size) for m in members] == [('descriptor.xml', 8, 1839), ('sig.pkcs7', 1908, 3377), ('vmkusb-n', 5346, 351514)]
 
 
 @pytest.mark.parametrize('gnu_style', [False, True])
 def test_fixturegen_archives_read_back(gnu_style):
-    built = packages.ar_archive([('descriptor.xml', b'<vib/>'), ('sig.pkcs7', b''), ('net-abc', b'x' * 7)],
-                                gnu_style=gnu_style)
+    built = packages.ar_archive([('descriptor.xml', b'<vib/>'), ('sig.pkcs7', b''), ('net-abc', b'x' * 7)], gnu_style=gnu_style)
     assert members_of(built) == [('descriptor.xml', b'<vib/>'), ('sig.pkcs7', b''), ('net-abc', b'x' * 7)]
 
 
@@ -71,9 +71,18 @@ def _header(name, size, mode=b'0'):
 def test_gnu_long_name_table_and_symbol_index():
     """GNU ar (binutils) puts names of 16+ characters in a "//" member and may add a "/" symbol index."""
     names = b'descriptor-long-name.xml/\nnet-payload-named-long/\n'
-    data = (b'!<arch>\n' + _header(b'/', 4) + b'\x00' * 4 + _header(b'//', len(names)) + names
-            + _header(b'/0', 6, b'100644') + b'<vib/>' + _header(b'sig.pkcs7/', 0, b'100644')
-            + _header(b'/26', 3, b'100644') + b'abc\n')
+    data = (
+        b'!<arch>\n'
+        + _header(b'/', 4)
+        + b'\x00' * 4
+        + _header(b'//', len(names))
+        + names
+        + _header(b'/0', 6, b'100644')
+        + b'<vib/>'
+        + _header(b'sig.pkcs7/', 0, b'100644')
+        + _header(b'/26', 3, b'100644')
+        + b'abc\n'
+    )
     assert members_of(data) == [('descriptor-long-name.xml', b'<vib/>'), ('sig.pkcs7', b''), ('net-payload-named-long', b'abc')]
 
 
@@ -95,20 +104,28 @@ def test_bsd_long_names():
     assert members_of(data) == [('a-long-member-name.x', b'hello')]
 
 
-@pytest.mark.parametrize('data, message', [
-    (b'', 'no ar archive signature'),
-    (b'PK\x03\x04' + b'\x00' * 60, 'no ar archive signature'),
-    (b'!<arch>\ndescriptor.xml  0', 'truncated: incomplete member header at offset 8'),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10s`\n' % (b'a', 0, 0, 0, b'0', b'12x'), 'bad size field'),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'a', 0, 0, 0, b'0', 500) + b'abc', 'claims 500 bytes but the file ends after 3'),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d' % (b'a', 0, 0, 0, b'0', 0) + b'XX', 'bad terminator'),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'../x', 0, 0, 0, b'0', 0), "invalid name '../x'"),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'', 0, 0, 0, b'0', 0), "invalid name ''"),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'/0', 0, 0, 0, b'0', 0), 'no "//" name table before it'),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'//', 0, 0, 0, b'0', 4) + b'ab/\n'
-     + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'/9', 0, 0, 0, b'0', 0), 'offset 9 outside the "//" name table'),
-    (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'na\xffme', 0, 0, 0, b'0', 0), 'non-ASCII name'),
-])
+@pytest.mark.parametrize(
+    'data, message',
+    [
+        (b'', 'no ar archive signature'),
+        (b'PK\x03\x04' + b'\x00' * 60, 'no ar archive signature'),
+        (b'!<arch>\ndescriptor.xml  0', 'truncated: incomplete member header at offset 8'),
+        (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10s`\n' % (b'a', 0, 0, 0, b'0', b'12x'), 'bad size field'),
+        (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'a', 0, 0, 0, b'0', 500) + b'abc', 'claims 500 bytes but the file ends after 3'),
+        (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d' % (b'a', 0, 0, 0, b'0', 0) + b'XX', 'bad terminator'),
+        (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'../x', 0, 0, 0, b'0', 0), "invalid name '../x'"),
+        (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'', 0, 0, 0, b'0', 0), "invalid name ''"),
+        (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'/0', 0, 0, 0, b'0', 0), 'no "//" name table before it'),
+        (
+            b'!<arch>\n'
+            + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'//', 0, 0, 0, b'0', 4)
+            + b'ab/\n'
+            + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'/9', 0, 0, 0, b'0', 0),
+            'offset 9 outside the "//" name table',
+        ),
+        (b'!<arch>\n' + b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (b'na\xffme', 0, 0, 0, b'0', 0), 'non-ASCII name'),
+    ],
+)
 def test_bad_archives_get_clear_errors(data, message):
     with pytest.raises(FormatError) as err:
         read_members(io.BytesIO(data), '/tmp/bad.vib', len(data))
@@ -157,5 +174,5 @@ def test_random_truncation_is_a_clean_error_or_a_prefix(members, data):
         assert str(err).startswith('test.vib: ')
         return
     # only a cut exactly at a member boundary (or in the final pad byte) reads cleanly: then a strict prefix
-    assert result == members[:len(result)]
+    assert result == members[: len(result)]
     assert len(result) < len(members) or cut == len(full) - 1

@@ -19,9 +19,11 @@ FIXTURES = shared_fixtures()
 SAMPLES = sorted((FIXTURES / 'bootcfg-isolinux-samples').glob('*.[bB][oO][oO][tT].[cC][fF][gG]')) if FIXTURES else []
 needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures not found (set ESXI_SHARED_FIXTURES)')
 
-STOCK_70 = (b'bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=cdromBoot runweasel\n'
-            b'modules=/jumpstrt.gz --- /k.b00 --- /s.v00 --- /tools.t00 --- /gc.v00 --- /imgdb.tgz --- /basemisc.tgz --- '
-            b'/resvibs.tgz --- /imgpayld.tgz\nbuild=7.0.2-0.0.17630552\nupdated=0\n')
+STOCK_70 = (
+    b'bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=cdromBoot runweasel\n'
+    b'modules=/jumpstrt.gz --- /k.b00 --- /s.v00 --- /tools.t00 --- /gc.v00 --- /imgdb.tgz --- /basemisc.tgz --- '
+    b'/resvibs.tgz --- /imgpayld.tgz\nbuild=7.0.2-0.0.17630552\nupdated=0\n'
+)
 
 
 def load(name: str) -> BootCfg:
@@ -89,8 +91,10 @@ def test_comment_and_blank_lines_are_not_keys():
 
 
 def test_loader_grammar_details():
-    data = (b'  # comment\r\n\r\nMODULES = /a.b00 opt1  opt2 ---/b.v00---   --- /c.v00 \r\nKernel=/k\r\n'
-            b'TimeOut=3\r\nweird key without equals\r\nnewkey = x = y\r\ntitle=first\r\ntitle=second\r\nprefix=\r\n')
+    data = (
+        b'  # comment\r\n\r\nMODULES = /a.b00 opt1  opt2 ---/b.v00---   --- /c.v00 \r\nKernel=/k\r\n'
+        b'TimeOut=3\r\nweird key without equals\r\nnewkey = x = y\r\ntitle=first\r\ntitle=second\r\nprefix=\r\n'
+    )
     cfg = BootCfg.parse(data)
     assert cfg.serialize() == data
     assert cfg.modules == [Module('/a.b00', 'opt1 opt2'), Module('/b.v00'), Module('/c.v00')]
@@ -241,5 +245,5 @@ if given is not None:
             cfg.insert_module(name)
         reparsed = BootCfg.parse(cfg.serialize())
         assert reparsed.module_names[-4:] == ['imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'imgpayld.tgz']
-        assert reparsed.module_names[5:5 + len(fresh)] == fresh
+        assert reparsed.module_names[5 : 5 + len(fresh)] == fresh
         assert reparsed.kernelopt == 'cdromBoot runweasel'

@@ -23,40 +23,79 @@ needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures no
 REAL_BUNDLES = {
     'net51-r8169-6.011.00-2vft.510.0.0.799733-offline_bundle.zip': (
         ['6.0.0', '5.5.0'],
-        [('VFrontDe_bootbank_net51-r8169_6.011.00-2vft.510.0.0.799733', 'net51-r8169-6.011.00-2vft.510.0.0.799733.x86_64.vib',
-          27118)],
-        [('net51-r8169-6.011.00-2vft.510.0.0.799733', None, None)]),
+        [('VFrontDe_bootbank_net51-r8169_6.011.00-2vft.510.0.0.799733', 'net51-r8169-6.011.00-2vft.510.0.0.799733.x86_64.vib', 27118)],
+        [('net51-r8169-6.011.00-2vft.510.0.0.799733', None, None)],
+    ),
     'net-igb-5.3.2-99-offline_bundle.zip': (
-        ['5.5.0', '6.0.0'], [('Intel_bootbank_net-igb_5.3.2-99', 'net-igb-5.3.2-99.x86_64.vib', 104192)],
-        [('net-igb-5.3.2-99', None, None)]),
+        ['5.5.0', '6.0.0'],
+        [('Intel_bootbank_net-igb_5.3.2-99', 'net-igb-5.3.2-99.x86_64.vib', 104192)],
+        [('net-igb-5.3.2-99', None, None)],
+    ),
     'r8125-bundle.zip': (
-        ['5.*'], [('Realtek_bootbank_net-r8125_9.011.00-10', 'vib20/net-r8125/Realtek_bootbank_net-r8125_9.011.00-10.vib',
-                   110432)],
-        [('net-r8125', None, None)]),
+        ['5.*'],
+        [('Realtek_bootbank_net-r8125_9.011.00-10', 'vib20/net-r8125/Realtek_bootbank_net-r8125_9.011.00-10.vib', 110432)],
+        [('net-r8125', None, None)],
+    ),
     'nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922-offline_bundle-17658145.zip': (
-        ['6.7.0'], [('VMW_bootbank_nvme-community_1.0.1.0-1vmw.670.0.0.8169922',
-                     'vib20/nvme-community/VMW_bootbank_nvme-community_1.0.1.0-1vmw.670.0.0.8169922.vib', 87876)],
-        [('nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922', 'nvme-community-driver', '1.0.1.0-1vmw.670.0.0.8169922')]),
+        ['6.7.0'],
+        [
+            (
+                'VMW_bootbank_nvme-community_1.0.1.0-1vmw.670.0.0.8169922',
+                'vib20/nvme-community/VMW_bootbank_nvme-community_1.0.1.0-1vmw.670.0.0.8169922.vib',
+                87876,
+            )
+        ],
+        [('nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922', 'nvme-community-driver', '1.0.1.0-1vmw.670.0.0.8169922')],
+    ),
     'ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip': (
-        ['6.*'], [('VMW_bootbank_vmkusb-nic-fling_2.1-6vmw.650.2.50.39176435',
-                   'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_2.1-6vmw.650.2.50.39176435.vib', 453556)],
-        [('ESXi650-VMKUSB-NIC-FLING-39176435', None, None)]),
+        ['6.*'],
+        [
+            (
+                'VMW_bootbank_vmkusb-nic-fling_2.1-6vmw.650.2.50.39176435',
+                'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_2.1-6vmw.650.2.50.39176435.vib',
+                453556,
+            )
+        ],
+        [('ESXi650-VMKUSB-NIC-FLING-39176435', None, None)],
+    ),
     'nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip': (
-        ['7.0.0'], [('VMW_bootbank_nvme-community_1.0.1.0-3vmw.700.1.0.15843807',
-                     'vib20/nvme-community/VMW_bootbank_nvme-community_1.0.1.0-3vmw.700.1.0.15843807.vib', 96854)],
-        [('VMware-nvme-community_1.0.1.0-3vmw.700.1.0.15843807', 'VMware-nvme-community', '1.0.1.0-3vmw.700.1.0.15843807')]),
+        ['7.0.0'],
+        [
+            (
+                'VMW_bootbank_nvme-community_1.0.1.0-3vmw.700.1.0.15843807',
+                'vib20/nvme-community/VMW_bootbank_nvme-community_1.0.1.0-3vmw.700.1.0.15843807.vib',
+                96854,
+            )
+        ],
+        [('VMware-nvme-community_1.0.1.0-3vmw.700.1.0.15843807', 'VMware-nvme-community', '1.0.1.0-3vmw.700.1.0.15843807')],
+    ),
     'VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240.zip': (
-        ['8.0.0'], [('vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240',
-                     'vib20/if-re/vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240.vib', 226382)],
-        [('VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240', 'VMware-Re-Driver', '1.101.01-5vmw.800.1.0.20613240')]),
+        ['8.0.0'],
+        [('vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240', 'vib20/if-re/vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240.vib', 226382)],
+        [('VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240', 'VMware-Re-Driver', '1.101.01-5vmw.800.1.0.20613240')],
+    ),
     'ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip': (
-        ['8.0'], [('VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077',
-                   'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077.vib', 356920)],
-        [('VMware-vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077', 'VMware-vmkusb-nic-fling', '1.14-1vmw.803.0.0.75399077')]),
+        ['8.0'],
+        [
+            (
+                'VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077',
+                'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077.vib',
+                356920,
+            )
+        ],
+        [('VMware-vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077', 'VMware-vmkusb-nic-fling', '1.14-1vmw.803.0.0.75399077')],
+    ),
     'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip': (
-        ['9.0'], [('VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163',
-                   'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163.vib', 305202)],
-        [('VMware-vmkusb-nic-fling_1.15-1vmw.900.0.84947163', 'VMware-vmkusb-nic-fling', '1.15-1vmw.900.0.84947163')]),
+        ['9.0'],
+        [
+            (
+                'VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163',
+                'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163.vib',
+                305202,
+            )
+        ],
+        [('VMware-vmkusb-nic-fling_1.15-1vmw.900.0.84947163', 'VMware-vmkusb-nic-fling', '1.15-1vmw.900.0.84947163')],
+    ),
 }
 
 
@@ -120,8 +159,7 @@ def test_fixturegen_bundles(tmp_path, layout):
     with open_depot(_write(tmp_path, bundle)) as depot:
         [vib] = depot.vibs
         assert vib.vib_id == 'TEST_bootbank_net-test_1.0-1'
-        assert vib.member == ('vib20/net-test/TEST_bootbank_net-test_1.0-1.vib' if layout == 'vmware'
-                              else 'net-test.x86_64.vib')
+        assert vib.member == ('vib20/net-test/TEST_bootbank_net-test_1.0-1.vib' if layout == 'vmware' else 'net-test.x86_64.vib')
         assert depot.components[0].component_name == 'TEST-net-test'
 
 
@@ -136,13 +174,15 @@ def test_deflated_nested_zip_uses_a_temporary_copy(tmp_path):
         assert [v.vib_id for v in depot.vibs] == ['TEST_bootbank_net-test_1.0-1']
 
 
-@pytest.mark.parametrize('bad_name, message', [
-    ('../evil.txt', 'contains ".."'),
-    ('/etc/evil.txt', 'is absolute'),
-])
+@pytest.mark.parametrize(
+    'bad_name, message',
+    [
+        ('../evil.txt', 'contains ".."'),
+        ('/etc/evil.txt', 'is absolute'),
+    ],
+)
 def test_unsafe_member_names(tmp_path, bad_name, message):
-    bundle = _rezip(packages.build_offline_bundle([_vib()]),
-                    lambda n, d: [(n, d)] + ([(bad_name, b'x')] if n == 'index.xml' else []))
+    bundle = _rezip(packages.build_offline_bundle([_vib()]), lambda n, d: [(n, d)] + ([(bad_name, b'x')] if n == 'index.xml' else []))
     with pytest.raises(UnsafeArchiveError, match=message):
         open_depot(_write(tmp_path, bundle))
 
@@ -158,12 +198,13 @@ def test_symlink_member(tmp_path):
 
 
 def test_zip_bomb_member(tmp_path):
-    bundle = _rezip(packages.build_offline_bundle([_vib()]),
-                    lambda n, d: [(n, d)] + ([('zeros.bin', b'\x00' * (32 * 1024 * 1024))] if n == 'index.xml' else []))
+    bundle = _rezip(
+        packages.build_offline_bundle([_vib()]), lambda n, d: [(n, d)] + ([('zeros.bin', b'\x00' * (32 * 1024 * 1024))] if n == 'index.xml' else [])
+    )
     with pytest.raises(UnsafeArchiveError, match='compression ratio above 200:1'):
         open_depot(_write(tmp_path, bundle))
     with pytest.raises(UnsafeArchiveError, match='max_uncompressed_size'):
-        open_depot(_write(tmp_path, bundle), Limits(max_uncompressed_size=1024 * 1024, max_compression_ratio=10 ** 6))
+        open_depot(_write(tmp_path, bundle), Limits(max_uncompressed_size=1024 * 1024, max_compression_ratio=10**6))
 
 
 def test_not_a_bundle(tmp_path):
@@ -176,7 +217,7 @@ def test_not_a_bundle(tmp_path):
 
 def test_truncated_zip(tmp_path):
     bundle = packages.build_offline_bundle([_vib()])
-    path = _write(tmp_path, bundle[:len(bundle) // 2])
+    path = _write(tmp_path, bundle[: len(bundle) // 2])
     with pytest.raises(FormatError, match='not a valid zip archive'):
         open_depot(path)
 
@@ -215,10 +256,12 @@ def test_damaged_version_field_is_a_format_error(tmp_path):
 
 def _nest_meta(data, transform):
     """Rewrite the metadata.zip inside a bundle with ``transform(name, bytes) -> [(name, bytes)]``."""
+
     def outer(name, content):
         if name != 'metadata.zip':
             return [(name, content)]
         return [(name, _rezip(content, transform))]
+
     return _rezip(data, outer)
 
 
@@ -228,8 +271,9 @@ def test_namespaced_depot_metadata(tmp_path):
     def add_ns(name, data):
         for root in (b'<vendorList', b'<metaList', b'<metadataResponse', b'<bulletin', b'<vib'):
             if data.startswith(root):
-                return [(name, root + ns + data[len(root):])]
+                return [(name, root + ns + data[len(root) :])]
         return [(name, data)]
+
     bundle = _nest_meta(_rezip(packages.build_offline_bundle([_vib()], component=True), add_ns), add_ns)
     with open_depot(_write(tmp_path, bundle)) as depot:
         assert depot.vendors == [('VMware', 'VMX')] and depot.platform_versions == ['7.0.0']
@@ -252,15 +296,16 @@ def _zip_of(files):
 
 VIB_A = packages.build_vib('net-a', '1.0-1', vendor='HPE', pci_ids=[('14e4', '16d7')])
 VIB_B = packages.build_vib('net-b', '2.0-1', vendor='DEL', pci_ids=[('8086', '1521')])
-VENDOR = (b'<vendor><name>%s</name><code>%s</code><indexfile>vendor-index.xml</indexfile><patchUrl/>'
-          b'<relativePath>%s</relativePath><content><name>VMware ESX</name>'
-          b'<type>http://www.vmware.com/depotmanagement/esx</type></content></vendor>')
+VENDOR = (
+    b'<vendor><name>%s</name><code>%s</code><indexfile>vendor-index.xml</indexfile><patchUrl/>'
+    b'<relativePath>%s</relativePath><content><name>VMware ESX</name>'
+    b'<type>http://www.vmware.com/depotmanagement/esx</type></content></vendor>'
+)
 
 
 def test_several_vendors_each_under_its_relative_path(tmp_path):
     """index.xml with two vendors, each with <relativePath>x/</relativePath> holding its index, metadata and VIBs."""
-    files = {'index.xml': b'<vendorList>' + VENDOR % (b'HPE', b'HPE', b'hpe/') + VENDOR % (b'Dell', b'DEL', b'./dell/')
-             + b'</vendorList>'}
+    files = {'index.xml': b'<vendorList>' + VENDOR % (b'HPE', b'HPE', b'hpe/') + VENDOR % (b'Dell', b'DEL', b'./dell/') + b'</vendorList>'}
     for folder, vib in (('hpe', VIB_A), ('dell', VIB_B)):
         for name, data in _files(packages.build_offline_bundle([vib])).items():
             if name != 'index.xml':
@@ -269,32 +314,43 @@ def test_several_vendors_each_under_its_relative_path(tmp_path):
         assert depot.vendors == [('HPE', 'HPE'), ('Dell', 'DEL')]
         assert [(v.vib_id, v.member) for v in depot.vibs] == [
             ('HPE_bootbank_net-a_1.0-1', 'hpe/vib20/net-a/HPE_bootbank_net-a_1.0-1.vib'),
-            ('DEL_bootbank_net-b_2.0-1', 'dell/vib20/net-b/DEL_bootbank_net-b_2.0-1.vib')]
+            ('DEL_bootbank_net-b_2.0-1', 'dell/vib20/net-b/DEL_bootbank_net-b_2.0-1.vib'),
+        ]
         assert len(depot.bulletins) == 2 and depot.warnings == []
 
 
 def test_several_metadata_zips_in_a_subfolder(tmp_path):
     """vendor-index.xml lists one <metadata> per version, each its own zip in metadata/; VIBs sit at the root."""
     bundle_a, bundle_b = _files(packages.build_offline_bundle([VIB_A])), _files(packages.build_offline_bundle([VIB_B]))
-    entry = ('<metadata><productId>embeddedEsx</productId><version>%s</version><locale/><url>%s</url>'
-             '<channelName>default</channelName></metadata>')
-    vendor_index = ('<metaList>%s%s%s</metaList>' % (entry % ('7.0.0', 'metadata/HPE-7.0-metadata.zip'),
-                                                     entry % ('8.0.0', 'metadata/DEL-8.0-metadata.zip'),
-                                                     entry % ('8.0.1', './metadata/DEL-8.0-metadata.zip'))).encode()
-    files = {'index.xml': bundle_a['index.xml'], 'vendor-index.xml': vendor_index,
-             'metadata/HPE-7.0-metadata.zip': bundle_a['metadata.zip'], 'metadata/DEL-8.0-metadata.zip': bundle_b['metadata.zip']}
+    entry = '<metadata><productId>embeddedEsx</productId><version>%s</version><locale/><url>%s</url><channelName>default</channelName></metadata>'
+    vendor_index = (
+        '<metaList>%s%s%s</metaList>'
+        % (
+            entry % ('7.0.0', 'metadata/HPE-7.0-metadata.zip'),
+            entry % ('8.0.0', 'metadata/DEL-8.0-metadata.zip'),
+            entry % ('8.0.1', './metadata/DEL-8.0-metadata.zip'),
+        )
+    ).encode()
+    files = {
+        'index.xml': bundle_a['index.xml'],
+        'vendor-index.xml': vendor_index,
+        'metadata/HPE-7.0-metadata.zip': bundle_a['metadata.zip'],
+        'metadata/DEL-8.0-metadata.zip': bundle_b['metadata.zip'],
+    }
     files.update({n: d for n, d in list(bundle_a.items()) + list(bundle_b.items()) if n.endswith('.vib')})
     with open_depot(_write(tmp_path, _zip_of(files))) as depot:
         assert depot.platform_versions == ['7.0.0', '8.0.0', '8.0.1']
-        assert [v.member for v in depot.vibs] == ['vib20/net-a/HPE_bootbank_net-a_1.0-1.vib',
-                                                  'vib20/net-b/DEL_bootbank_net-b_2.0-1.vib']
+        assert [v.member for v in depot.vibs] == ['vib20/net-a/HPE_bootbank_net-a_1.0-1.vib', 'vib20/net-b/DEL_bootbank_net-b_2.0-1.vib']
 
 
-@pytest.mark.parametrize('relpath, member', [
-    ('./net-a.x86_64.vib', 'net-a.x86_64.vib'),
-    ('drivers/hpe/net-a.vib', 'drivers/hpe/net-a.vib'),
-    ('./drivers//net-a.vib', 'drivers/net-a.vib'),
-])
+@pytest.mark.parametrize(
+    'relpath, member',
+    [
+        ('./net-a.x86_64.vib', 'net-a.x86_64.vib'),
+        ('drivers/hpe/net-a.vib', 'drivers/hpe/net-a.vib'),
+        ('./drivers//net-a.vib', 'drivers/net-a.vib'),
+    ],
+)
 def test_vib_relative_path_variants(tmp_path, relpath, member):
     bundle = packages.build_offline_bundle([VIB_A], layout='flat')
 
@@ -305,6 +361,7 @@ def test_vib_relative_path_variants(tmp_path, relpath, member):
         if name == 'metadata.zip':
             return [(name, _rezip(data, meta))]
         return [(member if name.endswith('.vib') else name, data)]
+
     with open_depot(_write(tmp_path, _rezip(bundle, outer))) as depot:
         assert [(v.relative_path, v.member) for v in depot.vibs] == [(relpath, member)]
 
@@ -314,46 +371,62 @@ def test_bulletin_naming_vibs_the_bundle_lacks(tmp_path):
 
     def drop_b(name, data):
         return [] if name.startswith(('vibs/net-b', 'vmware.xml')) else [(name, data)]
+
     only_a = _rezip(_nest_meta(both, drop_b), lambda n, d: [] if n.startswith('vib20/net-b') else [(n, d)])
     with open_depot(_write(tmp_path, only_a)) as depot:
         assert [v.vib_id for v in depot.vibs] == ['HPE_bootbank_net-a_1.0-1']
-        assert depot.warnings == ['bulletin HPE-net-a_1.0-1 lists VIB DEL_bootbank_net-b_2.0-1, which this bundle does not '
-                                  'carry (neither its metadata nor a .vib file)']
+        assert depot.warnings == [
+            'bulletin HPE-net-a_1.0-1 lists VIB DEL_bootbank_net-b_2.0-1, which this bundle does not carry (neither its metadata nor a .vib file)'
+        ]
     bundle = packages.build_offline_bundle([VIB_A], component=True)
-    no_vibs = _rezip(_nest_meta(bundle, lambda n, d: [] if n.startswith(('vibs/', 'vmware.xml')) else [(n, d)]),
-                     lambda n, d: [] if n.endswith('.vib') else [(n, d)])
-    with pytest.raises(FormatError, match=r'carries none of the VIBs its bulletins list \(HPE_bootbank_net-a_1.0-1\): a '
-                                          r'metadata-only or partial bundle'):
+    no_vibs = _rezip(
+        _nest_meta(bundle, lambda n, d: [] if n.startswith(('vibs/', 'vmware.xml')) else [(n, d)]), lambda n, d: [] if n.endswith('.vib') else [(n, d)]
+    )
+    with pytest.raises(
+        FormatError,
+        match=r'carries none of the VIBs its bulletins list \(HPE_bootbank_net-a_1.0-1\): a '
+        r'metadata-only or partial bundle',
+    ):
         open_depot(_write(tmp_path, no_vibs, 'meta-only.zip'))
 
 
 def test_addon_and_base_image_metadata_are_listed_not_fatal(tmp_path):
-    extra = [('addons/HPE-Custom-AddOn-801.0.0.11.xml', b'<addon><addonSpec/></addon>'),
-             ('baseimages/ESXi-8.0.1.xml', b'<baseImage/>'), ('manifests/HPE-hsm.xml', b'<manifest/>')]
-    bundle = _nest_meta(packages.build_offline_bundle([VIB_A], component=True),
-                        lambda n, d: [(n, d)] + (extra if n == 'vmware.xml' else []))
+    extra = [
+        ('addons/HPE-Custom-AddOn-801.0.0.11.xml', b'<addon><addonSpec/></addon>'),
+        ('baseimages/ESXi-8.0.1.xml', b'<baseImage/>'),
+        ('manifests/HPE-hsm.xml', b'<manifest/>'),
+    ]
+    bundle = _nest_meta(packages.build_offline_bundle([VIB_A], component=True), lambda n, d: [(n, d)] + (extra if n == 'vmware.xml' else []))
     with open_depot(_write(tmp_path, bundle)) as depot:
         assert [v.vib_id for v in depot.vibs] == ['HPE_bootbank_net-a_1.0-1']
         assert depot.extra_metadata == [name for name, _data in extra]
-        assert depot.warnings == ['the bundle metadata also describes 7.x+ add-ons, base images or hardware support '
-                                  'manifests (addons/HPE-Custom-AddOn-801.0.0.11.xml, baseimages/ESXi-8.0.1.xml, '
-                                  'manifests/HPE-hsm.xml); only its components and VIBs are read']
+        assert depot.warnings == [
+            'the bundle metadata also describes 7.x+ add-ons, base images or hardware support '
+            'manifests (addons/HPE-Custom-AddOn-801.0.0.11.xml, baseimages/ESXi-8.0.1.xml, '
+            'manifests/HPE-hsm.xml); only its components and VIBs are read'
+        ]
 
 
 def test_nested_zip_with_two_bundles_names_them(tmp_path):
-    outer = _zip_of({'HPE-net-a-offline_bundle.zip': packages.build_offline_bundle([VIB_A]),
-                     'DEL-net-b-offline_bundle.zip': packages.build_offline_bundle([VIB_B]), 'README.txt': b'hi'})
+    outer = _zip_of(
+        {
+            'HPE-net-a-offline_bundle.zip': packages.build_offline_bundle([VIB_A]),
+            'DEL-net-b-offline_bundle.zip': packages.build_offline_bundle([VIB_B]),
+            'README.txt': b'hi',
+        }
+    )
     path = _write(tmp_path, outer)
     with pytest.raises(FormatError) as err:
         open_depot(path)
-    assert str(err.value) == ('%s: not an offline bundle: no index.xml at the top of the zip, and it holds 2 zips '
-                              '(HPE-net-a-offline_bundle.zip, DEL-net-b-offline_bundle.zip); extract the bundle you want '
-                              'and give that one' % path)
+    assert str(err.value) == (
+        '%s: not an offline bundle: no index.xml at the top of the zip, and it holds 2 zips '
+        '(HPE-net-a-offline_bundle.zip, DEL-net-b-offline_bundle.zip); extract the bundle you want '
+        'and give that one' % path
+    )
 
 
 def test_upper_case_extensions(tmp_path):
-    inner = _rezip(packages.build_offline_bundle([VIB_A], layout='flat'),
-                   lambda n, d: [(n.replace('.vib', '.VIB') if n.endswith('.vib') else n, d)])
+    inner = _rezip(packages.build_offline_bundle([VIB_A], layout='flat'), lambda n, d: [(n.replace('.vib', '.VIB') if n.endswith('.vib') else n, d)])
     outer = _zip_of({'DRIVER-OFFLINE_BUNDLE.ZIP': inner})
     with open_depot(_write(tmp_path, outer, 'DRIVER.ZIP')) as depot:
         assert [(v.relative_path, v.member) for v in depot.vibs] == [('net-a.x86_64.vib', 'net-a.x86_64.VIB')]
@@ -363,16 +436,20 @@ def test_central_directory_lying_about_sizes(tmp_path):
     """A member whose declared compressed size runs past the archive end is refused before anything is read."""
     data = bytearray(_zip_of({'index.xml': b'<vendorList/>', 'zeros.bin': b'\x00' * (64 * 1024 * 1024)}))
     central = data.index(b'PK\x01\x02zeros'[:4], data.index(b'PK\x01\x02') + 1)
-    assert data[central + 46:central + 55] == b'zeros.bin'
-    data[central + 20:central + 24] = (16 * 1024 * 1024).to_bytes(4, 'little')  # compressed size: 16 MiB (ratio 4)
-    with pytest.raises(UnsafeArchiveError, match='zip member zeros.bin claims 16777216 compressed bytes at offset .*, past '
-                                                 'the end of the .*-byte archive: the central directory is corrupt or forged'):
+    assert data[central + 46 : central + 55] == b'zeros.bin'
+    data[central + 20 : central + 24] = (16 * 1024 * 1024).to_bytes(4, 'little')  # compressed size: 16 MiB (ratio 4)
+    with pytest.raises(
+        UnsafeArchiveError,
+        match='zip member zeros.bin claims 16777216 compressed bytes at offset .*, past '
+        'the end of the .*-byte archive: the central directory is corrupt or forged',
+    ):
         open_depot(_write(tmp_path, bytes(data)))
 
 
 def test_backslash_separators_of_windows_zip_tools(tmp_path):
     def to_windows(name, data):
         return [(name.replace('/', '\\'), data)]
+
     bundle = _rezip(_nest_meta(packages.build_offline_bundle([VIB_A], component=True), to_windows), to_windows)
     assert 'vib20\\net-a\\HPE_bootbank_net-a_1.0-1.vib' in _files(bundle)
     with open_depot(_write(tmp_path, bundle)) as depot:
@@ -383,8 +460,10 @@ def test_backslash_separators_of_windows_zip_tools(tmp_path):
 
 
 def test_online_depot_relative_path_url_in_an_offline_copy(tmp_path):
-    bundle = _rezip(packages.build_offline_bundle([VIB_A]), lambda n, d: [(n, d.replace(
-        b'<relativePath></relativePath>', b'<relativePath>https://vibsdepot.hpe.com/hpe/</relativePath>'))])
+    bundle = _rezip(
+        packages.build_offline_bundle([VIB_A]),
+        lambda n, d: [(n, d.replace(b'<relativePath></relativePath>', b'<relativePath>https://vibsdepot.hpe.com/hpe/</relativePath>'))],
+    )
     with open_depot(_write(tmp_path, bundle)) as depot:
         assert [v.vib_id for v in depot.vibs] == ['HPE_bootbank_net-a_1.0-1']
 
@@ -400,5 +479,7 @@ def test_zip_of_bare_vibs_says_so(tmp_path):
     path = _write(tmp_path, _zip_of({'drivers/net-a.vib': VIB_A, 'drivers/net-b.VIB': VIB_B}))
     with pytest.raises(FormatError) as err:
         open_depot(path)
-    assert str(err.value) == ('%s: not an offline bundle: no index.xml at the top of the zip and no nested bundle zip; it '
-                              'holds drivers/net-a.vib, drivers/net-b.VIB, which can be given as .vib files directly' % path)
+    assert str(err.value) == (
+        '%s: not an offline bundle: no index.xml at the top of the zip and no nested bundle zip; it '
+        'holds drivers/net-a.vib, drivers/net-b.VIB, which can be given as .vib files directly' % path
+    )

@@ -34,28 +34,34 @@ def test_vmklinux_line_with_subsystem():
     assert (entry.vendor, entry.device, entry.subvendor, entry.subdevice) == ('8086', '10c9', '103c', '323f')
 
 
-@pytest.mark.parametrize('ident, expected', [
-    ('80861049..............', ('8086', '1049', None, None, None)),
-    ('................010802', (None, None, None, None, '010802')),
-    ('106b2005..............', ('106b', '2005', None, None, None)),
-    ('10ec8125103c0001......', ('10ec', '8125', '103c', '0001', None)),
-    ('................0c03..', (None, None, None, None, '0c03..')),
-    ('10ec8125103c0001', ('10ec', '8125', '103c', '0001', None)),
-    ('15B3101D15B30016', ('15b3', '101d', '15b3', '0016', None)),
-])
+@pytest.mark.parametrize(
+    'ident, expected',
+    [
+        ('80861049..............', ('8086', '1049', None, None, None)),
+        ('................010802', (None, None, None, None, '010802')),
+        ('106b2005..............', ('106b', '2005', None, None, None)),
+        ('10ec8125103c0001......', ('10ec', '8125', '103c', '0001', None)),
+        ('................0c03..', (None, None, None, None, '0c03..')),
+        ('10ec8125103c0001', ('10ec', '8125', '103c', '0001', None)),
+        ('15B3101D15B30016', ('15b3', '101d', '15b3', '0016', None)),
+    ],
+)
 def test_native_ids_with_wildcard_nibbles(ident, expected):
     [entry] = parse_map('regtype=native,bus=pci,id=%s,driver=drv' % ident)
     assert (entry.vendor, entry.device, entry.subvendor, entry.subdevice, entry.device_class) == expected
     assert entry.revision is None
 
 
-@pytest.mark.parametrize('ident, expected', [
-    ('8086154d..............', ('8086', '154d', None, None, None, None)),      # 22: the usual form
-    ('8086154d........020000', ('8086', '154d', None, None, '020000', None)),  # 22 with class + prog-if
-    ('8086154d........02000001', ('8086', '154d', None, None, '020000', '01')),  # 24: + revision (vmk_PCIDeviceID progIFRevID)
-    ('................010802..', (None, None, None, None, '010802', None)),
-    ('8086154d', ('8086', '154d', None, None, None, None)),
-])
+@pytest.mark.parametrize(
+    'ident, expected',
+    [
+        ('8086154d..............', ('8086', '154d', None, None, None, None)),  # 22: the usual form
+        ('8086154d........020000', ('8086', '154d', None, None, '020000', None)),  # 22 with class + prog-if
+        ('8086154d........02000001', ('8086', '154d', None, None, '020000', '01')),  # 24: + revision (vmk_PCIDeviceID progIFRevID)
+        ('................010802..', (None, None, None, None, '010802', None)),
+        ('8086154d', ('8086', '154d', None, None, None, None)),
+    ],
+)
 def test_native_id_lengths_16_22_24(ident, expected):
     [entry] = parse_map('regtype=native,bus=pci,id=%s,driver=ixgben' % ident)
     assert (entry.vendor, entry.device, entry.subvendor, entry.subdevice, entry.device_class, entry.revision) == expected
@@ -69,35 +75,45 @@ def test_other_buses_are_kept_not_refused():
 
 
 def test_windows_line_endings_comments_blank_lines_and_class_variants():
-    text = (b'# driver map\r\n\r\n   \r\n'
-            b'regtype=linux,bus=pci,id=10ec:8169 0000:0000,driver=r8169,class=network\r\n'
-            b'  # indented comment\r\n'
-            b'regtype=linux, bus=pci, id=1000:0060 1028:1f0a, driver=megaraid_sas, class=storage \r\n'
-            b'regtype=linux,bus=pci,id=8086:10d3 0000:0000,class=Network,driver=e1000e\r\n'
-            b'regtype=linux,bus=pci,id=14e4:1639 0000:0000,driver=bnx2\r\n'
-            b'regtype=native,bus=pci,id=10ec8125..............,driver=if_re,\r\n')
+    text = (
+        b'# driver map\r\n\r\n   \r\n'
+        b'regtype=linux,bus=pci,id=10ec:8169 0000:0000,driver=r8169,class=network\r\n'
+        b'  # indented comment\r\n'
+        b'regtype=linux, bus=pci, id=1000:0060 1028:1f0a, driver=megaraid_sas, class=storage \r\n'
+        b'regtype=linux,bus=pci,id=8086:10d3 0000:0000,class=Network,driver=e1000e\r\n'
+        b'regtype=linux,bus=pci,id=14e4:1639 0000:0000,driver=bnx2\r\n'
+        b'regtype=native,bus=pci,id=10ec8125..............,driver=if_re,\r\n'
+    )
     entries = parse_map(text, 'x.map')
     assert [(e.vendor, e.device, e.subvendor, e.driver, e.device_class) for e in entries] == [
-        ('10ec', '8169', None, 'r8169', 'network'), ('1000', '0060', '1028', 'megaraid_sas', 'storage'),
-        ('8086', '10d3', None, 'e1000e', 'Network'), ('14e4', '1639', None, 'bnx2', None), ('10ec', '8125', None, 'if_re', None)]
+        ('10ec', '8169', None, 'r8169', 'network'),
+        ('1000', '0060', '1028', 'megaraid_sas', 'storage'),
+        ('8086', '10d3', None, 'e1000e', 'Network'),
+        ('14e4', '1639', None, 'bnx2', None),
+        ('10ec', '8125', None, 'if_re', None),
+    ]
 
 
 def test_ids_with_crlf_subsystems_vendor_only_blocks_and_classes():
-    text = (b'# header\r\n\r\n'
-            b'1000  LSI Logic / Symbios Logic\r\n'
-            b'\t0060  MegaRAID SAS 1078\r\n'
-            b'\t\t1028 1f0a  PERC 6/E Adapter RAID Controller\r\n'
-            b'\t\t1028 1f0b  PERC 6/i Adapter RAID Controller\r\n'
-            b'1028  Dell\r\n'
-            b'15ad  VMware\r\n'
-            b'\t07b0  VMXNET3 Ethernet Controller\r\n'
-            b'C 02  Network controller\r\n'
-            b'\t00  Ethernet controller\r\n')
+    text = (
+        b'# header\r\n\r\n'
+        b'1000  LSI Logic / Symbios Logic\r\n'
+        b'\t0060  MegaRAID SAS 1078\r\n'
+        b'\t\t1028 1f0a  PERC 6/E Adapter RAID Controller\r\n'
+        b'\t\t1028 1f0b  PERC 6/i Adapter RAID Controller\r\n'
+        b'1028  Dell\r\n'
+        b'15ad  VMware\r\n'
+        b'\t07b0  VMXNET3 Ethernet Controller\r\n'
+        b'C 02  Network controller\r\n'
+        b'\t00  Ethernet controller\r\n'
+    )
     table = parse_ids(text, 'x.ids')
     assert table.vendors == {'1000': 'LSI Logic / Symbios Logic', '1028': 'Dell', '15ad': 'VMware'}
     assert table.devices == {('1000', '0060'): 'MegaRAID SAS 1078', ('15ad', '07b0'): 'VMXNET3 Ethernet Controller'}
-    assert table.subsystems == {('1000', '0060', '1028', '1f0a'): 'PERC 6/E Adapter RAID Controller',
-                                ('1000', '0060', '1028', '1f0b'): 'PERC 6/i Adapter RAID Controller'}
+    assert table.subsystems == {
+        ('1000', '0060', '1028', '1f0a'): 'PERC 6/E Adapter RAID Controller',
+        ('1000', '0060', '1028', '1f0b'): 'PERC 6/i Adapter RAID Controller',
+    }
 
 
 def test_acpi_and_comments():
@@ -106,14 +122,17 @@ def test_acpi_and_comments():
     assert (entry.bus, entry.acpi_id, entry.driver, entry.vendor) == ('acpi', 'PNP0D10', 'vmkusb', None)
 
 
-@pytest.mark.parametrize('line, message', [
-    ('regtype=linux,bus=pci,id=10ec8169,driver=r8169', 'is not "VVVV:DDDD SSSS:ssss"'),
-    ('regtype=native,bus=pci,id=10ecXX69,driver=x', 'not up to 24 hex digits'),
-    ('regtype=native,bus=pci,driver=x', 'no id= field'),
-    ('regtype=native,bus=usb,id=12 34,driver=x', "bad usb id '12 34'"),
-    ('regtype=weird,bus=pci,id=12345678,driver=x', "unknown regtype 'weird'"),
-    ('garbage without fields', 'is not a key=value field'),
-])
+@pytest.mark.parametrize(
+    'line, message',
+    [
+        ('regtype=linux,bus=pci,id=10ec8169,driver=r8169', 'is not "VVVV:DDDD SSSS:ssss"'),
+        ('regtype=native,bus=pci,id=10ecXX69,driver=x', 'not up to 24 hex digits'),
+        ('regtype=native,bus=pci,driver=x', 'no id= field'),
+        ('regtype=native,bus=usb,id=12 34,driver=x', "bad usb id '12 34'"),
+        ('regtype=weird,bus=pci,id=12345678,driver=x', "unknown regtype 'weird'"),
+        ('garbage without fields', 'is not a key=value field'),
+    ],
+)
 def test_bad_map_lines_name_file_and_line(line, message):
     with pytest.raises(FormatError) as err:
         parse_map('# header\n' + line + '\n', 'etc/vmware/default.map.d/x.map')
@@ -124,7 +143,13 @@ def test_bad_map_lines_name_file_and_line(line, message):
 def test_simple_map_of_esx4():
     [entry] = parse_simple_map('0e11:0046 0e11:4091 storage cciss\n')
     assert (entry.vendor, entry.device, entry.subvendor, entry.subdevice, entry.device_class, entry.driver) == (
-        '0e11', '0046', '0e11', '4091', 'storage', 'cciss')
+        '0e11',
+        '0046',
+        '0e11',
+        '4091',
+        'storage',
+        'cciss',
+    )
     with pytest.raises(FormatError, match='line 1'):
         parse_simple_map('0e11-0046 x storage cciss')
 
@@ -151,7 +176,8 @@ def test_ids_parse_and_merge():
     assert [(e.vendor, e.device, e.driver, e.source, e.device_name) for e in merged] == [
         ('10ec', '8125', 'if_re', None, 'RTL8125 2.5GbE Controller'),
         ('10ec', '8168', 'if_re', 'ids', 'RTL8111'),
-        ('8086', '1521', 'if_re', 'ids', 'I350 Gigabit Network Connection')]
+        ('8086', '1521', 'if_re', 'ids', 'I350 Gigabit Network Connection'),
+    ]
 
 
 def test_ids_bad_lines():
@@ -185,16 +211,30 @@ def test_real_6_7_sample_maps_parse():
 HEX4 = st.text(alphabet='0123456789abcdef', min_size=4, max_size=4)
 OPT4 = st.one_of(st.none(), HEX4)
 DRIVER = st.text(alphabet='abcdefghijklmnopqrstuvwxyz_0123456789', min_size=1, max_size=20)
-NATIVE = st.builds(lambda v, d, sv, sd, c, drv: PciId(driver=drv, vendor=v, device=d, subvendor=sv, subdevice=sd,
-                                                      device_class=c, regtype='native'),
-                   OPT4, OPT4, OPT4, OPT4, st.one_of(st.none(), st.text(alphabet='0123456789abcdef', min_size=6, max_size=6)),
-                   DRIVER)
-LINUX = st.builds(lambda v, d, sub, c, drv: PciId(driver=drv, vendor=v, device=d, subvendor=sub[0] if sub else None,
-                                                  subdevice=sub[1] if sub else None, device_class=c, regtype='linux'),
-                  HEX4, HEX4, st.one_of(st.none(), st.tuples(HEX4, HEX4).filter(lambda t: t != ('0000', '0000'))),
-                  st.one_of(st.none(), st.sampled_from(['network', 'storage'])), DRIVER)
-ACPI = st.builds(lambda i, drv: PciId(driver=drv, bus='acpi', acpi_id=i, regtype='native'),
-                 st.text(alphabet='ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_', min_size=1, max_size=12), DRIVER)
+NATIVE = st.builds(
+    lambda v, d, sv, sd, c, drv: PciId(driver=drv, vendor=v, device=d, subvendor=sv, subdevice=sd, device_class=c, regtype='native'),
+    OPT4,
+    OPT4,
+    OPT4,
+    OPT4,
+    st.one_of(st.none(), st.text(alphabet='0123456789abcdef', min_size=6, max_size=6)),
+    DRIVER,
+)
+LINUX = st.builds(
+    lambda v, d, sub, c, drv: PciId(
+        driver=drv, vendor=v, device=d, subvendor=sub[0] if sub else None, subdevice=sub[1] if sub else None, device_class=c, regtype='linux'
+    ),
+    HEX4,
+    HEX4,
+    st.one_of(st.none(), st.tuples(HEX4, HEX4).filter(lambda t: t != ('0000', '0000'))),
+    st.one_of(st.none(), st.sampled_from(['network', 'storage'])),
+    DRIVER,
+)
+ACPI = st.builds(
+    lambda i, drv: PciId(driver=drv, bus='acpi', acpi_id=i, regtype='native'),
+    st.text(alphabet='ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_', min_size=1, max_size=12),
+    DRIVER,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -217,8 +257,7 @@ def test_map_parser_never_crashes(text):
 
 def test_lenient_parse_keeps_good_lines():
     errors = []
-    entries = parse_map('regtype=native,bus=pci,id=zz,driver=a\nregtype=native,bus=pci,id=80861521,driver=igbn\n', 'x.map',
-                        errors)
+    entries = parse_map('regtype=native,bus=pci,id=zz,driver=a\nregtype=native,bus=pci,id=80861521,driver=igbn\n', 'x.map', errors)
     assert [(e.vendor, e.device) for e in entries] == [('8086', '1521')]
     assert errors == ["x.map: line 1: native id 'zz' is not up to 24 hex digits or \".\" wildcards"]
 

@@ -19,11 +19,13 @@ from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_f
 FIXTURES = shared_fixtures()
 needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures not found (set ESXI_SHARED_FIXTURES)')
 
-NEW_VIB = (b'<vib version="5.0"><type>bootbank</type><name>net-r8125</name><version>9.011.00-10</version>'
-           b'<vendor>Realtek</vendor><summary>r8125</summary><description>d</description><relationships><depends>'
-           b'<constraint name="vmkapi_2_2_0_0"/></depends><conflicts/><replaces/><provides/><compatibleWith/></relationships>'
-           b'<software-tags><tag>driver</tag></software-tags><acceptance-level>community</acceptance-level>'
-           b'<payloads><payload name="net-r8125" type="tgz" size="10"/></payloads></vib>')
+NEW_VIB = (
+    b'<vib version="5.0"><type>bootbank</type><name>net-r8125</name><version>9.011.00-10</version>'
+    b'<vendor>Realtek</vendor><summary>r8125</summary><description>d</description><relationships><depends>'
+    b'<constraint name="vmkapi_2_2_0_0"/></depends><conflicts/><replaces/><provides/><compatibleWith/></relationships>'
+    b'<software-tags><tag>driver</tag></software-tags><acceptance-level>community</acceptance-level>'
+    b'<payloads><payload name="net-r8125" type="tgz" size="10"/></payloads></vib>'
+)
 NEW_VIB_ID = 'Realtek_bootbank_net-r8125_9.011.00-10'
 
 
@@ -47,9 +49,11 @@ def tgz_from_members(members) -> bytes:
 
 def minimal_db(vibs=()) -> bytes:
     viblist = ''.join('<vib><vib-id>%s</vib-id><payloads><payload payload-name="%s">%s</payload></payloads></vib>' % v for v in vibs)
-    profile = ('<imageprofile><name>P</name><creator>me</creator><profileID>00</profileID><creationtime>t</creationtime>'
-               '<modifiedtime>t</modifiedtime><serialno>1</serialno><description>x</description><readonly>true</readonly>'
-               '<viblist>%s</viblist><acceptancelevel>partner</acceptancelevel></imageprofile>' % viblist).encode()
+    profile = (
+        '<imageprofile><name>P</name><creator>me</creator><profileID>00</profileID><creationtime>t</creationtime>'
+        '<modifiedtime>t</modifiedtime><serialno>1</serialno><description>x</description><readonly>true</readonly>'
+        '<viblist>%s</viblist><acceptancelevel>partner</acceptancelevel></imageprofile>' % viblist
+    ).encode()
     return tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), profile)])
 
 
@@ -140,7 +144,8 @@ def test_add_vib_changes_only_the_viblist_and_modifiedtime(db67):
     db67.set_acceptance_level('community')
     edited = db67.profile.to_xml().decode()
     expected = original.decode().replace(
-        '</viblist>', '<vib><vib-id>%s</vib-id><payloads><payload payload-name="net-r8125">net_r812.t00</payload></payloads></vib></viblist>' % NEW_VIB_ID)
+        '</viblist>', '<vib><vib-id>%s</vib-id><payloads><payload payload-name="net-r8125">net_r812.t00</payload></payloads></vib></viblist>' % NEW_VIB_ID
+    )
     expected = re.sub('<modifiedtime>[^<]*</modifiedtime>', '<modifiedtime>2026-01-02T03:04:05+00:00</modifiedtime>', expected)
     expected = expected.replace('<acceptancelevel>partner<', '<acceptancelevel>community<')
     assert edited == expected
@@ -233,9 +238,11 @@ def test_70_samples_load_bulletins_as_components():
 
 
 def test_unknown_members_are_kept_verbatim():
-    members = [(tarfile.TarInfo('var/db/esximg/profiles/p'), ImageDatabase.from_tgz(minimal_db()).profile.to_xml()),
-               (tarfile.TarInfo('var/db/esximg/README.weird'), b'\x00\x01 keep me'),
-               (tarfile.TarInfo('var/db/esximg/reservedVibs/x.xml'), b'<not-a-vib/>')]
+    members = [
+        (tarfile.TarInfo('var/db/esximg/profiles/p'), ImageDatabase.from_tgz(minimal_db()).profile.to_xml()),
+        (tarfile.TarInfo('var/db/esximg/README.weird'), b'\x00\x01 keep me'),
+        (tarfile.TarInfo('var/db/esximg/reservedVibs/x.xml'), b'<not-a-vib/>'),
+    ]
     db = ImageDatabase.from_tgz(tgz_from_members(members))
     again = ImageDatabase.from_tgz(db.to_tgz())
     assert again.member_data('var/db/esximg/README.weird') == b'\x00\x01 keep me'
@@ -249,13 +256,16 @@ def _info(name, kind=tarfile.REGTYPE, linkname=''):
     return info
 
 
-@pytest.mark.parametrize('info, message', [
-    (_info('/etc/passwd'), 'absolute path'),
-    (_info('var/db/../../etc/passwd'), 'escape'),
-    (_info('var/db/esximg/vibs/x.xml', tarfile.SYMTYPE, '/etc/passwd'), 'is a link'),
-    (_info('var/db/esximg/vibs/y.xml', tarfile.LNKTYPE, 'var/db/esximg/vibs/x.xml'), 'is a link'),
-    (_info('var/db/esximg/dev', tarfile.CHRTYPE), 'special file'),
-])
+@pytest.mark.parametrize(
+    'info, message',
+    [
+        (_info('/etc/passwd'), 'absolute path'),
+        (_info('var/db/../../etc/passwd'), 'escape'),
+        (_info('var/db/esximg/vibs/x.xml', tarfile.SYMTYPE, '/etc/passwd'), 'is a link'),
+        (_info('var/db/esximg/vibs/y.xml', tarfile.LNKTYPE, 'var/db/esximg/vibs/x.xml'), 'is a link'),
+        (_info('var/db/esximg/dev', tarfile.CHRTYPE), 'special file'),
+    ],
+)
 def test_unsafe_members_are_refused(info, message):
     data = tgz_from_members([(info, b'x' if info.type == tarfile.REGTYPE else None)])
     with pytest.raises(UnsafeArchiveError, match=message):
@@ -274,7 +284,7 @@ def test_bad_archives_give_clear_errors():
         ImageDatabase.from_tgz(b'this is not an archive' * 100, path='IMGDB.TGZ')
     good = minimal_db()
     with pytest.raises(FormatError, match='IMGDB.TGZ: '):
-        ImageDatabase.from_tgz(good[:len(good) // 2], path='IMGDB.TGZ')
+        ImageDatabase.from_tgz(good[: len(good) // 2], path='IMGDB.TGZ')
     broken = tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), b'<imageprofile><name>')])
     with pytest.raises(FormatError, match='IMGDB.TGZ:var/db/esximg/profiles/p: it is not well-formed XML'):
         ImageDatabase.from_tgz(broken, path='IMGDB.TGZ')
@@ -299,7 +309,7 @@ def test_streamed_file_object_source():
 
         def readinto(self, buf):
             chunk = self._inner.read(len(buf))
-            buf[:len(chunk)] = chunk
+            buf[: len(chunk)] = chunk
             return len(chunk)
 
     db = ImageDatabase.from_tgz(NonSeekable(minimal_db([('a', 'x', 'x.v00')])))
@@ -316,9 +326,11 @@ def test_database_problems():
     assert db.problems() == [
         "profile maps payload 'other' of VIB %s, which the VIB does not have" % NEW_VIB_ID,
         "profile has no local file name for payload 'net-r8125' of VIB %s" % NEW_VIB_ID,
-        'profile lists VIB VMW_bootbank_ghost_1 but the database has no descriptor for it']
-    no_viblist = tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), b'<imageprofile><name>P</name>'
-                                    b'<acceptancelevel>partner</acceptancelevel></imageprofile>')] + members)
+        'profile lists VIB VMW_bootbank_ghost_1 but the database has no descriptor for it',
+    ]
+    no_viblist = tgz_from_members(
+        [(tarfile.TarInfo('var/db/esximg/profiles/p'), b'<imageprofile><name>P</name><acceptancelevel>partner</acceptancelevel></imageprofile>')] + members
+    )
     db = ImageDatabase.from_tgz(no_viblist)
     assert db.profile.vibs == {}
     assert db.problems() == ['image profile var/db/esximg/profiles/p has no <viblist>']
@@ -352,8 +364,7 @@ def test_local_names_for_the_iso_root_are_always_8_3_d_characters():
 
 
 def test_profile_acceptance_spellings_read_as_xml_tokens():
-    for spelling, token in (('PartnerSupported', 'partner'), ('partner', 'partner'), ('VMwareCertified', 'certified'),
-                            (' Community ', 'community')):
+    for spelling, token in (('PartnerSupported', 'partner'), ('partner', 'partner'), ('VMwareCertified', 'certified'), (' Community ', 'community')):
         db = ImageDatabase.from_tgz(_with_profile_level(spelling))
         assert db.profile.acceptance_level == token, spelling
         # the same level in another spelling is no change: the database is not rewritten for it
@@ -367,10 +378,12 @@ def _with_profile_level(level):
 
 
 def test_several_profiles_all_get_the_added_vib_the_level_and_the_time():
-    profile = ('<imageprofile><name>%s</name><modifiedtime>t</modifiedtime><viblist/>'
-               '<acceptancelevel>partner</acceptancelevel></imageprofile>')
-    db = ImageDatabase.from_tgz(tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/a'), (profile % 'A').encode()),
-                                                  (tarfile.TarInfo('var/db/esximg/profiles/b'), (profile % 'B').encode())]))
+    profile = '<imageprofile><name>%s</name><modifiedtime>t</modifiedtime><viblist/><acceptancelevel>partner</acceptancelevel></imageprofile>'
+    db = ImageDatabase.from_tgz(
+        tgz_from_members(
+            [(tarfile.TarInfo('var/db/esximg/profiles/a'), (profile % 'A').encode()), (tarfile.TarInfo('var/db/esximg/profiles/b'), (profile % 'B').encode())]
+        )
+    )
     db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, payloads={'net-r8125': 'net_r812.t00'})
     assert db.set_acceptance_level('community')
     db.touch(0)
@@ -384,10 +397,14 @@ def test_several_profiles_all_get_the_added_vib_the_level_and_the_time():
 
 
 def test_7x_8x_profile_elements_we_do_not_know_are_kept_in_place():
-    tail = ('<baseimage><releaseID>8.0.2-0.0.22380479</releaseID></baseimage><components><component name="ESXi" '
-            'version="8.0.2-0.0.22380479"/></components><rules/><statelessready>true</statelessready>')
-    profile = ('<imageprofile><name>ESXi-8.0U2-22380479-standard</name><modifiedtime>t</modifiedtime><viblist/>'
-               '<acceptancelevel>partner</acceptancelevel>%s</imageprofile>' % tail).encode()
+    tail = (
+        '<baseimage><releaseID>8.0.2-0.0.22380479</releaseID></baseimage><components><component name="ESXi" '
+        'version="8.0.2-0.0.22380479"/></components><rules/><statelessready>true</statelessready>'
+    )
+    profile = (
+        '<imageprofile><name>ESXi-8.0U2-22380479-standard</name><modifiedtime>t</modifiedtime><viblist/>'
+        '<acceptancelevel>partner</acceptancelevel>%s</imageprofile>' % tail
+    ).encode()
     db = ImageDatabase.from_tgz(tgz_from_members([(tarfile.TarInfo('var/db/esximg/profiles/p'), profile)]))
     db.add_vib(NEW_VIB_ID, 'net-r8125', NEW_VIB, payloads={'net-r8125': 'net_r812.t00'})
     db.set_acceptance_level('community')

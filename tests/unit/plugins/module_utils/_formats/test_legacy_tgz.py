@@ -27,21 +27,18 @@ def write(tmp_path, data, name='driver.tgz'):
 
 
 def test_good_tgz_becomes_a_community_vib(tmp_path):
-    data = packages.build_legacy_tgz('r8169', pci_ids=(('10ec', '8169'), ('10ec', '8167')),
-                                     map_dir='etc/vmware/driver.map.d')
+    data = packages.build_legacy_tgz('r8169', pci_ids=(('10ec', '8169'), ('10ec', '8167')), map_dir='etc/vmware/driver.map.d')
     path = write(tmp_path, data)
     legacy = read_legacy_tgz(path)
     d = legacy.descriptor
     assert (d.name, d.version, d.vendor, d.type, d.acceptance_level) == ('r8169', '1.0', 'OEM', 'bootbank', 'community')
     assert d.vib_id == 'OEM_bootbank_r8169_1.0'
-    assert d.files == ['etc/vmware/driver.map.d/r8169.map', 'usr/lib/vmware/vmkmod/r8169',
-                       'usr/share/hwdata/driver.pciids.d/r8169.ids']
+    assert d.files == ['etc/vmware/driver.map.d/r8169.map', 'usr/lib/vmware/vmkmod/r8169', 'usr/share/hwdata/driver.pciids.d/r8169.ids']
     assert [c.name for c in d.depends] == ['vmkapi_2_0_0_0', 'com.vmware.driverAPI-9.2.1.0']
     [payload] = d.payloads
     assert (payload.name, payload.type, payload.size) == ('r8169', 'tgz', len(data))
     # the checksums are the tgz's own, in VMware's order, and verify against the unchanged bytes
-    assert [(c.checksum_type, c.verify_process) for c in payload.checksums] == [
-        ('sha-256', 'gunzip'), ('sha-256', None), ('sha-1', 'gunzip')]
+    assert [(c.checksum_type, c.verify_process) for c in payload.checksums] == [('sha-256', 'gunzip'), ('sha-256', None), ('sha-1', 'gunzip')]
     assert payload.checksums[1].value == hashlib.sha256(data).hexdigest()
     assert payload.checksums[0].value == hashlib.sha256(gzip.decompress(data)).hexdigest()
     assert verify_payload(payload, io.BytesIO(data)).checksum_ok is True
@@ -58,17 +55,19 @@ def test_faq_map_location_is_accepted_with_a_warning(tmp_path):
 
 
 def test_naming_overrides(tmp_path):
-    legacy = read_legacy_tgz(write(tmp_path, packages.build_legacy_tgz('r8169')), name='net-r8169', version='2.0-1',
-                             vendor='ACME')
+    legacy = read_legacy_tgz(write(tmp_path, packages.build_legacy_tgz('r8169')), name='net-r8169', version='2.0-1', vendor='ACME')
     assert legacy.descriptor.vib_id == 'ACME_bootbank_net-r8169_2.0-1'
     assert legacy.descriptor.payloads[0].name == 'net-r8169'
 
 
-@pytest.mark.parametrize('omit, message', [
-    ('module', 'missing the vmkernel module (usr/lib/vmware/vmkmod/<module>)'),
-    ('map', 'missing the driver map (etc/vmware/driver.map.d/<name>.map)'),
-    ('ids', 'missing the PCI ID file (usr/share/hwdata/driver.pciids.d/<name>.ids)'),
-])
+@pytest.mark.parametrize(
+    'omit, message',
+    [
+        ('module', 'missing the vmkernel module (usr/lib/vmware/vmkmod/<module>)'),
+        ('map', 'missing the driver map (etc/vmware/driver.map.d/<name>.map)'),
+        ('ids', 'missing the PCI ID file (usr/share/hwdata/driver.pciids.d/<name>.ids)'),
+    ],
+)
 def test_each_missing_kind_is_named(tmp_path, omit, message):
     path = write(tmp_path, packages.build_legacy_tgz('r8169', omit=omit))
     with pytest.raises(FormatError) as err:
@@ -132,8 +131,9 @@ def test_symlink_member_is_unsafe(tmp_path):
         read_legacy_tgz(_tgz_with(tmp_path, [(link, None)]))
 
 
-@pytest.mark.parametrize('name, message', [('../../etc/passwd', 'contains ".."'), ('/../etc/passwd', 'contains ".."'),
-                                           ('C:/usr/lib/vmware/vmkmod/x', 'is absolute')])
+@pytest.mark.parametrize(
+    'name, message', [('../../etc/passwd', 'contains ".."'), ('/../etc/passwd', 'contains ".."'), ('C:/usr/lib/vmware/vmkmod/x', 'is absolute')]
+)
 def test_escaping_paths_are_unsafe(tmp_path, name, message):
     info = tarfile.TarInfo(name)
     info.size = 1
@@ -146,7 +146,7 @@ def test_not_gzip_and_truncated(tmp_path):
         read_legacy_tgz(write(tmp_path, b'PK\x03\x04 not a tgz'))
     data = packages.build_legacy_tgz('r8169')
     with pytest.raises(FormatError, match='truncated'):
-        read_legacy_tgz(write(tmp_path, data[:len(data) // 2]))
+        read_legacy_tgz(write(tmp_path, data[: len(data) // 2]))
     with pytest.raises(FormatError, match='not a valid tar archive'):
         read_legacy_tgz(write(tmp_path, gzip.compress(b'this is no tar' * 100)))
 
@@ -191,10 +191,8 @@ def test_dot_slash_names_as_tar_c_dot_writes_them(tmp_path):
 def test_absolute_names_as_the_faq_lists_them(tmp_path):
     """The FAQ names /usr/lib/vmware/vmkmod/<module>; tar -P keeps the "/": read as relative, with a warning."""
     legacy = read_legacy_tgz(_driver_tgz(tmp_path, '/'))
-    assert legacy.files == ['etc/vmware/driver.map.d/r8169.map', 'usr/lib/vmware/vmkmod/r8169',
-                            'usr/share/hwdata/driver.pciids.d/r8169.ids']
-    assert len(legacy.warnings) == 1 and 'absolute member names (/etc, /etc/vmware, /etc/vmware/driver.map.d, ...)' in \
-        legacy.warnings[0]
+    assert legacy.files == ['etc/vmware/driver.map.d/r8169.map', 'usr/lib/vmware/vmkmod/r8169', 'usr/share/hwdata/driver.pciids.d/r8169.ids']
+    assert len(legacy.warnings) == 1 and 'absolute member names (/etc, /etc/vmware, /etc/vmware/driver.map.d, ...)' in legacy.warnings[0]
 
 
 def test_faq_map_location_with_dot_slash_names(tmp_path):
@@ -216,8 +214,10 @@ def test_module_file_named_differently_from_the_map_driver(tmp_path):
     files['usr/lib/vmware/vmkmod/r8168_new'] = files.pop('usr/lib/vmware/vmkmod/r8168')
     legacy = read_legacy_tgz(_driver_tgz(tmp_path, '', files))
     assert legacy.descriptor.name == 'r8168_new'
-    assert legacy.warnings == ['etc/vmware/driver.map.d/r8168.map binds its devices to driver r8168 but the module file is '
-                               'r8168_new; ESXi loads the module the map names, so these devices would get no driver']
+    assert legacy.warnings == [
+        'etc/vmware/driver.map.d/r8168.map binds its devices to driver r8168 but the module file is '
+        'r8168_new; ESXi loads the module the map names, so these devices would get no driver'
+    ]
 
 
 def test_malformed_map_names_the_tgz_and_the_map(tmp_path):
@@ -236,8 +236,7 @@ def test_big_endian_module_is_a_clear_error(tmp_path):
     path = _driver_tgz(tmp_path, '', files)
     with pytest.raises(FormatError) as err:
         read_legacy_tgz(path)
-    assert str(err.value) == ('%s: usr/lib/vmware/vmkmod/r8169: not a 64-bit little-endian ELF object (ESXi 5.x+ modules '
-                              'are ELF64 x86-64)' % path)
+    assert str(err.value) == ('%s: usr/lib/vmware/vmkmod/r8169: not a 64-bit little-endian ELF object (ESXi 5.x+ modules are ELF64 x86-64)' % path)
 
 
 def test_native_driver_directories(tmp_path):

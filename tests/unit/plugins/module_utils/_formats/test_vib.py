@@ -33,12 +33,12 @@ ITI = FIXTURES / 'itiligent-esxi-custom-iso' if FIXTURES else None
 needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures not found (set ESXI_SHARED_FIXTURES)')
 
 VIB_IN_ZIP = {
-    '80u3': ('ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip',
-             'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077.vib'),
-    '90': ('ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip',
-           'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163.vib'),
-    'ifre': ('VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240.zip',
-             'vib20/if-re/vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240.vib'),
+    '80u3': (
+        'ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip',
+        'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077.vib',
+    ),
+    '90': ('ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip', 'vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163.vib'),
+    'ifre': ('VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240.zip', 'vib20/if-re/vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240.vib'),
 }
 
 
@@ -71,8 +71,7 @@ def test_community_descriptor_every_field():
     assert d.system_requires.maintenance_mode is True and d.system_requires.software_platforms == []
     assert d.files == ['etc/vmware/driver.map.d/r8125.map', 'usr/lib/vmware/vmkmod/r8125']
     assert d.acceptance_level == 'community'
-    assert (d.live_install_allowed, d.live_remove_allowed, d.cimom_restart, d.stateless_ready, d.overlay) == (
-        False, False, False, True, False)
+    assert (d.live_install_allowed, d.live_remove_allowed, d.cimom_restart, d.stateless_ready, d.overlay) == (False, False, False, True, False)
     [payload] = d.payloads
     assert (payload.name, payload.type, payload.size, payload.uncompressed_size) == ('net-8125', 'tgz', 108775, None)
     assert [(c.checksum_type, c.verify_process) for c in payload.checksums] == [('sha-256', None), ('sha-1', 'gunzip')]
@@ -109,8 +108,7 @@ def test_to_xml_writes_checksums_in_vmware_order():
     d.payloads[0].checksums.insert(0, Checksum('sha-256', 'ab' * 32, 'gunzip'))
     d.payloads[0].checksums.reverse()
     xml = d.to_xml().decode()
-    assert xml.index('verify-process="gunzip">abab') < xml.index('checksum-type="sha-256">9c87') < xml.index(
-        'checksum-type="sha-1"')
+    assert xml.index('verify-process="gunzip">abab') < xml.index('checksum-type="sha-256">9c87') < xml.index('checksum-type="sha-1"')
     assert xml.startswith('<vib version="5.0"><type>bootbank</type><name>net-r8125</name>')
 
 
@@ -124,14 +122,12 @@ def test_every_image_database_descriptor_round_trips():
         d = parse_descriptor(path.read_bytes(), str(path))
         assert parse_descriptor(d.to_xml()) == d, path
     base = parse_descriptor((FIXTURES / 'esxi67-imgdb-ljvblfz/var/db/esximg/vibs/esx-base-591008816.xml').read_bytes())
-    installed = parse_descriptor((FIXTURES / 'esxi70-imgdb-samples-eturra/samples/esximg/vibs/'
-                                  'esx-base-699708918229420497.xml').read_bytes())
+    installed = parse_descriptor((FIXTURES / 'esxi70-imgdb-samples-eturra/samples/esximg/vibs/esx-base-699708918229420497.xml').read_bytes())
     assert installed.extra_elements == ['<installdate>2020-10-07T11:36:17.746590+00:00</installdate>']
     assert b'</software-tags><installdate>2020-10-07T11:36:17.746590+00:00</installdate><system-requires>' in installed.to_xml()
     b = base.payload('b')
     assert (b.type, b.boot_order, b.size) == ('boot', '10', 123786)
-    assert [(c.checksum_type, c.verify_process) for c in b.checksums] == [
-        ('sha-256', 'txt-mle'), ('sha-256', 'gunzip'), ('sha-256', None), ('sha-1', 'gunzip')]
+    assert [(c.checksum_type, c.verify_process) for c in b.checksums] == [('sha-256', 'txt-mle'), ('sha-256', 'gunzip'), ('sha-256', None), ('sha-1', 'gunzip')]
 
 
 def test_sort_checksums_vmware_order():
@@ -149,8 +145,7 @@ def test_acceptance_order_and_helpers():
         normalize_acceptance('trusted')
 
 
-ENTITY_XML = (b'<?xml version="1.0"?><!DOCTYPE vib [<!ENTITY x "boom">]>'
-              b'<vib version="5.0"><type>bootbank</type><name>&x;</name></vib>')
+ENTITY_XML = b'<?xml version="1.0"?><!DOCTYPE vib [<!ENTITY x "boom">]><vib version="5.0"><type>bootbank</type><name>&x;</name></vib>'
 
 
 def test_entity_definitions_are_refused():
@@ -159,17 +154,25 @@ def test_entity_definitions_are_refused():
     assert 'evil.vib: descriptor.xml contains a DTD or entity definition' in str(err.value)
 
 
-@pytest.mark.parametrize('xml, message', [
-    (b'<vib><type>bootbank</type', 'not well-formed XML'),
-    (b'<bulletin/>', 'root element is <bulletin>'),
-    (b'<vib><type>bootbank</type><version>1</version><vendor>X</vendor><acceptance-level>community</acceptance-level></vib>',
-     'has no <name>'),
-    (b'<vib><type>b</type><name>n</name><version>1</version><vendor>X</vendor></vib>', 'no <acceptance-level>'),
-    (b'<vib><type>b</type><name>n</name><version>1</version><vendor>X</vendor><acceptance-level>community</acceptance-level>'
-     b'<payloads><payload name="p" type="vgz" size="ten"/></payloads></vib>', "non-numeric size='ten'"),
-    (b'<vib><type>b</type><name>n</name><version>1</version><vendor>X</vendor><acceptance-level>community</acceptance-level>'
-     b'<payloads><payload name="this-name-is-too-long" type="vgz" size="1"/></payloads></vib>', 'longer than 15'),
-])
+@pytest.mark.parametrize(
+    'xml, message',
+    [
+        (b'<vib><type>bootbank</type', 'not well-formed XML'),
+        (b'<bulletin/>', 'root element is <bulletin>'),
+        (b'<vib><type>bootbank</type><version>1</version><vendor>X</vendor><acceptance-level>community</acceptance-level></vib>', 'has no <name>'),
+        (b'<vib><type>b</type><name>n</name><version>1</version><vendor>X</vendor></vib>', 'no <acceptance-level>'),
+        (
+            b'<vib><type>b</type><name>n</name><version>1</version><vendor>X</vendor><acceptance-level>community</acceptance-level>'
+            b'<payloads><payload name="p" type="vgz" size="ten"/></payloads></vib>',
+            "non-numeric size='ten'",
+        ),
+        (
+            b'<vib><type>b</type><name>n</name><version>1</version><vendor>X</vendor><acceptance-level>community</acceptance-level>'
+            b'<payloads><payload name="this-name-is-too-long" type="vgz" size="1"/></payloads></vib>',
+            'longer than 15',
+        ),
+    ],
+)
 def test_bad_descriptors(xml, message):
     with pytest.raises(FormatError, match=message):
         parse_descriptor(xml, 'x.vib')
@@ -185,7 +188,10 @@ def test_verify_payload_streams_every_checksum():
     check = verify_payload(_payload_for(data), io.BytesIO(data), 'x.vib')
     assert check.checksum_ok is True
     assert [(r.checksum_type, r.verify_process, r.ok) for r in check.results] == [
-        ('sha-256', None, True), ('sha-256', 'gunzip', True), ('sha-1', 'gunzip', True)]
+        ('sha-256', None, True),
+        ('sha-256', 'gunzip', True),
+        ('sha-1', 'gunzip', True),
+    ]
     assert check.uncompressed_size == len(gzip.decompress(data))
 
 
@@ -226,16 +232,14 @@ def test_vzstd_checksums_partly_verifiable():
     data = member(vib, 'vmkusb-n')
     check = verify_payload(d.payloads[0], io.BytesIO(data))
     states = {(r.checksum_type, r.verify_process): r.ok for r in check.results}
-    assert states == {('sha-256', None): True, ('sha-256-gunzip1', None): True,
-                      ('sha-256', 'gunzip'): None, ('sha-1', 'gunzip'): None}
+    assert states == {('sha-256', None): True, ('sha-256-gunzip1', None): True, ('sha-256', 'gunzip'): None, ('sha-1', 'gunzip'): None}
     assert check.checksum_ok is True
     assert 'zstd is not supported' in check.notes[0]
     assert hashlib.sha256(gzip.decompress(data)).hexdigest() == d.payloads[0].checksums[3].value
 
 
 def test_descriptor_defaults_build_valid_xml():
-    d = Descriptor(type='bootbank', name='x', version='1.0', vendor='OEM',
-                   payloads=[Payload('x', 'tgz', 3, checksums=[Checksum('sha-256', 'aa')])])
+    d = Descriptor(type='bootbank', name='x', version='1.0', vendor='OEM', payloads=[Payload('x', 'tgz', 3, checksums=[Checksum('sha-256', 'aa')])])
     assert parse_descriptor(d.to_xml()).vib_id == 'OEM_bootbank_x_1.0'
 
 
@@ -244,15 +248,20 @@ def test_descriptor_defaults_build_valid_xml():
 BASE = packages.descriptor_xml('net-x', '1.0-1', payloads=[('net-x', 'vgz', packages.gzip_bytes(packages.vmtar({'a/b': b'1'})))])
 
 
-@pytest.mark.parametrize('prefix', [b'\xef\xbb\xbf', b'<?xml version="1.0" encoding="UTF-8"?>\r\n',
-                                    b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n',
-                                    b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'])
+@pytest.mark.parametrize(
+    'prefix',
+    [
+        b'\xef\xbb\xbf',
+        b'<?xml version="1.0" encoding="UTF-8"?>\r\n',
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n',
+        b'<?xml version="1.0" encoding="ISO-8859-1"?>\n',
+    ],
+)
 def test_bom_and_xml_declarations(prefix):
     assert parse_descriptor(prefix + BASE, 'x.vib').vib_id == 'ESXCUST_bootbank_net-x_1.0-1'
 
 
-@pytest.mark.parametrize('root', [b'<vib xmlns="http://www.vmware.com/vib/schema" version="5.0">',
-                                  b'<v:vib xmlns:v="urn:vib" version="5.0">'])
+@pytest.mark.parametrize('root', [b'<vib xmlns="http://www.vmware.com/vib/schema" version="5.0">', b'<v:vib xmlns:v="urn:vib" version="5.0">'])
 def test_namespaced_descriptor(root):
     """A default (or prefixed) namespace must not hide the elements: esximage matches local names."""
     xml = BASE.replace(b'<vib version="5.0">', root)
@@ -264,8 +273,11 @@ def test_namespaced_descriptor(root):
 
 
 def test_crlf_indentation_and_whitespace_around_values():
-    xml = (BASE.replace(b'><', b'>\r\n    <').replace(b'<name>net-x</name>', b'<name>\r\n  net-x  </name>')
-           .replace(b'<acceptance-level>community', b'<acceptance-level> community\r\n'))
+    xml = (
+        BASE.replace(b'><', b'>\r\n    <')
+        .replace(b'<name>net-x</name>', b'<name>\r\n  net-x  </name>')
+        .replace(b'<acceptance-level>community', b'<acceptance-level> community\r\n')
+    )
     d = parse_descriptor(xml, 'x.vib')
     assert (d.name, d.type, d.vendor, d.acceptance_level) == ('net-x', 'bootbank', 'ESXCUST', 'community')
     assert d.software_tags == ['driver', 'module']
@@ -281,24 +293,32 @@ def test_schema_versions(version):
 
 def test_relationships_with_relations_and_versioned_provides():
     xml = packages.descriptor_xml(
-        'net-x', '1.0-1', depends=[('esx-version', '>=', '5.0.0'), 'vmkapi_2_2_0_0'],
-        conflicts=[('net-x-old', '<<', '1.0-1')], replaces=[('net-x', '<<', '1.0-1')],
-        provides=[('net-x', '=', '1.0-1'), 'com.vmware.driverAPI-9.2.2.0'])
+        'net-x',
+        '1.0-1',
+        depends=[('esx-version', '>=', '5.0.0'), 'vmkapi_2_2_0_0'],
+        conflicts=[('net-x-old', '<<', '1.0-1')],
+        replaces=[('net-x', '<<', '1.0-1')],
+        provides=[('net-x', '=', '1.0-1'), 'com.vmware.driverAPI-9.2.2.0'],
+    )
     d = parse_descriptor(xml)
-    assert [c.as_dict() for c in d.depends] == [{'name': 'esx-version', 'relation': '>=', 'version': '5.0.0'},
-                                                {'name': 'vmkapi_2_2_0_0', 'relation': None, 'version': None}]
-    assert [(c.name, c.relation, c.version) for c in d.conflicts + d.replaces] == [
-        ('net-x-old', '<<', '1.0-1'), ('net-x', '<<', '1.0-1')]
-    assert [(c.name, c.relation, c.version) for c in d.provides] == [
-        ('net-x', '=', '1.0-1'), ('com.vmware.driverAPI-9.2.2.0', None, None)]
+    assert [c.as_dict() for c in d.depends] == [
+        {'name': 'esx-version', 'relation': '>=', 'version': '5.0.0'},
+        {'name': 'vmkapi_2_2_0_0', 'relation': None, 'version': None},
+    ]
+    assert [(c.name, c.relation, c.version) for c in d.conflicts + d.replaces] == [('net-x-old', '<<', '1.0-1'), ('net-x', '<<', '1.0-1')]
+    assert [(c.name, c.relation, c.version) for c in d.provides] == [('net-x', '=', '1.0-1'), ('com.vmware.driverAPI-9.2.2.0', None, None)]
     assert parse_descriptor(d.to_xml()) == d
 
 
 def test_system_requires_hwplatform_and_several_platforms():
-    xml = BASE.replace(b'<maintenance-mode>true</maintenance-mode>', (
-        b'<maintenance-mode install="false">true</maintenance-mode><hwplatform vendor="HPE" model="ProLiant DL380 Gen10"/>'
-        b'<softwarePlatform version="7.0.*" locale="" productLineID="embeddedEsx"/>'
-        b'<softwarePlatform version="8.0.*" locale="" productLineID="embeddedEsx"/>'))
+    xml = BASE.replace(
+        b'<maintenance-mode>true</maintenance-mode>',
+        (
+            b'<maintenance-mode install="false">true</maintenance-mode><hwplatform vendor="HPE" model="ProLiant DL380 Gen10"/>'
+            b'<softwarePlatform version="7.0.*" locale="" productLineID="embeddedEsx"/>'
+            b'<softwarePlatform version="8.0.*" locale="" productLineID="embeddedEsx"/>'
+        ),
+    )
     d = parse_descriptor(xml)
     req = d.system_requires
     assert req.maintenance_mode is True and req.maintenance_mode_attrs == {'install': 'false'}
@@ -308,9 +328,17 @@ def test_system_requires_hwplatform_and_several_platforms():
     assert parse_descriptor(d.to_xml()) == d
 
 
-@pytest.mark.parametrize('level, token', [('certified', 'certified'), ('accepted', 'accepted'), ('partner', 'partner'),
-                                          ('community', 'community'), ('PartnerSupported', 'partner'),
-                                          (' Community ', 'community')])
+@pytest.mark.parametrize(
+    'level, token',
+    [
+        ('certified', 'certified'),
+        ('accepted', 'accepted'),
+        ('partner', 'partner'),
+        ('community', 'community'),
+        ('PartnerSupported', 'partner'),
+        (' Community ', 'community'),
+    ],
+)
 def test_acceptance_levels_in_descriptors(level, token):
     xml = BASE.replace(b'<acceptance-level>community', b'<acceptance-level>' + level.encode())
     assert parse_descriptor(xml).acceptance_level == token
@@ -320,8 +348,7 @@ def test_unknown_acceptance_level_is_a_clear_error():
     xml = BASE.replace(b'<acceptance-level>community', b'<acceptance-level>signed')
     with pytest.raises(FormatError) as err:
         parse_descriptor(xml, '/srv/x.vib')
-    assert str(err.value) == ("/srv/x.vib: unknown acceptance level 'signed' (expected one of certified, accepted, "
-                              "partner, community)")
+    assert str(err.value) == ("/srv/x.vib: unknown acceptance level 'signed' (expected one of certified, accepted, partner, community)")
 
 
 def test_sha1_only_checksums():
@@ -346,9 +373,12 @@ def test_gunzip_checksum_on_tgz_payload_and_uncompressed_size():
 
 
 def test_vfat_name_boot_order_and_unknown_attributes_round_trip():
-    xml = packages.descriptor_xml('net-x', '1.0-1', payloads=[('net-x', 'vgz', packages.gzip_bytes(b'x'))],
-                                  extra_payload_attrs={'net-x': {'vfat-name': 'net_x.v00', 'boot-order': '5',
-                                                                 'compression-option': 'level=9'}})
+    xml = packages.descriptor_xml(
+        'net-x',
+        '1.0-1',
+        payloads=[('net-x', 'vgz', packages.gzip_bytes(b'x'))],
+        extra_payload_attrs={'net-x': {'vfat-name': 'net_x.v00', 'boot-order': '5', 'compression-option': 'level=9'}},
+    )
     d = parse_descriptor(xml)
     p = d.payloads[0]
     assert (p.vfat_name, p.boot_order, p.extra_attributes) == ('net_x.v00', '5', {'compression-option': 'level=9'})
@@ -358,8 +388,7 @@ def test_vfat_name_boot_order_and_unknown_attributes_round_trip():
 @pytest.mark.parametrize('vib_type', ['locker', 'meta'])
 def test_locker_and_meta_vibs(vib_type):
     payloads = [] if vib_type == 'meta' else [('tools', 'tgz', packages.tar_gz({'vmtools/x.iso': b'iso'}))]
-    d = parse_descriptor(packages.descriptor_xml('tools-light', '12.0', 'VMware', 'certified', payloads=payloads,
-                                                 vib_type=vib_type))
+    d = parse_descriptor(packages.descriptor_xml('tools-light', '12.0', 'VMware', 'certified', payloads=payloads, vib_type=vib_type))
     assert d.vib_id == 'VMware_%s_tools-light_12.0' % vib_type
     assert [p.type for p in d.payloads] == [p[1] for p in payloads]
 

@@ -59,30 +59,55 @@ def test_executable_elf_is_not_a_module():
 def test_truncated_module():
     data = packages.vmkmod_elf('x')
     with pytest.raises(FormatError, match='truncated'):
-        inspect(data[:len(data) - 100])
+        inspect(data[: len(data) - 100])
 
 
-@pytest.mark.parametrize('text, expected', [
-    ('vmkapi_2_13_0_0', (2, 13, 0, 0)), ('com.vmware.vmkapi#v2_5_0_0', (2, 5, 0, 0)), ('2.10.0.0', (2, 10, 0, 0)),
-    ('vmkapi_3_0_0_0', (3, 0, 0, 0)), ('vmkapi_incompat_2_13_0_0', None), ('com.vmware.driverAPI-9.2.2.0', None),
-])
+@pytest.mark.parametrize(
+    'text, expected',
+    [
+        ('vmkapi_2_13_0_0', (2, 13, 0, 0)),
+        ('com.vmware.vmkapi#v2_5_0_0', (2, 5, 0, 0)),
+        ('2.10.0.0', (2, 10, 0, 0)),
+        ('vmkapi_3_0_0_0', (3, 0, 0, 0)),
+        ('vmkapi_incompat_2_13_0_0', None),
+        ('com.vmware.driverAPI-9.2.2.0', None),
+    ],
+)
 def test_parse_vmkapi(text, expected):
     assert parse_vmkapi(text) == expected
 
 
-@pytest.mark.parametrize('version, release', [
-    ((2, 0, 0, 0), '5.0'), ((2, 1, 0, 0), '5.1'), ((2, 2, 0, 0), '5.5'), ((2, 3, 0, 0), '6.0'), ((2, 4, 0, 0), '6.5'),
-    ((2, 5, 0, 0), '6.7'), ((2, 6, 0, 0), '7.0'), ((2, 9, 0, 0), '7.0U3'), ((2, 10, 0, 0), '8.0'),
-    ((2, 11, 0, 0), '8.0U1'), ((2, 12, 0, 0), '8.0U2'), ((2, 13, 0, 0), '8.0U3'), ((3, 0, 0, 0), '9.0'),
-    ((2, 7, 0, 0), None), (None, None),
-])
+@pytest.mark.parametrize(
+    'version, release',
+    [
+        ((2, 0, 0, 0), '5.0'),
+        ((2, 1, 0, 0), '5.1'),
+        ((2, 2, 0, 0), '5.5'),
+        ((2, 3, 0, 0), '6.0'),
+        ((2, 4, 0, 0), '6.5'),
+        ((2, 5, 0, 0), '6.7'),
+        ((2, 6, 0, 0), '7.0'),
+        ((2, 9, 0, 0), '7.0U3'),
+        ((2, 10, 0, 0), '8.0'),
+        ((2, 11, 0, 0), '8.0U1'),
+        ((2, 12, 0, 0), '8.0U2'),
+        ((2, 13, 0, 0), '8.0U3'),
+        ((3, 0, 0, 0), '9.0'),
+        ((2, 7, 0, 0), None),
+        (None, None),
+    ],
+)
 def test_release_table(version, release):
     assert min_esxi_release(version) == release
 
 
 def test_vmkapi_from_depends():
-    constraints = [Constraint('vmkapi_2_4_0_0'), Constraint('vmkapi_incompat_2_13_0_0'), Constraint('vmkapi_2_2_0_0'),
-                   Constraint('com.vmware.driverAPI-9.2.2.0')]
+    constraints = [
+        Constraint('vmkapi_2_4_0_0'),
+        Constraint('vmkapi_incompat_2_13_0_0'),
+        Constraint('vmkapi_2_2_0_0'),
+        Constraint('com.vmware.driverAPI-9.2.2.0'),
+    ]
     assert vmkapi_from_constraints(constraints) == (2, 4, 0, 0)
     assert format_vmkapi((2, 4, 0, 0)) == '2.4.0.0'
     assert vmkapi_from_constraints([Constraint('esx-base')]) is None
@@ -96,21 +121,28 @@ def test_any_license_tag_marks_a_5x_module(license):
 
 def test_several_required_namespaces():
     """8.0U3 Fling: vmkapi, vmkapi.incompat, vmkernel#nover and com.vmware.vmkbsd#1 (+ driverAPI for vmklinux)."""
-    extra = '\x00nsRequired='.join(['2_13_0_0', 'com.vmware.vmkapi.incompat#v2_13_0_0', 'vmkernel#nover',
-                                    'com.vmware.vmkbsd#1', 'com.vmware.vmkapi#v2_2_0_0'])
+    extra = '\x00nsRequired='.join(['2_13_0_0', 'com.vmware.vmkapi.incompat#v2_13_0_0', 'vmkernel#nover', 'com.vmware.vmkbsd#1', 'com.vmware.vmkapi#v2_2_0_0'])
     info = inspect(packages.vmkmod_elf('vmkusb_nic_fling', vmkapi=extra))
-    assert info.ns_required == ['com.vmware.vmkapi#v2_13_0_0', 'com.vmware.vmkapi.incompat#v2_13_0_0', 'vmkernel#nover',
-                                'com.vmware.vmkbsd#1', 'com.vmware.vmkapi#v2_2_0_0']
+    assert info.ns_required == [
+        'com.vmware.vmkapi#v2_13_0_0',
+        'com.vmware.vmkapi.incompat#v2_13_0_0',
+        'vmkernel#nover',
+        'com.vmware.vmkbsd#1',
+        'com.vmware.vmkapi#v2_2_0_0',
+    ]
     assert info.vmkapi == (2, 13, 0, 0) and not info.vmklinux and info.min_esxi_release == '8.0U3'
     both = inspect(packages.vmkmod_elf('igb', vmkapi='2_2_0_0', vmklinux=True))
     assert both.ns_required == ['com.vmware.vmkapi#v2_2_0_0', 'com.vmware.driverAPI#9.2.1.0'] and both.vmklinux
 
 
-@pytest.mark.parametrize('ident, message', [
-    (b'\x7fELF\x02\x02', 'not a 64-bit little-endian ELF object'),  # big-endian ELF64
-    (b'\x7fELF\x01\x01', 'not a 64-bit little-endian ELF object'),  # ELF32
-])
+@pytest.mark.parametrize(
+    'ident, message',
+    [
+        (b'\x7fELF\x02\x02', 'not a 64-bit little-endian ELF object'),  # big-endian ELF64
+        (b'\x7fELF\x01\x01', 'not a 64-bit little-endian ELF object'),  # ELF32
+    ],
+)
 def test_big_endian_and_32_bit_are_reported_clearly(ident, message):
-    data = ident + packages.vmkmod_elf('x')[len(ident):]
+    data = ident + packages.vmkmod_elf('x')[len(ident) :]
     info = inspect(data)
     assert info.is_elf and not info.esx4 and message in info.problem

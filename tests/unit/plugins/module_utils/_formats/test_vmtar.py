@@ -22,9 +22,11 @@ FIXTURES = shared_fixtures()
 ITI = FIXTURES / 'itiligent-esxi-custom-iso' if FIXTURES else None
 needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures not found (set ESXI_SHARED_FIXTURES)')
 
-FILES = {'etc/vmware/default.map.d/drv.map': b'regtype=native,bus=pci,id=10ec8168..............,driver=drv\n',
-         'usr/lib/vmware/vmkmod/drv': b'\x7fELF' + b'm' * 5000,
-         'usr/share/hwdata/default.pciids.d/drv.ids': b'10ec  Realtek\n\t8168  NIC\n'}
+FILES = {
+    'etc/vmware/default.map.d/drv.map': b'regtype=native,bus=pci,id=10ec8168..............,driver=drv\n',
+    'usr/lib/vmware/vmkmod/drv': b'\x7fELF' + b'm' * 5000,
+    'usr/share/hwdata/default.pciids.d/drv.ids': b'10ec  Realtek\n\t8168  NIC\n',
+}
 
 
 def read_all(data, ptype):
@@ -32,6 +34,7 @@ def read_all(data, ptype):
 
     def consume(entry, stream):
         got[entry.name] = stream.read()
+
     entries = scan_payload(io.BytesIO(data), ptype, 'p', want=lambda e: True, consume=consume)
     return entries, got
 
@@ -47,8 +50,7 @@ def test_vmtar_files_and_contents():
 
 def test_consumer_may_leave_data_unread():
     seen = []
-    scan_payload(io.BytesIO(packages.gzip_bytes(packages.vmtar(FILES))), 'vgz', 'p', want=lambda e: True,
-                 consume=lambda e, s: seen.append((e.name, s.read(3))))
+    scan_payload(io.BytesIO(packages.gzip_bytes(packages.vmtar(FILES))), 'vgz', 'p', want=lambda e: True, consume=lambda e, s: seen.append((e.name, s.read(3))))
     assert seen == [(name, FILES[name][:3]) for name in sorted(FILES)]
 
 
@@ -60,8 +62,10 @@ def test_tgz_payload_same_api():
 
 def test_read_payload_file():
     data = packages.gzip_bytes(packages.vmtar(FILES))
-    assert read_payload_file(io.BytesIO(data), 'vgz', '/usr/share/hwdata/default.pciids.d/drv.ids', label='p') == FILES[
-        'usr/share/hwdata/default.pciids.d/drv.ids']
+    assert (
+        read_payload_file(io.BytesIO(data), 'vgz', '/usr/share/hwdata/default.pciids.d/drv.ids', label='p')
+        == FILES['usr/share/hwdata/default.pciids.d/drv.ids']
+    )
     with pytest.raises(KeyError):
         read_payload_file(io.BytesIO(data), 'vgz', 'nope', label='p')
 
@@ -73,11 +77,12 @@ def test_real_vgz_payload_listing():
     payload = dict(packages.ar_members(vib))['nvmecomm']
     entries, got = read_all(payload, 'vgz')
     files = [(e.name, e.size, e.offset) for e in entries if e.type == 'file']
-    assert files == [('usr/lib/vmware/vmkmod/nvme_community', 307504, 8192),
-                     ('etc/vmware/default.map.d/nvme_community.map', 70, 319488),
-                     ('etc/vmware/default.map.d/nvme_community_106b2005.map', 283, 323584)]
-    assert got['etc/vmware/default.map.d/nvme_community.map'] == (
-        b'regtype=native,bus=pci,id=................010802,driver=nvme_community')
+    assert files == [
+        ('usr/lib/vmware/vmkmod/nvme_community', 307504, 8192),
+        ('etc/vmware/default.map.d/nvme_community.map', 70, 319488),
+        ('etc/vmware/default.map.d/nvme_community_106b2005.map', 283, 323584),
+    ]
+    assert got['etc/vmware/default.map.d/nvme_community.map'] == (b'regtype=native,bus=pci,id=................010802,driver=nvme_community')
     assert got['usr/lib/vmware/vmkmod/nvme_community'][:4] == b'\x7fELF'
 
 
@@ -104,7 +109,7 @@ def test_sniff_inner():
 
 def _corrupt(data, offset, value):
     raw = bytearray(data)
-    raw[offset:offset + len(value)] = value
+    raw[offset : offset + len(value)] = value
     return bytes(raw)
 
 
@@ -121,17 +126,17 @@ def test_bad_vmtar_headers():
 def test_truncated_payloads():
     data = packages.gzip_bytes(packages.vmtar(FILES))
     with pytest.raises(FormatError, match='truncated'):
-        read_all(data[:len(data) // 2], 'vgz')
+        read_all(data[: len(data) // 2], 'vgz')
     tgz = packages.tar_gz(FILES)
     with pytest.raises(FormatError, match='truncated'):
-        read_all(tgz[:len(tgz) - 30], 'tgz')
+        read_all(tgz[: len(tgz) - 30], 'tgz')
 
 
 def test_data_offset_past_end():
     plain = bytearray(packages.vmtar({'a/f': b'1234'}))
     # header 1 is the dir 'a/', header 2 is the file: move its data offset far past the end
     header = plain[512:1024]
-    struct.pack_into('<I', header, 496, 10 ** 6)
+    struct.pack_into('<I', header, 496, 10**6)
     header[148:156] = b' ' * 8
     header[148:156] = ('%06o' % sum(header)).encode() + b'\x00 '
     plain[512:1024] = header
@@ -146,13 +151,16 @@ def _tar_with(member):
     return gzip.compress(raw.getvalue())
 
 
-@pytest.mark.parametrize('name, kind, message', [
-    ('../etc/passwd', tarfile.REGTYPE, 'contains ".."'),
-    ('/etc/passwd', tarfile.REGTYPE, 'is absolute'),
-    ('usr/lib/link', tarfile.SYMTYPE, 'is a symlink'),
-    ('usr/lib/hard', tarfile.LNKTYPE, 'is a hardlink'),
-    ('dev/sda', tarfile.BLKTYPE, 'device or fifo'),
-])
+@pytest.mark.parametrize(
+    'name, kind, message',
+    [
+        ('../etc/passwd', tarfile.REGTYPE, 'contains ".."'),
+        ('/etc/passwd', tarfile.REGTYPE, 'is absolute'),
+        ('usr/lib/link', tarfile.SYMTYPE, 'is a symlink'),
+        ('usr/lib/hard', tarfile.LNKTYPE, 'is a hardlink'),
+        ('dev/sda', tarfile.BLKTYPE, 'device or fifo'),
+    ],
+)
 def test_unsafe_tar_members(name, kind, message):
     info = tarfile.TarInfo(name)
     info.type = kind
@@ -171,8 +179,7 @@ def test_unsafe_vmtar_members():
     link = packages.vmtar_header('usr/x', b'2', 0o777, 0, 0)
     with pytest.raises(UnsafeArchiveError, match='is a symlink'):
         list_payload(io.BytesIO(gzip.compress(link + b'\x00' * 1024)), 'vgz', 'p')
-    assert [e.type for e in list_payload(io.BytesIO(gzip.compress(link + b'\x00' * 1024)), 'vgz', 'p',
-                                         limits=Limits(allow_links=True))] == ['symlink']
+    assert [e.type for e in list_payload(io.BytesIO(gzip.compress(link + b'\x00' * 1024)), 'vgz', 'p', limits=Limits(allow_links=True))] == ['symlink']
 
 
 def test_gzip_bomb_payload():
@@ -219,16 +226,15 @@ def test_vmtar_member_with_a_huge_declared_size():
 
 def test_empty_wanted_file_with_offset_zero():
     """An empty .ids/.map whose header says offset 0 (no data to point at) is read as empty, not as overlapping."""
-    files = {'usr/share/hwdata/default.pciids.d/drv.ids': b'', 'etc/vmware/default.map.d/drv.map': FILES[
-        'etc/vmware/default.map.d/drv.map']}
+    files = {'usr/share/hwdata/default.pciids.d/drv.ids': b'', 'etc/vmware/default.map.d/drv.map': FILES['etc/vmware/default.map.d/drv.map']}
     plain = bytearray(packages.vmtar(files))
     for index in range(len(plain) // 512):
-        header = plain[index * 512:(index + 1) * 512]
+        header = plain[index * 512 : (index + 1) * 512]
         if header.startswith(b'usr/share/hwdata/default.pciids.d/drv.ids'):
             struct.pack_into('<I', header, 496, 0)
             header[148:156] = b' ' * 8
             header[148:156] = ('%06o' % sum(header)).encode() + b'\x00 '
-            plain[index * 512:(index + 1) * 512] = header
+            plain[index * 512 : (index + 1) * 512] = header
             break
     else:
         raise AssertionError('no ids header')

@@ -21,8 +21,9 @@ from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
 from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures as _shared_dir
 
-pytestmark = pytest.mark.skipif(not (shutil.which('xorriso') and shutil.which('isoinfo') and shutil.which('bsdtar')),
-                                reason='xorriso, isoinfo and bsdtar are needed')
+pytestmark = pytest.mark.skipif(
+    not (shutil.which('xorriso') and shutil.which('isoinfo') and shutil.which('bsdtar')), reason='xorriso, isoinfo and bsdtar are needed'
+)
 
 
 @pytest.fixture(scope='module')
@@ -73,8 +74,7 @@ def test_inject_kickstart_and_read_back_independently(tmp_path, src70, inputs):
     members = imgdb_members(dest)
     profile = [data for name, data in members.items() if name.startswith('var/db/esximg/profiles/') and data][0]
     root = ET.fromstring(profile)
-    entries = {v.findtext('vib-id'): {p.get('payload-name'): p.text for p in v.findall('payloads/payload')}
-               for v in root.findall('viblist/vib')}
+    entries = {v.findtext('vib-id'): {p.get('payload-name'): p.text for p in v.findall('payloads/payload')} for v in root.findall('viblist/vib')}
     assert entries['ESXCUST_bootbank_net-comm_1.2.3-1'] == {'net-comm': 'net_comm.v00'}
     assert root.findtext('acceptancelevel') == 'community'
     assert any(name.startswith('var/db/esximg/vibs/net-comm') and name.endswith('.xml') for name in members)
@@ -169,12 +169,16 @@ def shared_fixtures():
     return str(found / 'itiligent-esxi-custom-iso')
 
 
-@pytest.mark.parametrize('package, member', [
-    ('nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip', 'NVMECOMM.V00'),
-    ('ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip', 'VMKUSB_N.V00'),
-])
+@pytest.mark.parametrize(
+    'package, member',
+    [
+        ('nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip', 'NVMECOMM.V00'),
+        ('ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip', 'VMKUSB_N.V00'),
+    ],
+)
 def test_real_bundle_payload_lands_unchanged(tmp_path, src70, package, member):
     from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
+
     path = os.path.join(shared_fixtures(), package)
     dest = str(tmp_path / 'out.iso')
     result = customize_iso(src70, dest, add=[path])
@@ -213,9 +217,31 @@ def _remaster(src, dest, mutate, efi=True):
     subprocess.run(['xorriso', '-osirrox', 'on', '-indev', src, '-extract', '/', tree], check=True, capture_output=True)
     subprocess.run(['chmod', '-R', 'u+w', tree], check=True)
     mutate(tree)
-    argv = ['xorriso', '-as', 'mkisofs', '-quiet', '-o', str(dest), '-V', 'ESXI-7.0.3-TEST', '-A', 'ESXIMAGE', '-N',
-            '-relaxed-filenames', '-l', '-allow-leading-dots', '--norock', '-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN',
-            '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table']
+    argv = [
+        'xorriso',
+        '-as',
+        'mkisofs',
+        '-quiet',
+        '-o',
+        str(dest),
+        '-V',
+        'ESXI-7.0.3-TEST',
+        '-A',
+        'ESXIMAGE',
+        '-N',
+        '-relaxed-filenames',
+        '-l',
+        '-allow-leading-dots',
+        '--norock',
+        '-c',
+        'BOOT.CAT',
+        '-b',
+        'ISOLINUX.BIN',
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-boot-info-table',
+    ]
     argv += ['-eltorito-alt-boot', '-e', 'EFIBOOT.IMG', '-no-emul-boot'] if efi else []
     subprocess.run(argv + [tree], check=True, capture_output=True)
     return str(dest)
@@ -223,11 +249,13 @@ def _remaster(src, dest, mutate, efi=True):
 
 def test_bios_only_vmware_mastered_iso_end_to_end(tmp_path, src70, inputs):
     """5.0 GA shape: BIOS El Torito entry only, no EFI/ tree; VMware names (VMWARE-ESX-BASE-OSL.TXT), no ;1 versions."""
+
     def bios_only(tree):
         shutil.rmtree(os.path.join(tree, 'EFI'))
         os.remove(os.path.join(tree, 'EFIBOOT.IMG'))
         with open(os.path.join(tree, 'VMWARE-ESX-BASE-OSL.TXT'), 'wb') as f:
             f.write(b'open source licenses\n')
+
     src = _remaster(src70, tmp_path / 'bios.iso', bios_only, efi=False)
     vib, ks = inputs
     dest = str(tmp_path / 'out.iso')

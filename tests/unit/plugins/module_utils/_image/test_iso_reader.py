@@ -29,24 +29,51 @@ def make_iso(tmp_path, name: str, files: dict, joliet_rock_ridge: bool, volume_i
     efi = [n for n in files if n.lower() == 'efiboot.img'][0]
     cmd = ['xorriso'] + ([] if joliet_rock_ridge else ['-rockridge', 'off']) + ['-as', 'mkisofs', '-quiet']
     cmd += ['-J', '-R'] if joliet_rock_ridge else []
-    cmd += ['-V', volume_id, '-A', 'ESXIMAGE', '-o', str(out), '-c', 'BOOT.CAT', '-b', boot, '-no-emul-boot',
-            '-boot-load-size', '4', '-boot-info-table', '-eltorito-alt-boot', '-e', efi, '-no-emul-boot', str(tree)]
+    cmd += [
+        '-V',
+        volume_id,
+        '-A',
+        'ESXIMAGE',
+        '-o',
+        str(out),
+        '-c',
+        'BOOT.CAT',
+        '-b',
+        boot,
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-boot-info-table',
+        '-eltorito-alt-boot',
+        '-e',
+        efi,
+        '-no-emul-boot',
+        str(tree),
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     return str(out)
 
 
 def tree_files(lower: bool) -> dict:
-    files = {'ISOLINUX.BIN': os.urandom(6000), 'EFIBOOT.IMG': b'\0' * 65536, 'BOOT.CFG': b'kernel=/b.b00\n',
-             'EFI/BOOT/BOOT.CFG': b'kernel=/b.b00\nmodules=/big.v00\n', 'BIG.V00': b'\xab' * PAYLOAD_SIZE,
-             'README': b'no extension\n', 'UPGRADE/PRECHECK.PY': b'print(1)\n'}
+    files = {
+        'ISOLINUX.BIN': os.urandom(6000),
+        'EFIBOOT.IMG': b'\0' * 65536,
+        'BOOT.CFG': b'kernel=/b.b00\n',
+        'EFI/BOOT/BOOT.CFG': b'kernel=/b.b00\nmodules=/big.v00\n',
+        'BIG.V00': b'\xab' * PAYLOAD_SIZE,
+        'README': b'no extension\n',
+        'UPGRADE/PRECHECK.PY': b'print(1)\n',
+    }
     return {(k.lower() if lower else k): v for k, v in files.items()}
 
 
 @pytest.fixture(scope='module')
 def isos(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('isos')
-    return {'plain': make_iso(tmp, 'plain', tree_files(lower=False), joliet_rock_ridge=False),
-            'jr': make_iso(tmp, 'jr', tree_files(lower=True), joliet_rock_ridge=True)}
+    return {
+        'plain': make_iso(tmp, 'plain', tree_files(lower=False), joliet_rock_ridge=False),
+        'jr': make_iso(tmp, 'jr', tree_files(lower=True), joliet_rock_ridge=True),
+    }
 
 
 def test_normalize():
@@ -62,8 +89,7 @@ def test_plain_iso_facts(isos):
         assert iso.volume_id == 'ESXI-TEST-ISO'
         assert iso.application_id == 'ESXIMAGE'
         paths = sorted(entry.path for entry in iso.files())
-        assert paths == ['/BIG.V00', '/BOOT.CAT', '/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', '/EFIBOOT.IMG', '/ISOLINUX.BIN',
-                         '/README', '/UPGRADE/PRECHECK.PY']
+        assert paths == ['/BIG.V00', '/BOOT.CAT', '/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', '/EFIBOOT.IMG', '/ISOLINUX.BIN', '/README', '/UPGRADE/PRECHECK.PY']
         big = iso.find('/big.v00')
         assert big.iso_path == '/BIG.V00;1' and big.size == PAYLOAD_SIZE and big.extent > 16
         assert big.joliet_path is None and big.rr_path is None
@@ -133,7 +159,7 @@ def test_bad_inputs(tmp_path, isos):
         IsoReader(str(empty))
     data = open(isos['plain'], 'rb').read()
     truncated = tmp_path / 'truncated.iso'
-    truncated.write_bytes(data[:len(data) // 2])
+    truncated.write_bytes(data[: len(data) // 2])
     with pytest.raises(FormatError, match=r'truncated.iso: is truncated: the volume is \d+ bytes but the file has only \d+'):
         IsoReader(str(truncated))
     for cut in (40 * 1024, 200000):  # inside the volume descriptors, inside the directory records
@@ -142,8 +168,8 @@ def test_bad_inputs(tmp_path, isos):
         with pytest.raises(FormatError, match='short%d.iso: is truncated: the volume is' % cut):
             IsoReader(str(short))
     corrupt = bytearray(data)
-    root_extent = int.from_bytes(data[16 * 2048 + 156 + 2:16 * 2048 + 156 + 6], 'little')
-    corrupt[root_extent * 2048:root_extent * 2048 + 2048] = b'\x7f' * 2048
+    root_extent = int.from_bytes(data[16 * 2048 + 156 + 2 : 16 * 2048 + 156 + 6], 'little')
+    corrupt[root_extent * 2048 : root_extent * 2048 + 2048] = b'\x7f' * 2048
     (tmp_path / 'corrupt.iso').write_bytes(bytes(corrupt))
     with pytest.raises(FormatError, match='corrupt.iso: (is not a readable ISO 9660 image|has corrupt directory records)'):
         IsoReader(str(tmp_path / 'corrupt.iso'))

@@ -21,8 +21,10 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer 
 
 pytestmark = pytest.mark.skipif(not shutil.which('xorriso') or not shutil.which('isoinfo'), reason='xorriso and isoinfo are needed')
 
-BOOT_CFG = b'bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=cdromBoot runweasel\n' \
-           b'modules=/jumpstrt.gz --- /s.v00 --- /imgdb.tgz\nbuild=7.0.3-0.0.1\nupdated=0\n'
+BOOT_CFG = (
+    b'bootstate=0\ntitle=Loading ESXi installer\ntimeout=5\nprefix=\nkernel=/b.b00\nkernelopt=cdromBoot runweasel\n'
+    b'modules=/jumpstrt.gz --- /s.v00 --- /imgdb.tgz\nbuild=7.0.3-0.0.1\nupdated=0\n'
+)
 
 
 def _isolinux_bytes():
@@ -49,17 +51,41 @@ def make_iso(tmp_path, name='src.iso', joliet_rr=False, big=0, extra_args=(), ca
     (tree / 'S.V00').write_bytes(os.urandom(300000 + big))
     (tree / 'IMGDB.TGZ').write_bytes(b'not really a tgz')
     out = tmp_path / name
-    args = ['xorriso', '-as', 'mkisofs', '-quiet', '-V', 'ESXI-7.0.3-TEST', '-A', 'ESXIMAGE', '-o', str(out),
-            '-c', catalog, '-b', 'ISOLINUX.BIN', '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table',
-            '-eltorito-alt-boot', '-eltorito-platform', 'efi', '-b', 'EFIBOOT.IMG', '-no-emul-boot']
+    args = [
+        'xorriso',
+        '-as',
+        'mkisofs',
+        '-quiet',
+        '-V',
+        'ESXI-7.0.3-TEST',
+        '-A',
+        'ESXIMAGE',
+        '-o',
+        str(out),
+        '-c',
+        catalog,
+        '-b',
+        'ISOLINUX.BIN',
+        '-no-emul-boot',
+        '-boot-load-size',
+        '4',
+        '-boot-info-table',
+        '-eltorito-alt-boot',
+        '-eltorito-platform',
+        'efi',
+        '-b',
+        'EFIBOOT.IMG',
+        '-no-emul-boot',
+    ]
     args += ['-J', '-R'] if joliet_rr else ['--norock']
     subprocess.run(args + list(extra_args) + [str(tree)], check=True, capture_output=True)
     return out
 
 
 def isoinfo_names(path, tree='-l'):
-    out = subprocess.run(['isoinfo', tree, '-f', '-i', str(path)] if tree != '-l' else ['isoinfo', '-f', '-i', str(path)],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ['isoinfo', tree, '-f', '-i', str(path)] if tree != '-l' else ['isoinfo', '-f', '-i', str(path)], check=True, capture_output=True, text=True
+    ).stdout
     return set(out.split())
 
 
@@ -83,9 +109,11 @@ def extent_of(path, iso_name):
 def edits(tmp_path):
     payload = tmp_path / 'driver.vib'
     payload.write_bytes(b'HEADER' * 10 + b'PAYLOAD-BYTES' * 3000 + b'TRAILER')
-    return IsoEdits(add={'/NET_R812.V00': FileSliceContent(str(payload), 60, 13 * 3000), '/KS.CFG': BytesContent(b'vmaccepteula\n')},
-                    replace={'/BOOT.CFG': BytesContent(BOOT_CFG.replace(b'/imgdb.tgz', b'/net_r812.v00 --- /imgdb.tgz'))},
-                    remove=['/B.B00'])
+    return IsoEdits(
+        add={'/NET_R812.V00': FileSliceContent(str(payload), 60, 13 * 3000), '/KS.CFG': BytesContent(b'vmaccepteula\n')},
+        replace={'/BOOT.CFG': BytesContent(BOOT_CFG.replace(b'/imgdb.tgz', b'/net_r812.v00 --- /imgdb.tgz'))},
+        remove=['/B.B00'],
+    )
 
 
 def test_edits_land_and_both_el_torito_entries_survive(tmp_path):
@@ -124,7 +152,7 @@ def test_boot_info_table_is_recomputed_for_the_new_layout(tmp_path):
     assert file_lba == extent_of(dest, 'ISOLINUX.BIN;1')
     assert length == len(image)
     words = image[64:] + b'\x00' * (-len(image) % 4)
-    assert checksum == sum(struct.unpack('<%dI' % (len(words) // 4), words)) & 0xffffffff
+    assert checksum == sum(struct.unpack('<%dI' % (len(words) // 4), words)) & 0xFFFFFFFF
     assert image[64:] == _isolinux_bytes()[64:]
     # the UEFI image is byte for byte the source's
     assert bsdtar_read(dest, 'EFIBOOT.IMG') == bsdtar_read(src, 'EFIBOOT.IMG')
@@ -163,8 +191,8 @@ def test_epoch_defaults_to_the_source_volume_date(tmp_path):
     src = make_iso(tmp_path)
     dest = tmp_path / 'out.iso'
     write_iso(str(src), str(dest), edits(tmp_path))
-    src_pvd = src.read_bytes()[16 * 2048:17 * 2048]
-    dest_pvd = dest.read_bytes()[16 * 2048:17 * 2048]
+    src_pvd = src.read_bytes()[16 * 2048 : 17 * 2048]
+    dest_pvd = dest.read_bytes()[16 * 2048 : 17 * 2048]
     assert dest_pvd[813:830] == src_pvd[813:830]  # creation date kept
     assert dest_pvd[830:846] == src_pvd[813:829]  # modification date pinned to it (hundredths may differ in offset byte)
 
@@ -228,7 +256,7 @@ def test_real_enospc_on_a_tiny_tmpfs(tmp_path):
 def test_truncated_source_fails_before_writing(tmp_path):
     src = make_iso(tmp_path)
     cut = tmp_path / 'cut.iso'
-    cut.write_bytes(src.read_bytes()[:-(300 << 10) - 100000])  # past xorriso's 300 KiB tail padding
+    cut.write_bytes(src.read_bytes()[: -(300 << 10) - 100000])  # past xorriso's 300 KiB tail padding
     with pytest.raises(FormatError, match='truncated'):
         write_iso(str(cut), str(tmp_path / 'out.iso'), edits(tmp_path))
     assert not (tmp_path / 'out.iso').exists() and _leftovers(tmp_path) == []
@@ -275,7 +303,7 @@ def test_volume_id_is_set_in_the_joliet_descriptor_too(tmp_path):
     primary = subprocess.run(['isoinfo', '-d', '-i', str(dest)], check=True, capture_output=True, text=True).stdout
     assert 'Volume id: ESXI-CUSTOM-1' in primary
     data = dest.read_bytes()
-    svds = [data[sector * 2048:(sector + 1) * 2048] for sector in range(17, 32)]
+    svds = [data[sector * 2048 : (sector + 1) * 2048] for sector in range(17, 32)]
     joliet = [d for d in svds if d[0] == 2 and d[1:6] == b'CD001'][0]
     assert joliet[40:72].decode('utf-16_be').rstrip() == 'ESXI-CUSTOM-1'
 
@@ -295,7 +323,7 @@ def _catalog_entries(path):
     """(platform id, sector count) of every El Torito entry, read from the boot catalog bytes."""
     data = open(path, 'rb').read()
     for sector in range(17, 32):
-        desc = data[sector * 2048:(sector + 1) * 2048]
+        desc = data[sector * 2048 : (sector + 1) * 2048]
         if desc[0] == 0 and desc[1:6] == b'CD001' and desc[7:30].startswith(b'EL TORITO'):
             catalog = struct.unpack_from('<I', desc, 71)[0] * 2048
             break
@@ -314,14 +342,14 @@ def test_uefi_entry_with_load_size_zero_and_catalog_in_a_subdirectory(tmp_path):
     # Some masters write 0 ("whole image") as the UEFI entry's load size; the catalog may sit in a sub-directory.
     src = make_iso(tmp_path, catalog='EFI/BOOT.CAT')
     entries, catalog = _catalog_entries(src)
-    assert [platform for platform, _count in entries] == [0x00, 0xef]
+    assert [platform for platform, _count in entries] == [0x00, 0xEF]
     with open(src, 'r+b') as f:
         f.seek(catalog + 64 + 32 + 6)
         f.write(struct.pack('<H', 0))
-    assert _catalog_entries(src)[0][1] == (0xef, 0)
+    assert _catalog_entries(src)[0][1] == (0xEF, 0)
     dest = tmp_path / 'out.iso'
     write_iso(str(src), str(dest), edits(tmp_path))
-    assert _catalog_entries(dest)[0] == [(0x00, 4), (0xef, 0)]
+    assert _catalog_entries(dest)[0] == [(0x00, 4), (0xEF, 0)]
     assert '/EFI/BOOT.CAT;1' in isoinfo_names(dest)
     assert bsdtar_read(dest, 'EFIBOOT.IMG') == bsdtar_read(src, 'EFIBOOT.IMG')
     assert any('UEFI' in line and 'boot img' in line for line in el_torito(dest))
@@ -330,11 +358,11 @@ def test_uefi_entry_with_load_size_zero_and_catalog_in_a_subdirectory(tmp_path):
 def test_vmware_names_and_a_root_of_200_files(tmp_path):
     """VMware's own names (VMWARE-ESX-BASE-OSL.TXT, .DISCINFO: pycdlib sees a relaxed interchange level), a root directory
     spanning several sectors, files in UPGRADE/ and EFI/BOOT/: edits land and every other file keeps its bytes."""
-    extra = {'VMWARE-ESX-BASE-OSL.TXT': b'osl\n', '.DISCINFO': b'7.0.3\n', 'UPGRADE/PRECHECK.PY': b'#\n',
-             'EFI/BOOT/BOOTX64.EFI': b'MZ' * 2000}
+    extra = {'VMWARE-ESX-BASE-OSL.TXT': b'osl\n', '.DISCINFO': b'7.0.3\n', 'UPGRADE/PRECHECK.PY': b'#\n', 'EFI/BOOT/BOOTX64.EFI': b'MZ' * 2000}
     extra.update({'DRV%03d.V00' % n: b'driver %d\n' % n for n in range(200)})
     src = make_iso(tmp_path, extra_args=['-relaxed-filenames', '-l', '-allow-leading-dots'], extra_files=extra)
     import pycdlib
+
     probe = pycdlib.PyCdlib()
     probe.open(str(src))
     assert probe.interchange_level >= 3  # not the strict level 1 of plain 8.3 names

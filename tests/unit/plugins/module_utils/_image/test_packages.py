@@ -31,47 +31,125 @@ needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures no
 # kind, vib id, acceptance, signature bytes, [(payload, type, size)], files, PCI IDs (pci, acpi), vmkapi, release, vmklinux
 REAL = {
     'net-r8125-9.011.00-10.vib': (
-        'vib', 'Realtek_bootbank_net-r8125_9.011.00-10', 'community', 0, [('net-8125', 'tgz', 108775)],
-        ['etc/vmware/driver.map.d/r8125.map', 'usr/lib/vmware/vmkmod/r8125'], (2, 0), '2.3.0.0', '6.0', True),
+        'vib',
+        'Realtek_bootbank_net-r8125_9.011.00-10',
+        'community',
+        0,
+        [('net-8125', 'tgz', 108775)],
+        ['etc/vmware/driver.map.d/r8125.map', 'usr/lib/vmware/vmkmod/r8125'],
+        (2, 0),
+        '2.3.0.0',
+        '6.0',
+        True,
+    ),
     'net51-r8169-6.011.00-2vft.510.0.0.799733-offline_bundle.zip': (
-        'bundle', 'VFrontDe_bootbank_net51-r8169_6.011.00-2vft.510.0.0.799733', 'community', 0, [('net51-r8', 'tgz', 25351)],
+        'bundle',
+        'VFrontDe_bootbank_net51-r8169_6.011.00-2vft.510.0.0.799733',
+        'community',
+        0,
+        [('net51-r8', 'tgz', 25351)],
         ['etc/vmware/driver.map.d/r8169.map', 'usr/lib/vmware/vmkmod/r8169', 'usr/share/hwdata/driver.pciids.d/r8169.ids'],
-        (2, 0), '2.1.0.0', '5.1', True),
+        (2, 0),
+        '2.1.0.0',
+        '5.1',
+        True,
+    ),
     'net-igb-5.3.2-99-offline_bundle.zip': (
-        'bundle', 'Intel_bootbank_net-igb_5.3.2-99', 'community', 0, [('net-igb', 'tgz', 102480)],
+        'bundle',
+        'Intel_bootbank_net-igb_5.3.2-99',
+        'community',
+        0,
+        [('net-igb', 'tgz', 102480)],
         ['etc/vmware/driver.map.d/igb.map', 'usr/lib/vmware/vmkmod/igb', 'usr/share/hwdata/driver.pciids.d/igb.ids'],
-        (34, 0), '2.2.0.0', '5.5', True),
+        (34, 0),
+        '2.2.0.0',
+        '5.5',
+        True,
+    ),
     'r8125-bundle.zip': (
-        'bundle', 'Realtek_bootbank_net-r8125_9.011.00-10', 'community', 0, [('net-8125', 'tgz', 108775)],
-        ['etc/vmware/driver.map.d/r8125.map', 'usr/lib/vmware/vmkmod/r8125'], (2, 0), '2.3.0.0', '6.0', True),
+        'bundle',
+        'Realtek_bootbank_net-r8125_9.011.00-10',
+        'community',
+        0,
+        [('net-8125', 'tgz', 108775)],
+        ['etc/vmware/driver.map.d/r8125.map', 'usr/lib/vmware/vmkmod/r8125'],
+        (2, 0),
+        '2.3.0.0',
+        '6.0',
+        True,
+    ),
     'nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922-offline_bundle-17658145.zip': (
-        'component', 'VMW_bootbank_nvme-community_1.0.1.0-1vmw.670.0.0.8169922', 'certified', 3377,
+        'component',
+        'VMW_bootbank_nvme-community_1.0.1.0-1vmw.670.0.0.8169922',
+        'certified',
+        3377,
         [('nvme-community', 'vgz', 82732)],
-        ['etc/vmware/default.map.d/nvme_community.map', 'etc/vmware/default.map.d/nvme_community_106b2005.map',
-         'usr/lib/vmware/vmkmod/nvme_community'], (2, 0), '2.5.0.0', '6.7', False),
+        ['etc/vmware/default.map.d/nvme_community.map', 'etc/vmware/default.map.d/nvme_community_106b2005.map', 'usr/lib/vmware/vmkmod/nvme_community'],
+        (2, 0),
+        '2.5.0.0',
+        '6.7',
+        False,
+    ),
     'ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip': (
-        'bundle', 'VMW_bootbank_vmkusb-nic-fling_2.1-6vmw.650.2.50.39176435', 'accepted', 5930, [('vmkusb-n', 'vgz', 445985)],
-        ['etc/vmware/ihv.map.d/vmkusb_nic_fling.map', 'usr/lib/vmware/vmkmod/vmkusb_nic_fling'], (4, 0), '2.4.0.0', '6.5',
-        False),
+        'bundle',
+        'VMW_bootbank_vmkusb-nic-fling_2.1-6vmw.650.2.50.39176435',
+        'accepted',
+        5930,
+        [('vmkusb-n', 'vgz', 445985)],
+        ['etc/vmware/ihv.map.d/vmkusb_nic_fling.map', 'usr/lib/vmware/vmkmod/vmkusb_nic_fling'],
+        (4, 0),
+        '2.4.0.0',
+        '6.5',
+        False,
+    ),
     'nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip': (
-        'component', 'VMW_bootbank_nvme-community_1.0.1.0-3vmw.700.1.0.15843807', 'certified', 3377,
+        'component',
+        'VMW_bootbank_nvme-community_1.0.1.0-3vmw.700.1.0.15843807',
+        'certified',
+        3377,
         [('nvmecomm', 'vgz', 91682)],
-        ['etc/vmware/default.map.d/nvme_community.map', 'etc/vmware/default.map.d/nvme_community_106b2005.map',
-         'usr/lib/vmware/vmkmod/nvme_community'], (5, 0), '2.6.0.0', '7.0', False),
+        ['etc/vmware/default.map.d/nvme_community.map', 'etc/vmware/default.map.d/nvme_community_106b2005.map', 'usr/lib/vmware/vmkmod/nvme_community'],
+        (5, 0),
+        '2.6.0.0',
+        '7.0',
+        False,
+    ),
     'VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240.zip': (
-        'component', 'vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240', 'certified', 3377, [('ifre', 'vgz', 221108)],
+        'component',
+        'vmw_bootbank_if-re_1.101.01-5vmw.800.1.0.20613240',
+        'certified',
+        3377,
+        [('ifre', 'vgz', 221108)],
         ['etc/vmware/default.map.d/if_re.map', 'usr/lib/vmware/vmkmod/if_re', 'usr/share/hwdata/default.pciids.d/if_re.ids'],
-        (9, 0), '2.10.0.0', '8.0', False),
+        (9, 0),
+        '2.10.0.0',
+        '8.0',
+        False,
+    ),
     'ESXi80U3-VMKUSB-NIC-FLING-75399077-component-24052746.zip': (
-        'component', 'VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077', 'certified', 3377,
+        'component',
+        'VMW_bootbank_vmkusb-nic-fling_1.14-1vmw.803.0.0.75399077',
+        'certified',
+        3377,
         [('vmkusb-n', 'vgz', 351514)],
-        ['etc/vmware/ihv.map.d/vmkusb_nic_fling_acpi.map', 'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map',
-         'usr/lib/vmware/vmkmod/vmkusb_nic_fling'], (4, 9), '2.13.0.0', '8.0U3', False),
+        ['etc/vmware/ihv.map.d/vmkusb_nic_fling_acpi.map', 'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map', 'usr/lib/vmware/vmkmod/vmkusb_nic_fling'],
+        (4, 9),
+        '2.13.0.0',
+        '8.0U3',
+        False,
+    ),
     'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip': (
-        'component', 'VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163', 'certified', 3377,
+        'component',
+        'VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163',
+        'certified',
+        3377,
         [('vmkusb-n', 'vzstd', 299608)],
-        ['etc/vmware/ihv.map.d/vmkusb_nic_fling_acpi.map', 'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map',
-         'usr/lib/vmware/vmkmod/vmkusb_nic_fling'], (4, 0), '3.0.0.0', '9.0', False),
+        ['etc/vmware/ihv.map.d/vmkusb_nic_fling_acpi.map', 'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map', 'usr/lib/vmware/vmkmod/vmkusb_nic_fling'],
+        (4, 0),
+        '3.0.0.0',
+        '9.0',
+        False,
+    ),
 }
 
 
@@ -113,7 +191,13 @@ def test_pci_id_values():
     with load_package(str(ITI / 'VMware-Re-Driver_1.101.01-5vmw.800.1.0.20613240.zip')) as pkg:
         first = pkg.vibs[0].pci_ids[0].as_dict()
     assert {k: first[k] for k in ('vendor', 'device', 'subvendor', 'subdevice', 'class', 'driver')} == {
-        'vendor': '10ec', 'device': '8125', 'subvendor': None, 'subdevice': None, 'class': None, 'driver': 'if_re'}
+        'vendor': '10ec',
+        'device': '8125',
+        'subvendor': None,
+        'subdevice': None,
+        'class': None,
+        'driver': 'if_re',
+    }
     assert first['device_name'] == 'RTL8125 2.5GbE Controller'
     with load_package(str(ITI / 'net51-r8169-6.011.00-2vft.510.0.0.799733-offline_bundle.zip')) as pkg:
         ids = [(e.vendor, e.device, e.device_class, e.driver, e.vendor_name) for e in pkg.vibs[0].pci_ids]
@@ -131,8 +215,9 @@ def test_vzstd_component_is_read_but_not_injectable():
         assert all(e.source == 'software-tags' for e in vib.pci_ids)
         assert vib.modules == []
         assert not vib.injectable
-        with pytest.raises(UnsupportedError, match='VIB VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163 cannot be '
-                                                   'injected: payload vmkusb-n has type vzstd'):
+        with pytest.raises(
+            UnsupportedError, match='VIB VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163 cannot be injected: payload vmkusb-n has type vzstd'
+        ):
             vib.check_injectable()
 
 
@@ -151,8 +236,7 @@ def test_open_payload_streams_exactly_the_member_bytes():
             again = stream.read(10)
         assert head + rest == expected and again == expected[:10]
         assert vib.payload_extent('nvmecomm') is None  # deflated in the zip: no direct extent
-        assert hashlib.sha256(vib.descriptor_bytes).hexdigest() == hashlib.sha256(
-            dict(packages.ar_members(vib_bytes))['descriptor.xml']).hexdigest()
+        assert hashlib.sha256(vib.descriptor_bytes).hexdigest() == hashlib.sha256(dict(packages.ar_members(vib_bytes))['descriptor.xml']).hexdigest()
         assert vib.signature == dict(packages.ar_members(vib_bytes))['sig.pkcs7']
 
 
@@ -169,6 +253,7 @@ def test_bare_vib_payload_extent():
 
 # --- crafted packages ----------------------------------------------------------------------------
 
+
 def _write(tmp_path, data, name='pkg.vib'):
     path = tmp_path / name
     path.write_bytes(data)
@@ -176,12 +261,19 @@ def _write(tmp_path, data, name='pkg.vib'):
 
 
 def test_fixturegen_vib_and_bundle(tmp_path):
-    vib = packages.build_vib('net-foo', '1.2-3', vendor='ACME', pci_ids=[('8086', '1521'), ('8086', '1522')],
-                             vmkapi='2_10_0_0', acceptance_level='partner', platform_version='8.0', gnu_style=True)
+    vib = packages.build_vib(
+        'net-foo',
+        '1.2-3',
+        vendor='ACME',
+        pci_ids=[('8086', '1521'), ('8086', '1522')],
+        vmkapi='2_10_0_0',
+        acceptance_level='partner',
+        platform_version='8.0',
+        gnu_style=True,
+    )
     with load_package(_write(tmp_path, vib)) as pkg:
         [v] = pkg.vibs
-        assert (v.vib_id, v.descriptor.acceptance_level, v.vmkapi_string, v.min_esxi_release) == (
-            'ACME_bootbank_net-foo_1.2-3', 'partner', '2.10.0.0', '8.0')
+        assert (v.vib_id, v.descriptor.acceptance_level, v.vmkapi_string, v.min_esxi_release) == ('ACME_bootbank_net-foo_1.2-3', 'partner', '2.10.0.0', '8.0')
         assert [(e.vendor, e.device, e.driver) for e in v.pci_ids] == [('8086', '1521', 'net_foo'), ('8086', '1522', 'net_foo')]
         assert v.signature == b'' and not v.signed
         assert v.verify_payloads(strict=True)[0].checksum_ok
@@ -192,8 +284,7 @@ def test_fixturegen_vib_and_bundle(tmp_path):
 
 
 def test_legacy_tgz_package(tmp_path):
-    path = _write(tmp_path, packages.build_legacy_tgz('r8169', pci_ids=(('10ec', '8169'), ('10ec', '8167')),
-                                                      map_dir='etc/vmware/driver.map.d'), 'r8169.tgz')
+    path = _write(tmp_path, packages.build_legacy_tgz('r8169', pci_ids=(('10ec', '8169'), ('10ec', '8167')), map_dir='etc/vmware/driver.map.d'), 'r8169.tgz')
     with load_package(path) as pkg:
         assert pkg.kind == 'legacy_tgz'
         [vib] = pkg.vibs
@@ -252,8 +343,7 @@ def test_member_past_eof(tmp_path):
 
 
 def test_entity_xml_descriptor(tmp_path):
-    evil = (b'<!DOCTYPE vib [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
-            b'<vib version="5.0"><type>bootbank</type><name>&b;</name></vib>')
+    evil = b'<!DOCTYPE vib [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><vib version="5.0"><type>bootbank</type><name>&b;</name></vib>'
     vib = packages.ar_archive([('descriptor.xml', evil), ('sig.pkcs7', b'')])
     with pytest.raises(FormatError, match='contains a DTD or entity definition'):
         load_package(_write(tmp_path, vib))
@@ -275,8 +365,7 @@ def test_dotdot_paths_and_symlinks_in_payload(tmp_path):
 def test_zip_bomb_bundle(tmp_path):
     vib = packages.build_vib('net-a', '1.0-1')
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(packages.build_offline_bundle([vib])), 'r') as src, \
-            zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(io.BytesIO(packages.build_offline_bundle([vib])), 'r') as src, zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info))
         dst.writestr('vib20/zeros.bin', b'\x00' * (40 * 1024 * 1024))
@@ -291,10 +380,13 @@ def test_payload_missing_from_ar(tmp_path):
         load_package(path)
 
 
-@pytest.mark.parametrize('data, message', [
-    (b'', 'the file is empty'),
-    (b'hello world, not a package', 'unknown file signature'),
-])
+@pytest.mark.parametrize(
+    'data, message',
+    [
+        (b'', 'the file is empty'),
+        (b'hello world, not a package', 'unknown file signature'),
+    ],
+)
 def test_not_a_package(tmp_path, data, message):
     path = _write(tmp_path, data, 'x.bin')
     with pytest.raises(FormatError) as err:
@@ -326,7 +418,7 @@ def test_damaged_packages_only_raise_our_errors(tmp_path, kind, data):
     """Truncated or bit-flipped packages end in a named error (or read fine), never in another exception."""
     raw = bytearray(FUZZ_SOURCES[kind])
     if data.draw(st.booleans()):
-        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
     else:
         for dummy in range(data.draw(st.integers(1, 4))):
             raw[data.draw(st.integers(0, len(raw) - 1))] ^= 1 << data.draw(st.integers(0, 7))
@@ -342,6 +434,7 @@ def test_damaged_packages_only_raise_our_errors(tmp_path, kind, data):
 
 # --- VIB shapes seen in vendor and community packages ---------------------------------------------
 
+
 def _multi_payload_vib(order=None, drop_sig=False, gnu_style=False):
     """A driver VIB with a vgz (module + map), a tgz (ids + a tool) and a boot payload, payload names of 15 chars."""
     native = packages.driver_files('bnxtnet', [('14e4', '16d7')])
@@ -349,8 +442,15 @@ def _multi_payload_vib(order=None, drop_sig=False, gnu_style=False):
     tgz = packages.tar_gz({k: v for k, v in native.items() if k.endswith('.ids')} | {'opt/bnxt/bin/bnxtnetcli': b'#!/bin/sh\n'})
     boot = packages.gzip_bytes(b'\x7fELF boot module' * 50)
     payloads = [('bnxtnet-driver1', 'vgz', vgz), ('bnxtnet-tools-1', 'tgz', tgz), ('bnxtnet-ucode01', 'boot', boot)]
-    vib = packages.build_vib('net-bnxtnet', '228.0.130.0-1OEM.800.1.0.20613240', vendor='BCM', acceptance_level='partner',
-                             payloads=payloads, gnu_style=gnu_style, files=sorted(native) + ['opt/bnxt/bin/bnxtnetcli'])
+    vib = packages.build_vib(
+        'net-bnxtnet',
+        '228.0.130.0-1OEM.800.1.0.20613240',
+        vendor='BCM',
+        acceptance_level='partner',
+        payloads=payloads,
+        gnu_style=gnu_style,
+        files=sorted(native) + ['opt/bnxt/bin/bnxtnetcli'],
+    )
     members = packages.ar_members(vib)
     if drop_sig:
         members = [m for m in members if m[0] != 'sig.pkcs7']
@@ -359,28 +459,33 @@ def _multi_payload_vib(order=None, drop_sig=False, gnu_style=False):
     return packages.ar_archive(members, gnu_style=gnu_style)
 
 
-@pytest.mark.parametrize('order, drop_sig, gnu_style', [
-    (None, False, False), (None, False, True), ([4, 2, 0, 3, 1], False, False), (None, True, False), ([3, 2, 1, 0], True, True)])
+@pytest.mark.parametrize(
+    'order, drop_sig, gnu_style', [(None, False, False), (None, False, True), ([4, 2, 0, 3, 1], False, False), (None, True, False), ([3, 2, 1, 0], True, True)]
+)
 def test_several_payloads_any_member_order(tmp_path, order, drop_sig, gnu_style):
     path = _write(tmp_path, _multi_payload_vib(order, drop_sig, gnu_style))
     with load_package(path) as pkg:
         [vib] = pkg.vibs
         assert vib.payload_names() == ['bnxtnet-driver1', 'bnxtnet-tools-1', 'bnxtnet-ucode01']
         assert [c.checksum_ok for c in vib.verify_payloads(strict=True)] == [True, True, True]
-        assert vib.files == ['etc/vmware/default.map.d/bnxtnet.map', 'opt/bnxt/bin/bnxtnetcli',
-                             'usr/lib/vmware/vmkmod/bnxtnet', 'usr/share/hwdata/default.pciids.d/bnxtnet.ids']
+        assert vib.files == [
+            'etc/vmware/default.map.d/bnxtnet.map',
+            'opt/bnxt/bin/bnxtnetcli',
+            'usr/lib/vmware/vmkmod/bnxtnet',
+            'usr/share/hwdata/default.pciids.d/bnxtnet.ids',
+        ]
         [entry] = vib.pci_ids
         assert (entry.vendor, entry.device, entry.driver, entry.device_name) == ('14e4', '16d7', 'bnxtnet', 'bnxtnet 16d7 controller')
         assert vib.signature == b'' and vib.warnings == []
-        assert vib.injection_problems == ['payload bnxtnet-ucode01 has type boot; only vgz and tgz payloads of driver VIBs '
-                                          'can be injected']
+        assert vib.injection_problems == ['payload bnxtnet-ucode01 has type boot; only vgz and tgz payloads of driver VIBs can be injected']
 
 
 @pytest.mark.parametrize('vib_type', ['locker', 'meta'])
 def test_locker_and_meta_vibs_load(tmp_path, vib_type):
     payloads = [] if vib_type == 'meta' else [('tools', 'tgz', packages.tar_gz({'vmtools/windows.iso': b'iso' * 100}))]
-    vib = packages.build_vib('tools-light', '12.1.5.20735119-20841705', vendor='VMware', acceptance_level='certified',
-                             vib_type=vib_type, payloads=payloads, depends=['esx-version'])
+    vib = packages.build_vib(
+        'tools-light', '12.1.5.20735119-20841705', vendor='VMware', acceptance_level='certified', vib_type=vib_type, payloads=payloads, depends=['esx-version']
+    )
     with load_package(_write(tmp_path, vib)) as pkg:
         [v] = pkg.vibs
         assert v.vib_id == 'VMware_%s_tools-light_12.1.5.20735119-20841705' % vib_type
@@ -408,9 +513,12 @@ def test_a_malformed_map_line_is_a_warning_not_a_failure(tmp_path):
     with load_package(_write(tmp_path, vib)) as pkg:
         v = pkg.vibs[0]
         assert [(e.device, e.driver, e.source) for e in v.pci_ids] == [
-            ('1521', 'net_odd', 'etc/vmware/default.map.d/net_odd.map'), ('1522', 'net_odd', 'etc/vmware/default.map.d/other.map')]
-        assert ("etc/vmware/default.map.d/net_odd.map: line 2: native id '8086XXXX' is not up to 24 hex digits or \".\" "
-                "wildcards (line ignored)") in v.all_warnings()
+            ('1521', 'net_odd', 'etc/vmware/default.map.d/net_odd.map'),
+            ('1522', 'net_odd', 'etc/vmware/default.map.d/other.map'),
+        ]
+        assert (
+            "etc/vmware/default.map.d/net_odd.map: line 2: native id '8086XXXX' is not up to 24 hex digits or \".\" wildcards (line ignored)"
+        ) in v.all_warnings()
 
 
 @pytest.mark.parametrize('spelling', ['SHA-256', 'sha256', 'sha-1'])
@@ -427,8 +535,10 @@ def test_vib_file_checksum_type_spellings(tmp_path, spelling):
                     for member in meta.infolist():
                         text = meta.read(member)
                         if member.filename.startswith('vibs/'):
-                            text = text.replace(b'<checksum checksum-type="sha-256">%s' % hashlib.sha256(vib).hexdigest().encode(),
-                                                b'<checksum checksum-type="%s">%s' % (spelling.encode(), value.encode()))
+                            text = text.replace(
+                                b'<checksum checksum-type="sha-256">%s' % hashlib.sha256(vib).hexdigest().encode(),
+                                b'<checksum checksum-type="%s">%s' % (spelling.encode(), value.encode()),
+                            )
                         new_meta.writestr(member.filename, text)
                 data = meta_out.getvalue()
             dst.writestr(info.filename, data)

@@ -143,7 +143,7 @@ def test_payload_checksum_mismatch_is_refused(tmp_path, tmp_path_factory):
     members = packages.ar_members(packages.build_vib('net-bad', '1.0-1', vmkapi='2_6_0_0'))
     descriptor = members[0][1].decode()
     start = descriptor.index('<checksum checksum-type="sha-256">') + len('<checksum checksum-type="sha-256">')
-    wrong = descriptor[:start] + ('0' if descriptor[start] != '0' else '1') + descriptor[start + 1:]
+    wrong = descriptor[:start] + ('0' if descriptor[start] != '0' else '1') + descriptor[start + 1 :]
     path = tmp_path / 'net-bad.vib'
     path.write_bytes(packages.ar_archive([(members[0][0], wrong.encode())] + members[1:]))
     with pytest.raises(ChecksumError):
@@ -224,6 +224,7 @@ def test_local_names_avoid_files_already_on_the_iso_and_replacement_edits_both_b
                 data = f.read()
             with open(path, 'wb') as f:
                 f.write(data.replace(b' --- /imgdb.tgz', b' --- /net_comm.v01 --- /imgdb.tgz'))
+
     src = remaster(fixture_iso(tmp_path_factory), tmp_path / 'crowded.iso', crowd)
     plan = plan_for(src, [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0'), vib_file(tmp_path, 'ne1000', '0.9.0-1', vmkapi='2_6_0_0')])
     assert sorted(a['file'] for a in plan.added) == ['/NE1000.V00', '/NET_COMM.V02']
@@ -268,6 +269,7 @@ def test_partner_supported_spelling_is_not_rewritten(tmp_path, tmp_path_factory)
                     data = data.replace(b'<acceptancelevel>partner<', b'<acceptancelevel>PartnerSupported<')
                     info.size = len(data)
                 tar.addfile(info, io.BytesIO(data) if data is not None else None)
+
     src = remaster(fixture_iso(tmp_path_factory), tmp_path / 'spelling.iso', respell)
     ks = tmp_path / 'ks.cfg'
     ks.write_text('vmaccepteula\n')

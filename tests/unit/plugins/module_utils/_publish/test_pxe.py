@@ -65,13 +65,26 @@ def run(src, dest, check=False, **kw):
 
 # -- small pieces ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize('given', ['00:50:56:AA:bb:0C', '00-50-56-aa-bb-0c', '0050.56aa.bb0c', '005056AABB0C', ' 00:50:56:aa:bb:0c '])
 def test_mac_forms_normalise(given):
     assert normalize_mac(given) == '00-50-56-aa-bb-0c'
 
 
-@pytest.mark.parametrize('bad', ['00:50:56:aa:bb', '00:50:56:aa:bb:cc:dd', 'zz:50:56:aa:bb:cc', '00:50-56:aa:bb:cc', '0:50:56:aa:bb:cc:0',
-                                 '', None, '00:50:56:aa:bb:c', '../../etc/passwd'])
+@pytest.mark.parametrize(
+    'bad',
+    [
+        '00:50:56:aa:bb',
+        '00:50:56:aa:bb:cc:dd',
+        'zz:50:56:aa:bb:cc',
+        '00:50-56:aa:bb:cc',
+        '0:50:56:aa:bb:cc:0',
+        '',
+        None,
+        '00:50:56:aa:bb:c',
+        '../../etc/passwd',
+    ],
+)
 def test_bad_macs_are_refused_clearly(bad):
     with pytest.raises(PxeError, match='invalid MAC address'):
         normalize_mac(bad)
@@ -89,8 +102,16 @@ def test_default_name_from_version_and_build():
         pxe.default_name(None, '')
 
 
-@pytest.mark.parametrize('iso_name, expected', [('/B.B00;1', 'b.b00'), ('/EFI/BOOT/BOOTX64.EFI;1', 'efi/boot/bootx64.efi'),
-                                                ('/README.;1', 'readme'), ('/.DISCINFO;1', '.discinfo'), ('/upgrade/Profile.xml', 'upgrade/profile.xml')])
+@pytest.mark.parametrize(
+    'iso_name, expected',
+    [
+        ('/B.B00;1', 'b.b00'),
+        ('/EFI/BOOT/BOOTX64.EFI;1', 'efi/boot/bootx64.efi'),
+        ('/README.;1', 'readme'),
+        ('/.DISCINFO;1', '.discinfo'),
+        ('/upgrade/Profile.xml', 'upgrade/profile.xml'),
+    ],
+)
 def test_tree_path(iso_name, expected):
     assert pxe.tree_path(iso_name) == expected
 
@@ -132,6 +153,7 @@ def test_network_bootcfg_6x_tboot_lowercases_and_keeps_option_strings():
 
 # -- whole publications ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize('style', ['6x', '70', '80', '70jr'])
 def test_publish_extracts_every_file_and_rewrites_boot_cfg(isos, tmp_path, style):
     src, facts = isos[style]
@@ -161,8 +183,9 @@ def test_publish_extracts_every_file_and_rewrites_boot_cfg(isos, tmp_path, style
     assert 'APPEND -c %s/01-00-50-56-01-02-03/boot.cfg' % name in pxelinux and 'IPAPPEND 2' in pxelinux
     menu = (dest / 'pxelinux.cfg' / ('%s.menu' % name)).read_text()
     assert 'APPEND -c %s/boot.cfg' % name in menu
-    assert result['hosts'] == {'00-50-56-01-02-03': ['%s/01-00-50-56-01-02-03/boot.cfg' % name, 'pxelinux.cfg/01-00-50-56-01-02-03',
-                                                     '%s/01-00-50-56-01-02-03/boot.ipxe' % name]}
+    assert result['hosts'] == {
+        '00-50-56-01-02-03': ['%s/01-00-50-56-01-02-03/boot.cfg' % name, 'pxelinux.cfg/01-00-50-56-01-02-03', '%s/01-00-50-56-01-02-03/boot.ipxe' % name]
+    }
 
 
 def test_crypto64_is_copied_beside_mboot_efi_when_present(isos, tmp_path):
@@ -217,8 +240,7 @@ def test_removed_host_files_go_away(isos, tmp_path):
     src, _facts = isos['70']
     run(src, tmp_path, name='e70', hosts=[{'mac': '00:50:56:00:00:01'}, {'mac': '00:50:56:00:00:02'}])
     result = run(src, tmp_path, name='e70', hosts=[{'mac': '00:50:56:00:00:01'}])
-    assert sorted(result['files_removed']) == ['e70/01-00-50-56-00-00-02/boot.cfg', 'e70/01-00-50-56-00-00-02/boot.ipxe',
-                                               'pxelinux.cfg/01-00-50-56-00-00-02']
+    assert sorted(result['files_removed']) == ['e70/01-00-50-56-00-00-02/boot.cfg', 'e70/01-00-50-56-00-00-02/boot.ipxe', 'pxelinux.cfg/01-00-50-56-00-00-02']
     assert not (tmp_path / 'e70/01-00-50-56-00-00-02').exists()
 
 
@@ -388,9 +410,36 @@ def _remaster_bios_only_6x(src, dest):
     text = '# VMware boot.cfg\r\n' + '\r\n'.join(key.upper() + '=' + value for key, value in (line.split('=', 1) for line in lines))
     with open(os.path.join(tree, 'BOOT.CFG'), 'wb') as handle:
         handle.write(text.encode())
-    subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-o', dest, '-V', 'ESXI-6.7.0-TEST', '-A', 'ESXIMAGE', '-N',
-                    '-relaxed-filenames', '-l', '-allow-leading-dots', '--norock', '-c', 'BOOT.CAT', '-b', 'ISOLINUX.BIN',
-                    '-no-emul-boot', '-boot-load-size', '4', '-boot-info-table', tree], check=True, capture_output=True)
+    subprocess.run(
+        [
+            'xorriso',
+            '-as',
+            'mkisofs',
+            '-quiet',
+            '-o',
+            dest,
+            '-V',
+            'ESXI-6.7.0-TEST',
+            '-A',
+            'ESXIMAGE',
+            '-N',
+            '-relaxed-filenames',
+            '-l',
+            '-allow-leading-dots',
+            '--norock',
+            '-c',
+            'BOOT.CAT',
+            '-b',
+            'ISOLINUX.BIN',
+            '-no-emul-boot',
+            '-boot-load-size',
+            '4',
+            '-boot-info-table',
+            tree,
+        ],
+        check=True,
+        capture_output=True,
+    )
     return dest
 
 

@@ -48,6 +48,7 @@ DIGEST = hashlib.sha256(b'abc').hexdigest()
 
 # --- URL building -------------------------------------------------------------------------------
 
+
 def test_folder_url_quotes_path_and_keeps_slashes():
     url = folder_url(BASE, 'ha-datacenter', 'datastore1', path='iso/ESXi 8.0/a#b?c.iso')
     assert url == 'https://esx.example:443/folder/iso/ESXi%208.0/a%23b%3Fc.iso?dcPath=ha-datacenter&dsName=datastore1'
@@ -81,24 +82,30 @@ def test_base_url_brackets_ipv6():
     assert base_url(' esx01 ', 443) == 'https://esx01:443'
 
 
-@pytest.mark.parametrize('raw, expected', [
-    ('/iso/x.iso', 'iso/x.iso'),
-    ('iso//sub/./x.iso', 'iso/sub/x.iso'),
-    ('x.iso', 'x.iso'),
-])
+@pytest.mark.parametrize(
+    'raw, expected',
+    [
+        ('/iso/x.iso', 'iso/x.iso'),
+        ('iso//sub/./x.iso', 'iso/sub/x.iso'),
+        ('x.iso', 'x.iso'),
+    ],
+)
 def test_normalize_path(raw, expected):
     assert normalize_path(raw) == expected
 
 
-@pytest.mark.parametrize('raw, words', [
-    ('', 'empty'),
-    ('   ', 'empty'),
-    ('/', 'names no file'),
-    ('iso/../../etc/x', '..'),
-    ('iso/', 'folder'),
-    ('[datastore1] iso/x.iso', 'datastore'),
-    ('iso\\x.iso', 'separator'),
-])
+@pytest.mark.parametrize(
+    'raw, words',
+    [
+        ('', 'empty'),
+        ('   ', 'empty'),
+        ('/', 'names no file'),
+        ('iso/../../etc/x', '..'),
+        ('iso/', 'folder'),
+        ('[datastore1] iso/x.iso', 'datastore'),
+        ('iso\\x.iso', 'separator'),
+    ],
+)
 def test_normalize_path_refuses(raw, words):
     with pytest.raises(EsxiCustomizerError, match=re.escape(words)):
         normalize_path(raw)
@@ -106,19 +113,24 @@ def test_normalize_path_refuses(raw, words):
 
 # --- sidecar ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('data', [
-    (DIGEST + '  x.iso\n').encode(),
-    (DIGEST + ' *x.iso\n').encode(),
-    (DIGEST.upper() + '\n').encode(),
-    DIGEST.encode(),
-    ('  ' + DIGEST + '  x.iso\r\n').encode(),
-])
+
+@pytest.mark.parametrize(
+    'data',
+    [
+        (DIGEST + '  x.iso\n').encode(),
+        (DIGEST + ' *x.iso\n').encode(),
+        (DIGEST.upper() + '\n').encode(),
+        DIGEST.encode(),
+        ('  ' + DIGEST + '  x.iso\r\n').encode(),
+    ],
+)
 def test_parse_sidecar_accepts_sha256sum_forms(data):
     assert parse_sidecar(data) == DIGEST
 
 
-@pytest.mark.parametrize('data', [None, b'', IN_PROGRESS, b'abc  x.iso\n', (DIGEST + 'ff  x').encode(), b'\xff\xfe' + DIGEST.encode(),
-                                  hashlib.sha1(b'x').hexdigest().encode()])
+@pytest.mark.parametrize(
+    'data', [None, b'', IN_PROGRESS, b'abc  x.iso\n', (DIGEST + 'ff  x').encode(), b'\xff\xfe' + DIGEST.encode(), hashlib.sha1(b'x').hexdigest().encode()]
+)
 def test_parse_sidecar_rejects_other_content(data):
     assert parse_sidecar(data) is None
 
@@ -131,6 +143,7 @@ def test_format_sidecar_round_trips_and_names_the_file():
 
 # --- decision -----------------------------------------------------------------------------------
 
+
 def test_decide_branches():
     assert decide(3, RemoteState(None, None))[0] is True
     assert decide(3, RemoteState(4, DIGEST))[0] is True
@@ -142,6 +155,7 @@ def test_decide_branches():
 
 
 # --- local file ---------------------------------------------------------------------------------
+
 
 def test_local_file_errors_name_the_file(tmp_path):
     with pytest.raises(LocalFileError, match='missing.iso: source file does not exist'):
@@ -175,6 +189,7 @@ def test_hashing_reader_notices_a_file_that_changed_size(tmp_path):
 
 # --- network error wording ----------------------------------------------------------------------
 
+
 def test_tls_failure_says_how_to_fix():
     err = ssl.SSLCertVerificationError(1, 'certificate verify failed')
     err.verify_message = 'self-signed certificate'
@@ -197,13 +212,20 @@ def test_refused_and_unresolvable():
 
 # --- SOAP answers -------------------------------------------------------------------------------
 
-ENV = ('<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
-       'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>%s</soapenv:Body></soapenv:Envelope>')
+ENV = (
+    '<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>%s</soapenv:Body></soapenv:Envelope>'
+)
 
 
 def fault(kind, text):
-    return (ENV % ('<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring>'
-                   '<detail><%sFault xmlns="urn:vim25" xsi:type="%s"></%sFault></detail></soapenv:Fault>' % (text, kind, kind, kind))).encode()
+    return (
+        ENV
+        % (
+            '<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>%s</faultstring>'
+            '<detail><%sFault xmlns="urn:vim25" xsi:type="%s"></%sFault></detail></soapenv:Fault>' % (text, kind, kind, kind)
+        )
+    ).encode()
 
 
 def test_parse_response_raises_faults_with_their_type():
@@ -219,6 +241,7 @@ def test_parse_response_refuses_non_soap():
 
 
 # --- request sequence against an in-memory endpoint ---------------------------------------------
+
 
 class Response:
     def __init__(self, status, body=b'', headers=None):
@@ -252,7 +275,7 @@ class FakeHost:
         parts = urlsplit(url)
         if parts.path == '/sdk':
             return self.soap(body.decode())
-        path = unquote(parts.path[len('/folder/'):]) if parts.path.startswith('/folder/') else None
+        path = unquote(parts.path[len('/folder/') :]) if parts.path.startswith('/folder/') else None
         ds = parse_qs(parts.query)['dsName'][0]
         if not isinstance(body, (bytes, type(None))):
             assert int(headers['Content-Length']) >= 0
@@ -293,15 +316,18 @@ class FakeHost:
         self.log.append(('SOAP', call, None, None))
         answers = {
             'RetrieveServiceContent': '<returnval><sessionManager type="SessionManager">sm</sessionManager>'
-                                      '<searchIndex type="SearchIndex">si</searchIndex><fileManager type="FileManager">fm</fileManager>'
-                                      '<about><apiType>HostAgent</apiType><apiVersion>8.0.3.0</apiVersion></about></returnval>',
+            '<searchIndex type="SearchIndex">si</searchIndex><fileManager type="FileManager">fm</fileManager>'
+            '<about><apiType>HostAgent</apiType><apiVersion>8.0.3.0</apiVersion></about></returnval>',
             'Logout': '',
         }
         if call == 'Login':
             if '<password>%s</password>' % self.password not in text:
                 return Response(500, fault('InvalidLogin', 'Login failure'))
-            return Response(200, (ENV % '<LoginResponse xmlns="urn:vim25"><returnval/></LoginResponse>').encode(),
-                            {'Set-Cookie': 'vmware_soap_session="abc"; Path=/; HttpOnly'})
+            return Response(
+                200,
+                (ENV % '<LoginResponse xmlns="urn:vim25"><returnval/></LoginResponse>').encode(),
+                {'Set-Cookie': 'vmware_soap_session="abc"; Path=/; HttpOnly'},
+            )
         if call == 'FindByInventoryPath':
             found = '<inventoryPath>ha-datacenter</inventoryPath>' in text
             answers[call] = '<returnval type="Datacenter">ha-datacenter</returnval>' if found else ''
@@ -375,7 +401,10 @@ def test_changed_file_reuploads_and_invalidates_old_sidecar_first(src):
     result = upload(client(host), str(src), 'x.iso')
     assert result.changed and result.reason == 'the sidecar checksum differs from the local file'
     assert [(e[1], e[2] if e[1].endswith('.sha256') else None) for e in host.calls('PUT')] == [
-        ('x.iso.sha256', IN_PROGRESS), ('x.iso', None), ('x.iso.sha256', format_sidecar(result.sha256, 'x.iso'))]
+        ('x.iso.sha256', IN_PROGRESS),
+        ('x.iso', None),
+        ('x.iso.sha256', format_sidecar(result.sha256, 'x.iso')),
+    ]
     assert host.files['x.iso'] == src.read_bytes()
 
 
@@ -421,6 +450,7 @@ def test_size_from_ranged_get_when_head_is_refused(src, status):
 def test_network_failure_becomes_remote_error(src):
     def broken(method, url, headers, body):
         raise urllib.error.URLError(socket.timeout('timed out'))
+
     with pytest.raises(RemoteError, match='timed out after 60 seconds'):
         upload(client(broken), str(src), 'x.iso')
 
@@ -433,13 +463,19 @@ def test_connection_closed_while_sending_gives_likely_causes():
 def test_forbidden_names_the_privilege(src):
     def forbidden(method, url, headers, body):
         return Response(403)
+
     with pytest.raises(AuthenticationError, match='Datastore.FileManagement'):
         upload(client(forbidden), str(src), 'x.iso')
 
 
 def test_fault_type_without_xsi_type():
-    data = (ENV % ('<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>exists</faultstring>'
-                   '<detail><FileAlreadyExistsFault xmlns="urn:vim25"/></detail></soapenv:Fault>')).encode()
+    data = (
+        ENV
+        % (
+            '<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>exists</faultstring>'
+            '<detail><FileAlreadyExistsFault xmlns="urn:vim25"/></detail></soapenv:Fault>'
+        )
+    ).encode()
     with pytest.raises(SoapFault) as info:
         parse_response(data, 'MakeDirectory')
     assert info.value.fault_type == 'FileAlreadyExists'

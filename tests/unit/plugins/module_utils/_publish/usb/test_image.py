@@ -25,8 +25,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.model impor
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
 from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures as _shared_dir
 
-HAVE_BUILD_TOOLS = all(shutil.which(tool) or shutil.which(tool, path='/usr/sbin:/sbin')
-                       for tool in ('mkfs.vfat', 'mcopy', 'mmd', 'syslinux', 'xorriso'))
+HAVE_BUILD_TOOLS = all(shutil.which(tool) or shutil.which(tool, path='/usr/sbin:/sbin') for tool in ('mkfs.vfat', 'mcopy', 'mmd', 'syslinux', 'xorriso'))
 needs_tools = pytest.mark.skipif(not HAVE_BUILD_TOOLS, reason='mkfs.vfat, mtools, syslinux and xorriso are needed')
 MTOOLS_ENV = dict(os.environ, MTOOLS_SKIP_CHECK='1')
 
@@ -46,7 +45,7 @@ def test_mbr_sector_layout():
     assert sector[:440] == code
     assert struct.unpack_from('<I', sector, 440)[0] == 0x11223344
     entry = sector[446:462]
-    assert entry[0] == 0x80 and entry[4] == 0x0c
+    assert entry[0] == 0x80 and entry[4] == 0x0C
     assert struct.unpack_from('<II', entry, 8) == (2048, 129024)
     # CHS of LBA 2048 with 255 heads / 63 sectors: cylinder 0, head 32, sector 33
     assert entry[1:4] == bytes((32, 33, 0))
@@ -63,14 +62,14 @@ def test_mbr_refuses_oversized_code_and_partitions():
     with pytest.raises(ValueError):
         usb_mbr.mbr_sector(b'x' * 441, 0, 2048, count=10)
     with pytest.raises(ValueError):
-        usb_mbr.mbr_sector(b'', 0, 2048, count=0xffffffff)
+        usb_mbr.mbr_sector(b'', 0, 2048, count=0xFFFFFFFF)
 
 
 @pytest.mark.skipif(not shutil.which('sfdisk', path='/usr/sbin:/sbin:' + os.environ.get('PATH', '')), reason='sfdisk needed')
 def test_sfdisk_reads_our_partition_table(tmp_path):
     img = tmp_path / 'disk.img'
     with open(img, 'wb') as stream:
-        stream.write(usb_mbr.mbr_sector(b'', 0xcafe0001, 2048, count=129024))
+        stream.write(usb_mbr.mbr_sector(b'', 0xCAFE0001, 2048, count=129024))
         stream.truncate(64 * 1024 * 1024)
     sfdisk = shutil.which('sfdisk', path='/usr/sbin:/sbin:' + os.environ.get('PATH', ''))
     table = json.loads(subprocess.run([sfdisk, '--json', str(img)], check=True, capture_output=True, text=True).stdout)['partitiontable']
@@ -82,9 +81,11 @@ def test_sfdisk_reads_our_partition_table(tmp_path):
 # -- syslinux.cfg ----------------------------------------------------------------------------
 
 
-STOCK = (b'DEFAULT menu.c32\r\nMENU TITLE ESXi-7.0.3 Boot Menu\r\nNOHALT 1\r\nPROMPT 0\r\nTIMEOUT 80\r\n'
-         b'LABEL install\r\n  KERNEL mboot.c32\r\n  APPEND -c boot.cfg\r\n  MENU LABEL ESXi ^Installer\r\n'
-         b'LABEL hddboot\r\n  LOCALBOOT 0x80\r\n  MENU LABEL ^Boot from local disk\r\n')
+STOCK = (
+    b'DEFAULT menu.c32\r\nMENU TITLE ESXi-7.0.3 Boot Menu\r\nNOHALT 1\r\nPROMPT 0\r\nTIMEOUT 80\r\n'
+    b'LABEL install\r\n  KERNEL mboot.c32\r\n  APPEND -c boot.cfg\r\n  MENU LABEL ESXi ^Installer\r\n'
+    b'LABEL hddboot\r\n  LOCALBOOT 0x80\r\n  MENU LABEL ^Boot from local disk\r\n'
+)
 
 
 def test_syslinux_cfg_adds_partition_option_and_keeps_everything_else():
@@ -109,9 +110,11 @@ def test_syslinux_cfg_of_a_real_isolinux_cfg():
         data = stream.read()
     out = usb_syslinux.syslinux_cfg(data).decode()
     appends = [line.strip() for line in out.splitlines() if line.strip().upper().startswith('APPEND')]
-    assert appends == ['APPEND -c boot.cfg -p 1 ks=cdrom:/KS1.CFG +++',
-                       'APPEND -c boot.cfg -p 1 ks=http://192.168.10.3:/FromHTTP/KS1.CFG +++',
-                       'APPEND -c boot.cfg -p 1']
+    assert appends == [
+        'APPEND -c boot.cfg -p 1 ks=cdrom:/KS1.CFG +++',
+        'APPEND -c boot.cfg -p 1 ks=http://192.168.10.3:/FromHTTP/KS1.CFG +++',
+        'APPEND -c boot.cfg -p 1',
+    ]
     assert len(out.splitlines()) == len(data.splitlines())
 
 
@@ -159,10 +162,20 @@ def test_install_argv_by_generation():
     assert usb_syslinux.syslinux_install_argv('/s', (6, 4), 1048576, image='img') == ['/s', '--install', '--offset', '1048576', 'img']
 
 
-@pytest.mark.parametrize('iso_version, installer, ok', [
-    ((3, 86), (3, 86), True), ((3, 86), (4, 7), True), ((3, 86), (6, 4), False), ((3, 86), (5, 1), False),
-    ((6, 4), (6, 4), True), ((6, 3), (6, 4), False), ((6, 4), (3, 86), False), (None, (6, 4), False), ((6, 4), None, False),
-])
+@pytest.mark.parametrize(
+    'iso_version, installer, ok',
+    [
+        ((3, 86), (3, 86), True),
+        ((3, 86), (4, 7), True),
+        ((3, 86), (6, 4), False),
+        ((3, 86), (5, 1), False),
+        ((6, 4), (6, 4), True),
+        ((6, 3), (6, 4), False),
+        ((6, 4), (3, 86), False),
+        (None, (6, 4), False),
+        ((6, 4), None, False),
+    ],
+)
 def test_syslinux_compatibility_rule(iso_version, installer, ok):
     assert usb_syslinux.syslinux_compatible(iso_version, installer) is ok
 
@@ -267,6 +280,7 @@ def test_plan_digest_depends_on_every_option(src70, tmp_path):
     def digest(**kw):
         with EsxiImage.open(src70) as image:
             return di.plan_image(image, src70, syslinux_version=(6, 4), **kw).digest
+
     base = digest()
     assert digest() == base
     others = [digest(kernelopt_add=['x=1']), digest(size=200 * usb_fat.MIB), digest(label='OTHER'), digest(mbr_sha256='00')]
@@ -333,6 +347,7 @@ def test_a_failing_source_stops_the_tool(tmp_path):
         while not pidfile.exists() or not pidfile.read_text().strip():
             pass
         raise FormatError('is truncated', path='src.iso')
+
     with pytest.raises(FormatError):
         usb_tools.CommandRunner().run(['sh', '-c', 'echo $$ > "%s"; exec cat >/dev/null' % pidfile], stdin=chunks())
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left running
