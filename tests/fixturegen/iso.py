@@ -515,6 +515,15 @@ def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False
     return facts
 
 
+def base_provides(spec: dict) -> list:
+    """What esx-base provides, as on real media: esx-version, every stable vmkapi level from the oldest still
+    supported up to the release's, and the release's own vmkapi_incompat level (esxi-semantics §2.4)."""
+    major, minor = (int(n) for n in spec['vmkapi'].split('_')[:2])
+    oldest = 2 if spec['esxi_version'].startswith('6.') else 4
+    levels = ['vmkapi_%d_%d_0_0' % (major, n) for n in range(oldest if major == 2 else 0, minor + 1)]
+    return [('esx-version', spec['base_version']), ('esximage', '1.0')] + levels + ['vmkapi_incompat_%s' % spec['vmkapi']]
+
+
 def _vib_record(vendor, vib_name, version, vib_type, acceptance, signed, component=None):
     return {
         'vendor': vendor,
@@ -602,6 +611,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             plist,
             file_list,
             depends=('vmkapi_%s' % spec['vmkapi'],) if any(p['kind'].startswith('driver') for p in record['payloads']) else (),
+            provides=base_provides(spec) if record['name'] == 'esx-base' else (),
             vib_type=record['type'],
             summary='%s: ESXi fixture VIB' % module,
             platform_version=spec['platform'][:3] if style != '6x' else None,

@@ -259,7 +259,9 @@ def _constraints(tag: str, items) -> str:
     parts = []
     for item in items:
         if isinstance(item, str):
-            parts.append('<constraint name=%s/>' % quoteattr(item))
+            parts.append('<%s name=%s/>' % ('provide' if tag == 'provides' else 'constraint', quoteattr(item)))
+        elif len(item) == 2:  # (name, version): a versioned <provide>
+            parts.append('<provide name=%s version=%s/>' % (quoteattr(item[0]), quoteattr(item[1])))
         else:
             name, relation, version = item
             parts.append('<constraint name=%s relation=%s version=%s/>' % (quoteattr(name), quoteattr(relation), quoteattr(version)))

@@ -115,6 +115,7 @@ class VibRecord:
     description: str = ''
     release_date: str = ''
     software_tags: list = field(default_factory=list)
+    software_platforms: list = field(default_factory=list)  # [(version, locale, productLineID)] of system-requires
 
     @classmethod
     def from_xml(cls, xml: bytes, what: str, orig: bytes | None = None, *, sig: bytes | None = None, member: str | None = None) -> VibRecord:
@@ -159,6 +160,9 @@ class VibRecord:
             description=_text(root, 'description', ''),
             release_date=_text(root, 'release-date', ''),
             software_tags=[(node.text or '').strip() for node in root.findall('software-tags/tag')],
+            software_platforms=[
+                (node.get('version', ''), node.get('locale', ''), node.get('productLineID', '')) for node in root.findall('system-requires/softwarePlatform')
+            ],
         )
 
     def payload(self, name: str) -> PayloadRecord | None:

@@ -217,11 +217,11 @@ class Descriptor:
             parent = ElementTree.SubElement(rels, kind)
             for c in items:
                 attrs = {'name': c.name}
-                if c.relation is not None:
+                if c.relation is not None and kind != 'provides':
                     attrs['relation'] = c.relation
                 if c.version is not None:
                     attrs['version'] = c.version
-                ElementTree.SubElement(parent, 'constraint', attrs)
+                ElementTree.SubElement(parent, 'provide' if kind == 'provides' else 'constraint', attrs)
         tags = ElementTree.SubElement(root, 'software-tags')
         for tag in self.software_tags:
             ElementTree.SubElement(tags, 'tag').text = tag
@@ -301,9 +301,10 @@ def _raw(elem):
 
 
 def _constraints(parent):
+    # <provides> holds <provide name version> elements (every real descriptor); the other kinds <constraint>s.
     if parent is None:
         return []
-    return [Constraint(c.get('name', ''), c.get('relation'), c.get('version')) for c in parent.findall('constraint')]
+    return [Constraint(c.get('name', ''), c.get('relation'), c.get('version')) for c in parent if c.tag in ('constraint', 'provide')]
 
 
 def _int_attr(elem, name, label, *, what):

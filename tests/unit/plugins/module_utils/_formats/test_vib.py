@@ -298,7 +298,7 @@ def test_relationships_with_relations_and_versioned_provides():
         depends=[('esx-version', '>=', '5.0.0'), 'vmkapi_2_2_0_0'],
         conflicts=[('net-x-old', '<<', '1.0-1')],
         replaces=[('net-x', '<<', '1.0-1')],
-        provides=[('net-x', '=', '1.0-1'), 'com.vmware.driverAPI-9.2.2.0'],
+        provides=[('net-x', '1.0-1'), 'com.vmware.driverAPI-9.2.2.0'],
     )
     d = parse_descriptor(xml)
     assert [c.as_dict() for c in d.depends] == [
@@ -306,8 +306,18 @@ def test_relationships_with_relations_and_versioned_provides():
         {'name': 'vmkapi_2_2_0_0', 'relation': None, 'version': None},
     ]
     assert [(c.name, c.relation, c.version) for c in d.conflicts + d.replaces] == [('net-x-old', '<<', '1.0-1'), ('net-x', '<<', '1.0-1')]
-    assert [(c.name, c.relation, c.version) for c in d.provides] == [('net-x', '=', '1.0-1'), ('com.vmware.driverAPI-9.2.2.0', None, None)]
+    assert [(c.name, c.relation, c.version) for c in d.provides] == [('net-x', None, '1.0-1'), ('com.vmware.driverAPI-9.2.2.0', None, None)]
+    assert b'<provides><provide name="net-x" version="1.0-1" /><provide name="com.vmware.driverAPI-9.2.2.0" />' in d.to_xml().replace(b'"/>', b'" />')
     assert parse_descriptor(d.to_xml()) == d
+
+
+def test_real_provides_are_read_and_written_back_as_provide_elements():
+    xml = (FIXTURES / 'esxi67-imgdb-ljvblfz/var/db/esximg/vibs').glob('esx-base-*.xml')
+    d = parse_descriptor(next(xml).read_bytes())
+    assert ('esx-version', '6.7.0-0.0.8169922') in [(c.name, c.version) for c in d.provides]
+    assert len(d.provides) > 20
+    again = parse_descriptor(d.to_xml())
+    assert again.provides == d.provides
 
 
 def test_system_requires_hwplatform_and_several_platforms():
