@@ -19,8 +19,21 @@ description:
     source has those trees); it is listed in C(modules=) of both C(boot.cfg) before C(/imgdb.tgz) and added to
     the image database (VIB descriptor with C(.orig)/C(.sig) when signed, image profile entry, component for
     7.x components).
-  - A VIB whose name is already on the ISO is replaced (its file, C(boot.cfg) entry and database entries go),
-    whatever the version; the new VIB's C(replaces) are removed too and its C(conflicts) are refused.
+  - A VIB whose name is already on the ISO is replaced (its file, C(boot.cfg) entry and database entries go); a
+    replacement by an older version is refused unless O(allow_downgrade=true). VIBs the new VIB's C(replaces)
+    match (by name or by what they provide) are removed too.
+  - Before anything is written the resulting image is validated with the rules of ESXi's installer, which
+    checks the image profile before it copies anything (after the server was booted from the medium):
+    every C(depends) must be provided by a VIB of the image (its name and version, or a C(provides)), no VIB may
+    conflict with or be obsoleted by another, one version per VIB name, each VIB as trusted as the profile's
+    acceptance level, a base ESX (C(esx-version)), VIBs built for the image's release (C(softwarePlatform)), and on
+    8.0 and later a C(sha-256) gunzip checksum for every gzip-wrapped payload. Version relations are compared
+    as ESXi compares them. A request that introduces a problem is refused, naming which VIB needs what (or which
+    remaining VIBs a removal would break); problems the source ISO already had are warnings.
+  - On 7.0 and later images, components (bulletins) are kept consistent - O(remove) takes component names too,
+    a VIB of a multi-VIB component can only go with its component, and no component listing a VIB that is no
+    longer in the image is kept.
+  - When VIBs change, the image profile stops claiming to be the vendor's stock image (see O(profile_name)).
   - The output keeps both El Torito boot entries (the BIOS boot-info-table is recomputed, the UEFI image is
     copied unchanged) and C(BOOT.CAT), and stays plain ISO 9660 when the source is.
   - The output is written to a temporary file beside O(dest), flushed, fsync'ed and renamed; on any failure
@@ -39,7 +52,9 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Shows both C(boot.cfg) files and the image profile's VIB list before and after.
+      - Compares with the current O(dest) when it exists (else with O(src)) and shows only what differs - both
+        C(boot.cfg) files, the image profile identity and acceptance level, its VIB list, and the sha256 of the
+        embedded kickstart (never its contents).
   idempotent:
     support: full
 options:
@@ -63,8 +78,10 @@ options:
     default: []
   remove:
     description:
-      - Names of VIBs to remove from the ISO (their payload files, C(boot.cfg) entries and database entries).
-      - Refused when a remaining VIB depends on one of them. A name that is not on the ISO gives a warning.
+      - Names of VIBs, or on 7.0 and later of components (component name or bulletin id), to remove from the ISO
+        (their payload files, C(boot.cfg) entries and database entries). A component's name removes all its VIBs.
+      - Refused when a remaining VIB depends on what one of them provides, and for one VIB of a component that has
+        other VIBs (name the component instead). A name that is not on the ISO gives a warning.
     type: list
     elements: str
     default: []
@@ -109,9 +126,45 @@ options:
   skip_compatibility_check:
     description:
       - Inject drivers even when they are of the wrong generation for the ISO (ESXi 4.x modules, vmklinux
-        drivers on 7.0 and later, a vmkapi newer than the ISO's release).
+        drivers on 7.0 and later, a vmkapi newer than the ISO's release, a C(softwarePlatform) of another release,
+        no C(sha-256) gunzip checksum on 8.0 and later).
+      - B(Dangerous) - the installer of the ISO refuses such images.
     type: bool
     default: false
+  skip_dependency_check:
+    description:
+      - Write the image even when the validation of its image profile finds problems (a dependency nothing
+        provides, a conflict, an obsoleted or duplicate VIB, an acceptance level, a broken component); each problem
+        is listed as a warning instead.
+      - B(Dangerous) - ESXi's installer validates the image profile before it installs and stops on the same problems, after
+        the server was already booted from the ISO. Use it only to build an image for a test of exactly that.
+    type: bool
+    default: false
+  allow_downgrade:
+    description:
+      - Allow a VIB of the same name with an B(older) version to replace the one on the ISO.
+    type: bool
+    default: false
+  profile_name:
+    description:
+      - Name of the image profile (what C(esxcli software profile get) and vLCM show for installed hosts).
+      - Default - when VIBs are added, replaced or removed, the source's name with C(-custom) appended (once);
+        otherwise the source's name.
+    type: str
+  profile_vendor:
+    description:
+      - Creator (vendor) of the image profile.
+      - Default - when VIBs change, V(esxi.customizer), so that the image does not claim to be the vendor's stock image;
+        otherwise the source's.
+    type: str
+  profile_description:
+    description:
+      - Description of the image profile.
+      - Default - when VIBs change, a line naming the source profile and what was added, replaced and removed, followed by
+        the source's description (so a chain of customizations stays readable); otherwise the source's.
+      - Whenever the profile identity changes it is also marked not read-only and gets a new profile ID derived from its
+        content (equal requests still give byte-identical output).
+    type: str
   force:
     description:
       - Rewrite O(dest) even when its manifest says it is up to date.
@@ -128,8 +181,7 @@ requirements:
   - defusedxml
 notes:
   - An unsigned (community) VIB cannot be used with UEFI Secure Boot; the task warns about each one.
-  - VIB relationships are matched by name; version relations in C(replaces)/C(conflicts)/C(depends) are not
-    evaluated.
+  - The manifest also records every earlier customization of the source (a customized ISO customized again).
   - Payloads of type C(vzstd) (ESXi 9.0) are refused.
 seealso:
   - module: esxi.customizer.iso_info
@@ -250,7 +302,7 @@ replaced:
       description: The id of the VIB that replaced it.
       type: str
 removed:
-  description: VIBs removed because of O(remove).
+  description: VIBs removed because of O(remove) (directly or with their component).
   returned: always
   type: list
   elements: dict
@@ -274,10 +326,43 @@ removed:
       description: ISO file(s) removed.
       type: str
     reason:
-      description: Always C(remove).
+      description: C(remove), or C(remove (component <name>)).
       type: str
 components_added:
   description: 7.x component ids added to the image database.
+  returned: always
+  type: list
+  elements: str
+components_removed:
+  description: 7.x component ids removed from the image database (named in O(remove), or no longer complete).
+  returned: always
+  type: list
+  elements: str
+profile:
+  description: Identity of the output's image profile.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Profile name.
+      type: str
+      sample: ESXi-7.0U3n-21930508-standard-custom
+    creator:
+      description: Profile creator (vendor).
+      type: str
+      sample: esxi.customizer
+    profile_id:
+      description: Profile ID.
+      type: str
+    description:
+      description: Profile description.
+      type: str
+    readonly:
+      description: C(true) or C(false), as the profile says.
+      type: str
+problems:
+  description: Problems the installer's validation would find in the output image (empty unless the source had
+    some or O(skip_dependency_check)/O(skip_compatibility_check) let new ones through).
   returned: always
   type: list
   elements: str
@@ -339,6 +424,11 @@ def main():
             acceptance_level=dict(type='str', choices=['community', 'partner', 'accepted', 'certified']),
             volume_id=dict(type='str'),
             skip_compatibility_check=dict(type='bool', default=False),
+            skip_dependency_check=dict(type='bool', default=False),
+            allow_downgrade=dict(type='bool', default=False),
+            profile_name=dict(type='str'),
+            profile_vendor=dict(type='str'),
+            profile_description=dict(type='str'),
             force=dict(type='bool', default=False),
             checksum=dict(type='bool', default=True),
         ),
@@ -361,6 +451,11 @@ def main():
             acceptance_level=p['acceptance_level'],
             volume_id=p['volume_id'],
             skip_compatibility_check=p['skip_compatibility_check'],
+            skip_dependency_check=p['skip_dependency_check'],
+            allow_downgrade=p['allow_downgrade'],
+            profile_name=p['profile_name'],
+            profile_vendor=p['profile_vendor'],
+            profile_description=p['profile_description'],
             force=p['force'],
             check_mode=module.check_mode,
             checksum=p['checksum'],

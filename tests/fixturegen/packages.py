@@ -587,7 +587,13 @@ def build_offline_bundle(
 
 
 def build_legacy_tgz(
-    module: str = 'r8169', pci_ids=(('10ec', '8169'),), map_dir: str = 'etc/vmware', extra: dict | None = None, omit: str | None = None, legacy4x: bool = False
+    module: str = 'r8169',
+    pci_ids=(('10ec', '8169'),),
+    map_dir: str = 'etc/vmware',
+    extra: dict | None = None,
+    omit: str | None = None,
+    legacy4x: bool = False,
+    vmkapi: str = '2_0_0_0',
 ) -> bytes:
     """The ESXi 5.0 OEM-style driver tgz: module, .map and .ids (vmklinux flavour).
 
@@ -595,7 +601,7 @@ def build_legacy_tgz(
     (``etc/vmware/simple.map`` and a module without ``.vmkmodinfo``).
     """
     files = {
-        'usr/lib/vmware/vmkmod/%s' % module: vmkmod_elf(module, license=None if legacy4x else 'GPL', vmkapi='2_0_0_0', vmklinux=True),
+        'usr/lib/vmware/vmkmod/%s' % module: vmkmod_elf(module, license=None if legacy4x else 'GPL', vmkapi=vmkapi, vmklinux=True),
         '%s/%s.map' % (map_dir.strip('/'), module): map_text(module, pci_ids, 'linux'),
         'usr/share/hwdata/driver.pciids.d/%s.ids' % module: ids_text(module, pci_ids),
     }

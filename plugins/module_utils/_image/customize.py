@@ -17,10 +17,10 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import write_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
-from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import Request, build_plan, read_manifest
+from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import Request, build_plan, diff_views, image_views, read_manifest
 
 
-def _dest_manifest(dest):
+def _dest_manifest(dest: str) -> dict | None:
     """The manifest of an existing output (reads metadata and one small file only), or None."""
     if not os.path.isfile(dest):
         return None
@@ -31,39 +31,35 @@ def _dest_manifest(dest):
         return None  # not an ISO (or a broken one): it gets rewritten
 
 
+def _current_views(dest: str, image: EsxiImage) -> dict:
+    """What a diff compares the new image with: the current dest when it is an ESXi ISO, else the source."""
+    if os.path.isfile(dest):
+        try:
+            with EsxiImage.open(dest) as current:
+                return image_views(current)
+        except EsxiCustomizerError:
+            pass  # not an ESXi ISO: everything is new
+    return image_views(image)
+
+
 def customize_iso(
     src: str,
     dest: str,
     add: Iterable[str] = (),
     *,
     remove: Iterable[str] = (),
-    kickstart: str | None = None,
-    kernelopt: str | None = None,
-    kernelopt_add: Iterable[str] = (),
-    boot_title: str | None = None,
-    boot_timeout: int | None = None,
-    acceptance_level: str | None = None,
-    volume_id: str | None = None,
-    skip_compatibility_check: bool = False,
     force: bool = False,
     check_mode: bool = False,
     checksum: bool = True,
+    **options: object,
 ) -> dict:
-    """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...)."""
+    """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...).
+
+    ``options`` are the other keyword arguments of :class:`~.plan.Request` (kickstart, kernelopt, profile_name...).
+    """
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
-    request = Request(
-        add,
-        remove,
-        kickstart,
-        kernelopt=kernelopt,
-        kernelopt_add=kernelopt_add,
-        boot_title=boot_title,
-        boot_timeout=boot_timeout,
-        acceptance_level=acceptance_level,
-        volume_id=volume_id,
-        skip_compatibility_check=skip_compatibility_check,
-    )
+    request = Request(add, remove, **options)
     for path in request.add + ([request.kickstart] if request.kickstart else []):
         if not os.path.isfile(path):
             raise EsxiCustomizerError('does not exist or is not a file', path=path)
@@ -81,10 +77,13 @@ def customize_iso(
             'replaced': plan.replaced,
             'removed': plan.removed,
             'components_added': plan.components_added,
+            'components_removed': plan.components_removed,
             'acceptance_level': plan.acceptance_level,
+            'profile': plan.profile,
+            'problems': plan.problems,
             'boot': plan.boot,
             'warnings': plan.warnings,
-            'diff': plan.diff if changed else [],
+            'diff': diff_views(_current_views(dest, image), plan.views) if changed else [],
             'manifest_digest': plan.digest,
         }
         if not changed:

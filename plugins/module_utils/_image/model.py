@@ -17,6 +17,7 @@ from typing import BinaryIO
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module, basename
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase, ImageProfile
+from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import validate_database
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import ElToritoEntry, IsoEntry, IsoReader
 
 BIOS_BOOTCFG = '/BOOT.CFG'
@@ -190,7 +191,17 @@ class EsxiImage:
         else:
             found.extend(self.imgdb.problems())
             found.extend(self._payload_problems())
+            found.extend(self.profile_problems())
         return found
+
+    def profile_problems(self) -> list[str]:
+        """What ESXi's installer would refuse in the image profile (dependencies, conflicts, acceptance...: validate)."""
+        if self.imgdb is None:
+            return []
+        try:
+            return [problem.message for problem in validate_database(self.imgdb, release=self.version)]
+        except FormatError as err:  # a descriptor ESXi could not parse either (a version with two '-')
+            return [str(err)]
 
     def _el_torito_problems(self) -> list[str]:
         entries = self.el_torito()

@@ -332,8 +332,8 @@ class PackageVib:
             return None
         return '%s: no .vmkmodinfo section or no license= tag, so it was %s' % (', '.join(bad), ESX4_EXPLANATION)
 
-    def all_warnings(self) -> list[str]:
-        """Load-time warnings plus what the contents analysis found."""
+    def all_warnings(self, *, target_release: tuple | None = None) -> list[str]:
+        """Load-time warnings plus what the contents analysis found (``target_release``: leave out what does not apply)."""
         notes = list(self.warnings)
         for name, reason in self.contents.unreadable:
             notes.append('payload %s: %s' % (name, reason))
@@ -344,7 +344,7 @@ class PackageVib:
                 notes.append('%s: %s' % (module.path, module.problem))
         if self.esx4:
             notes.append(self.esx4_reason)
-        if self.vmklinux:
+        if self.vmklinux and (target_release is None or target_release >= (7, 0, 0)):
             notes.append('vmklinux driver (com.vmware.driverAPI): loads on ESXi 5.x-%s only; ESXi 7.0 removed vmklinux' % VMKLINUX_LAST_RELEASE)
         version = self.vmkapi
         if version and self.min_esxi_release is None:

@@ -37,6 +37,12 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.edits impor
     normalize_volume_id,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import SECTOR, volume_epoch
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vibversion import Relation, VibVersion
+from ansible_collections.esxi.customizer.plugins.module_utils._image.consistency import judge, names
+from ansible_collections.esxi.customizer.plugins.module_utils._image.profile_identity import ProfileIdentity, describe
+from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import SHOWN, VibFacts, facts_of_database, validate_database
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     ACCEPTANCE_LEVELS,
     acceptance_rank,
@@ -74,6 +80,11 @@ class Request:
         acceptance_level: str | None = None,
         volume_id: str | None = None,
         skip_compatibility_check: bool = False,
+        skip_dependency_check: bool = False,
+        allow_downgrade: bool = False,
+        profile_name: str | None = None,
+        profile_vendor: str | None = None,
+        profile_description: str | None = None,
     ):
         self.add = [str(p) for p in add or ()]
         self.remove = [str(n) for n in remove or ()]
@@ -85,6 +96,9 @@ class Request:
         self.acceptance_level = normalize_acceptance(acceptance_level) if acceptance_level else None
         self.volume_id = volume_id
         self.skip_compatibility_check = bool(skip_compatibility_check)
+        self.skip_dependency_check = bool(skip_dependency_check)
+        self.allow_downgrade = bool(allow_downgrade)
+        self.profile = ProfileIdentity(name=profile_name, vendor=profile_vendor, description=profile_description)
 
     def options(self) -> dict:
         """What the manifest records besides the input files' hashes."""
@@ -97,6 +111,9 @@ class Request:
             'acceptance_level': self.acceptance_level,
             'volume_id': self.volume_id,
             'skip_compatibility_check': self.skip_compatibility_check,
+            'skip_dependency_check': self.skip_dependency_check,
+            'allow_downgrade': self.allow_downgrade,
+            'profile': self.profile.options(),
             'kickstart': bool(self.kickstart),
         }
 
@@ -110,10 +127,13 @@ class EditPlan:
         self.replaced = []
         self.removed = []
         self.components_added = []
+        self.components_removed = []
+        self.problems = []
+        self.profile = {}
         self.acceptance_level = {'before': None, 'after': None}
         self.boot = {}
         self.warnings = []
-        self.diff = []
+        self.views = {}
         self.manifest = {}
         self.digest = None
         self.epoch = None
@@ -171,6 +191,8 @@ class _Builder:
         self.before_cfgs = [(path, cfg.serialize()) for path, cfg in image.bootcfgs]
         self.release = release_tuple(image.version)
         self.removed_files = set()
+        self.removed_facts = []
+        self.kickstart_digest = kickstart_digest(image.reader)
         self.new = []
 
     # -- inputs -------------------------------------------------------------------------------
@@ -205,16 +227,6 @@ class _Builder:
                 'cannot load (skip_compatibility_check overrides)' % self.image.version,
                 path=label,
             )
-        if self.release >= (8, 0, 0):
-            for payload in vib.descriptor.payloads:
-                kinds = {(c.checksum_type, c.verify_process or '') for c in payload.checksums}
-                if ('sha-256', 'gunzip') not in kinds:
-                    raise CompatibilityError(
-                        'payload %s has no sha-256 gunzip checksum; the ESXi %s installer rejects such '
-                        'VIBs ("does not have sha-256 gunzip checksum") (skip_compatibility_check '
-                        'overrides)' % (payload.name, self.image.version),
-                        path=label,
-                    )
         needed = release_tuple(vib.min_esxi_release)
         if needed is not None and needed > self.release:
             raise CompatibilityError(
@@ -239,11 +251,7 @@ class _Builder:
                 files.append(entry.path)
             for _path, cfg in self.cfgs:
                 cfg.remove_module('/' + local)
-        for component in self.db.components_of(record.vib_id):
-            if set(component.vib_ids) <= {record.vib_id}:
-                self.db.remove_component(component.id)
-            else:
-                self.plan.warnings.append('component %s still lists the removed VIB %s next to other VIBs; it was kept' % (component.id, record.vib_id))
+        self.removed_facts.append(VibFacts.from_record(record))
         self.db.remove_vib(record.vib_id)
         summary = _vib_summary(record, ', '.join(files) or None)
         summary['reason'] = why
@@ -269,17 +277,16 @@ class _Builder:
                 % (len(self.db.profiles), ', '.join(p.name or p.member or '?' for p in self.db.profiles))
             )
         plan.acceptance_level['before'] = self.db.profile.acceptance_level
-        before_vibs = list(self.db.profile.vibs)
         new = self.new = self.new_vibs()
         for package, vib in new:
             self.check_vib(package, vib)
         self.apply_removals(new)
-        self.check_conflicts(new)
         self.apply_additions(new)
-        self.check_dependencies()
         self.set_acceptance(new)
+        self.reconcile_components()
+        self.validate(new)
         self.apply_boot_options()
-        self.finish(before_vibs)
+        self.finish()
         return plan
 
     def apply_removals(self, new):
@@ -289,30 +296,115 @@ class _Builder:
             if name in new_names:
                 raise ConflictError('VIB %s is both in add and in remove' % name)
             records = [r for r in self.current_records() if r.name == name]
-            if not records:
-                plan.warnings.append('remove: no VIB named %s on the ISO; nothing to remove' % name)
-            for record in records:
-                plan.removed.append(self.drop_vib(record, 'remove'))
+            component = None if records else self.find_component(name)
+            if records:
+                for record in records:
+                    self.check_whole_component(record)
+                    plan.removed.append(self.drop_vib(record, 'remove'))
+            elif component is not None:
+                for record in [r for r in self.current_records() if r.vib_id in component.vib_ids]:
+                    plan.removed.append(self.drop_vib(record, 'remove (component %s)' % (component.name or component.id)))
+                self.db.remove_component(component.id)
+                plan.components_removed.append(component.id)
+            else:
+                plan.warnings.append('remove: no VIB or component named %s on the ISO; nothing to remove' % name)
         for _package, vib in new:
-            targets = {vib.name} | {c.name for c in vib.descriptor.replaces}
-            for record in self.current_records():
-                if record.name in targets:
-                    summary = self.drop_vib(record, 'same name' if record.name == vib.name else 'replaced by %s' % vib.name)
-                    summary['by'] = vib.vib_id
-                    plan.replaced.append(summary)
+            self.replace_with(vib)
 
-    def check_conflicts(self, new):
-        remaining = self.current_records()
-        for _package, vib in new:
-            conflicts = {c.name for c in vib.descriptor.conflicts}
-            for record in remaining:
-                if record.name in conflicts:
-                    raise ConflictError(
-                        'VIB %s conflicts with %s on the ISO; remove it (remove: [%s]) or use another VIB' % (vib.vib_id, record.vib_id, record.name)
-                    )
-                theirs = {c.name for c in record.relationships.get('conflicts', [])}
-                if vib.name in theirs:
-                    raise ConflictError('VIB %s on the ISO declares a conflict with %s' % (record.vib_id, vib.name))
+    def find_component(self, name):
+        """A component (7.0+) named ``name`` (component name or bulletin id), reserved ones excepted."""
+        for component in self.db.components.values():
+            if not component.reserved and name in (component.name, component.id):
+                return component
+        return None
+
+    def check_whole_component(self, record):
+        """A VIB of a multi-VIB component goes with its component or not at all (the installer keeps whole components)."""
+        present = set(self.db.profile.vibs)
+        for component in self.db.components_of(record.vib_id):
+            others = [vib_id for vib_id in component.vib_ids if vib_id != record.vib_id and vib_id in present]
+            if component.reserved or not others:
+                continue
+            label = component.name or component.id
+            message = 'VIB %s belongs to component %s together with %s: remove the whole component (remove: [%s]) or none of it' % (
+                record.name,
+                label,
+                names(vib_id.split('_')[2] if vib_id.count('_') >= 3 else vib_id for vib_id in others),
+                label,
+            )
+            if not self.request.skip_dependency_check:
+                raise ConflictError(message + ' (skip_dependency_check overrides)')
+            self.plan.warnings.append(message + ' (skip_dependency_check is set: the component is dropped)')
+
+    def replace_with(self, vib):
+        """Drop every VIB the new one replaces: the same name (refusing a downgrade) and what its replaces match."""
+        plan = self.plan
+        replaces = [Relation.of(c.name, c.relation, c.version, label=vib.vib_id) for c in vib.descriptor.replaces if c.name]
+        new_version = VibVersion.parse(vib.descriptor.version, label=vib.vib_id)
+        for record in self.current_records():
+            facts = VibFacts.from_record(record)
+            same = record.name == vib.name
+            if not same and not any(r.matches(p) for r in replaces for p in facts.provides):
+                continue
+            older = same and new_version < facts.version
+            if older and not self.request.allow_downgrade:
+                raise ConflictError(
+                    'VIB %s %s would replace the newer %s %s on the ISO (a downgrade); set allow_downgrade: true if that is '
+                    'what you want' % (vib.name, vib.descriptor.version, record.name, record.version)
+                )
+            summary = self.drop_vib(record, 'same name' if same else 'replaced by %s' % vib.name)
+            summary['by'] = vib.vib_id
+            if older:
+                summary['downgrade'] = True
+                plan.warnings.append('VIB %s was downgraded from %s to %s (allow_downgrade is set)' % (vib.name, record.version, vib.descriptor.version))
+            plan.replaced.append(summary)
+
+    def reconcile_components(self):
+        """The image database never keeps a component that lists a VIB no longer in the profile (7.0+)."""
+        present = set(self.db.profile.vibs)
+        for component in list(self.db.components.values()):
+            gone = [vib_id for vib_id in component.vib_ids if vib_id not in present]
+            if component.reserved or not gone:
+                continue
+            self.db.remove_component(component.id)
+            if component.id not in self.plan.components_removed:
+                self.plan.components_removed.append(component.id)
+            kept = [vib_id for vib_id in component.vib_ids if vib_id in present]
+            if kept:
+                self.plan.warnings.append(
+                    'component %s was dropped: %s left the image, %s stay%s in it without a component'
+                    % (component.name or component.id, names(gone), names(kept), 's' if len(kept) == 1 else '')
+                )
+
+    def validate(self, new):
+        """Refuse an image the installer would refuse (problems the source already had only warn)."""
+        plan = self.plan
+        release = self.image.version
+        before = validate_database(self.image.imgdb, release=release)
+        after = validate_database(self.db, release=release)
+        plan.problems = [problem.message for problem in after]
+        sources = {vib.vib_id: package.path for package, vib in new}
+        verdict = judge(before, after, final=facts_of_database(self.db), removed=self.removed_facts, sources=sources)
+        if verdict.inherited:
+            plan.warnings.append(
+                'the source ISO already has %d problem(s) its installer may refuse: %s' % (len(verdict.inherited), '; '.join(verdict.inherited[:SHOWN]))
+            )
+        refusals = []
+        for messages, skip, option, error in (
+            (verdict.compatibility, self.request.skip_compatibility_check, 'skip_compatibility_check', CompatibilityError),
+            (verdict.dependency, self.request.skip_dependency_check, 'skip_dependency_check', ConflictError),
+        ):
+            if skip:
+                plan.warnings.extend('%s (%s is set; the installer will refuse this image)' % (message, option) for message in messages)
+            elif messages:
+                refusals.append((error, option, messages))
+        if refusals:
+            error = refusals[0][0] if len(refusals) == 1 else ConflictError
+            raise error(
+                'the customized image would not install (its installer validates the image profile before it copies anything): %s. '
+                'Nothing was written; %s overrides this (dangerous: the installer will refuse the image)'
+                % ('; '.join(m for _e, _o, messages in refusals for m in messages), ' and '.join(o for _e, o, _m in refusals))
+            )
 
     def check_volume_id(self):
         wanted = self.request.volume_id
@@ -361,7 +453,7 @@ class _Builder:
                 plan.warnings.append(
                     'VIB %s is unsigned (%s): UEFI Secure Boot must be off on hosts installed from this ISO' % (vib.vib_id, vib.descriptor.acceptance_level)
                 )
-            plan.warnings.extend('%s: %s' % (vib.vib_id, w) for w in vib.all_warnings())
+            plan.warnings.extend('%s: %s' % (vib.vib_id, w) for w in vib.all_warnings(target_release=self.release))
         self.add_components(new_ids)
 
     def add_components(self, new_ids):
@@ -382,19 +474,6 @@ class _Builder:
         if extent is not None:
             return FileSliceContent(extent[0], extent[1], extent[2])
         return StreamContent(lambda: vib.open_payload(name), vib.payload_size(name))
-
-    def check_dependencies(self):
-        """Refuse a removal (or replacement) that leaves a VIB whose depends nothing provides any more."""
-        records = self.current_records()
-        provided = set()
-        for record in records:
-            provided.add(record.name)
-            provided.update(c.name for c in record.relationships.get('provides', []))
-        gone = {item['name'] for item in self.plan.removed + self.plan.replaced}
-        for record in records:
-            for constraint in record.relationships.get('depends', []):
-                if constraint.name in gone and constraint.name not in provided:
-                    raise ConflictError('cannot remove %s: VIB %s on the ISO depends on it' % (constraint.name, record.vib_id))
 
     def set_acceptance(self, new):
         plan = self.plan
@@ -432,6 +511,7 @@ class _Builder:
         if request.kickstart:
             data = _read_small(request.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
             self.put_file(KICKSTART_PATH, BytesContent(data))
+            self.kickstart_digest = hashlib.sha256(data).hexdigest()
 
     def epoch(self):
         """The one instant every new timestamp gets: derived from the inputs, never from the clock.
@@ -451,18 +531,22 @@ class _Builder:
         else:
             self.plan.edits.add[path] = source
 
-    def finish(self, before_vibs):
+    def finish(self):
         plan = self.plan
         image = self.image
+        changes = [
+            '%s %s' % (verb, names(v['name'] for v in items))
+            for verb, items in (('added', plan.added), ('replaced', plan.replaced), ('removed', plan.removed))
+            if items
+        ]
+        self.request.profile.apply(self.db, changes=changes, vibs_changed=bool(plan.added or plan.removed or plan.replaced))
+        plan.profile = describe(self.db)
         changed_db = bool(plan.added or plan.removed or plan.replaced or plan.components_added or any(profile.dirty for profile in self.db.profiles))
         for (path, cfg), (_p, before) in zip(self.cfgs, self.before_cfgs):
             after = cfg.serialize()
             entry = image.reader.find(path)
             if after != before:
                 plan.edits.replace[entry.iso_path] = BytesContent(after)
-            plan.diff.append(
-                {'before_header': path, 'after_header': path, 'before': before.decode('utf-8', 'replace'), 'after': after.decode('utf-8', 'replace')}
-            )
             key = 'bios' if path == '/BOOT.CFG' else 'uefi'
             plan.boot[key] = {
                 'path': path,
@@ -472,14 +556,7 @@ class _Builder:
                 'title': cfg.title,
                 'timeout': cfg.timeout,
             }
-        plan.diff.append(
-            {
-                'before_header': 'image profile VIBs',
-                'after_header': 'image profile VIBs',
-                'before': '\n'.join(before_vibs) + '\n',
-                'after': '\n'.join(self.db.profile.vibs) + '\n',
-            }
-        )
+        plan.views = views(self.cfgs, self.db, self.kickstart_digest)
         plan.edits.remove = sorted(self.removed_files)
         if self.request.volume_id is not None and self.request.volume_id != image.reader.volume_id:
             plan.edits.volume_id = self.request.volume_id
@@ -502,6 +579,10 @@ class _Builder:
             'removed': [v['id'] for v in plan.removed],
             'acceptance_level': plan.acceptance_level,
         }
+        previous = read_manifest(image.reader)
+        if previous:
+            # every earlier customization of the source, oldest first, then the one that made the source
+            manifest['history'] = list(previous.get('history') or []) + [{key: previous.get(key) for key in ('digest', 'inputs', 'options', 'result')}]
         plan.manifest = manifest
         plan.epoch = self.epoch()
         if changed_db:
@@ -553,6 +634,40 @@ def _read_small(path, limit, what):
             return f.read()
     except OSError as err:
         raise EsxiCustomizerError('cannot read the %s (%s)' % (what, err.strerror or err), path=path) from None
+
+
+def kickstart_digest(reader: IsoReader) -> str | None:
+    """sha256 of the ISO's embedded kickstart, None without one (diffs show the digest, never the contents)."""
+    entry = reader.find(KICKSTART_PATH)
+    if entry is None or entry.size > MAX_KICKSTART_SIZE:
+        return None
+    return hashlib.sha256(reader.read(entry)).hexdigest()
+
+
+def views(cfgs: list[tuple[str, BootCfg]], db: ImageDatabase | None, ks_digest: str | None) -> dict:
+    """What a diff shows of an image, by header: both boot.cfg, the profile identity, its VIBs, the kickstart digest."""
+    shown = {path: cfg.serialize().decode('utf-8', 'replace') for path, cfg in cfgs}
+    if db is not None and db.profile is not None:
+        identity = describe(db)
+        identity['acceptance_level'] = db.profile.acceptance_level
+        shown['image profile'] = ''.join('%s: %s\n' % (key, ' '.join((value or '').split())) for key, value in sorted(identity.items()))
+        shown['image profile VIBs'] = ''.join(vib_id + '\n' for vib_id in db.profile.vibs)
+    shown[KICKSTART_PATH] = 'sha256: %s\n' % ks_digest if ks_digest else ''
+    return shown
+
+
+def image_views(image: EsxiImage) -> dict:
+    """:func:`views` of an opened image as it is."""
+    return views(image.bootcfgs, image.imgdb, kickstart_digest(image.reader))
+
+
+def diff_views(before: dict, after: dict) -> list[dict]:
+    """Ansible diff entries for the views that differ (an unchanged part is not shown)."""
+    return [
+        {'before_header': key, 'after_header': key, 'before': before.get(key, ''), 'after': value}
+        for key, value in after.items()
+        if before.get(key, '') != value
+    ]
 
 
 def build_plan(image: EsxiImage, packages: list[Package], request: Request, *, src_path: str) -> EditPlan:

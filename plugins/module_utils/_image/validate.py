@@ -49,6 +49,7 @@ class Problem:
     vib: str | None = None  # the vib-id the problem is about
     need: str | None = None  # missing-dependency: the unmet constraint, as text
     others: tuple[str, ...] = ()  # the other vib-ids involved (conflict, obsoleted, duplicate)
+    constraint: Relation | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return self.message
@@ -203,6 +204,7 @@ def _dependencies(vibs: list[VibFacts], provides: list) -> list[Problem]:
                     'VIB %s requires %s, but the requirement cannot be satisfied within the image profile' % (vib.vib_id, constraint),
                     vib=vib.vib_id,
                     need=str(constraint),
+                    constraint=constraint,
                 )
             )
     return found

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import ConflictError, EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
@@ -107,7 +107,7 @@ def test_check_mode_writes_nothing(tmp_path, src70, inputs):
     dest = tmp_path / 'out.iso'
     result = customize_iso(src70, str(dest), add=[vib], check_mode=True)
     assert result['changed'] and result['sha256'] is None and not dest.exists()
-    assert [d['before_header'] for d in result['diff']] == ['/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile VIBs']
+    assert [d['before_header'] for d in result['diff']] == ['/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile', 'image profile VIBs']
     assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
 
 
@@ -151,9 +151,11 @@ def test_failures_are_clear_and_leave_dest(tmp_path, src70, inputs):
 
 def test_legacy_driver_tgz_and_volume_id(tmp_path):
     src = tmp_path / 'esxi6x.iso'
-    fixiso.build_esxi_iso(str(src), style='6x')
+    # vmklinux drivers need the driver API a shim VIB provides (6.7: shim-vmklinux-9-2-1-0 and its siblings)
+    shim = packages.build_vib('shim-vmklinux-9-2-1-0', '6.7.0-0.0.8169922', vendor='VMW', provides=('com.vmware.driverAPI-9.2.1.0',), vmkapi='2_2_0_0')
+    fixiso.build_esxi_iso(str(src), style='6x', extra_vibs=(shim,))
     tgz = tmp_path / 'r8169.tgz'
-    tgz.write_bytes(packages.build_legacy_tgz())
+    tgz.write_bytes(packages.build_legacy_tgz(vmkapi='2_2_0_0'))  # a 5.5-generation module: ESXi 6.7 provides vmkapi 2.2
     dest = str(tmp_path / 'out.iso')
     result = customize_iso(str(src), dest, add=[str(tgz)], volume_id='ESXI-LEGACY')
     assert result['added'][0]['id'] == 'OEM_bootbank_r8169_1.0' and result['added'][0]['file'] == '/R8169.T00'
@@ -181,7 +183,13 @@ def test_real_bundle_payload_lands_unchanged(tmp_path, src70, package, member):
 
     path = os.path.join(shared_fixtures(), package)
     dest = str(tmp_path / 'out.iso')
-    result = customize_iso(src70, dest, add=[path])
+    # the 6.5 Fling depends on vmkapi_incompat_2_4_0_0 (6.5's own API): 7.0 refuses it unless forced
+    forced = package.startswith('ESXi650')
+    if forced:
+        with pytest.raises(ConflictError, match='vmkapi_incompat_2_4_0_0, but no VIB in the image or the request provides it'):
+            customize_iso(src70, dest, add=[path])
+        assert not os.path.exists(dest)
+    result = customize_iso(src70, dest, add=[path], skip_dependency_check=forced)
     with load_package(path) as pkg:
         vib = pkg.vibs[0]
         with vib.open_payload(vib.payload_names()[0]) as stream:
@@ -191,12 +199,13 @@ def test_real_bundle_payload_lands_unchanged(tmp_path, src70, package, member):
     members = imgdb_members(dest)
     if pkg.components:
         assert 'var/db/esximg/bulletins/%s.xml' % pkg.components[0].id in members
-    assert read_iso_facts(dest)['problems'] == []
+    problems = read_iso_facts(dest)['problems']
+    assert [p for p in problems if 'vmkapi_incompat_2_4_0_0' in p] if forced else problems == []
 
 
 def test_replace_and_remove_end_to_end(tmp_path, src70):
     newer = tmp_path / 'ne1000.vib'
-    newer.write_bytes(packages.build_vib('ne1000', '0.9.0-1', vmkapi='2_6_0_0'))
+    newer.write_bytes(packages.build_vib('ne1000', '1.0.0.99-1', vmkapi='2_6_0_0'))
     dest = str(tmp_path / 'out.iso')
     result = customize_iso(src70, dest, add=[str(newer)], remove=['crx'])
     assert [r['name'] for r in result['replaced']] == ['ne1000'] and [r['name'] for r in result['removed']] == ['crx']
@@ -206,7 +215,7 @@ def test_replace_and_remove_end_to_end(tmp_path, src70):
     facts = read_iso_facts(dest)
     assert facts['problems'] == []
     ids = [v['id'] for v in facts['vibs']]
-    assert 'ESXCUST_bootbank_ne1000_0.9.0-1' in ids and not [i for i in ids if '_crx_' in i]
+    assert 'ESXCUST_bootbank_ne1000_1.0.0.99-1' in ids and not [i for i in ids if '_crx_' in i]
     assert len([i for i in ids if '_ne1000_' in i]) == 1
     assert '/crx.v00' not in bsdtar(dest, 'EFI/BOOT/BOOT.CFG').decode()
 

@@ -25,8 +25,11 @@ NET_ID = 'ACME_bootbank_net-test_1.0-1'
 PAYLOAD_SIZE = 3 * 1024 * 1024
 
 
-def vib_xml(vendor, name, version, level, payloads, vfat_names=False) -> bytes:
+def vib_xml(vendor, name, version, level, payloads, vfat_names=False, extra_provides=()) -> bytes:
     """``vfat_names``: payloads carry ``vfat-name``/``boot-order`` like the esx-base copy in a 7.x database."""
+    # like every real esx-base, it provides esx-version (the base ESX the installer looks for)
+    provides = '<provide name="esx-version" version="%s"/>' % version if name == 'esx-base' else ''
+    provides += ''.join('<provide name="%s"/>' % extra for extra in extra_provides)
     body = ''.join(
         '<payload name="%s" type="%s" size="1"%s/>' % (p + ((' vfat-name="%s" boot-order="%d"' % (p[0].upper(), n)) if vfat_names else '',))
         for n, p in enumerate(payloads)
@@ -34,8 +37,8 @@ def vib_xml(vendor, name, version, level, payloads, vfat_names=False) -> bytes:
     return (
         '<vib version="5.0"><type>bootbank</type><name>%s</name><version>%s</version><vendor>%s</vendor>'
         '<summary>s</summary><description>d</description><relationships><depends/><conflicts/><replaces/>'
-        '<provides/><compatibleWith/></relationships><acceptance-level>%s</acceptance-level>'
-        '<payloads>%s</payloads></vib>' % (name, version, vendor, level, body)
+        '<provides>%s</provides><compatibleWith/></relationships><acceptance-level>%s</acceptance-level>'
+        '<payloads>%s</payloads></vib>' % (name, version, vendor, provides, level, body)
     ).encode()
 
 
@@ -50,7 +53,7 @@ BASE_PAYLOADS = [
 NET_PAYLOADS = [('net-test', 'vgz', 'net_test.v00')]
 
 
-def imgdb_tgz(base_version='7.0.2-0.0.17630552', net_payloads=None, acceptance='partner', profiles=1, vfat_names=False) -> bytes:
+def imgdb_tgz(base_version='7.0.2-0.0.17630552', net_payloads=None, acceptance='partner', profiles=1, vfat_names=False, base_provides=()) -> bytes:
     base_id = 'VMware_bootbank_esx-base_%s' % base_version
     net_payloads = NET_PAYLOADS if net_payloads is None else net_payloads
     entries = [(base_id, BASE_PAYLOADS), (NET_ID, net_payloads)]
@@ -67,7 +70,9 @@ def imgdb_tgz(base_version='7.0.2-0.0.17630552', net_payloads=None, acceptance='
     members = {'var/db/esximg/profiles/test%s' % ('-%d' % n if n else ''): profile for n in range(profiles)}
     members.update(
         {
-            'var/db/esximg/vibs/esx-base-1.xml': vib_xml('VMware', 'esx-base', base_version, 'certified', [(p[0], p[1]) for p in BASE_PAYLOADS], vfat_names),
+            'var/db/esximg/vibs/esx-base-1.xml': vib_xml(
+                'VMware', 'esx-base', base_version, 'certified', [(p[0], p[1]) for p in BASE_PAYLOADS], vfat_names, base_provides
+            ),
             'var/db/esximg/vibs/net-test-2.xml': vib_xml('ACME', 'net-test', '1.0-1', 'partner', [(p[0], p[1]) for p in net_payloads]),
         }
     )
@@ -337,7 +342,7 @@ def test_esxi_50_bios_only_with_dashed_module_names(tmp_path):
         EFI__BOOT__BOOT_dot_CFG=None,
         EFIBOOT_dot_IMG=None,
         NET_TEST_dot_V00=None,
-        IMGDB_dot_TGZ=imgdb_tgz('5.0.0-0.0.469512', net_payloads=net),
+        IMGDB_dot_TGZ=imgdb_tgz('5.0.0-0.0.469512', net_payloads=net, base_provides=('vmkapi_2_0_0_0',)),
     )
     files.update({'NET-TEST.V00': b'n', 'TBOOT.B00': b't'})
     path = make_iso(tmp_path, 'esxi50', files, efi=False, extra=VMWARE_MASTER)
@@ -387,7 +392,7 @@ def test_replacing_a_50_style_dashed_driver_on_a_bios_only_iso(tmp_path):
         EFI__BOOT__BOOT_dot_CFG=None,
         EFIBOOT_dot_IMG=None,
         NET_TEST_dot_V00=None,
-        IMGDB_dot_TGZ=imgdb_tgz('5.0.0-0.0.469512', net_payloads=net),
+        IMGDB_dot_TGZ=imgdb_tgz('5.0.0-0.0.469512', net_payloads=net, base_provides=('vmkapi_2_0_0_0',)),
     )
     files.update({'NET-TEST.V00': b'n', 'TBOOT.B00': b't'})
     src = make_iso(tmp_path, 'esxi50', files, efi=False, extra=VMWARE_MASTER)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import os
 import shutil
@@ -22,7 +23,15 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
 from ansible_collections.esxi.customizer.plugins.module_utils._image import plan as plan_mod
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
-from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import KICKSTART_OPTION, MANIFEST_PATH, Request, build_plan, release_tuple
+from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import (
+    KICKSTART_OPTION,
+    MANIFEST_PATH,
+    Request,
+    build_plan,
+    diff_views,
+    image_views,
+    release_tuple,
+)
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
 
@@ -80,12 +89,23 @@ def test_new_vib_gets_installer_local_name_file_boot_entries_and_db_entry(tmp_pa
 
 def test_same_name_vib_replaces_the_stock_one(tmp_path, tmp_path_factory):
     src = fixture_iso(tmp_path_factory)
-    plan = plan_for(src, [vib_file(tmp_path, 'ne1000', '0.9.0-1', vmkapi='2_6_0_0')])
+    plan = plan_for(src, [vib_file(tmp_path, 'ne1000', '1.0.0.99-1', vmkapi='2_6_0_0')])
     assert [r['name'] for r in plan.replaced] == ['ne1000'] and plan.replaced[0]['reason'] == 'same name'
+    assert 'downgrade' not in plan.replaced[0]
     assert plan.edits.remove == ['/NE1000.V00;1']
     assert [a['file'] for a in plan.added] == ['/NE1000.V00']  # the freed local name is reused
     cfg = bios_cfg(plan)
     assert cfg.count('/ne1000.v00') == 1 and '/gc.v00 --- /ne1000.v00 --- /imgdb.tgz' in cfg
+
+
+def test_an_older_version_replaces_only_with_allow_downgrade(tmp_path, tmp_path_factory):
+    src = fixture_iso(tmp_path_factory)
+    older = vib_file(tmp_path, 'ne1000', '0.9.0-1', vmkapi='2_6_0_0')
+    with pytest.raises(ConflictError, match=r'ne1000 0.9.0-1 would replace the newer ne1000 1.0.0.\d+-1vmw.703.* \(a downgrade\); set allow_downgrade'):
+        plan_for(src, [older])
+    plan = plan_for(src, [older], allow_downgrade=True)
+    assert plan.replaced[0]['downgrade'] is True and plan.added[0]['version'] == '0.9.0-1'
+    assert any('downgraded from 1.0.0.' in w for w in plan.warnings)
 
 
 def test_replaces_and_conflicts_are_honoured(tmp_path, tmp_path_factory):
@@ -93,7 +113,7 @@ def test_replaces_and_conflicts_are_honoured(tmp_path, tmp_path_factory):
     plan = plan_for(src, [vib_file(tmp_path, 'usb-new', replaces=('vmkusb',), vmkapi='2_6_0_0')])
     assert [r['name'] for r in plan.replaced] == ['vmkusb'] and plan.replaced[0]['reason'] == 'replaced by usb-new'
     assert '/vmkusb.v00' not in bios_cfg(plan)
-    with pytest.raises(ConflictError, match='conflicts with .*bnxtnet'):
+    with pytest.raises(ConflictError, match='net-other_1.0.0-1 and VMW_bootbank_bnxtnet_.* conflict with each other .*declares conflicts bnxtnet'):
         plan_for(src, [vib_file(tmp_path, 'net-other', conflicts=('bnxtnet',), vmkapi='2_6_0_0')])
 
 
@@ -102,10 +122,10 @@ def test_remove_and_dependency_refusal(tmp_path, tmp_path_factory):
     plan = plan_for(src, remove=['crx', 'no-such-vib'])
     assert [r['name'] for r in plan.removed] == ['crx'] and plan.edits.remove == ['/CRX.V00;1']
     assert '/crx.v00' not in bios_cfg(plan)
-    assert any('no VIB named no-such-vib' in w for w in plan.warnings)
+    assert any('no VIB or component named no-such-vib' in w for w in plan.warnings)
     dependent = packages.build_vib('nic-tool', '1.0-1', depends=('ne1000', 'vmkapi_2_6_0_0'))
     src2 = fixture_iso(tmp_path_factory, extra_vibs=(dependent,))
-    with pytest.raises(ConflictError, match='cannot remove ne1000: VIB .*nic-tool.* depends on it'):
+    with pytest.raises(ConflictError, match=r'removing ne1000 would leave 1 VIB\(s\) without ne1000, which it provides: nic-tool'):
         plan_for(src2, remove=['ne1000'])
 
 
@@ -125,7 +145,11 @@ def test_compatibility_refusals_and_override(tmp_path, tmp_path_factory):
     vmklinux = vib_file(tmp_path, 'net-old', style='linux', vmklinux=True, vmkapi='2_2_0_0')
     with pytest.raises(CompatibilityError, match='vmklinux'):
         plan_for(src70, [vmklinux])
-    assert plan_for(src70, [vmklinux], skip_compatibility_check=True).added
+    # ESXi 7.0 provides neither vmklinux's driver API nor vmkapi 2.2: only both overrides let it through, with warnings
+    with pytest.raises(ConflictError, match='vmkapi_2_2_0_0, but no VIB in the image or the request provides it'):
+        plan_for(src70, [vmklinux], skip_compatibility_check=True)
+    forced = plan_for(src70, [vmklinux], skip_compatibility_check=True, skip_dependency_check=True)
+    assert forced.added and any('skip_dependency_check is set; the installer will refuse this image' in w for w in forced.warnings)
     with pytest.raises(CompatibilityError, match='ESXi 8.0U3, newer than this ISO'):
         plan_for(src70, [vib_file(tmp_path, 'net-new', vmkapi='2_13_0_0')])
     with pytest.raises(CompatibilityError, match='4.x'):
@@ -175,13 +199,29 @@ def test_digest_is_stable_and_tracks_inputs_and_options(tmp_path, tmp_path_facto
     assert plan_for(src, [vib]).digest != first.digest
 
 
-def test_diff_shows_both_bootcfg_and_the_vib_list(tmp_path, tmp_path_factory):
+def test_diff_shows_both_bootcfg_the_profile_and_the_vib_list(tmp_path, tmp_path_factory):
     src = fixture_iso(tmp_path_factory)
     plan = plan_for(src, [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0')])
-    headers = [d['before_header'] for d in plan.diff]
-    assert headers == ['/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile VIBs']
-    assert 'ESXCUST_bootbank_net-comm_1.0.0-1' in plan.diff[2]['after'] and 'net-comm' not in plan.diff[2]['before']
-    assert '/net_comm.v00' in plan.diff[1]['after'] and '/net_comm.v00' not in plan.diff[1]['before']
+    with EsxiImage.open(src) as image:
+        diff = diff_views(image_views(image), plan.views)
+    headers = [d['before_header'] for d in diff]
+    assert headers == ['/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile', 'image profile VIBs']
+    assert 'ESXCUST_bootbank_net-comm_1.0.0-1' in diff[3]['after'] and 'net-comm' not in diff[3]['before']
+    assert '/net_comm.v00' in diff[1]['after'] and '/net_comm.v00' not in diff[1]['before']
+    assert 'name: ESXi-7.0U3n-21930508-standard-custom' in diff[2]['after'] and 'creator: VMware, Inc.' in diff[2]['before']
+
+
+def test_a_kickstart_only_change_shows_the_kickstart_digest_and_nothing_else(tmp_path, tmp_path_factory):
+    src = fixture_iso(tmp_path_factory)
+    first, second = tmp_path / 'a.cfg', tmp_path / 'b.cfg'
+    first.write_text('rootpw --iscrypted $6$x\n')
+    second.write_text('rootpw --iscrypted $6$y\n')
+    before = plan_for(src, kickstart=str(first))
+    after = plan_for(src, kickstart=str(second))
+    diff = diff_views(before.views, after.views)
+    assert [d['before_header'] for d in diff] == ['/KS.CFG']
+    assert diff[0]['after'] == 'sha256: %s\n' % hashlib.sha256(second.read_bytes()).hexdigest()
+    assert 'rootpw' not in repr(diff)
 
 
 def remaster(src, dest, mutate=None, efi=True, args=('-relaxed-filenames', '-l', '-allow-leading-dots', '--norock')):
@@ -226,7 +266,7 @@ def test_local_names_avoid_files_already_on_the_iso_and_replacement_edits_both_b
                 f.write(data.replace(b' --- /imgdb.tgz', b' --- /net_comm.v01 --- /imgdb.tgz'))
 
     src = remaster(fixture_iso(tmp_path_factory), tmp_path / 'crowded.iso', crowd)
-    plan = plan_for(src, [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0'), vib_file(tmp_path, 'ne1000', '0.9.0-1', vmkapi='2_6_0_0')])
+    plan = plan_for(src, [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0'), vib_file(tmp_path, 'ne1000', '1.0.0.99-1', vmkapi='2_6_0_0')])
     assert sorted(a['file'] for a in plan.added) == ['/NE1000.V00', '/NET_COMM.V02']
     for path in ('/BOOT.CFG;1', '/EFI/BOOT/BOOT.CFG;1'):
         cfg = plan.edits.replace[path].data.decode()
