@@ -51,6 +51,16 @@ options:
         than 4 MiB.
     type: int
     default: 200
+  iso:
+    description:
+      - An ESXi installer ISO to check the package against, before any build - "does this package fit this ISO".
+      - Runs the same checks as M(esxi.customizer.iso_customize) would (driver generation, dependencies through what the
+        image provides, conflicts, acceptance, platform, 8.0 checksums, downgrades) and returns the verdict as RV(fit).
+        Nothing is written.
+    type: path
+requirements:
+  - defusedxml
+  - pycdlib >= 1.15 (only with O(iso))
 notes:
   - The package is only read; nothing is extracted to disk except, for a deflated zip nested inside
     another zip, one temporary copy of the inner zip that is deleted when the module ends.
@@ -71,6 +81,13 @@ EXAMPLES = r"""
     that: pkg.vibs | selectattr('vmklinux') | list | length == 0
     fail_msg: "{{ pkg.vibs | selectattr('vmklinux') | map(attribute='id') | join(', ') }} need vmklinux (ESXi <= 6.7)"
 
+- name: Check a driver against the ISO it is meant for, before a build
+  esxi.customizer.package_info:
+    path: /srv/esxi/drivers/net51-r8169-6.011.00-2vft.510.0.0.799733-offline_bundle.zip
+    iso: /srv/iso/VMware-VMvisor-Installer-6.7.0-8169922.x86_64.iso
+  register: fit
+  failed_when: not fit.fit.fits
+
 - name: Read a legacy 3-file driver tgz with a tighter bomb limit
   esxi.customizer.package_info:
     path: /srv/esxi/drivers/r8169.tgz
@@ -78,6 +95,30 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+fit:
+  description: Whether the package fits O(iso), as M(esxi.customizer.iso_customize) would decide.
+  returned: when O(iso) is set
+  type: dict
+  contains:
+    iso:
+      description: Absolute path of the ISO.
+      type: str
+    fits:
+      description: True when iso_customize would add the package to the ISO without an override.
+      type: bool
+    problems:
+      description: Each reason it would be refused (empty when it fits).
+      type: list
+      elements: str
+      sample: ["VMW_bootbank_net51-r8169_6.011.00-2vft.510.0.0.799733 requires vmkapi_2_1_0_0, but no VIB in the image or the request provides it"]
+    replaces:
+      description: VIB ids on the ISO the package would replace.
+      type: list
+      elements: str
+    warnings:
+      description: What iso_customize would warn about (unsigned VIBs, a lowered acceptance level...).
+      type: list
+      elements: str
 package_type:
   description: What the file is.
   returned: success
@@ -292,6 +333,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import Che
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import Limits
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import INJECTABLE_PAYLOAD_TYPES, load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
+from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import package_fit
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import payload_compression_supported, raise_for_mismatch
 
 
@@ -404,6 +446,7 @@ def main():
             verify_checksums=dict(type='bool', default=True),
             max_uncompressed_size=dict(type='int', default=4 * 1024**3),
             max_compression_ratio=dict(type='int', default=200),
+            iso=dict(type='path'),
         ),
         supports_check_mode=True,
     )
@@ -416,6 +459,10 @@ def main():
     try:
         with load_package(params['path'], limits) as pkg:
             result = describe_package(pkg, params['verify_checksums'])
+        if params['iso']:
+            for library, error in missing_libraries('pycdlib'):
+                module.fail_json(msg=missing_required_lib(library), exception=error)
+            result['fit'] = package_fit(params['path'], params['iso'])
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
     except OSError as err:

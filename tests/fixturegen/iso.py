@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import random
 import shutil
 import subprocess
@@ -476,7 +477,8 @@ def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False
     style: '6x' | '70' | '80'. joliet_rock_ridge: lower-case tree with -J -R (a user remaster) instead of plain
     ISO9660 upper-case 8.3 names. extra_vibs: .vib bytes (packages.build_vib) already integrated into the image.
     breakage: one name or a list from :data:`BREAKAGES`. Keywords: big_payload_bytes (s.v00 streamed to this size),
-    kernelopt, title, profile_name, volume_id, extra_files ({'/KS.CFG': b'...'}).
+    kernelopt, title, profile_name, volume_id, extra_files ({'/KS.CFG': b'...'}), imgdb_files (the IMGDB.TGZ members instead of
+    the generated ones, e.g. a real image database).
     """
     if style not in STYLES:
         raise ValueError('unknown style %r (use one of %s)' % (style, ', '.join(STYLES)))
@@ -495,7 +497,18 @@ def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False
     tmp_iso = os.path.join(workdir, 'out.iso')
     try:
         facts = _build_tree(
-            os.path.join(workdir, 'tree'), spec, style, joliet_rock_ridge, extra_vibs, breaks, big, profile_name, kernelopt, title, kw.get('extra_files') or {}
+            os.path.join(workdir, 'tree'),
+            spec,
+            style,
+            joliet_rock_ridge,
+            extra_vibs,
+            breaks,
+            big,
+            profile_name,
+            kernelopt,
+            title,
+            kw.get('extra_files') or {},
+            imgdb_override=kw.get('imgdb_files'),
         )
         _write_iso(os.path.join(workdir, 'tree'), tmp_iso, volume_id, joliet_rock_ridge)
         os.replace(tmp_iso, dest)
@@ -513,6 +526,11 @@ def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False
         }
     )
     return facts
+
+
+def _shim_provides(vib_name: str) -> list:
+    match = re.match(r'^shim-vmklinux-9-2-(\d)-0$', vib_name)
+    return ['com.vmware.driverAPI-9.2.%s.0' % match.group(1)] if match else []
 
 
 def base_provides(spec: dict) -> list:
@@ -538,7 +556,7 @@ def _vib_record(vendor, vib_name, version, vib_type, acceptance, signed, compone
     }
 
 
-def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, kernelopt, title, extra_files):
+def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, kernelopt, title, extra_files, imgdb_override=None):
     os.makedirs(tree)
     files: dict[str, bytes] = {}
     vibs: dict[str, dict] = {}
@@ -570,6 +588,10 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         record['payloads'].append(
             {'name': payload_name, 'type': ptype, 'local': local, 'module': True, 'kind': kind, 'vfat_name': local if local.endswith('.gz') else None}
         )
+    if style == '6x':
+        # 6.7 keeps vmklinux: the shim VIBs provide its driver API (payload-less here; real ones carry a small module)
+        for n in (1, 2, 3):
+            vib_for('shim-vmklinux-9-2-%d-0' % n)
     for payload_name, ptype, local in _ESX_BASE_EXTRA:
         payload_data[local] = ('ESXi fixture payload %s\n' % payload_name).encode('ascii')
         vib_for('esx-base')['payloads'].append({'name': payload_name, 'type': ptype, 'local': local, 'module': False, 'kind': 'boot-loader', 'vfat_name': None})
@@ -611,7 +633,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             plist,
             file_list,
             depends=('vmkapi_%s' % spec['vmkapi'],) if any(p['kind'].startswith('driver') for p in record['payloads']) else (),
-            provides=base_provides(spec) if record['name'] == 'esx-base' else (),
+            provides=base_provides(spec) if record['name'] == 'esx-base' else _shim_provides(record['name']),
             vib_type=record['type'],
             summary='%s: ESXi fixture VIB' % module,
             platform_version=spec['platform'][:3] if style != '6x' else None,
@@ -637,7 +659,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
     if spec['components']:
         reserved = _vib_record('VMW', 'ne1000', '0.8.4-1vmw.700.1.0.15843807', 'bootbank', 'accepted', True, 'Intel-ne1000')
         imgdb_files['var/db/esximg/reservedComponents/Intel-ne1000_0.8.4-1vmw.700.1.0.15843807.xml'] = component_xml(reserved, spec['platform'])
-    imgdb = packages.tar_gz(imgdb_files)
+    imgdb = packages.tar_gz(imgdb_files if imgdb_override is None else imgdb_override)
     reserved_vib = packages.build_vib('ne1000', '0.8.4-1vmw.700.1.0.15843807', vendor='VMW', acceptance_level='accepted')
     boot_payloads = {'var/db/payloads/boot/%s' % m[2]: payload_data[m[2]] for m in modules_order if m[1] == 'boot' and isinstance(payload_data[m[2]], bytes)}
     tails = {

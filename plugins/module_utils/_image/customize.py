@@ -98,3 +98,26 @@ def customize_iso(
         result['size'] = written.size
         result['sha256'] = written.sha256
         return result
+
+
+def package_fit(package: str, iso: str) -> dict:
+    """Would ``package`` go into the installer ISO ``iso``? The checks of :func:`customize_iso`, nothing written.
+
+    Returns ``fits``, ``problems`` (each thing that would refuse it, worded as iso_customize words it), what it
+    would replace, and the warnings of such a build.
+    """
+    iso = os.path.abspath(iso)
+    request = Request([package], skip_dependency_check=True)  # collect every dependency problem instead of the first refusal
+    with EsxiImage.open(iso) as image, load_package(package) as loaded:
+        try:
+            plan = build_plan(image, [loaded], request, src_path=iso)
+        except EsxiCustomizerError as err:  # wrong generation, a downgrade, a checksum or platform of another release
+            return {'iso': iso, 'fits': False, 'problems': [str(err)], 'replaces': [], 'warnings': []}
+    suffix = ' (skip_dependency_check is set; the installer will refuse this image)'
+    return {
+        'iso': iso,
+        'fits': not plan.refusals,
+        'problems': list(plan.refusals),
+        'replaces': [item['id'] for item in plan.replaced],
+        'warnings': [w for w in plan.warnings if not w.endswith(suffix)],
+    }

@@ -129,6 +129,7 @@ class EditPlan:
         self.components_added = []
         self.components_removed = []
         self.problems = []
+        self.refusals = []  # what the validation refuses (warnings instead under the skip_* options)
         self.profile = {}
         self.acceptance_level = {'before': None, 'after': None}
         self.boot = {}
@@ -362,10 +363,11 @@ class _Builder:
     def reconcile_components(self):
         """The image database never keeps a component that lists a VIB no longer in the profile (7.0+)."""
         present = set(self.db.profile.vibs)
+        dropped = {facts.vib_id for facts in self.removed_facts}
         for component in list(self.db.components.values()):
             gone = [vib_id for vib_id in component.vib_ids if vib_id not in present]
-            if component.reserved or not gone:
-                continue
+            if component.reserved or not dropped.intersection(gone):
+                continue  # untouched by this request (a source's own inconsistency is reported, not repaired)
             self.db.remove_component(component.id)
             if component.id not in self.plan.components_removed:
                 self.plan.components_removed.append(component.id)
@@ -389,6 +391,7 @@ class _Builder:
             plan.warnings.append(
                 'the source ISO already has %d problem(s) its installer may refuse: %s' % (len(verdict.inherited), '; '.join(verdict.inherited[:SHOWN]))
             )
+        plan.refusals = verdict.compatibility + verdict.dependency
         refusals = []
         for messages, skip, option, error in (
             (verdict.compatibility, self.request.skip_compatibility_check, 'skip_compatibility_check', CompatibilityError),

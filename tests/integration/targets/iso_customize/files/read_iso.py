@@ -51,6 +51,7 @@ def main():
     out['imgdb'] = {
         'members': sorted(members),
         'acceptance_level': root.findtext('acceptancelevel'),
+        'identity': {tag: root.findtext(tag) for tag in ('name', 'creator', 'profileID', 'description', 'readonly')},
         'modified_time': root.findtext('modifiedtime'),
         'profile': {v.findtext('vib-id'): {p.get('payload-name'): p.text for p in v.findall('payloads/payload')} for v in root.findall('viblist/vib')},
         'vib_files': sorted(n for n in members if n.startswith('var/db/esximg/vibs/')),

@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso, package_fit
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ConflictError, EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
@@ -300,3 +300,28 @@ def test_up_to_date_check_reads_metadata_not_payloads(tmp_path, inputs):
     read = _rchar() - before
     assert not again['changed']
     assert read < 8 << 20, read  # two ISOs of > 64 MiB each; a payload read would show up here
+
+
+@pytest.mark.parametrize(
+    'style, package, fits, reason',
+    [
+        ('6x', 'net51-r8169-6.011.00-2vft.510.0.0.799733-offline_bundle.zip', False, 'vmkapi_2_1_0_0'),
+        ('6x', 'ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip', False, 'vmkapi_incompat_2_4_0_0'),
+        ('70', 'ESXi650-VMKUSB-NIC-FLING-39176435-16775917.zip', False, 'vmkapi_incompat_2_4_0_0'),
+        ('6x', 'nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922-offline_bundle-17658145.zip', True, None),
+        ('6x', 'net-r8125-9.011.00-10.vib', True, None),
+        ('70', 'nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip', True, None),
+        ('70', 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip', False, 'vzstd'),
+    ],
+)
+def test_package_fit_answers_before_a_build(tmp_path, style, package, fits, reason):
+    src = tmp_path / ('esxi-%s.iso' % style)
+    fixiso.build_esxi_iso(str(src), style=style)
+    before = src.read_bytes()
+    fit = package_fit(os.path.join(shared_fixtures(), package), str(src))
+    assert fit['fits'] is fits, fit['problems']
+    if reason:
+        assert any(reason in problem for problem in fit['problems']), fit['problems']
+    else:
+        assert fit['problems'] == []
+    assert src.read_bytes() == before and sorted(os.listdir(tmp_path)) == [src.name]

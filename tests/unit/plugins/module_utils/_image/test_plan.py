@@ -23,6 +23,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
 from ansible_collections.esxi.customizer.plugins.module_utils._image import plan as plan_mod
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import (
     KICKSTART_OPTION,
     MANIFEST_PATH,
@@ -331,3 +332,65 @@ def test_the_plan_edits_a_copy_of_the_image_database(tmp_path, tmp_path_factory)
         assert list(image.imgdb.profile.vibs) == before_vibs
         assert image.imgdb.profile.acceptance_level == before_level
         assert image.imgdb.to_tgz() == before_tgz
+
+
+def _db70_members():
+    """The real 7.0.0 image database samples (bulletins, reserved components, VIBs) plus a profile listing every VIB."""
+    from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import VibRecord
+    from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
+
+    root = shared_fixtures() / 'esxi70-imgdb-samples-eturra' / 'samples' / 'esximg'
+    members, entries = {}, []
+    for path in sorted(root.rglob('*.xml')):
+        members['var/db/esximg/%s' % path.relative_to(root)] = path.read_bytes()
+        if path.parent.name == 'vibs':
+            record = VibRecord.from_xml(path.read_bytes(), path.name)
+            payloads = ''.join('<payload payload-name="%s">%s.v%02d</payload>' % (p.name, p.name[:8].lower(), n) for n, p in enumerate(record.payloads))
+            entries.append('<vib><vib-id>%s</vib-id><payloads>%s</payloads></vib>' % (record.vib_id, payloads))
+    members['var/db/esximg/profiles/HPE-Custom-AddOn_700.0.0.10.5.0.108-Apr2020'] = (
+        '<imageprofile><name>HPE-ESXi-7.0.0-Apr2020</name><creator>Hewlett Packard Enterprise</creator><profileID>ab</profileID>'
+        '<creationtime>2020-04-02T12:00:00+00:00</creationtime><modifiedtime>2020-04-02T12:00:00+00:00</modifiedtime>'
+        '<serialno>1</serialno><description>HPE custom image</description><readonly>true</readonly>'
+        '<viblist>%s</viblist><acceptancelevel>partner</acceptancelevel></imageprofile>' % ''.join(entries)
+    ).encode()
+    return members
+
+
+@pytest.fixture(scope='module')
+def src70_real(tmp_path_factory):
+    path = tmp_path_factory.mktemp('iso70real') / 'hpe70.iso'
+    fixiso.build_esxi_iso(str(path), style='70', imgdb_files=_db70_members())
+    return str(path)
+
+
+def test_removing_one_vib_of_a_multi_vib_component_is_refused_naming_the_component(src70_real):
+    with pytest.raises(ConflictError, match=r'VIB amscli belongs to component amsdComponent together with amsd: remove the whole component'):
+        plan_for(src70_real, remove=['amscli'])
+    with pytest.raises(ConflictError, match='component HPE-Utility-Component'):
+        plan_for(src70_real, remove=['bootcfg'])
+
+
+def test_removing_a_component_by_name_removes_its_vibs_and_keeps_every_bulletin_whole(src70_real):
+    plan = plan_for(src70_real, remove=['amsdComponent'])
+    assert sorted(r['name'] for r in plan.removed) == ['amscli', 'amsd']
+    assert plan.components_removed == ['amsdComponent_700.3.5.0-26']
+    db = ImageDatabase.from_tgz(io.BytesIO(plan.edits.replace['/IMGDB.TGZ;1'].data), path='out')
+    assert 'amsdComponent_700.3.5.0-26' not in db.components
+    profile = set(db.profile.vibs)
+    broken = [c.id for c in db.components.values() if not c.reserved and not set(c.vib_ids) <= profile]
+    with EsxiImage.open(src70_real) as image:
+        before = [c.id for c in image.imgdb.components.values() if not c.reserved and not set(c.vib_ids) <= set(image.imgdb.profile.vibs)]
+    assert broken == before  # nothing new; only what the sample itself lacks (tools-light lives in the locker DB)
+
+
+def test_a_customized_profile_stops_claiming_to_be_the_vendor_image(src70_real, tmp_path):
+    plan = plan_for(src70_real, remove=['amsdComponent'])
+    with tarfile.open(fileobj=io.BytesIO(plan.edits.replace['/IMGDB.TGZ;1'].data)) as tar:
+        profile = next(tar.extractfile(m).read() for m in tar.getmembers() if '/profiles/' in m.name)
+    assert b'<name>HPE-ESXi-7.0.0-Apr2020-custom</name>' in profile and b'<creator>esxi.customizer</creator>' in profile
+    assert b'<readonly>false</readonly>' in profile and b'<profileID>ab</profileID>' not in profile
+    assert b'Customized by esxi.customizer from HPE-ESXi-7.0.0-Apr2020: removed amscli, amsd.' in profile
+    named = plan_for(src70_real, remove=['amsdComponent'], profile_name='Lab-7.0', profile_vendor='ACME IT', profile_description='lab hosts')
+    assert named.profile['name'] == 'Lab-7.0' and named.profile['creator'] == 'ACME IT' and named.profile['description'] == 'lab hosts'
+    again = plan_for(src70_real, remove=['amsdComponent'])
+    assert again.profile == plan.profile  # the ID is derived from the content: reproducible
