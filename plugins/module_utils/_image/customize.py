@@ -17,7 +17,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import write_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
-from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import Request, build_plan, diff_views, image_views, read_manifest
+from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import Request, build_plan
+from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import read_manifest
+from ansible_collections.esxi.customizer.plugins.module_utils._image.views import diff_views, image_views
 
 
 def _dest_manifest(dest: str) -> dict | None:

@@ -26,7 +26,6 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsupportedError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BOOT_LOADED_TYPES, EsxiImage
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoEntry, IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import Package
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import sha256_file
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import (
@@ -37,11 +36,11 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.edits impor
     normalize_volume_id,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import SECTOR, volume_epoch
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vibversion import Relation, VibVersion
 from ansible_collections.esxi.customizer.plugins.module_utils._image.consistency import judge, names
 from ansible_collections.esxi.customizer.plugins.module_utils._image.profile_identity import ProfileIdentity, describe
+from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import MANIFEST_PATH, build_manifest
+from ansible_collections.esxi.customizer.plugins.module_utils._image.views import KICKSTART_PATH, MAX_KICKSTART_SIZE, kickstart_digest, views
 from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import SHOWN, VibFacts, facts_of_database, validate_database
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     ACCEPTANCE_LEVELS,
@@ -51,14 +50,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib impor
     normalize_acceptance,
 )
 
-MANIFEST_PATH = '/ESXICUST.JSN'
-MANIFEST_FORMAT = 1
-KICKSTART_PATH = '/KS.CFG'
 KICKSTART_OPTION = 'ks=cdrom:/KS.CFG'
-MAX_KICKSTART_SIZE = 1024 * 1024
 DRIVER_PAYLOAD_TYPES = ('vgz', 'tgz')
-IDENTITY_HEAD = 1024 * 1024
-IDENTITY_TAIL = 64 * 1024
 _RELEASE_RE = re.compile(r'^(\d+)\.(\d+)(?:(?:\.|U)(\d+))?')
 UEFI_MAX_VOLUME = 2 * 1024 * 1024 * 1024
 """esx-boot's UEFI ISO 9660 driver numbers inodes in a way that "fails on volumes > 2 GB" (esxi-formats 1.1)."""
@@ -147,24 +140,6 @@ def release_tuple(release: str | None) -> tuple[int, int, int] | None:
     if not match:
         return None
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
-
-
-def source_identity(path: str, files: Iterable[IsoEntry]) -> tuple[int, str]:
-    """sha256 over the source's size, first MiB, last 64 KiB and file listing (path, extent, size).
-
-    Volume descriptors, path tables and directory records of ESXi ISOs sit in the first MiB, and the
-    listing pins every file's place and length; a re-run decides from this without reading the payloads.
-    """
-    digest = hashlib.sha256()
-    size = os.path.getsize(path)
-    digest.update(b'size %d\n' % size)
-    with open(path, 'rb') as f:
-        digest.update(f.read(IDENTITY_HEAD))
-        f.seek(max(0, size - IDENTITY_TAIL))
-        digest.update(f.read(IDENTITY_TAIL))
-    for entry in sorted(files, key=lambda e: e.path):
-        digest.update(('%s %d %d\n' % (entry.path, entry.extent, entry.size)).encode('utf-8', 'surrogateescape'))
-    return size, digest.hexdigest()
 
 
 def _vib_summary(record, file_path=None):
@@ -563,29 +538,17 @@ class _Builder:
         plan.edits.remove = sorted(self.removed_files)
         if self.request.volume_id is not None and self.request.volume_id != image.reader.volume_id:
             plan.edits.volume_id = self.request.volume_id
-        size, identity = source_identity(self.src_path, image.reader.files())
         inputs = [{'file': os.path.basename(p), 'sha256': sha256_file(p)} for p in self.request.add]
         if self.request.kickstart:
             inputs.append({'file': 'kickstart', 'sha256': sha256_file(self.request.kickstart)})
-        manifest = {
-            'format': MANIFEST_FORMAT,
-            'tool': 'esxi.customizer.iso_customize',
-            'source': {'size': size, 'identity_sha256': identity},
-            'inputs': inputs,
-            'options': self.request.options(),
-        }
-        plan.digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode('utf-8')).hexdigest()
-        manifest['digest'] = plan.digest
-        manifest['result'] = {
+        result = {
             'added': [v['id'] for v in plan.added],
             'replaced': [v['id'] for v in plan.replaced],
             'removed': [v['id'] for v in plan.removed],
             'acceptance_level': plan.acceptance_level,
         }
-        previous = read_manifest(image.reader)
-        if previous:
-            # every earlier customization of the source, oldest first, then the one that made the source
-            manifest['history'] = list(previous.get('history') or []) + [{key: previous.get(key) for key in ('digest', 'inputs', 'options', 'result')}]
+        manifest = build_manifest(self.src_path, image.reader, inputs=inputs, options=self.request.options(), result=result)
+        plan.digest = manifest['digest']
         plan.manifest = manifest
         plan.epoch = self.epoch()
         if changed_db:
@@ -639,51 +602,6 @@ def _read_small(path, limit, what):
         raise EsxiCustomizerError('cannot read the %s (%s)' % (what, err.strerror or err), path=path) from None
 
 
-def kickstart_digest(reader: IsoReader) -> str | None:
-    """sha256 of the ISO's embedded kickstart, None without one (diffs show the digest, never the contents)."""
-    entry = reader.find(KICKSTART_PATH)
-    if entry is None or entry.size > MAX_KICKSTART_SIZE:
-        return None
-    return hashlib.sha256(reader.read(entry)).hexdigest()
-
-
-def views(cfgs: list[tuple[str, BootCfg]], db: ImageDatabase | None, ks_digest: str | None) -> dict:
-    """What a diff shows of an image, by header: both boot.cfg, the profile identity, its VIBs, the kickstart digest."""
-    shown = {path: cfg.serialize().decode('utf-8', 'replace') for path, cfg in cfgs}
-    if db is not None and db.profile is not None:
-        identity = describe(db)
-        identity['acceptance_level'] = db.profile.acceptance_level
-        shown['image profile'] = ''.join('%s: %s\n' % (key, ' '.join((value or '').split())) for key, value in sorted(identity.items()))
-        shown['image profile VIBs'] = ''.join(vib_id + '\n' for vib_id in db.profile.vibs)
-    shown[KICKSTART_PATH] = 'sha256: %s\n' % ks_digest if ks_digest else ''
-    return shown
-
-
-def image_views(image: EsxiImage) -> dict:
-    """:func:`views` of an opened image as it is."""
-    return views(image.bootcfgs, image.imgdb, kickstart_digest(image.reader))
-
-
-def diff_views(before: dict, after: dict) -> list[dict]:
-    """Ansible diff entries for the views that differ (an unchanged part is not shown)."""
-    return [
-        {'before_header': key, 'after_header': key, 'before': before.get(key, ''), 'after': value}
-        for key, value in after.items()
-        if before.get(key, '') != value
-    ]
-
-
 def build_plan(image: EsxiImage, packages: list[Package], request: Request, *, src_path: str) -> EditPlan:
     """Validate the request against the opened ISO and packages; return a :class:`EditPlan` (nothing written)."""
     return _Builder(image, packages, request, src_path=src_path).build()
-
-
-def read_manifest(reader: IsoReader) -> dict | None:
-    """The manifest embedded in an ISO opened with :class:`IsoReader`, or None."""
-    entry = reader.find(MANIFEST_PATH)
-    if entry is None or entry.size > MAX_KICKSTART_SIZE:
-        return None
-    try:
-        return json.loads(reader.read(entry).decode('utf-8'))
-    except (ValueError, UnicodeDecodeError):
-        return None

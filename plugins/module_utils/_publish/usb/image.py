@@ -65,7 +65,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.model impor
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256, sha256_fd
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import volume_epoch
-from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import source_identity
+from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import source_identity
 
 CHUNK = 1024 * 1024
 DEFAULT_LABEL = 'ESXI'

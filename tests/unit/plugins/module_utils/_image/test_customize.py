@@ -325,3 +325,24 @@ def test_package_fit_answers_before_a_build(tmp_path, style, package, fits, reas
     else:
         assert fit['problems'] == []
     assert src.read_bytes() == before and sorted(os.listdir(tmp_path)) == [src.name]
+
+
+def test_check_mode_compares_with_the_current_dest(tmp_path, src70, inputs):
+    vib, ks = inputs
+    dest = tmp_path / 'out.iso'
+    customize_iso(src70, str(dest), add=[vib], kickstart=ks)
+    before = dest.read_bytes()
+    other = tmp_path / 'other.cfg'
+    other.write_text('vmaccepteula\ninstall --firstdisk --novmfsondisk\nrootpw --iscrypted $6$secret\n')
+    result = customize_iso(src70, str(dest), add=[vib], kickstart=str(other), check_mode=True)
+    assert result['changed']
+    assert [d['before_header'] for d in result['diff']] == ['/KS.CFG']  # the driver and boot.cfg are already there
+    assert 'secret' not in repr(result['diff']) and 'sha256: ' in result['diff'][0]['after']
+    assert dest.read_bytes() == before
+
+
+def test_warnings_only_where_they_apply(tmp_path):
+    src = tmp_path / 'esxi6x.iso'
+    fixiso.build_esxi_iso(str(src), style='6x')
+    result = customize_iso(str(src), str(tmp_path / 'out.iso'), add=[os.path.join(shared_fixtures(), 'net-r8125-9.011.00-10.vib')], check_mode=True)
+    assert result['added'] and not [w for w in result['warnings'] if 'removed vmklinux' in w]

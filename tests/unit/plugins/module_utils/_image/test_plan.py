@@ -24,15 +24,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image import plan
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
-from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import (
-    KICKSTART_OPTION,
-    MANIFEST_PATH,
-    Request,
-    build_plan,
-    diff_views,
-    image_views,
-    release_tuple,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import KICKSTART_OPTION, Request, build_plan, release_tuple
+from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import MANIFEST_PATH
+from ansible_collections.esxi.customizer.plugins.module_utils._image.views import diff_views, image_views
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
 
