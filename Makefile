@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
 ## run: install everything, generate the embedded demo inputs and run build_esxi.yml on them
 run: venv sysdeps collection demo-inputs
-	ansible-playbook build_esxi.yml
+	ansible-playbook build_esxi.yml -e @examples/demo.yml
 	@echo "Demo results are in $(DEMO)/output"
 
 ## test: style, sanity, units, integration and ansible-lint

@@ -37,9 +37,8 @@ attributes:
 options:
   src:
     description:
-      - Local file to upload.
+      - Local file to upload. Required unless O(preflight=true).
     type: path
-    required: true
   datacenter:
     description:
       - Datacenter holding O(datastore).
@@ -55,12 +54,18 @@ options:
   path:
     description:
       - Path of the file on the datastore, such as C(iso/esxi-8.0u3-custom.iso), without the C([datastore]) prefix.
-      - Missing folders are created.
+      - Missing folders are created. Required unless O(preflight=true).
     type: str
-    required: true
   force:
     description:
       - Upload even when the remote file already matches.
+    type: bool
+    default: false
+  preflight:
+    description:
+      - Only check that the host answers, the credentials are accepted and O(datacenter) and O(datastore) exist (one
+        listing request, nothing written), so that a playbook can fail in seconds, before it downloads and builds an ISO.
+      - O(src) and O(path) are not needed then; the task never reports a change.
     type: bool
     default: false
 notes:
@@ -75,6 +80,15 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Fail early, before any download or build, when the datastore settings are wrong
+  esxi.customizer.datastore_upload:
+    hostname: vcenter.example.com
+    username: svc-esxi-builder@vsphere.local
+    password: "{{ vault_vcenter_password }}"
+    datacenter: DC1
+    datastore: iso-library
+    preflight: true
+
 - name: Upload the customized installer to a standalone host
   esxi.customizer.datastore_upload:
     hostname: esxi01.example.com
@@ -102,18 +116,18 @@ EXAMPLES = r"""
 
 RETURN = r"""
 url:
-  description: URL of the file on the datastore, without credentials.
+  description: URL of the file on the datastore (of the datastore with O(preflight=true)), without credentials.
   returned: always
   type: str
   sample: https://esxi01.example.com:443/folder/iso/esxi.iso?dcPath=ha-datacenter&dsName=datastore1
 size:
   description: Size of O(src) in bytes.
-  returned: always
+  returned: unless O(preflight=true)
   type: int
   sample: 612368384
 sha256:
   description: SHA-256 of O(src), also stored in the sidecar C(<path>.sha256).
-  returned: always
+  returned: unless O(preflight=true)
   type: str
   sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 reason:
@@ -137,11 +151,12 @@ from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.datastore
 def argument_spec():
     spec = connection_argument_spec(env_fallback)
     spec.update(
-        src=dict(type='path', required=True),
+        src=dict(type='path'),
         datacenter=dict(type='str', default='ha-datacenter'),
         datastore=dict(type='str', required=True),
-        path=dict(type='str', required=True),
+        path=dict(type='str'),
         force=dict(type='bool', default=False),
+        preflight=dict(type='bool', default=False),
     )
     return spec
 
@@ -181,6 +196,7 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(),
         required_together=REQUIRED_TOGETHER,
+        required_if=[('preflight', False, ('src', 'path'))],
         supports_check_mode=True,
     )
     p = module.params
@@ -200,6 +216,9 @@ def main():
         timeout=p['timeout'],
     )
     try:
+        if p['preflight']:
+            client.check_datastore()
+            module.exit_json(changed=False, url=client.url(None), reason='host, credentials, datacenter and datastore are right')
         result = upload(client, p['src'], p['path'], force=p['force'], check_mode=module.check_mode)
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))

@@ -107,6 +107,12 @@ options:
         description:
           - Host name shown in the boot loader title and in the comments of the generated files.
         type: str
+      kickstart:
+        description:
+          - Contents of this host's kickstart file, published as C(<name>/01-<mac>/ks.cfg) beside its C(boot.cfg); its
+            C(ks=) then points at C(<http_url>/01-<mac>/ks.cfg) unless the host sets its own O(hosts[].kickstart_url).
+          - Needs O(http_url) (the installer fetches kickstarts over HTTP). Never logged or shown in a diff.
+        type: str
   bootloaders:
     description:
       - Which network boot loaders to publish configurations for. The extracted tree and the per-host C(boot.cfg)
@@ -256,6 +262,7 @@ def main():
                     kickstart_url=dict(type='str'),
                     kernelopt_add=dict(type='list', elements='str'),
                     hostname=dict(type='str'),
+                    kickstart=dict(type='str', no_log=True),
                 ),
             ),
             bootloaders=dict(type='list', elements='str', choices=list(BOOTLOADERS), default=list(BOOTLOADERS)),

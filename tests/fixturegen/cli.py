@@ -5,7 +5,7 @@
     python tests/fixturegen/cli.py iso DEST [--style 70] [--joliet-rock-ridge] [--breakage NAME] [--extra-vib PATH]
     python tests/fixturegen/cli.py vib DEST [--name net-demo] [--version 1.0.0-1] [--acceptance-level community] ...
     python tests/fixturegen/cli.py bundle DEST --vib PATH [--vib PATH] [--layout vmware|flat] [--component]
-    python tests/fixturegen/cli.py legacy-tgz DEST [--module r8169] [--omit ids] [--legacy4x]
+    python tests/fixturegen/cli.py legacy-tgz DEST [--module r8169] [--omit ids] [--legacy4x] [--vmkapi 2_2_0_0]
     python tests/fixturegen/cli.py boot IMAGE [--firmware bios|uefi] [--medium cdrom|disk] [--marker TEXT]
     python tests/fixturegen/cli.py shared-fixtures      (where the real third-party fixtures are; exit 1 if nowhere)
 
@@ -97,7 +97,7 @@ def cmd_bundle(args) -> dict:
 
 
 def cmd_legacy_tgz(args) -> dict:
-    kw = {'module': args.module, 'map_dir': args.map_dir, 'omit': args.omit, 'legacy4x': args.legacy4x}
+    kw = {'module': args.module, 'map_dir': args.map_dir, 'omit': args.omit, 'legacy4x': args.legacy4x, 'vmkapi': args.vmkapi}
     if args.pci_id:
         kw['pci_ids'] = _pci_ids(args.pci_id)
     return _write(args.dest, packages.build_legacy_tgz(**kw))
@@ -167,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     p_tgz.add_argument('--map-dir', default='etc/vmware')
     p_tgz.add_argument('--omit', choices=('module', 'map', 'ids'))
     p_tgz.add_argument('--legacy4x', action='store_true')
+    p_tgz.add_argument('--vmkapi', default='2_0_0_0', help='vmkapi level of the module (2_0_0_0 = ESXi 5.0; 6.7 provides 2_2 to 2_5)')
     p_tgz.set_defaults(func=cmd_legacy_tgz)
 
     p_boot = sub.add_parser('boot', help='boot an image in QEMU and wait for the fixture markers')

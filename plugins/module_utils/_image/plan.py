@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Iterable
 
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.kickstart import PLAINTEXT_ROOTPW_WARNING, plaintext_root_password
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     CompatibilityError,
     ConflictError,
@@ -490,6 +491,8 @@ class _Builder:
             data = _read_small(request.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
             self.put_file(KICKSTART_PATH, BytesContent(data))
             self.kickstart_digest = hashlib.sha256(data).hexdigest()
+            if plaintext_root_password(data):
+                self.plan.warnings.append('%s: %s' % (request.kickstart, PLAINTEXT_ROOTPW_WARNING))
 
     def epoch(self):
         """The one instant every new timestamp gets: derived from the inputs, never from the clock.

@@ -27,6 +27,7 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.kickstart import PLAINTEXT_ROOTPW_WARNING, plaintext_root_password
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, MAX_BOOTCFG_SIZE, UEFI_BOOTCFG, EsxiImage, read_bootcfg
@@ -113,6 +114,7 @@ class Host:
     kickstart_url: str | None = None
     kernelopt_add: list = field(default_factory=list)
     hostname: str | None = None
+    kickstart: str | None = field(default=None, repr=False)  # contents to publish as <name>/01-<mac>/ks.cfg
 
     @classmethod
     def from_dict(cls, spec: dict) -> Host:
@@ -125,6 +127,7 @@ class Host:
             check_token(ks, 'kickstart_url') if ks else None,
             [check_token(opt, 'kernelopt_add item') for opt in spec.get('kernelopt_add') or []],
             hostname,
+            kickstart=spec.get('kickstart'),
         )
 
     @property
@@ -359,6 +362,12 @@ class Request:
                 raise PxeError('MAC address %s is listed twice in hosts' % host.mac)
             seen.add(host.mac)
         self.hosts = hosts
+        with_kickstart = [host.mac for host in hosts if host.kickstart is not None]
+        if with_kickstart and not self.http_url:
+            raise PxeError(
+                'host kickstarts (hosts %s) need http_url: the installer fetches a kickstart over HTTP, not TFTP; set http_url to '
+                'the URL of <dest>/<name>' % ', '.join(with_kickstart[:5])
+            )
         unknown = sorted(set(self.bootloaders) - set(BOOTLOADERS))
         if unknown or not self.bootloaders:
             raise PxeError('bootloaders must be a non-empty list of %s (got %s)' % (', '.join(BOOTLOADERS), self.bootloaders))
@@ -467,8 +476,19 @@ class Publication:
     def _host_files(self, host: Host, base: str) -> list:
         req, name = self.request, self.name
         title = 'Loading ESXi installer for %s' % host.hostname if host.hostname else None
-        cfg = self._bootcfg(self.snapshot.bootcfg_bios, '/BOOT.CFG', host.kickstart_url or req.kickstart_url, kernelopt_add=host.kernelopt_add, title=title)
-        files = [self._add('%s/%s/boot.cfg' % (name, host.dirname), BytesSource(cfg.serialize()))]
+        files = []
+        kickstart_url = host.kickstart_url or req.kickstart_url
+        if host.kickstart is not None:
+            # published beside the host's boot.cfg, served by the same HTTP server as the tree
+            data = host.kickstart.encode('utf-8')
+            files.append(self._add('%s/%s/ks.cfg' % (name, host.dirname), BytesSource(data)))
+            kickstart_url = host.kickstart_url or '%s/%s/ks.cfg' % (req.http_url, host.dirname)
+            if plaintext_root_password(data):
+                warning = 'host kickstarts: %s' % PLAINTEXT_ROOTPW_WARNING
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
+        cfg = self._bootcfg(self.snapshot.bootcfg_bios, '/BOOT.CFG', kickstart_url, kernelopt_add=host.kernelopt_add, title=title)
+        files.append(self._add('%s/%s/boot.cfg' % (name, host.dirname), BytesSource(cfg.serialize())))
         if 'bios' in req.bootloaders:
             files.append(self._add('%s/%s' % (PXELINUX_DIR, host.dirname), BytesSource(pxelinux_host(name, host))))
         if 'ipxe' in req.bootloaders:

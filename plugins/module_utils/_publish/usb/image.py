@@ -60,6 +60,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.sysli
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.tools import CommandRunner, Tools, check_result, run_env
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.kickstart import PLAINTEXT_ROOTPW_WARNING, plaintext_root_password
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import DiskImageError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256, sha256_fd
@@ -202,6 +203,8 @@ def plan_image(
         for path in [path for path in plan.files if path.lower() == '/' + KICKSTART_NAME.lower()]:
             del plan.files[path]
         plan.files['/' + KICKSTART_NAME] = _read_kickstart(kickstart)
+        if plaintext_root_password(plan.files['/' + KICKSTART_NAME]):
+            plan.warnings.append('%s: %s' % (kickstart, PLAINTEXT_ROOTPW_WARNING))
     plan.dirs = parent_dirs(plan.files)
     plan.boot.update({'bios': _bootcfg_facts(BIOS_BOOTCFG, cfgs[BIOS_BOOTCFG]), 'uefi': _bootcfg_facts(UEFI_BOOTCFG, cfgs.get(UEFI_BOOTCFG))})
     plan.size = _choose_size(plan, size)

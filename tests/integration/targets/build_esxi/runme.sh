@@ -22,7 +22,7 @@ fixturegen=("$python" "$collection/tests/fixturegen/cli.py")
 mkdir -p "$work/in"
 "${fixturegen[@]}" iso "$work/in/esxi67.iso" --style 6x > "$work/iso.json"
 "${fixturegen[@]}" vib "$work/in/net-demo.vib" --name net-demo --version 1.0.0-1 --vmkapi 2_5_0_0 > /dev/null
-"${fixturegen[@]}" legacy-tgz "$work/in/oem-r8169.tgz" > /dev/null
+"${fixturegen[@]}" legacy-tgz "$work/in/oem-r8169.tgz" --vmkapi 2_2_0_0 > /dev/null  # a 5.5-generation module: 6.7 loads it
 (cd "$work/in" && sha256sum esxi67.iso net-demo.vib oem-r8169.tgz > SHA256SUMS)
 
 vcsim_state=${VCSIM_STATE_DIR:-/tmp/esxi-customizer-vcsim}
@@ -40,7 +40,7 @@ PY
 }
 
 write_vars() {  # write_vars OUTDIR
-    "$python" - "$work" "$1" "$vcsim_state/esx.json" > "$work/vars.json" <<'PY'
+    "$python" - "$work" "$1" "$vcsim_state/esx.json" "$collection" > "$work/vars.json" <<'PY'
 import json, sys
 work, out, esx = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
 print(json.dumps({
@@ -50,7 +50,10 @@ print(json.dumps({
     'esxi_drivers': [{'url': 'file://%s/in/net-demo.vib' % work, 'checksum': 'sha256:file://%s/in/SHA256SUMS' % work},
                      {'path': '%s/in/oem-r8169.tgz' % work}],
     'esxi_output_dir': out,
+    'esxi_kickstart_template': '%s/examples/ks.cfg.j2' % sys.argv[4],
+    'esxi_ks_root_password_hash': '$6$test$lekcnR1zo8tbfK95EcRU6qWvwuDQWpLvO5Aj6NDII5.zy5xowvyw9avk0WMrRUcG4.CSUuT90XmJ/mBcnTNWd/',
     'esxi_pxe_enabled': True,
+    'esxi_usb_enabled': True,
     'esxi_pxe_http_url': 'http://127.0.0.1:8080/tftpboot/esxi67',
     'esxi_pxe_name': 'esxi67',
     'esxi_datastore_enabled': True,
@@ -71,6 +74,65 @@ run_build() {  # run_build HOSTS OUTDIR LOG
 recap_changed() {  # sum of changed= over the PLAY RECAP of LOG
     sed -n '/PLAY RECAP/,$p' "$1" | grep -o 'changed=[0-9]*' | cut -d= -f2 | paste -sd+ - | bc
 }
+
+# 0. Everyday mistakes stop the run before anything is fetched or written, and the message names the setting.
+write_vars "$work/out"
+mistake() {  # mistake NAME EXPECTED-TEXT ANSIBLE-PLAYBOOK-ARGS...
+    local name=$1 expect=$2
+    shift 2
+    if ansible-playbook "$collection/build_esxi.yml" "$@" -e "esxi_output_dir=$work/mistake-out" > "$work/mistake-$name.log" 2>&1; then
+        cat "$work/mistake-$name.log"; echo "mistake $name was not refused" >&2; exit 1
+    fi
+    grep -qF -- "$expect" "$work/mistake-$name.log" || { cat "$work/mistake-$name.log"; echo "mistake $name: no '$expect'" >&2; exit 1; }
+    [ ! -e "$work/mistake-out" ] || { echo "mistake $name wrote $work/mistake-out" >&2; exit 1; }
+    echo "MISTAKE $name refused: $expect"
+}
+mistake no-settings 'no base ISO: set esxi_iso_url'
+mistake inventory-typo 'no base ISO: set esxi_iso_url' -i "$work/no-such-inventory.yml"
+mistake drivers-typo 'esxi_driver is not a setting of build_esxi.yml: did you mean esxi_drivers?' -e "@$work/vars.json" -e '{"esxi_driver": []}'
+mistake driver-key 'esxi_drivers entry 1 has an unknown key file' -e "@$work/vars.json" -e '{"esxi_drivers": [{"file": "/srv/x.vib"}]}'
+mistake url-checksum 'esxi_drivers entry 1: a url needs its checksum' -e "@$work/vars.json" -e '{"esxi_drivers": [{"url": "file:///srv/x.vib"}]}'
+mistake kickstart-typo 'esxi_kickstart_templat is not a setting of build_esxi.yml: did you mean esxi_kickstart_template?' \
+    -e "@$work/vars.json" -e '{"esxi_kickstart_templat": "x"}'
+"$python" - > "$work/dup-inventory.json" <<'PY'
+import json
+print(json.dumps({'all': {'hosts': {'esx01': {'esxi_mac': '00:50:56:aa:bb:01'}, 'esx02': {'esxi_mac': '00-50-56-AA-BB-01'},
+                                    'esx03': {'esxi_mac': 'not-a-mac'}}}}))
+PY
+mistake duplicate-mac 'hosts esx01, esx02 have the same esxi_mac 00:50:56:aa:bb:01' -i "$work/dup-inventory.json" -e "@$work/vars.json"
+mistake bad-mac "host esx03: esxi_mac 'not-a-mac' is not a MAC address" -i "$work/dup-inventory.json" -e "@$work/vars.json"
+
+# A wrong datastore password fails in seconds, before any download or build (preflight).
+"$python" - "$work/vars.json" "$work/wrongpw.json" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+v['esxi_datastore'] = dict(v['esxi_datastore'], password='wrong-password')
+json.dump(v, open(sys.argv[2], 'w'))
+PY
+start=$(date +%s.%N)
+mistake datastore-password 'answered HTTP 401' -e "@$work/wrongpw.json"
+printf 'PREFLIGHT wrong password refused after %.1f s, nothing downloaded\n' "$(echo "$(date +%s.%N) - $start" | bc)"
+
+# A real build that sets no kickstart and no drivers embeds neither: no KS.CFG, no ks= in either boot.cfg, no VIB added.
+"$python" - "$work/vars.json" "$work/bare.json" "$work/bare" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+for key in ('esxi_kickstart_template', 'esxi_ks_root_password_hash', 'esxi_drivers'):
+    v.pop(key)
+v.update(esxi_output_dir=sys.argv[3], esxi_datastore_enabled=False, esxi_pxe_enabled=False)
+json.dump(v, open(sys.argv[2], 'w'))
+PY
+ansible-playbook "$collection/build_esxi.yml" -e "@$work/bare.json" > "$work/bare.log" 2>&1 || { cat "$work/bare.log"; exit 1; }
+bare_iso=$(find "$work/bare" -maxdepth 1 -name '*.iso')
+# (set -e ignores a command negated with !: each check fails the script explicitly)
+if isoinfo -f -i "$bare_iso" | grep -qi 'KS.CFG'; then echo "bare build embeds a kickstart" >&2; exit 1; fi
+if bsdtar -xOf "$bare_iso" BOOT.CFG | grep -q 'ks='; then echo "bare build: ks= in BOOT.CFG" >&2; exit 1; fi
+if bsdtar -xOf "$bare_iso" EFI/BOOT/BOOT.CFG | grep -q 'ks='; then echo "bare build: ks= in EFI/BOOT/BOOT.CFG" >&2; exit 1; fi
+bsdtar -xOf "$bare_iso" IMGDB.TGZ | "$python" -c '
+import io, sys, tarfile
+names = tarfile.open(fileobj=io.BytesIO(sys.stdin.buffer.read())).getnames()
+assert not [n for n in names if "net-demo" in n], names'
+echo "BARE build: no KS.CFG, no ks=, $(grep -c . <(isoinfo -f -i "$bare_iso")) files"
 
 # 1. A build with 3 hosts, then the same build again: nothing may change.
 run_build 3 "$work/out" "$work/first.log"
@@ -127,3 +189,40 @@ for n in 20 200; do
         "$n" "$(echo "$end - $start" | bc)" "$bios" "$uefi" "$isos"
     [ "$bios" = "$n" ] && [ "$uefi" = "$n" ] && [ "$isos" = 1 ]
 done
+
+# 5. Per-host kickstarts: one template rendered with each host's variables, published beside the PXE tree and
+#    fetched over HTTP from it (a real HTTP server on a free loopback port).
+port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$python" - "$work/vars.json" "$work/ksvars.json" "$work/ksout" "$collection" "$port" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+v.update(esxi_output_dir=sys.argv[3], esxi_datastore_enabled=False, esxi_usb_enabled=False,
+         esxi_pxe_http_url='http://127.0.0.1:%s/esxi67' % sys.argv[5],
+         esxi_pxe_kickstart_template='%s/examples/host-ks.cfg.j2' % sys.argv[4])
+json.dump(v, open(sys.argv[2], 'w'))
+PY
+"$python" - > "$work/ks-inventory.json" <<'PY'
+import json
+print(json.dumps({'esxi_hosts': {
+    'vars': {'esxi_ks_root_password_hash': '$6$test$lekcnR1zo8tbfK95EcRU6qWvwuDQWpLvO5Aj6NDII5.zy5xowvyw9avk0WMrRUcG4.CSUuT90XmJ/mBcnTNWd/'},
+    'hosts': {'esx01': {'esxi_mac': '00:50:56:aa:bb:01', 'esxi_ks_ip': '10.1.0.11', 'esxi_ks_gateway': '10.1.0.1'},
+              'esx02': {'esxi_mac': '00:50:56:aa:bb:02', 'esxi_ks_ip': '10.1.0.12', 'esxi_ks_gateway': '10.1.0.1'},
+              'esx03': {'esxi_ks_ip': '10.1.0.13'}}}}))
+PY
+ansible-playbook "$collection/build_esxi.yml" -i "$work/ks-inventory.json" -e "@$work/ksvars.json" --diff > "$work/ks.log" 2>&1 \
+    || { cat "$work/ks.log"; exit 1; }
+grep -q 'these inventory hosts have no esxi_mac and get no PXE config: esx03' "$work/ks.log"
+grep -q 'PXE hosts skipped (no esxi_mac): esx03' "$work/ks.log"
+if grep -q 'lekcnR1zo8' "$work/ks.log"; then echo "the kickstart's password hash is in the output" >&2; exit 1; fi  # diff mode too
+"$python" -m http.server --bind 127.0.0.1 --directory "$work/ksout/tftpboot" "$port" > "$work/http.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/" > /dev/null && break; sleep 0.1; done
+for n in 1 2; do
+    mac=01-00-50-56-aa-bb-0$n
+    curl -sf "http://127.0.0.1:$port/esxi67/$mac/ks.cfg" > "$work/ks-$n.cfg"
+    grep -q -- "--ip=10.1.0.1$n " "$work/ks-$n.cfg" && grep -q -- "--hostname=esx0$n" "$work/ks-$n.cfg"
+    grep -q "ks=http://127.0.0.1:$port/esxi67/$mac/ks.cfg" "$work/ksout/tftpboot/esxi67/$mac/boot.cfg"
+done
+echo "KICKSTARTS per host fetched over HTTP: $(grep -h -o -- '--ip=[0-9.]*' "$work"/ks-*.cfg | paste -sd' ')"
+kill $server

@@ -13,7 +13,7 @@ import pytest
 
 PREFIX = 'ansible_collections.esxi.customizer.plugins.module_utils.'
 ROOT = Path(__file__).resolve().parents[4] / 'plugins' / 'module_utils'
-LEVELS = {'_errors': 0, '_io': 1, '_formats': 2, '_image': 3, '_publish': 4, '_vsphere': 4, '_deps': 5, '_module_result': 5}
+LEVELS = {'_errors': 0, '_io': 1, '_formats': 2, '_image': 3, '_publish': 4, '_vsphere': 4, '_deps': 5, '_module_result': 5, '_settings': 5}
 
 
 def package_of(dotted: str) -> str:

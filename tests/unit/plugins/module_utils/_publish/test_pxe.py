@@ -463,3 +463,27 @@ def test_bios_only_vmware_master_without_build_line(isos, tmp_path):
     written = (tree / 'boot.cfg').read_bytes()
     assert (b'\r\nprefix=%s\r\n' % result['name'].encode()) in written.lower()  # the file's own line endings
     assert b'\r\nKERNEL=tboot.b00\r\n' in written and written.startswith(b'# VMware boot.cfg\r\n')
+
+
+def test_per_host_kickstarts_are_published_beside_their_boot_cfg(tmp_path, isos):
+    dest = tmp_path / 'srv'
+    dest.mkdir()
+    hosts = [
+        {'mac': '00:50:56:aa:bb:01', 'hostname': 'esx01', 'kickstart': 'vmaccepteula\nnetwork --ip=10.0.0.11\nrootpw --iscrypted $6$a\n'},
+        {'mac': '00:50:56:aa:bb:02', 'hostname': 'esx02', 'kickstart': 'vmaccepteula\nnetwork --ip=10.0.0.12\nrootpw hunter2\n'},
+    ]
+    result = run(isos['70'][0], dest, name='esxi70', http_url='http://10.0.0.1/tftp/esxi70', hosts=hosts)
+    for host, ip in (('01-00-50-56-aa-bb-01', '10.0.0.11'), ('01-00-50-56-aa-bb-02', '10.0.0.12')):
+        assert ('--ip=%s' % ip) in (dest / 'esxi70' / host / 'ks.cfg').read_text()
+        assert 'ks=http://10.0.0.1/tftp/esxi70/%s/ks.cfg' % host in (dest / 'esxi70' / host / 'boot.cfg').read_text()
+    assert any('plaintext root password' in w for w in result['warnings'])
+    assert 'hunter2' not in repr(result)
+    again = run(isos['70'][0], dest, name='esxi70', http_url='http://10.0.0.1/tftp/esxi70', hosts=hosts)
+    assert not again['changed']
+
+
+def test_host_kickstarts_need_http_url(tmp_path, isos):
+    dest = tmp_path / 'srv'
+    dest.mkdir()
+    with pytest.raises(PxeError, match='host kickstarts .* need http_url'):
+        run(isos['70'][0], dest, name='esxi70', hosts=[{'mac': '00:50:56:aa:bb:01', 'kickstart': 'vmaccepteula\n'}])

@@ -1,0 +1,91 @@
+"""The settings check of build_esxi.yml: every everyday mistake is named before anything is fetched."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.esxi.customizer.plugins.module_utils._settings import check_settings
+
+BASE = {'esxi_iso_url': 'https://repo/esxi.iso', 'esxi_iso_checksum': 'sha256:https://repo/SHA256SUMS'}
+
+
+def problems(extra=None, hosts=None, base=BASE):
+    return check_settings(dict(base, **(extra or {})), hosts or {})['problems']
+
+
+def test_a_complete_real_build_has_no_problems():
+    assert (
+        problems(
+            {
+                'esxi_drivers': [{'url': 'https://repo/a.zip', 'checksum': 'sha256:abc'}, {'path': '/srv/b.vib'}],
+                'esxi_ks_root_password_hash': '$6$x',
+                'esxi_profile': {'name': 'Lab'},
+            }
+        )
+        == []
+    )
+
+
+def test_no_source_iso_says_what_to_set_and_how_to_run_the_demo():
+    [message] = problems(base={})
+    assert 'set esxi_iso_url' in message and 'make run' in message and '-e @examples/demo.yml' in message
+    assert problems(base={'esxi_demo': True}) == []
+
+
+@pytest.mark.parametrize(
+    'name, suggestion',
+    [('esxi_driver', 'esxi_drivers'), ('esxi_kickstart_templat', 'esxi_kickstart_template'), ('esxi_datastore_enable', 'esxi_datastore_enabled')],
+)
+def test_unknown_names_get_the_closest_known_one(name, suggestion):
+    assert problems({name: 1}) == ['%s is not a setting of build_esxi.yml: did you mean %s?' % (name, suggestion)]
+
+
+@pytest.mark.parametrize(
+    'entry, message',
+    [
+        ({'file': '/x.vib'}, 'esxi_drivers entry 1 has an unknown key file'),
+        ({'file': '/x.vib'}, 'esxi_drivers entry 1 must have exactly one of url and path (it has neither)'),
+        ({'url': 'https://x', 'path': '/x'}, 'exactly one of url and path (it has both)'),
+        ({'url': 'https://x'}, 'a url needs its checksum'),
+        ('/srv/x.vib', 'must be a mapping'),
+    ],
+)
+def test_driver_entries(entry, message):
+    assert any(message in p for p in problems({'esxi_drivers': [entry]})), problems({'esxi_drivers': [entry]})
+
+
+def test_mapping_settings_and_the_datastore():
+    found = problems({'esxi_usb': {'dest': '/x', 'biosboot': False}, 'esxi_datastore_enabled': True, 'esxi_datastore': {'hostname': 'vc'}})
+    assert 'esxi_usb has an unknown key biosboot: did you mean bios_boot?' in found
+    assert 'esxi_datastore_enabled is true but esxi_datastore lacks username, password, datastore' in found
+
+
+def test_hosts_macs_and_per_host_typos():
+    hosts = {
+        'esx01': {'esxi_mac': '00:50:56:aa:bb:01'},
+        'esx02': {'esxi_mac': '00-50-56-AA-BB-01', 'esxi_kickstrt_url': 'http://x'},
+        'esx03': {'esxi_mac': 'zz'},
+        'esx04': {},
+    }
+    result = check_settings(dict(BASE, esxi_pxe_enabled=True), hosts)
+    assert "host esx03: esxi_mac 'zz' is not a MAC address (write it as 00:50:56:aa:bb:01)" in result['problems']
+    assert 'hosts esx01, esx02 have the same esxi_mac 00:50:56:aa:bb:01' in result['problems']
+    assert 'esxi_kickstrt_url (set for host esx02) is not a setting of build_esxi.yml: did you mean esxi_kickstart_url?' in result['problems']
+    assert result['hosts_without_mac'] == ['esx04']
+    assert check_settings(dict(BASE), hosts)['hosts_without_mac'] == []  # no PXE: nobody is missing anything
+
+
+def test_a_group_variable_typo_is_reported_once_with_its_hosts():
+    hosts = {'esx%02d' % n: {'esxi_mac': '00:50:56:aa:bb:%02x' % n, 'esxi_driver': []} for n in range(1, 13)}
+    found = [p for p in problems(hosts=hosts) if 'esxi_driver ' in p]
+    assert found == [
+        'esxi_driver (set for host esx01, esx02, esx03, esx04, esx05, esx06, esx07, esx08, esx09, esx10 and 2 more) '
+        'is not a setting of build_esxi.yml: did you mean esxi_drivers?'
+    ]
+    assert [p for p in problems({'esxi_driver': []}, hosts=hosts) if 'esxi_driver ' in p] == [
+        'esxi_driver is not a setting of build_esxi.yml: did you mean esxi_drivers?'
+    ]
+
+
+def test_kickstart_template_variables_are_free():
+    assert problems({'esxi_ks_anything': 1, 'esxi_ks_root_password_hash': 'x'}) == []
