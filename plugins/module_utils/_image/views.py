@@ -29,9 +29,22 @@ def kickstart_digest(reader: IsoReader) -> str | None:
     return hashlib.sha256(reader.read(entry)).hexdigest()
 
 
+def compact_bootcfg(text: str) -> str:
+    """boot.cfg with one module per line, so that a diff shows the modules added and removed, not a 3 KB line."""
+    out = []
+    for line in text.splitlines():
+        key, sep, value = line.partition('=')
+        if sep and key.strip() == 'modules':
+            out.append('modules=')
+            out.extend('  ' + module.strip() for module in value.split(' --- ') if module.strip())
+        else:
+            out.append(line)
+    return '\n'.join(out) + '\n'
+
+
 def views(cfgs: list[tuple[str, BootCfg]], db: ImageDatabase | None, ks_digest: str | None) -> dict:
     """What a diff shows of an image, by header: both boot.cfg, the profile identity, its VIBs, the kickstart digest."""
-    shown = {path: cfg.serialize().decode('utf-8', 'replace') for path, cfg in cfgs}
+    shown = {path: compact_bootcfg(cfg.serialize().decode('utf-8', 'replace')) for path, cfg in cfgs}
     if db is not None and db.profile is not None:
         identity = describe(db)
         identity['acceptance_level'] = db.profile.acceptance_level

@@ -388,3 +388,13 @@ def test_a_customized_profile_stops_claiming_to_be_the_vendor_image(src70_real, 
     assert named.profile['name'] == 'Lab-7.0' and named.profile['creator'] == 'ACME IT' and named.profile['description'] == 'lab hosts'
     again = plan_for(src70_real, remove=['amsdComponent'])
     assert again.profile == plan.profile  # the ID is derived from the content: reproducible
+
+
+def test_the_diff_lists_modules_one_per_line(tmp_path, tmp_path_factory):
+    src = fixture_iso(tmp_path_factory)
+    plan = plan_for(src, [vib_file(tmp_path, 'net-comm', vmkapi='2_6_0_0')])
+    with EsxiImage.open(src) as image:
+        diff = diff_views(image_views(image), plan.views)
+    added = set(diff[0]['after'].splitlines()) - set(diff[0]['before'].splitlines())
+    assert added == {'  /net_comm.v00'}
+    assert max(len(line) for line in diff[0]['after'].splitlines()) < 200
