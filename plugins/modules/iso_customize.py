@@ -23,8 +23,8 @@ description:
     replacement by an older version is refused unless O(allow_downgrade=true). VIBs the new VIB's C(replaces)
     match (by name or by what they provide) are removed too.
   - Before anything is written the resulting image is validated with the rules of ESXi's installer, which
-    checks the image profile before it copies anything (after the server was booted from the medium):
-    every C(depends) must be provided by a VIB of the image (its name and version, or a C(provides)), no VIB may
+    checks the image profile before it copies anything, after the server was booted from the medium. Every
+    C(depends) must be provided by a VIB of the image (its name and version, or a C(provides)), no VIB may
     conflict with or be obsoleted by another, one version per VIB name, each VIB as trusted as the profile's
     acceptance level, a base ESX (C(esx-version)), VIBs built for the image's release (C(softwarePlatform)), and on
     8.0 and later a C(sha-256) gunzip checksum for every gzip-wrapped payload. Version relations are compared

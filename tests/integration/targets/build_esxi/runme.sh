@@ -217,7 +217,7 @@ if grep -q 'lekcnR1zo8' "$work/ks.log"; then echo "the kickstart's password hash
 "$python" -m http.server --bind 127.0.0.1 --directory "$work/ksout/tftpboot" "$port" > "$work/http.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for i in $(seq 50); do curl -sf "http://127.0.0.1:$port/" > /dev/null && break; sleep 0.1; done
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" > /dev/null && break; sleep 0.1; done
 for n in 1 2; do
     mac=01-00-50-56-aa-bb-0$n
     curl -sf "http://127.0.0.1:$port/esxi67/$mac/ks.cfg" > "$work/ks-$n.cfg"

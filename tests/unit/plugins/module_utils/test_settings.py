@@ -9,8 +9,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._settings import c
 BASE = {'esxi_iso_url': 'https://repo/esxi.iso', 'esxi_iso_checksum': 'sha256:https://repo/SHA256SUMS'}
 
 
-def problems(extra=None, hosts=None, base=BASE):
-    return check_settings(dict(base, **(extra or {})), hosts or {})['problems']
+def problems(extra=None, hosts=None, base=None):
+    return check_settings(dict(BASE if base is None else base, **(extra or {})), hosts or {})['problems']
 
 
 def test_a_complete_real_build_has_no_problems():

@@ -36,7 +36,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.vibversio
 def test_order_is_esximage_order(a, op, b):
     expected = {'<': -1, '=': 0, '>': 1}[op]
     assert compare_versions(a, b) == expected
-    assert compare_versions(b, a) == -expected
+    assert compare_versions(b, a) == -expected  # pylint: disable=arguments-out-of-order
     assert (VibVersion.parse(a) == VibVersion.parse(b)) == (op == '=')
 
 
