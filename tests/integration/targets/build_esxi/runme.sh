@@ -216,7 +216,7 @@ grep -q 'PXE hosts skipped (no esxi_mac): esx03' "$work/ks.log"
 if grep -q 'lekcnR1zo8' "$work/ks.log"; then echo "the kickstart's password hash is in the output" >&2; exit 1; fi  # diff mode too
 "$python" -m http.server --bind 127.0.0.1 --directory "$work/ksout/tftpboot" "$port" > "$work/http.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" > /dev/null && break; sleep 0.1; done
 for n in 1 2; do
     mac=01-00-50-56-aa-bb-0$n
@@ -225,4 +225,3 @@ for n in 1 2; do
     grep -q "ks=http://127.0.0.1:$port/esxi67/$mac/ks.cfg" "$work/ksout/tftpboot/esxi67/$mac/boot.cfg"
 done
 echo "KICKSTARTS per host fetched over HTTP: $(grep -h -o -- '--ip=[0-9.]*' "$work"/ks-*.cfg | paste -sd' ')"
-kill $server
