@@ -221,7 +221,8 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/" > /dev/null && break; 
 for n in 1 2; do
     mac=01-00-50-56-aa-bb-0$n
     curl -sf "http://127.0.0.1:$port/esxi67/$mac/ks.cfg" > "$work/ks-$n.cfg"
-    grep -q -- "--ip=10.1.0.1$n " "$work/ks-$n.cfg" && grep -q -- "--hostname=esx0$n" "$work/ks-$n.cfg"
+    grep -q -- "--ip=10.1.0.1$n " "$work/ks-$n.cfg"
+    grep -q -- "--hostname=esx0$n" "$work/ks-$n.cfg"
     grep -q "ks=http://127.0.0.1:$port/esxi67/$mac/ks.cfg" "$work/ksout/tftpboot/esxi67/$mac/boot.cfg"
 done
 echo "KICKSTARTS per host fetched over HTTP: $(grep -h -o -- '--ip=[0-9.]*' "$work"/ks-*.cfg | paste -sd' ')"
