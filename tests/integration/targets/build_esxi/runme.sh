@@ -159,7 +159,8 @@ PY
 ansible-playbook "$collection/build_esxi.yml" --check -i "$work/inventory-3.json" -e "@$work/checkvars.json" > "$work/check-fresh.log" 2>&1 \
     || { cat "$work/check-fresh.log"; exit 1; }
 grep -q 'would be rewritten' "$work/check-fresh.log"
-[ -z "$(find "$work/fresh" -name '*.iso' -not -path '*/cache/*')" ] && [ ! -e "$work/fresh/tftpboot" ]
+[ -z "$(find "$work/fresh" -name '*.iso' -not -path '*/cache/*')" ]
+[ ! -e "$work/fresh/tftpboot" ]
 
 # 2. Check what it made: the ISO (iso_info), the PXE tree and per-host configs, the datastore copy.
 ansible-playbook verify.yml -e "@$work/vars.json" -e "work=$work" -e "iso_facts_file=$work/iso.json" \
@@ -187,7 +188,10 @@ for n in 20 200; do
     isos=$(find "$work/out$n" -name '*.iso' -not -path '*/cache/*' | wc -l)
     printf 'SCALE hosts=%s seconds=%.1f pxelinux_configs=%s uefi_configs=%s isos_built=%s\n' \
         "$n" "$(echo "$end - $start" | bc)" "$bios" "$uefi" "$isos"
-    [ "$bios" = "$n" ] && [ "$uefi" = "$n" ] && [ "$isos" = 1 ]
+    # one check a line: set -e does not stop at a failure before the last && of a list
+    [ "$bios" = "$n" ]
+    [ "$uefi" = "$n" ]
+    [ "$isos" = 1 ]
 done
 
 # 5. Per-host kickstarts: one template rendered with each host's variables, published beside the PXE tree and
