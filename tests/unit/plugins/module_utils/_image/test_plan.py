@@ -398,3 +398,40 @@ def test_the_diff_lists_modules_one_per_line(tmp_path, tmp_path_factory):
     added = set(diff[0]['after'].splitlines()) - set(diff[0]['before'].splitlines())
     assert added == {'  /net_comm.v00'}
     assert max(len(line) for line in diff[0]['after'].splitlines()) < 200
+
+
+@pytest.fixture(scope='module')
+def src67_real(tmp_path_factory):
+    """A 6.x-shaped ISO carrying the real 6.7 GA image database (136 VIBs)."""
+    from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
+
+    root = shared_fixtures() / 'esxi67-imgdb-ljvblfz'
+    members = {str(path.relative_to(root)): path.read_bytes() for path in (root / 'var' / 'db' / 'esximg').rglob('*') if path.is_file()}
+    path = tmp_path_factory.mktemp('iso67real') / 'esxi67ga.iso'
+    fixiso.build_esxi_iso(str(path), style='6x', imgdb_files=members)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    'name, message',
+    [
+        ('shim-vmklinux-9-2-3-0', r'removing shim-vmklinux-9-2-3-0 would leave 64 VIB\(s\) without com.vmware.driverAPI-9.2.3.0, which it provides: '),
+        ('misc-drivers', r'removing misc-drivers would leave 3 VIB\(s\) without com.vmware.driverAPI-9.2, which it provides: shim-vmklinux-9-2-'),
+    ],
+)
+def test_removals_that_break_the_real_67_image_name_what_they_break(src67_real, name, message):
+    with pytest.raises(ConflictError, match=message):
+        plan_for(src67_real, remove=[name])
+
+
+def test_the_real_67_image_takes_drivers_that_fit_and_refuses_the_51_one(src67_real):
+    from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
+
+    packages_dir = shared_fixtures() / 'itiligent-esxi-custom-iso'
+    plan = plan_for(
+        src67_real,
+        [str(packages_dir / 'nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922-offline_bundle-17658145.zip'), str(packages_dir / 'net-r8125-9.011.00-10.vib')],
+    )
+    assert sorted(a['name'] for a in plan.added) == ['net-r8125', 'nvme-community'] and plan.problems == []
+    with pytest.raises(ConflictError, match='requires vmkapi_2_1_0_0, but no VIB in the image or the request provides it'):
+        plan_for(src67_real, [str(packages_dir / 'net51-r8169-6.011.00-2vft.510.0.0.799733-offline_bundle.zip')])
