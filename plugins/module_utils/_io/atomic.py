@@ -11,10 +11,72 @@ renames into place.
 from __future__ import annotations
 
 import os
+import re
+import signal
 import stat
+import threading
 from typing import BinaryIO
 
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+
 TEMP_SUFFIX = '.tmp'
+TEMP_MARK = 'esxicust'
+# .<target name>.esxicust-<writer pid>-<random>.tmp: recognisably ours, and says whether its writer still runs
+_TEMP_RE = re.compile(r'^\.(?P<name>.+)\.%s-(?P<pid>\d+)-[0-9a-f]{8}%s$' % (TEMP_MARK, re.escape(TEMP_SUFFIX)), re.S)
+
+
+class Interrupted(EsxiCustomizerError):
+    """The process was asked to stop (SIGTERM): raised where it was, so every temp file is removed on the way out."""
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted('stopped by SIGTERM; nothing was put in place and the temporary files were removed')
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Interrupted` (as SIGINT is KeyboardInterrupt), so that clean-up runs; main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError):  # not the main interpreter, or no signals here
+        pass
+
+
+def _writer_gone(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, under another user
+    return False
+
+
+def sweep_stale(dir_fd: int, name: str | None = None) -> list[str]:
+    """Remove temp files of ours (for target ``name``, or any) that a writer which no longer runs left behind (kill -9).
+
+    Only names of our own pattern whose writer process is gone are touched; returns the names removed.
+    """
+    removed = []
+    try:
+        entries = os.listdir(dir_fd)
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_RE.match(entry)
+        if not match or (name is not None and match.group('name') != name[:200]) or not _writer_gone(int(match.group('pid'))):
+            continue
+        try:
+            if stat.S_ISREG(os.stat(entry, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                os.unlink(entry, dir_fd=dir_fd)
+                removed.append(entry)
+        except OSError:
+            pass
+    return removed
 
 
 def fsync_dir(path: str | None = None, *, dir_fd: int | None = None) -> None:
@@ -46,10 +108,14 @@ class AtomicFile:
 
     Use as a context manager: write through :attr:`fd` (or :meth:`open`), then :meth:`commit`; leaving the block
     without committing (an exception, a signal turned into one) removes the temp file. ``mode`` None is
-    :func:`default_mode`. The temp name is ``.<name>.<random>.tmp`` beside the target.
+    :func:`default_mode`. The temp name is ``.<name>.esxicust-<pid>-<random>.tmp`` beside the target; one left behind
+    by a writer that was killed is removed by the next writer of the same target (``sweep``; a writer of many files
+    into one directory sweeps it once itself).
     """
 
-    def __init__(self, dest: str | None = None, *, dir_fd: int | None = None, name: str | None = None, mode: int | None = None):
+    def __init__(
+        self, dest: str | None = None, *, dir_fd: int | None = None, name: str | None = None, mode: int | None = None, sweep: bool = True
+    ):
         if (dest is None) == (dir_fd is None):
             raise ValueError('give dest, or dir_fd and name')
         self.mode = default_mode() if mode is None else mode
@@ -62,8 +128,10 @@ class AtomicFile:
             self.directory = None
         self.dir_fd = dir_fd
         self.name = name
-        self.tmp_name = '.%s.%s%s' % (name[:200], os.urandom(4).hex(), TEMP_SUFFIX)
+        self.tmp_name = '.%s.%s-%d-%s%s' % (name[:200], TEMP_MARK, os.getpid(), os.urandom(4).hex(), TEMP_SUFFIX)
+        stop_cleanly_on_sigterm()
         try:
+            self.swept = sweep_stale(dir_fd, name) if sweep else []
             self.fd = os.open(self.tmp_name, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
         except BaseException:
             self._close_dir()

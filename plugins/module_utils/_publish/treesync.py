@@ -28,7 +28,7 @@ import os
 import stat
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, fsync_dir
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, fsync_dir, sweep_stale
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import identity, sha256_fd
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.sources import BytesSource, Source
 
@@ -74,6 +74,7 @@ class _Root:
         except OSError as exc:
             raise PublishError('cannot open: %s' % exc.strerror, path=path) from None
         self._dirs = {(): self.fd}
+        sweep_stale(self.fd)
         self._missing = set()  # directories known not to exist (saves failing opens for 1000s of new host dirs)
         self.created_dirs = []
         self._renamed_in = set()
@@ -117,6 +118,7 @@ class _Root:
                 raise PublishError('is a symlink or not a directory; refusing to publish through it', path=self._display(parts)) from None
             raise
         self._dirs[parts] = fd
+        sweep_stale(fd)  # once per directory and publish: what a killed publish left there
         return fd
 
     def lstat(self, parts: tuple):
@@ -159,7 +161,7 @@ class _Root:
 
         The directory is fsync'ed later, once for all files renamed into it (:meth:`sync_dirs`)."""
         parent = self.dir_fd(parts[:-1], create=True)
-        with AtomicFile(dir_fd=parent, name=parts[-1], mode=FILE_MODE) as out:
+        with AtomicFile(dir_fd=parent, name=parts[-1], mode=FILE_MODE, sweep=False) as out:
             digest = source.copy_to(out.fd)
             size = os.fstat(out.fd).st_size
             if size != source.size:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 
@@ -15,6 +16,17 @@ from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.mbr i
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.syslinux import installer_version
 
 SBIN_DIRS = ('/usr/sbin', '/sbin')
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel kills it when the module dies, even by kill -9 (Linux prctl)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (ImportError, OSError, AttributeError):
+        pass  # not Linux: the explicit kill on errors still applies
 
 
 class CommandRunner:
@@ -33,6 +45,7 @@ class CommandRunner:
                     stdout=out,
                     stderr=err,
                     env=env,
+                    preexec_fn=_die_with_parent,  # pylint: disable=subprocess-popen-preexec-fn
                 )
             except OSError as exc:
                 return 127, '', '%s: %s' % (argv[0], exc.strerror)
@@ -49,12 +62,12 @@ class CommandRunner:
                             proc.stdin.close()
                         except BrokenPipeError:
                             pass
+                rc = proc.wait()
             except BaseException:
-                # the source failed (truncated ISO...): the half-fed tool must not outlive us
+                # the source failed (truncated ISO...) or we were told to stop: the tool must not outlive us
                 proc.kill()
                 proc.wait()
                 raise
-            rc = proc.wait()
             out.seek(0)
             err.seek(0)
             stderr = err.read().decode('utf-8', 'replace')

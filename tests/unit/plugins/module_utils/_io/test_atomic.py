@@ -1,0 +1,94 @@
+"""The one atomic writer: clean-up on errors and SIGTERM, and the sweep of temp files a killed writer left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, sweep_stale, write_bytes_atomic
+
+CHILD = r'''
+import os, sys, time
+sys.path[:0] = sys.argv[3].split(os.pathsep)
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, Interrupted
+try:
+    with AtomicFile(sys.argv[1]) as out:
+        os.write(out.fd, b'x' * 4096)
+        open(sys.argv[2], 'w').close()  # tell the parent the temp file exists
+        time.sleep(60)
+        out.commit()
+except Interrupted as err:
+    print(err)
+    sys.exit(3)
+'''
+
+
+def _temps(directory):
+    return sorted(name for name in os.listdir(directory) if name.endswith('.tmp'))
+
+
+def _child(tmp_path, dest):
+    ready = tmp_path / 'ready'
+    proc = subprocess.Popen([sys.executable, '-c', CHILD, str(dest), str(ready), os.pathsep.join(sys.path)], stdout=subprocess.PIPE, text=True)
+    for _ in range(200):
+        if ready.exists():
+            break
+        time.sleep(0.05)
+    assert ready.exists(), 'the child never started writing'
+    ready.unlink()
+    return proc
+
+
+def test_commit_puts_the_file_in_place_with_its_mode(tmp_path):
+    dest = tmp_path / 'out.bin'
+    write_bytes_atomic(str(dest), b'data', mode=0o640)
+    assert dest.read_bytes() == b'data' and (dest.stat().st_mode & 0o777) == 0o640
+    assert _temps(tmp_path) == []
+
+
+def test_an_error_leaves_the_old_file_and_no_temp(tmp_path):
+    dest = tmp_path / 'out.bin'
+    dest.write_bytes(b'old')
+    with pytest.raises(RuntimeError):
+        with AtomicFile(str(dest)) as out:
+            os.write(out.fd, b'new')
+            raise RuntimeError('boom')
+    assert dest.read_bytes() == b'old' and _temps(tmp_path) == []
+
+
+def test_sigterm_cleans_up_like_sigint(tmp_path):
+    dest = tmp_path / 'out.iso'
+    dest.write_bytes(b'previous build')
+    proc = _child(tmp_path, dest)
+    assert len(_temps(tmp_path)) == 1
+    proc.send_signal(signal.SIGTERM)
+    out, _err = proc.communicate(timeout=30)
+    assert proc.returncode == 3 and 'stopped by SIGTERM' in out
+    assert _temps(tmp_path) == [] and dest.read_bytes() == b'previous build'
+
+
+def test_the_next_writer_removes_what_a_killed_one_left_and_nothing_else(tmp_path):
+    dest = tmp_path / 'out.iso'
+    proc = _child(tmp_path, dest)
+    proc.kill()
+    proc.wait()
+    [left] = _temps(tmp_path)
+    others = ['.out.iso.12345678.tmp', 'notes.tmp', '.other.iso.esxicust-%d-0123abcd.tmp' % proc.pid]
+    for name in others:
+        (tmp_path / name).write_bytes(b'not ours to remove')
+    live = '.out.iso.esxicust-%d-89abcdef.tmp' % os.getpid()  # a writer that still runs
+    (tmp_path / live).write_bytes(b'in progress')
+    write_bytes_atomic(str(dest), b'new')
+    assert left not in os.listdir(tmp_path)
+    assert sorted(_temps(tmp_path)) == sorted(others + [live])
+    # a sweep of the whole directory (what the PXE tree writer does once per directory) takes the other target's too
+    fd = os.open(str(tmp_path), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert sweep_stale(fd) == [others[2]]
+    finally:
+        os.close(fd)
