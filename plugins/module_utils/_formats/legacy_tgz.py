@@ -50,6 +50,8 @@ _VIB_NAME = re.compile(r'[^A-Za-z0-9_.-]')
 _NATIVE_MAP = re.compile(r'^etc/vmware/[a-z]+\.map\.d/[^/]+\.map$')
 _NATIVE_IDS = re.compile(r'^usr/share/hwdata/[a-z]+\.pciids\.d/[^/]+\.ids$')
 
+_MAX_MTIME = 253402300799  # 9999-12-31T23:59:59Z, the last instant datetime can show
+
 
 @dataclass
 class LegacyDriver:
@@ -147,6 +149,8 @@ def _scan(path, label, limits, *, found, extras, dirs, small, module_spool, root
                         continue
                     if not member.isreg():
                         raise UnsafeArchiveError('tgz member %s is a device or fifo' % member_path, path=label)
+                    if not 0 <= (member.mtime or 0) <= _MAX_MTIME:
+                        raise FormatError('tgz member %s has an impossible modification time (%r)' % (member_path, member.mtime), path=label)
                     mtime = max(mtime, int(member.mtime or 0))
                     kind = _kind(member_path)
                     if kind == 'simple.map':

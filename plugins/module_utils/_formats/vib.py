@@ -9,6 +9,7 @@ normalise (image database) reads like one of VMware's.
 
 from __future__ import annotations
 
+import re
 import copy
 import hashlib
 import io
@@ -27,6 +28,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import 
 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import child_text as _text
+
+_ASCII_DIGITS = re.compile(r'[0-9]+\Z')
 
 
 def _bool(value):
@@ -311,10 +314,9 @@ def _int_attr(elem, name, label, *, what):
     value = elem.get(name)
     if value is None:
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise FormatError('%s has a non-numeric %s=%r' % (what, name, value), path=label) from None
+    if not _ASCII_DIGITS.match(value.strip()):  # int() also takes other scripts' digits and '1_000'
+        raise FormatError('%s has a non-numeric %s=%r' % (what, name, value), path=label)
+    number = int(value)
     if number < 0:
         raise FormatError('%s has a negative %s' % (what, name), path=label)
     return number
@@ -455,7 +457,7 @@ def descriptor_from_element(root: ElementTree.Element, label: str | None = None)
         payloads=[_payload(p, label) for p in payloads_elem.findall('payload')] if payloads_elem is not None else [],
         schema_version=root.get('version', '5.0'),
         relative_path=_text(root, 'relative-path'),
-        packed_size=int(packed) if packed and packed.isdigit() else None,
+        packed_size=int(packed) if packed and _ASCII_DIGITS.match(packed) else None,
         vib_checksum=vib_checksum,
         extra_elements=[_raw(c) for c in root if isinstance(c.tag, str) and c.tag not in _KNOWN_TOP],
     )

@@ -103,8 +103,11 @@ class ModuleInfo:
 
 
 def _read_at(fileobj, offset, size, *, path, what):
-    fileobj.seek(offset)
-    data = fileobj.read(size)
+    try:
+        fileobj.seek(offset)
+        data = fileobj.read(size)
+    except (OverflowError, OSError, ValueError):  # an offset no file has (>= 2**63)
+        raise FormatError('vmkernel module %s is corrupt (%s at offset %d, past any end of file)' % (path, what, offset)) from None
     if len(data) != size:
         raise FormatError('vmkernel module %s is truncated (%s past end of file)' % (path, what))
     return data

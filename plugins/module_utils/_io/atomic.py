@@ -113,9 +113,7 @@ class AtomicFile:
     into one directory sweeps it once itself).
     """
 
-    def __init__(
-        self, dest: str | None = None, *, dir_fd: int | None = None, name: str | None = None, mode: int | None = None, sweep: bool = True
-    ):
+    def __init__(self, dest: str | None = None, *, dir_fd: int | None = None, name: str | None = None, mode: int | None = None, sweep: bool = True):
         if (dest is None) == (dir_fd is None):
             raise ValueError('give dest, or dir_fd and name')
         self.mode = default_mode() if mode is None else mode

@@ -247,3 +247,18 @@ def test_native_driver_directories(tmp_path):
     assert legacy.ids_path == 'usr/share/hwdata/default.pciids.d/ne1000.ids'
     assert legacy.warnings == [] and not legacy.module_info.vmklinux
     assert [c.name for c in legacy.descriptor.depends] == ['vmkapi_2_3_0_0']
+
+
+@pytest.mark.parametrize('mtime', [2**40, 10**15, -5])
+def test_an_impossible_member_mtime_names_the_member(tmp_path, mtime):
+    plain = gzip.decompress(packages.build_legacy_tgz())
+    out = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(plain)) as src, tarfile.open(fileobj=out, mode='w', format=tarfile.GNU_FORMAT) as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read() if member.isfile() else None
+            if member.name.endswith('.map'):
+                member.mtime = mtime
+            dst.addfile(member, io.BytesIO(data) if data is not None else None)
+    path = write(tmp_path, gzip.compress(out.getvalue(), mtime=0))
+    with pytest.raises(FormatError, match=r'driver.tgz: tgz member .*\.map has an impossible modification time'):
+        read_legacy_tgz(path)

@@ -406,3 +406,13 @@ def test_locker_and_meta_vibs(vib_type):
 def test_payload_name_of_15_characters():
     xml = packages.descriptor_xml('x', '1', payloads=[('abcdefghijklmno', 'vgz', packages.gzip_bytes(b'x'))])
     assert parse_descriptor(xml).payloads[0].name == 'abcdefghijklmno'
+
+
+@pytest.mark.parametrize('field', ['²', '١٢٣', '1_000'])
+def test_non_ascii_digits_in_sizes_are_a_format_error_not_a_traceback(field):
+    xml = packages.descriptor_xml('net-x', '1.0-1', payloads=[('net-x', 'vgz', packages.gzip_bytes(b'x'))])
+    bad = xml.replace(b'size="', ('size="%s' % field).encode('utf-8'), 1)
+    with pytest.raises(FormatError, match='non-numeric size'):
+        parse_descriptor(bad, label='net-x.vib')
+    depot_copy = xml.replace(b'</vib>', ('<relative-path>x.vib</relative-path><packed-size>%s</packed-size></vib>' % field).encode('utf-8'))
+    assert parse_descriptor(depot_copy, label='net-x.vib').packed_size is None

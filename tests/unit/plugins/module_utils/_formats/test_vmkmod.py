@@ -146,3 +146,17 @@ def test_big_endian_and_32_bit_are_reported_clearly(ident, message):
     data = ident + packages.vmkmod_elf('x')[len(ident) :]
     info = inspect(data)
     assert info.is_elf and not info.esx4 and message in info.problem
+
+
+@pytest.mark.parametrize('offset', [2**63, 2**64 - 1, 2**63 + 12345])
+def test_a_section_table_offset_no_file_has_is_a_format_error(offset):
+    import io
+    import struct
+
+    from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
+    from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import inspect_module
+
+    elf = bytearray(packages.vmkmod_elf('net-x'))
+    struct.pack_into('<Q', elf, 40, offset)  # e_shoff
+    with pytest.raises(FormatError, match='net-x.o'):
+        inspect_module(io.BytesIO(bytes(elf)), 'net-x.o')
