@@ -224,7 +224,7 @@ _VMW_SIGNATURE = b'-----BEGIN PKCS7-----\nRVNYSSBGSVhUVVJFIE5PVCBBIFJFQUwgU0lHTk
 def _module_bytes(kind: str, payload_name: str, vib_name: str, vmkapi: str) -> bytes:
     tag = ('ESXi fixture payload %s of %s\n' % (payload_name, vib_name)).encode('ascii')
     if kind == 'boot':
-        return tag
+        return packages.gzip_bytes(tag)  # boot modules are gzip'ed too (and so carry a sha-256 gunzip checksum)
     if kind == 'emptygz':
         return packages.gzip_bytes(b'')
     if kind in ('vgz', 'big'):
