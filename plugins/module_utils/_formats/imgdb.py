@@ -39,7 +39,10 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsafeArchiveError,
 )
 
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.tarstream import open_tar_stream
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Constraint, normalize_acceptance
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import Limits
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import PrependReader, gunzip_stream
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import render_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml as _parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import child_text as _text
@@ -387,7 +390,12 @@ class ImageDatabase:
         members = []
         total = 0
         try:
-            with tarfile.open(fileobj=fileobj, mode='r|*') as tar:
+            head = fileobj.read(2)
+            # decompressed by our capped reader, so neither a member nor a header can expand past max_size
+            stream = PrependReader(head, fileobj)
+            if head == b'\x1f\x8b':
+                stream = gunzip_stream(stream, Limits(max_uncompressed_size=max_size), what)
+            with open_tar_stream(io.BufferedReader(stream) if not isinstance(stream, io.BufferedReader) else stream, label=what) as tar:
                 for info in tar:
                     if len(members) >= MAX_MEMBERS:
                         raise UnsafeArchiveError('has more than %d members' % MAX_MEMBERS, path=what)

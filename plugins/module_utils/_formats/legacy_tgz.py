@@ -30,6 +30,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsafeArchiveError,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, HashingReader, gunzip_stream, read_capped
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.tarstream import open_tar_stream
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Checksum, Constraint, Descriptor, Payload, SystemRequires
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import ESX4_EXPLANATION, inspect_module
@@ -137,7 +138,7 @@ def _scan(path, label, limits, *, found, extras, dirs, small, module_spool, root
         handle.seek(0)
         tee = HashingReader(gunzip_stream(raw, limits, label), ('sha256', 'sha1'))
         try:
-            with tarfile.open(fileobj=io.BufferedReader(tee, COPY_CHUNK), mode='r|') as tar:
+            with open_tar_stream(io.BufferedReader(tee, COPY_CHUNK), label=label) as tar:
                 for member in tar:
                     member_path = safe_member_path(member.name, label, 'tgz member', strip_root=True)
                     if member.name.startswith('/') and member_path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsafeArchiveError, UnsupportedError
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.tarstream import open_tar_stream
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import BoundedReader, PrependReader, gunzip_stream
 
@@ -151,7 +152,7 @@ def _skip(stream, count):
 def _scan_tar(stream, label, limits, *, want, consume):
     entries = []
     try:
-        with tarfile.open(fileobj=stream, mode='r|') as tar:
+        with open_tar_stream(stream, label=label) as tar:
             for member in tar:
                 path = safe_member_path(member.name, label, 'payload member')
                 if member.isreg():
