@@ -50,6 +50,11 @@ def profile_name_version(name: str | None) -> str | None:
     return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or match.group(4) or '0')
 
 
+def bounded_names(items: list[str], shown: int = 10) -> str:
+    """``a, b, c and 65530 more``: a message stays short whatever the input holds."""
+    return ', '.join(items[:shown]) + (' and %d more' % (len(items) - shown) if len(items) > shown else '')
+
+
 def read_bootcfg(reader: IsoReader, iso_path: str) -> BootCfg | None:
     """The boot.cfg at ``iso_path`` of an open ISO, parsed; None when the ISO has no such file."""
     entry = reader.find(iso_path)
@@ -222,14 +227,16 @@ class EsxiImage:
         found = []
         if basename(bios.kernel or '') != basename(uefi.kernel or ''):
             found.append('BIOS and UEFI boot.cfg disagree on kernel: %s vs %s' % (bios.kernel, uefi.kernel))
-        if bios.module_names != uefi.module_names:
-            only_bios = [name for name in bios.module_names if name not in uefi.module_names]
-            only_uefi = [name for name in uefi.module_names if name not in bios.module_names]
+        bios_names, uefi_names = bios.module_names, uefi.module_names  # each parses the whole list: once
+        if bios_names != uefi_names:
+            in_bios, in_uefi = set(bios_names), set(uefi_names)
+            only_bios = [name for name in bios_names if name not in in_uefi]
+            only_uefi = [name for name in uefi_names if name not in in_bios]
             detail = []
             if only_bios:
-                detail.append('only in %s: %s' % (BIOS_BOOTCFG, ', '.join(only_bios)))
+                detail.append('only in %s: %s' % (BIOS_BOOTCFG, bounded_names(only_bios)))
             if only_uefi:
-                detail.append('only in %s: %s' % (UEFI_BOOTCFG, ', '.join(only_uefi)))
+                detail.append('only in %s: %s' % (UEFI_BOOTCFG, bounded_names(only_uefi)))
             found.append('BIOS and UEFI boot.cfg disagree on modules (%s)' % ('; '.join(detail) or 'different order'))
         if bios.kernelopt_tokens != uefi.kernelopt_tokens:
             found.append('BIOS and UEFI boot.cfg disagree on kernelopt: %r vs %r' % (bios.kernelopt, uefi.kernelopt))
@@ -239,10 +246,15 @@ class EsxiImage:
         found = []
         for cfg_path, cfg in self.bootcfgs:
             items = ([Module(cfg.kernel)] if cfg.kernel else []) + cfg.modules
+            missing = []
             for item in items:
                 iso_path = self.module_iso_path(cfg_path, cfg, item.path)
                 if iso_path is not None and not self.reader.exists(iso_path):
-                    found.append('%s lists %s, which is not on the ISO' % (cfg_path, item.path))
+                    missing.append(item.path)
+            if len(missing) > 10:
+                found.append('%s lists %d files that are not on the ISO: %s' % (cfg_path, len(missing), bounded_names(missing)))
+            else:
+                found.extend('%s lists %s, which is not on the ISO' % (cfg_path, path) for path in missing)
         return found
 
     def _payload_problems(self) -> list[str]:

@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.kickstart import PLAINTEXT_ROOTPW_WARNING, plaintext_root_password
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, MAX_BOOTCFG_SIZE, UEFI_BOOTCFG, EsxiImage, read_bootcfg
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import (
+    BIOS_BOOTCFG,
+    MAX_BOOTCFG_SIZE,
+    UEFI_BOOTCFG,
+    EsxiImage,
+    bounded_names,
+    read_bootcfg,
+)
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.sources import BytesSource, Container, ExtentSource, StreamSource
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import PublishError, TreeSync, check_relpath
@@ -426,7 +433,7 @@ class Publication:
             missing = [path for path in referenced_files(base) if _strip_root(path) not in self.snapshot.by_path]
             if missing:
                 raise FormatError(
-                    '%s names %s, which the ISO does not contain: the network boot would fail' % (iso_name, ', '.join(missing)), path=self.request.src
+                    '%s names %s, which the ISO does not contain: the network boot would fail' % (iso_name, bounded_names(missing)), path=self.request.src
                 )
         cfg = personalise(base, kickstart_url, kernelopt_add, title=title)
         if (cfg.kickstart or '').lower().startswith('cdrom:'):
