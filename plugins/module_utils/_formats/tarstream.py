@@ -27,13 +27,13 @@ _HEADER_TYPES = {
 
 def _capped_info(label: str) -> type:
     class CappedTarInfo(tarfile.TarInfo):
-        def _proc_member(self, tarfile_):  # called by tarfile for every header it reads
+        def _proc_member(self, tarfile):  # pylint: disable=redefined-outer-name  # called for every header tarfile reads
             kind = _HEADER_TYPES.get(self.type)
             if kind and self.size > MAX_HEADER:
                 raise UnsafeArchiveError(
                     'has a %s header declaring %d bytes (more than %d): refusing a possible archive bomb' % (kind, self.size, MAX_HEADER), path=label
                 )
-            return super()._proc_member(tarfile_)
+            return super()._proc_member(tarfile)
 
     return CappedTarInfo
 

@@ -35,7 +35,7 @@ def _temps(directory):
 def _child(tmp_path, dest):
     ready = tmp_path / 'ready'
     proc = subprocess.Popen([sys.executable, '-c', CHILD, str(dest), str(ready), os.pathsep.join(sys.path)], stdout=subprocess.PIPE, text=True)
-    for _ in range(200):
+    for _attempt in range(200):
         if ready.exists():
             break
         time.sleep(0.05)

@@ -34,7 +34,7 @@ def _alive(pid):
 def test_the_tool_dies_with_the_module(tmp_path, how):
     pidfile = tmp_path / 'tool.pid'
     module = subprocess.Popen([sys.executable, '-c', RUNNER, str(pidfile), os.pathsep.join(sys.path)], stderr=subprocess.PIPE)
-    for _ in range(200):
+    for _attempt in range(200):
         if pidfile.exists() and pidfile.read_text().strip():
             break
         time.sleep(0.05)
@@ -42,7 +42,7 @@ def test_the_tool_dies_with_the_module(tmp_path, how):
     assert _alive(tool)
     module.send_signal(how)
     module.wait(timeout=30)
-    for _ in range(100):
+    for _attempt in range(100):
         if not _alive(tool):
             break
         time.sleep(0.05)
