@@ -49,3 +49,7 @@ class MissingLibraryError(EsxiCustomizerError):
 
 class DiskImageError(EsxiCustomizerError):
     """A disk image cannot be built as requested (size, tools, boot loader compatibility)."""
+
+
+class PxeError(EsxiCustomizerError):
+    """A PXE publication that cannot be made as asked (bad MAC, name, URL, missing boot loader...)."""

@@ -16,7 +16,8 @@ from typing import BinaryIO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module, basename
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase, ImageProfile
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile
 from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import validate_database
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import ElToritoEntry, IsoEntry, IsoReader
 

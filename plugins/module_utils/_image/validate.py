@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import Component, ImageDatabase, VibRecord
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import Component, VibRecord
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import is_less_trusted, normalize_acceptance
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vibversion import Provide, Relation, VibVersion
 

@@ -330,7 +330,7 @@ def test_the_plan_edits_a_copy_of_the_image_database(tmp_path, tmp_path_factory)
 
 def _db70_members():
     """The real 7.0.0 image database samples (bulletins, reserved components, VIBs) plus a profile listing every VIB."""
-    from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import VibRecord
+    from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import VibRecord
     from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
     root = shared_fixtures() / 'esxi70-imgdb-samples-eturra' / 'samples' / 'esximg'

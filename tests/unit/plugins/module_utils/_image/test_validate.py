@@ -7,7 +7,8 @@ import tarfile
 
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import Component, ImageDatabase, VibRecord
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import Component, VibRecord
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import VibFacts, facts_of_database, validate, validate_database
 from ansible_collections.esxi.customizer.tests.fixturegen import packages

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._publish import pxe
+from ansible_collections.esxi.customizer.plugins.module_utils._publish import netboot, pxe
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe import PxeError, Request, normalize_mac
@@ -126,7 +126,7 @@ def test_network_bootcfg_on_the_stock_702_file_does_what_vmware_documents():
     path = os.path.join(shared_fixtures(), 'bootcfg-isolinux-samples', 'esxi-7.0.2-hpe-iso-STOCK.boot.cfg')
     with open(path, 'rb') as handle:
         stock = BootCfg.parse(handle.read(), path)
-    cfg = pxe.network_bootcfg(stock, 'esxi-7.0.2-17630552', 'http://10.0.0.1/ks/esx01.cfg', kernelopt_add=['netdevice=vmnic1'])
+    cfg = netboot.network_bootcfg(stock, 'esxi-7.0.2-17630552', 'http://10.0.0.1/ks/esx01.cfg', kernelopt_add=['netdevice=vmnic1'])
     assert cfg.prefix == 'esxi-7.0.2-17630552'
     assert cfg.kernel == 'b.b00'
     assert [m.path for m in cfg.modules] == [m.path.lstrip('/') for m in stock.modules]
@@ -144,10 +144,10 @@ def test_network_bootcfg_6x_tboot_lowercases_and_keeps_option_strings():
     path = os.path.join(shared_fixtures(), 'bootcfg-isolinux-samples', 'esxi-6.x-hpe-tboot-ks.boot.cfg')
     with open(path, 'rb') as handle:
         stock = BootCfg.parse(handle.read(), path)
-    cfg = pxe.network_bootcfg(stock, 'http://srv/esxi6', None)
+    cfg = netboot.network_bootcfg(stock, 'http://srv/esxi6', None)
     assert cfg.kernel == 'tboot.b00' and cfg.prefix == 'http://srv/esxi6'
     assert cfg.kickstart == 'cdrom:/KS_CUST.CFG'  # kept when no kickstart_url: the publisher warns about it
-    cfg = pxe.network_bootcfg(BootCfg.parse(b'kernel=/B.B00\nkernelopt=cdromBoot runweasel\nmodules=/b.b00 ks=usb --- /S.V00\n'), 'p', None)
+    cfg = netboot.network_bootcfg(BootCfg.parse(b'kernel=/B.B00\nkernelopt=cdromBoot runweasel\nmodules=/b.b00 ks=usb --- /S.V00\n'), 'p', None)
     assert cfg.serialize() == b'prefix=p\nkernel=b.b00\nkernelopt=runweasel\nmodules=b.b00 ks=usb --- s.v00\n'
 
 
