@@ -178,7 +178,7 @@ def make_transport(params):
         context=context,
         timeout=params['timeout'],
         use_proxy=True,
-        follow_redirects='safe',
+        follow_redirects='none',  # credentials stay with the origin: a redirect is reported, never followed
         http_agent='esxi.customizer.datastore_upload',
         use_netrc=False,
     )

@@ -100,6 +100,12 @@ options:
       - Rebuild O(dest) even when its recorded request matches.
     type: bool
     default: false
+  mode:
+    description:
+      - Permissions of the written image, as an octal number in a string (V("0640")).
+      - Default - what the process umask gives a new file (0666 masked). An up-to-date output only gets its mode changed.
+      - The image holds the kickstart, and with it the root password hash, when O(kickstart) is set: V("0600") keeps it private.
+    type: raw
   checksum:
     description:
       - Compute the sha256 of the image (returned as RV(sha256)). V(false) skips it and RV(sha256) is null.
@@ -260,6 +266,7 @@ def main():
             label=dict(type='str', default='ESXI'),
             force=dict(type='bool', default=False),
             checksum=dict(type='bool', default=True),
+            mode=dict(type='raw'),
         ),
         supports_check_mode=True,
     )
@@ -280,6 +287,7 @@ def main():
             force=p['force'],
             check_mode=module.check_mode,
             checksum=p['checksum'],
+            mode=p['mode'],
         )
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))

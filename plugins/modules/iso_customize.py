@@ -170,6 +170,11 @@ options:
       - Rewrite O(dest) even when its manifest says it is up to date.
     type: bool
     default: false
+  mode:
+    description:
+      - Permissions of the written ISO, as an octal number in a string (V("0640")).
+      - Default - what the process umask gives a new file (0666 masked). An up-to-date output only gets its mode changed.
+    type: raw
   checksum:
     description:
       - Compute the sha256 of the output (returned as RV(sha256)). It is computed while the ISO is written, but
@@ -431,6 +436,7 @@ def main():
             profile_description=dict(type='str'),
             force=dict(type='bool', default=False),
             checksum=dict(type='bool', default=True),
+            mode=dict(type='raw'),
         ),
         supports_check_mode=True,
     )
@@ -459,6 +465,7 @@ def main():
             force=p['force'],
             check_mode=module.check_mode,
             checksum=p['checksum'],
+            mode=p['mode'],
         )
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))

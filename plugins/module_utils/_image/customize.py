@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import apply_mode, parse_mode
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import write_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
@@ -53,6 +54,7 @@ def customize_iso(
     force: bool = False,
     check_mode: bool = False,
     checksum: bool = True,
+    mode: object = None,
     **options: object,
 ) -> dict:
     """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...).
@@ -61,6 +63,7 @@ def customize_iso(
     """
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
+    mode = parse_mode(mode)
     request = Request(add, remove, **options)
     for path in request.add + ([request.kickstart] if request.kickstart else []):
         if not os.path.isfile(path):
@@ -89,6 +92,7 @@ def customize_iso(
             'manifest_digest': plan.digest,
         }
         if not changed:
+            result['changed'] = apply_mode(dest, mode, check_mode=check_mode)
             result['size'] = os.path.getsize(dest)
             result['sha256'] = file_sha256(dest) if checksum else None
             return result
@@ -96,7 +100,7 @@ def customize_iso(
             result['size'] = None
             result['sha256'] = None
             return result
-        written = write_iso(src, dest, plan.edits, epoch=plan.epoch, checksum=checksum)
+        written = write_iso(src, dest, plan.edits, epoch=plan.epoch, checksum=checksum, mode=mode)
         result['size'] = written.size
         result['sha256'] = written.sha256
         return result

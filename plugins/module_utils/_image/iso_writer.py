@@ -325,6 +325,7 @@ def write_iso(
     checksum: bool = True,
     allow_kernel_copy: bool = True,
     progress: Callable[[int, int], object] | None = None,
+    mode: int | None = None,
 ) -> WriteResult:
     """Write ``src`` with ``edits`` applied to ``dest`` atomically; return a :class:`WriteResult`.
 
@@ -353,7 +354,7 @@ def write_iso(
             epoch = 0
         copier = Copier(allow_kernel=allow_kernel_copy)
         iso.copier = copier
-        with pinned_clock(epoch), AtomicFile(dest) as tmp:
+        with pinned_clock(epoch), AtomicFile(dest, mode=mode) as tmp:
             apply_edits(iso, edits, opened)
             with tmp.open(buffering=COPY_CHUNK) as out:
                 iso.hasher = FollowingHasher(os.dup(tmp.fd)) if checksum else None

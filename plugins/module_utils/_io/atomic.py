@@ -96,6 +96,32 @@ def fsync_dir(path: str | None = None, *, dir_fd: int | None = None) -> None:
             os.close(fd)
 
 
+def parse_mode(value: object, *, option: str = 'mode') -> int | None:
+    """``0640``, ``'0640'``, ``'640'`` or ``'0o640'`` -> 0o640; None stays None (then the umask decides)."""
+    if value is None or value == '':
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = str(value).strip().lower()
+        text = text[2:] if text.startswith('0o') else text
+        if not re.match(r'^[0-7]{1,4}$', text):
+            raise EsxiCustomizerError('%s %r must be an octal file mode such as 0640 (quote it in YAML: "0640")' % (option, value))
+        number = int(text, 8)
+    if not 0 <= number <= 0o7777:
+        raise EsxiCustomizerError('%s %r is not a file mode' % (option, value))
+    return number
+
+
+def apply_mode(path: str, mode: int | None, *, check_mode: bool = False) -> bool:
+    """Give an existing output ``mode`` (an up-to-date file is not rewritten for it); True when it changed."""
+    if mode is None or stat.S_IMODE(os.stat(path).st_mode) == mode:
+        return False
+    if not check_mode:
+        os.chmod(path, mode)
+    return True
+
+
 def default_mode() -> int:
     """0666 filtered by the process umask: what ``open(..., 'w')`` would create."""
     umask = os.umask(0)

@@ -210,6 +210,12 @@ def _range_total(response):
     return int(match.group(1)) if match else None
 
 
+def printable(text: str, limit: int) -> str:
+    """Server-supplied text fit for a message: control characters escaped, at most ``limit`` characters."""
+    text = ''.join(ch if ch.isprintable() else '\\x%02x' % ord(ch) if ord(ch) < 256 else '?' for ch in text.strip())
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
 class DatastoreClient:
     """Files on one datastore of one datacenter of an ESXi host or vCenter."""
 
@@ -231,6 +237,13 @@ class DatastoreClient:
         merged = dict(self._auth)
         merged.update(headers or {})
         response = call(self.transport, method, self.url(path), headers=merged, body=body, timeout=self.timeout)
+        if 300 <= response.status < 400:
+            location = printable(response.headers.get('Location') or '', 200) if getattr(response, 'headers', None) else ''
+            response.close()
+            raise RemoteError(
+                '%s %s was redirected (HTTP %s to %s); redirects are not followed, so that the credentials never leave %s: set hostname '
+                'to the host that serves the datastore' % (method, self.url(path), response.status, location or 'an unnamed location', self.base)
+            )
         if response.status == 401:
             response.close()
             raise AuthenticationError(
@@ -245,7 +258,7 @@ class DatastoreClient:
         return response
 
     def _unexpected(self, method, path, response):
-        snippet = read_limited(response, 300).decode('utf-8', 'replace').strip()
+        snippet = printable(read_limited(response, 300).decode('utf-8', 'replace'), 300)
         return RemoteError('%s %s answered HTTP %s%s' % (method, self.url(path), response.status, ': %s' % snippet if snippet else ''))
 
     def remote_size(self, path):

@@ -64,7 +64,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.kickstart
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import DiskImageError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256, sha256_fd
-from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import volume_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import source_identity
 
@@ -362,10 +362,12 @@ def build_disk_image(
     check_mode=False,
     checksum=True,
     runner=None,
+    mode=None,
 ) -> dict:
     """Build (or confirm) the disk image ``dest`` from the ESXi ISO ``src``; returns the module result."""
     src = os.path.abspath(src)
     dest = os.path.abspath(dest)
+    mode = parse_mode(mode)
     label = (label or DEFAULT_LABEL).upper()
     if not re.match(r'^[A-Z0-9_\- ]{1,11}$', label):
         raise DiskImageError('label %r must be 1-11 characters A-Z 0-9 _ - or space' % label)
@@ -410,13 +412,14 @@ def build_disk_image(
             'diff': {'before': (existing or {}).get('request'), 'after': plan.request} if changed else None,
         }
         if not changed:
+            result['changed'] = apply_mode(dest, mode, check_mode=check_mode)
             result['sha256'] = file_sha256(dest) if checksum else None
             return result
         if check_mode:
             return result
         _free_space_check(dest, plan)
         try:
-            out = AtomicFile(dest, mode=0o644)
+            out = AtomicFile(dest, mode=mode)  # None: the umask decides (the image may hold a kickstart with a password)
         except OSError as exc:
             raise DiskImageError('cannot create a temporary file there (%s)' % exc.strerror, path=os.path.dirname(dest)) from None
         with out:

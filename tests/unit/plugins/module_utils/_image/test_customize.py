@@ -346,3 +346,16 @@ def test_warnings_only_where_they_apply(tmp_path):
     fixiso.build_esxi_iso(str(src), style='6x')
     result = customize_iso(str(src), str(tmp_path / 'out.iso'), add=[os.path.join(shared_fixtures(), 'net-r8125-9.011.00-10.vib')], check_mode=True)
     assert result['added'] and not [w for w in result['warnings'] if 'removed vmklinux' in w]
+
+
+def test_mode_is_applied_and_changed_alone_without_a_rewrite(tmp_path, src70, inputs):
+    vib, _ks = inputs
+    dest = tmp_path / 'out.iso'
+    customize_iso(src70, str(dest), add=[vib], mode='0640')
+    assert dest.stat().st_mode & 0o777 == 0o640
+    inode = dest.stat().st_ino
+    checked = customize_iso(src70, str(dest), add=[vib], mode='0600', check_mode=True)
+    assert checked['changed'] and dest.stat().st_mode & 0o777 == 0o640
+    result = customize_iso(src70, str(dest), add=[vib], mode='0600')
+    assert result['changed'] and dest.stat().st_mode & 0o777 == 0o600 and dest.stat().st_ino == inode
+    assert not customize_iso(src70, str(dest), add=[vib], mode='0600')['changed']

@@ -92,3 +92,28 @@ def test_the_next_writer_removes_what_a_killed_one_left_and_nothing_else(tmp_pat
         assert sweep_stale(fd) == [others[2]]
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize('value, mode', [(None, None), ('', None), ('0640', 0o640), ('640', 0o640), ('0o600', 0o600), (0o644, 0o644)])
+def test_parse_mode(value, mode):
+    from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import parse_mode
+
+    assert parse_mode(value) == mode
+
+
+@pytest.mark.parametrize('value', ['u=rw', '0999', '77777', 'rw-r--r--'])
+def test_a_bad_mode_says_how_to_write_one(value):
+    from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+    from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import parse_mode
+
+    with pytest.raises(EsxiCustomizerError, match='octal file mode such as 0640'):
+        parse_mode(value)
+
+
+def test_the_umask_decides_without_a_mode(tmp_path):
+    old = os.umask(0o077)
+    try:
+        write_bytes_atomic(str(tmp_path / 'private.img'), b'secret')
+    finally:
+        os.umask(old)
+    assert (tmp_path / 'private.img').stat().st_mode & 0o777 == 0o600

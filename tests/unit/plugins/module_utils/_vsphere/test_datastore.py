@@ -487,3 +487,23 @@ def test_hashing_reader_with_a_known_digest_sends_the_file_without_hashing(tmp_p
     reader = HashingReader(str(f), 3000, chunk_size=1024, known_sha256='0' * 64)
     assert b''.join(reader) == b'a' * 3000
     assert reader.digest is None and reader.hexdigest() == '0' * 64
+
+
+class RedirectingHost(FakeHost):
+    def __call__(self, method, url, headers, body):
+        self.log.append((method, url, headers.get('Authorization'), None))
+        return Response(302, b'', {'Location': 'http://elsewhere.example/steal\x1b[31m'})
+
+
+def test_a_redirect_is_reported_and_never_followed():
+    host = RedirectingHost()
+    with pytest.raises(RemoteError, match=r'was redirected \(HTTP 302 to http://elsewhere.example/steal\\x1b\[31m\); redirects are not followed'):
+        client(host).remote_size('iso/x.iso')
+    assert len(host.log) == 1  # one request, to the origin; the credentials went nowhere else
+
+
+def test_server_text_in_messages_is_escaped_and_cut():
+    from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.datastore import printable
+
+    assert printable('bad\x00\x1b[2Jthing\n', 100) == 'bad\\x00\\x1b[2Jthing'
+    assert printable('x' * 500, 300) == 'x' * 300 + '...'
