@@ -256,11 +256,19 @@ class IsoReader:
 
     # -- file index --------------------------------------------------------------------------
 
-    @staticmethod
-    def _rr_name(record) -> str | None:
+    def _rr_name(self, record) -> str | None:
         rock_ridge = record.rock_ridge
         name = rock_ridge.name() if rock_ridge is not None else None
-        return name.decode('utf-8', 'surrogateescape') if name else None
+        if not name:
+            return None
+        text = name.decode('utf-8', 'surrogateescape')
+        if '/' in text or '\x00' in text or text in ('.', '..'):
+            # a name that is a path: a mounted ISO, a PXE tree and a FAT image would each put the file elsewhere
+            raise FormatError(
+                'has a Rock Ridge file name %r that is not a file name (it holds "/" or NUL, or is . or ..); remaster the ISO with proper names' % text,
+                path=self.path,
+            )
+        return text
 
     def _walk(self, root, decode):
         """Yield (path, rr_path, [records]) for every file below ``root``; a multi-extent file is one item."""

@@ -56,6 +56,11 @@ def _writer_gone(pid: int) -> bool:
     return False
 
 
+def _temp_stem(name: str) -> str:
+    # no '@': external tools read 'file@@offset' as an offset into file (mtools)
+    return name[:200].replace('@', '_')
+
+
 def sweep_stale(dir_fd: int, name: str | None = None) -> list[str]:
     """Remove temp files of ours (for target ``name``, or any) that a writer which no longer runs left behind (kill -9).
 
@@ -68,7 +73,7 @@ def sweep_stale(dir_fd: int, name: str | None = None) -> list[str]:
         return removed
     for entry in entries:
         match = _TEMP_RE.match(entry)
-        if not match or (name is not None and match.group('name') != name[:200]) or not _writer_gone(int(match.group('pid'))):
+        if not match or (name is not None and match.group('name') != _temp_stem(name)) or not _writer_gone(int(match.group('pid'))):
             continue
         try:
             if stat.S_ISREG(os.stat(entry, dir_fd=dir_fd, follow_symlinks=False).st_mode):
@@ -152,7 +157,7 @@ class AtomicFile:
             self.directory = None
         self.dir_fd = dir_fd
         self.name = name
-        self.tmp_name = '.%s.%s-%d-%s%s' % (name[:200], TEMP_MARK, os.getpid(), os.urandom(4).hex(), TEMP_SUFFIX)
+        self.tmp_name = '.%s.%s-%d-%s%s' % (_temp_stem(name), TEMP_MARK, os.getpid(), os.urandom(4).hex(), TEMP_SUFFIX)
         stop_cleanly_on_sigterm()
         try:
             self.swept = sweep_stale(dir_fd, name) if sweep else []

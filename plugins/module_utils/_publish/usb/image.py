@@ -283,7 +283,9 @@ def _write_image(tmp: str, plan: DiskImagePlan, reader, *, tools: Tools, dest: s
         stream.seek(MANIFEST_OFFSET)
         stream.write(encode_manifest({'format': MANIFEST_FORMAT, 'digest': plan.digest, 'size': plan.size, 'request': plan.request}))
     env = run_env(plan.epoch)
-    image = '%s@@%d' % (tmp, PARTITION_START * SECTOR)
+    # The tools run in the image's directory on its bare name: a path holding '@@' (mtools reads file@@offset) stays safe.
+    cwd, name = os.path.split(tmp)
+    image = '%s@@%d' % (name, PARTITION_START * SECTOR)
     check_result(
         runner.run(
             [
@@ -301,24 +303,27 @@ def _write_image(tmp: str, plan: DiskImagePlan, reader, *, tools: Tools, dest: s
                 plan.digest[8:16],
                 '-n',
                 label,
-                tmp,
+                name,
                 str(partition * SECTOR // 1024),
             ],
             env=env,
+            cwd=cwd,
         ),
         'mkfs.vfat',
         dest,
     )
     for directory in plan.dirs:
-        check_result(runner.run([tools.mmd, '-i', image, '::' + directory], env=env), 'mmd %s' % directory, dest)
+        check_result(runner.run([tools.mmd, '-i', image, '::' + directory], env=env, cwd=cwd), 'mmd %s' % directory, dest)
     src_fd = reader.fileobj.fileno()
     for fat_path in sorted(plan.files, key=lambda p: (p.count('/'), p.lower())):
         item = plan.files[fat_path]
         chunks = [item] if isinstance(item, bytes) else _entry_chunks(reader, item, src_fd)
-        check_result(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env), 'copying %s' % fat_path, dest)
+        check_result(runner.run([tools.mcopy, '-i', image, '-o', '-', '::' + fat_path], stdin=chunks, env=env, cwd=cwd), 'copying %s' % fat_path, dest)
     if plan.bios_boot:
         check_result(
-            runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, image=tmp), env=env), 'installing syslinux', dest
+            runner.run(syslinux_install_argv(tools.syslinux, tools.syslinux_version, PARTITION_START * SECTOR, image=name), env=env, cwd=cwd),
+            'installing syslinux',
+            dest,
         )
 
 

@@ -173,3 +173,16 @@ def test_bad_inputs(tmp_path, isos):
     (tmp_path / 'corrupt.iso').write_bytes(bytes(corrupt))
     with pytest.raises(FormatError, match='corrupt.iso: (is not a readable ISO 9660 image|has corrupt directory records)'):
         IsoReader(str(tmp_path / 'corrupt.iso'))
+
+
+def test_a_rock_ridge_name_holding_a_slash_is_refused(tmp_path):
+    files = tree_files(lower=True)
+    files['abcqdef.v00'] = b'module'
+    path = make_iso(tmp_path, 'slash', files, joliet_rock_ridge=True)
+    data = open(path, 'rb').read()
+    assert data.count(b'abcqdef.v00') >= 1
+    with open(path, 'wb') as out:  # the NM entry now names a path: what a hand-made remaster produced
+        out.write(data.replace(b'abcqdef.v00', b'abc/def.v00'))
+    with pytest.raises(FormatError, match=r"slash.iso: has a Rock Ridge file name 'abc/def.v00' that is not a file name"):
+        with IsoReader(path) as reader:
+            reader.files()

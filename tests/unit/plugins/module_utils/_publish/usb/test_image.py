@@ -139,7 +139,7 @@ class ScriptedRunner(usb_tools.CommandRunner):
     def __init__(self, answer):
         self.answer = answer
 
-    def run(self, argv, stdin=None, env=None):
+    def run(self, argv, stdin=None, env=None, cwd=None):
         return self.answer
 
 
@@ -361,14 +361,14 @@ class FailingRunner(usb_tools.CommandRunner):
         self.fail_on = fail_on
         self.calls = []
 
-    def run(self, argv, stdin=None, env=None):
+    def run(self, argv, stdin=None, env=None, cwd=None):
         self.calls.append(list(argv))
         if argv[-1].endswith(self.fail_on):
             if stdin is not None:
                 for _chunk in stdin:
                     pass
             return 1, '', 'Disk full'
-        return super().run(argv, stdin=stdin, env=env)
+        return super().run(argv, stdin=stdin, env=env, cwd=cwd)
 
 
 @needs_tools
@@ -442,3 +442,17 @@ def test_bad_inputs(src70, tmp_path):
     with pytest.raises(EsxiCustomizerError, match='not an executable'):
         di.build_disk_image(src70, str(tmp_path / 'x.img'), syslinux=str(tmp_path / 'nosyslinux'))
     assert sorted(os.listdir(tmp_path)) == ['link.img', 'not.iso']
+
+
+@needs_tools
+def test_a_dest_whose_path_holds_the_mtools_offset_marker(src70, tmp_path):
+    where = tmp_path / 'builds@@2026'
+    where.mkdir()
+    dest = where / 'esxi@@lab.img'
+    result = di.build_disk_image(src70, str(dest), bios_boot=False, mode='0600')
+    assert result['changed'] and dest.exists() and dest.stat().st_mode & 0o777 == 0o600
+    link = tmp_path / 'plain.img'  # this reader must not see the marker in the name either
+    link.symlink_to(dest)
+    listing = subprocess.run(['mdir', '-i', '%s@@%d' % (link, 1024 * 1024), '-b', '::/'], env=MTOOLS_ENV, check=True, capture_output=True, text=True).stdout
+    assert '::/BOOT.CFG' in listing.upper()
+    assert [name for name in os.listdir(where) if name.endswith('.tmp')] == []
