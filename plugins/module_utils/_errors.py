@@ -14,6 +14,7 @@ class EsxiCustomizerError(Exception):
 
     def __init__(self, message, path=None):
         self.path = path
+        self.detail = message  # without the path: for a caller that words the error again
         if path is not None:
             message = '%s: %s' % (path, message)
         super().__init__(message)

@@ -138,6 +138,10 @@ class ImageDatabase:
                     members.append(_Member(name, info.isdir(), data))
         except (tarfile.ReadError, tarfile.CompressionError) as err:
             raise FormatError('is not a readable gzip/tar archive (%s)' % err, path=what)
+        except UnsafeArchiveError:
+            raise
+        except FormatError as err:  # from the gzip layer: say what the file should have been
+            raise FormatError('is not a readable gzip/tar archive (%s)' % err.detail, path=what) from None
         except (EOFError, zlib.error, OSError) as err:
             raise FormatError('is truncated or corrupt (%s)' % (err or type(err).__name__), path=what)
         return members

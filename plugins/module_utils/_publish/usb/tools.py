@@ -36,7 +36,7 @@ class CommandRunner:
     to stream multi-hundred-MB payloads. Tests inject a subclass to record or fail commands.
     """
 
-    def run(self, argv, stdin=None, env=None, cwd=None) -> tuple[int, str, str]:
+    def run(self, argv, stdin=None, env=None, *, cwd=None) -> tuple[int, str, str]:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
                 proc = subprocess.Popen(

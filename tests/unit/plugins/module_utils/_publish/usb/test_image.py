@@ -139,7 +139,7 @@ class ScriptedRunner(usb_tools.CommandRunner):
     def __init__(self, answer):
         self.answer = answer
 
-    def run(self, argv, stdin=None, env=None, cwd=None):
+    def run(self, argv, stdin=None, env=None, *, cwd=None):
         return self.answer
 
 
@@ -361,7 +361,7 @@ class FailingRunner(usb_tools.CommandRunner):
         self.fail_on = fail_on
         self.calls = []
 
-    def run(self, argv, stdin=None, env=None, cwd=None):
+    def run(self, argv, stdin=None, env=None, *, cwd=None):
         self.calls.append(list(argv))
         if argv[-1].endswith(self.fail_on):
             if stdin is not None:
