@@ -23,7 +23,7 @@ import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import cached_sha256, file_sha256, remember_sha256
@@ -210,6 +210,14 @@ def _range_total(response):
     return int(match.group(1)) if match else None
 
 
+MAX_REDIRECTS = 5
+
+
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), (parts.hostname or '').lower(), parts.port or {'https': 443, 'http': 80}.get(parts.scheme.lower()))
+
+
 def printable(text: str, limit: int) -> str:
     """Server-supplied text fit for a message: control characters escaped, at most ``limit`` characters."""
     text = ''.join(ch if ch.isprintable() else '\\x%02x' % ord(ch) if ord(ch) < 256 else '?' for ch in text.strip())
@@ -236,14 +244,24 @@ class DatastoreClient:
     def _request(self, method, path, headers=None, *, body=None):
         merged = dict(self._auth)
         merged.update(headers or {})
-        response = call(self.transport, method, self.url(path), headers=merged, body=body, timeout=self.timeout)
-        if 300 <= response.status < 400:
-            location = printable(response.headers.get('Location') or '', 200) if getattr(response, 'headers', None) else ''
+        url = self.url(path)
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = call(self.transport, method, url, headers=merged, body=body, timeout=self.timeout)
+            if not 300 <= response.status < 400:
+                break
+            location = response.headers.get('Location') if getattr(response, 'headers', None) else None
             response.close()
-            raise RemoteError(
-                '%s %s was redirected (HTTP %s to %s); redirects are not followed, so that the credentials never leave %s: set hostname '
-                'to the host that serves the datastore' % (method, self.url(path), response.status, location or 'an unnamed location', self.base)
-            )
+            target = urljoin(url, location or '')
+            # The same host may send /folder to /folder/; anywhere else would get the credentials: never followed.
+            if not location or _origin(target) != _origin(self.base) or (body is not None and not isinstance(body, (bytes, bytearray))):
+                raise RemoteError(
+                    '%s %s was redirected (HTTP %s to %s); a redirect to another host, port or scheme (or of a streamed upload) is not '
+                    'followed, so that the credentials never leave %s: set hostname to the host that serves the datastore'
+                    % (method, url, response.status, printable(location or 'an unnamed location', 200), self.base)
+                )
+            url = target
+        else:
+            raise RemoteError('%s %s: more than %d redirects' % (method, self.url(path), MAX_REDIRECTS))
         if response.status == 401:
             response.close()
             raise AuthenticationError(

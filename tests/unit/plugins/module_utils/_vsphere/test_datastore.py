@@ -490,16 +490,37 @@ def test_hashing_reader_with_a_known_digest_sends_the_file_without_hashing(tmp_p
 
 
 class RedirectingHost(FakeHost):
+    """Sends /folder/... to another origin, as a hostile or misconfigured proxy would."""
+
     def __call__(self, method, url, headers, body):
         self.log.append((method, url, headers.get('Authorization'), None))
         return Response(302, b'', {'Location': 'http://elsewhere.example/steal\x1b[31m'})
 
 
-def test_a_redirect_is_reported_and_never_followed():
+class SlashRedirectHost(FakeHost):
+    """Sends /folder to /folder/ on the same origin (the vSphere simulator does), then answers normally."""
+
+    def __call__(self, method, url, headers, body):
+        parts = urlsplit(url)
+        if parts.path == '/folder':
+            self.log.append(('REDIRECT', url, None, None))
+            return Response(301, b'', {'Location': '/folder/?' + parts.query})
+        if parts.path == '/folder/':
+            url = url.replace('/folder/?', '/folder?', 1)
+        return super().__call__(method, url, headers, body)
+
+
+def test_a_redirect_to_another_origin_is_reported_and_never_followed():
     host = RedirectingHost()
-    with pytest.raises(RemoteError, match=r'was redirected \(HTTP 302 to http://elsewhere.example/steal\\x1b\[31m\); redirects are not followed'):
+    with pytest.raises(RemoteError, match=r'was redirected \(HTTP 302 to http://elsewhere.example/steal\\x1b\[31m\); a redirect to another host'):
         client(host).remote_size('iso/x.iso')
     assert len(host.log) == 1  # one request, to the origin; the credentials went nowhere else
+
+
+def test_a_redirect_on_the_same_origin_is_followed():
+    host = SlashRedirectHost()
+    client(host).check_datastore()
+    assert [entry[0] for entry in host.log][:2] == ['REDIRECT', 'GET']
 
 
 def test_server_text_in_messages_is_escaped_and_cut():
