@@ -172,7 +172,7 @@ boot:
   type: dict
   contains:
     bios:
-      description: C(/BOOT.CFG) (keys C(path), C(kernel), C(kernelopt), C(modules), C(title), C(prefix), C(build)).
+      description: C(/BOOT.CFG) (keys C(path), C(kernel), C(kernelopt), C(modules), C(title), C(timeout), C(prefix), C(build)).
       type: dict
     uefi:
       description: C(/EFI/BOOT/BOOT.CFG), same keys; null when the ISO has none.

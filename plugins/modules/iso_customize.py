@@ -390,7 +390,7 @@ boot:
   type: dict
   contains:
     bios:
-      description: C(/BOOT.CFG) (keys C(path), C(kernel), C(kernelopt), C(modules), C(title), C(timeout)).
+      description: C(/BOOT.CFG) (keys C(path), C(kernel), C(kernelopt), C(modules), C(title), C(timeout), C(prefix), C(build)).
       type: dict
     uefi:
       description: C(/EFI/BOOT/BOOT.CFG), same keys; absent when the ISO has no UEFI C(boot.cfg).

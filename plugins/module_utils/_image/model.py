@@ -51,6 +51,22 @@ def profile_name_version(name: str | None) -> str | None:
     return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or match.group(4) or '0')
 
 
+def bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
+    """What the modules report of one boot.cfg (iso_info, iso_customize, disk_image): one shape everywhere."""
+    if cfg is None:
+        return None
+    return {
+        'path': cfg_path,
+        'kernel': cfg.kernel,
+        'kernelopt': cfg.kernelopt,
+        'modules': [module.render() for module in cfg.modules],
+        'title': cfg.title,
+        'timeout': cfg.timeout,
+        'prefix': cfg.prefix,
+        'build': cfg.build,
+    }
+
+
 def bounded_names(items: list[str], shown: int = 10) -> str:
     """``a, b, c and 65530 more``: a message stays short whatever the input holds."""
     return ', '.join(items[:shown]) + (' and %d more' % (len(items) - shown) if len(items) > shown else '')
@@ -279,21 +295,6 @@ class EsxiImage:
 
     # -- summary -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
-        if cfg is None:
-            return None
-        return {
-            'path': cfg_path,
-            'kernel': cfg.kernel,
-            'kernelopt': cfg.kernelopt,
-            'modules': [module.render() for module in cfg.modules],
-            'title': cfg.title,
-            'timeout': cfg.timeout,
-            'prefix': cfg.prefix,
-            'build': cfg.build,
-        }
-
     def vib_facts(self) -> list[dict]:
         if self.profile is None:
             return []
@@ -350,7 +351,7 @@ class EsxiImage:
             },
             'vibs': self.vib_facts(),
             'components': sorted(component.id for component in self.imgdb.components.values() if not component.reserved) if self.imgdb is not None else [],
-            'boot': {'bios': self._bootcfg_facts(BIOS_BOOTCFG, self.bootcfg_bios), 'uefi': self._bootcfg_facts(UEFI_BOOTCFG, self.bootcfg_uefi)},
+            'boot': {'bios': bootcfg_facts(BIOS_BOOTCFG, self.bootcfg_bios), 'uefi': bootcfg_facts(UEFI_BOOTCFG, self.bootcfg_uefi)},
             'el_torito': [
                 {
                     'platform': entry.platform,

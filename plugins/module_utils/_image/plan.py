@@ -26,7 +26,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
     UnsupportedError,
 )
-from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BOOT_LOADED_TYPES, EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BOOT_LOADED_TYPES, EsxiImage, bootcfg_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import Package
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import sha256_file
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import (
@@ -529,14 +529,7 @@ class _Builder:
             if after != before:
                 plan.edits.replace[entry.iso_path] = BytesContent(after)
             key = 'bios' if path == '/BOOT.CFG' else 'uefi'
-            plan.boot[key] = {
-                'path': path,
-                'kernel': cfg.kernel,
-                'kernelopt': cfg.kernelopt,
-                'modules': [m.render() for m in cfg.modules],
-                'title': cfg.title,
-                'timeout': cfg.timeout,
-            }
+            plan.boot[key] = bootcfg_facts(path, cfg)
         plan.views = views(self.cfgs, self.db, self.kickstart_digest)
         plan.edits.remove = sorted(self.removed_files)
         if self.request.volume_id is not None and self.request.volume_id != image.reader.volume_id:

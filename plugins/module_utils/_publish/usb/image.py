@@ -62,7 +62,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.tools
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.kickstart import PLAINTEXT_ROOTPW_WARNING, plaintext_root_password
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import DiskImageError, FormatError, UnsupportedError
-from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import BIOS_BOOTCFG, UEFI_BOOTCFG, EsxiImage, bootcfg_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256, sha256_fd
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import volume_epoch
@@ -79,20 +79,6 @@ MAX_KICKSTART = 4 * MIB
 def _fat_name_of(entry) -> str:
     """The name a mounted ISO shows: Rock Ridge, else Joliet, else ISO 9660 without ``;1``."""
     return entry.rr_path or entry.joliet_path or entry.path
-
-
-def _bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
-    if cfg is None:
-        return None
-    return {
-        'path': cfg_path,
-        'kernel': cfg.kernel,
-        'kernelopt': cfg.kernelopt,
-        'modules': [module.render() for module in cfg.modules],
-        'title': cfg.title,
-        'prefix': cfg.prefix,
-        'build': cfg.build,
-    }
 
 
 class DiskImagePlan:
@@ -206,7 +192,7 @@ def plan_image(
         if plaintext_root_password(plan.files['/' + KICKSTART_NAME]):
             plan.warnings.append('%s: %s' % (kickstart, PLAINTEXT_ROOTPW_WARNING))
     plan.dirs = parent_dirs(plan.files)
-    plan.boot.update({'bios': _bootcfg_facts(BIOS_BOOTCFG, cfgs[BIOS_BOOTCFG]), 'uefi': _bootcfg_facts(UEFI_BOOTCFG, cfgs.get(UEFI_BOOTCFG))})
+    plan.boot.update({'bios': bootcfg_facts(BIOS_BOOTCFG, cfgs[BIOS_BOOTCFG]), 'uefi': bootcfg_facts(UEFI_BOOTCFG, cfgs.get(UEFI_BOOTCFG))})
     plan.size = _choose_size(plan, size)
     plan.epoch = volume_epoch(reader.iso) or DEFAULT_EPOCH
     plan.request = {
