@@ -104,7 +104,7 @@ options:
     description:
       - Permissions of the written image, as an octal number in a string (V("0640")).
       - Default - what the process umask gives a new file (0666 masked). An up-to-date output only gets its mode changed.
-      - The image holds the kickstart, and with it the root password hash, when O(kickstart) is set: V("0600") keeps it private.
+      - The image holds the kickstart (and with it the root password hash) when O(kickstart) is set, so V("0600") keeps it private.
     type: raw
   checksum:
     description:
