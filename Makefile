@@ -11,7 +11,7 @@ DEMO := $(BUILD)/demo
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: run test venv sysdeps collection demo-inputs style format sanity units integration lint pytest services-start services-stop clean
+.PHONY: run test venv sysdeps collection demo-inputs style format fuzz sanity units integration lint pytest services-start services-stop clean
 
 ## run: install everything, generate the embedded demo inputs and run build_esxi.yml on them
 run: venv sysdeps collection demo-inputs
@@ -64,6 +64,10 @@ lint: venv collection
 	$(BIN)/ansible-lint
 	$(BIN)/antsibull-changelog lint
 	cd $(COLLECTIONS)/ansible_collections/esxi/customizer && $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+
+## fuzz: every parser with 20,000 mutated inputs each (make test runs 1,000 each)
+fuzz: venv
+	ESXI_FUZZ_EXAMPLES=20000 scripts/pytest.sh -q tests/unit/plugins/module_utils/test_fuzz.py
 
 ## pytest: fast unit-test loop without ansible-test (same tests)
 pytest: venv

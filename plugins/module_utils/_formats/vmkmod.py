@@ -145,6 +145,8 @@ def inspect_module(fileobj: IO[bytes], path: str) -> ModuleInfo:
         info.problem = 'not an ELF object, so not a vmkernel module ESXi can load'
         return info
     info.is_elf = True
+    if len(head) < 16:
+        raise FormatError('vmkernel module %s is truncated (%d bytes of ELF header)' % (path, len(head)))
     if head[4] != 2 or head[5] != 1:
         info.problem = 'not a 64-bit little-endian ELF object (ESXi 5.x+ modules are ELF64 x86-64)'
         return info

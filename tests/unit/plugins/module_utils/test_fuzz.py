@@ -1,0 +1,168 @@
+"""Every parser, fed mutated real inputs: only the collection's own errors may escape (issue 14).
+
+Seeds are real artifacts (the shared fixtures) and the fixture generator's output; hypothesis flips, cuts, inserts
+and splices bytes. ``ESXI_FUZZ_EXAMPLES`` sets the examples per parser (1,000 in make test, 20,000 in make fuzz).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import tempfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import read_members
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap import parse_ids, parse_map
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import parse_descriptor
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import inspect_module
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmtar import list_payload
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.legacy_tgz import read_legacy_tgz
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import Limits
+from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
+from ansible_collections.esxi.customizer.tests.fixturegen import packages
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
+
+EXAMPLES = int(os.environ.get('ESXI_FUZZ_EXAMPLES', '1000'))
+FIXTURES = shared_fixtures()
+LIMITS = Limits(max_uncompressed_size=64 * 1024 * 1024, max_metadata_size=4 * 1024 * 1024)
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+
+def _real(relative: str) -> bytes | None:
+    if FIXTURES is None:
+        return None
+    path = FIXTURES / relative
+    return path.read_bytes() if path.is_file() else None
+
+
+def _seeds_bootcfg() -> list[bytes]:
+    found = sorted((FIXTURES / 'bootcfg-isolinux-samples').glob('*boot.cfg')) if FIXTURES else []
+    return [path.read_bytes() for path in found] or [b'bootstate=0\ntitle=x\nkernel=/b.b00\nkernelopt=runweasel\nmodules=/b.b00 --- /s.v00\n']
+
+
+def _seed_vib() -> bytes:
+    return packages.build_vib('net-fuzz', '1.0-1', vmkapi='2_5_0_0')
+
+
+def _seed_descriptor() -> bytes:
+    real = sorted((FIXTURES / 'esxi67-imgdb-ljvblfz/var/db/esximg/vibs').glob('esx-base-*.xml')) if FIXTURES else []
+    return real[0].read_bytes() if real else packages.descriptor_xml('net-x', '1.0-1')
+
+
+def _seed_imgdb() -> bytes:
+    if FIXTURES is None:
+        return packages.tar_gz({'var/db/esximg/vibs/x.xml': packages.descriptor_xml('net-x', '1.0-1')})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w:gz') as tar:
+        for path in sorted((FIXTURES / 'esxi67-imgdb-ljvblfz/var/db/esximg').rglob('*'))[:40]:
+            if path.is_file():
+                tar.add(str(path), arcname=str(path.relative_to(FIXTURES / 'esxi67-imgdb-ljvblfz')))
+    return buf.getvalue()
+
+
+def _seed_vgz() -> bytes:
+    files = packages.driver_files('net_fuzz', [('8086', '10d3')], 'native', vmkapi='2_5_0_0')
+    return packages.gzip_bytes(packages.vmtar(files))
+
+
+@st.composite
+def mutated(draw, seeds: list[bytes]) -> bytes:
+    """A seed with a few random edits: byte changes, a cut, an insertion, a duplicated slice."""
+    data = bytearray(draw(st.sampled_from(seeds)))
+    for _edit in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(['flip', 'cut', 'insert', 'splice', 'zero']))
+        pos = draw(st.integers(0, max(len(data) - 1, 0)))
+        if kind == 'flip' and data:
+            data[pos] = draw(st.integers(0, 255))
+        elif kind == 'cut':
+            data = data[:pos]
+        elif kind == 'insert':
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=16))
+        elif kind == 'splice' and data:
+            end = min(len(data), pos + draw(st.integers(1, 64)))
+            data[pos:pos] = data[pos:end]
+        elif kind == 'zero' and data:
+            end = min(len(data), pos + draw(st.integers(1, 512)))
+            data[pos:end] = bytes(end - pos)
+    return bytes(data)
+
+
+def _as_file(suffix: str, reader):
+    """Run ``reader(path)`` on the bytes written to a temp file (the readers that take paths)."""
+
+    def parse(data: bytes):
+        with tempfile.NamedTemporaryFile(suffix=suffix) as handle:
+            handle.write(data)
+            handle.flush()
+            return reader(handle.name)
+
+    return parse
+
+
+def _load(path):
+    with load_package(path, LIMITS) as package:
+        for vib in package.vibs:
+            vib.all_warnings()
+
+
+def _image(path):
+    with EsxiImage.open(path) as image:
+        image.problems()
+
+
+def _seed_iso() -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'seed.iso')
+        fixiso.build_esxi_iso(path, style='70')
+        with open(path, 'rb') as handle:
+            return handle.read()
+
+
+def _only_our_errors(parse, data: bytes) -> None:
+    try:
+        parse(data)
+    except EsxiCustomizerError:
+        pass
+
+
+PARSERS = {
+    'bootcfg': (lambda: _seeds_bootcfg(), lambda data: BootCfg.parse(data, path='boot.cfg').problems()),
+    'ar / VIB members': (lambda: [_seed_vib()], lambda data: read_members(io.BytesIO(data), label='x.vib', total_size=len(data), limits=LIMITS)),
+    'descriptor XML': (lambda: [_seed_descriptor()], lambda data: parse_descriptor(data, label='descriptor.xml')),
+    'driver map': (
+        lambda: [b'regtype=native,bus=pci,id=808610d3..............,driver=ne1000\n', b'10de 0001 0000 0000 network nvidia\n'],
+        lambda data: parse_map(data, source='x.map'),
+    ),
+    'pci ids': (lambda: [b'8086  Intel\n\t10d3  82574L Gigabit Network Connection\n'], lambda data: parse_ids(data, source='x.ids')),
+    'vmkernel module': (lambda: [packages.vmkmod_elf('net_fuzz')], lambda data: inspect_module(io.BytesIO(data), 'net_fuzz')),
+    'vmtar payload': (lambda: [_seed_vgz()], lambda data: list_payload(io.BytesIO(data), 'vgz', 'x.v00', limits=LIMITS)),
+    'image database': (lambda: [_seed_imgdb()], lambda data: ImageDatabase.from_tgz(data, path='IMGDB.TGZ', max_size=64 * 1024 * 1024)),
+    'whole VIB': (lambda: [_seed_vib()], _as_file('.vib', _load)),
+    'offline bundle': (
+        lambda: [packages.build_offline_bundle([_seed_vib()]), packages.build_offline_bundle([_seed_vib()], component=True)],
+        _as_file('.zip', _load),
+    ),
+    'legacy tgz': (lambda: [packages.build_legacy_tgz()], _as_file('.tgz', lambda path: read_legacy_tgz(path, limits=LIMITS))),
+    'ISO metadata': (lambda: [_seed_iso()], _as_file('.iso', _image)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(PARSERS))
+def test_only_our_errors_escape_a_parser(name):
+    seeds_of, parse = PARSERS[name]
+    seeds = seeds_of()
+
+    @FUZZ
+    @given(mutated(seeds))
+    def run(data):
+        _only_our_errors(parse, data)
+
+    run()
