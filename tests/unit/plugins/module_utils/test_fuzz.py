@@ -134,7 +134,7 @@ def _only_our_errors(parse, data: bytes) -> None:
 
 
 PARSERS = {
-    'bootcfg': (lambda: _seeds_bootcfg(), lambda data: BootCfg.parse(data, path='boot.cfg').problems()),
+    'bootcfg': (_seeds_bootcfg, lambda data: BootCfg.parse(data, path='boot.cfg').problems()),
     'ar / VIB members': (lambda: [_seed_vib()], lambda data: read_members(io.BytesIO(data), label='x.vib', total_size=len(data), limits=LIMITS)),
     'descriptor XML': (lambda: [_seed_descriptor()], lambda data: parse_descriptor(data, label='descriptor.xml')),
     'driver map': (
