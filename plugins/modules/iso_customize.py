@@ -184,10 +184,12 @@ options:
 requirements:
   - pycdlib >= 1.15
   - defusedxml
+  - zstandard (or backports.zstd) below Python 3.14, for ESXi 9.x C(vzstd) payloads only
 notes:
   - An unsigned (community) VIB cannot be used with UEFI Secure Boot; the task warns about each one.
   - The manifest also records every earlier customization of the source (a customized ISO customized again).
-  - Payloads of type C(vzstd) (ESXi 9.0) are refused.
+  - Payloads of type C(vzstd) (ESXi 9.0, gzip around zstd) are verified (all four checksums), read and injected like C(vgz)
+    ones; the vmkapi check refuses a 9.0 driver (vmkapi 3.0) for an older ISO.
 seealso:
   - module: esxi.customizer.iso_info
   - module: esxi.customizer.package_info

@@ -19,8 +19,11 @@ description:
     files, and to check the vmkernel modules (vmkapi version, vmklinux, ESX 4.x binaries).
   - Archives are checked for unsafe members (absolute paths, C(..), links) and decompression bombs
     before anything is read; see O(max_uncompressed_size) and O(max_compression_ratio).
-  - ESXi 9.0 C(vzstd) payloads (gzip around zstd) are read for their metadata only; their contents and
-    the checksums of the zstd-decompressed stream cannot be checked and are reported in RV(vibs[].warnings).
+  - ESXi 9.0 C(vzstd) payloads (gzip around zstd) and xz inside gzip are read like C(vgz) ones, checksums of
+    the member, of the gzip layer (C(sha-256-gunzip1)) and of the decompressed payload included.
+  - zstd needs the standard library's C(compression.zstd) (Python 3.14+) or the C(zstandard) (or C(backports.zstd))
+    package; without one a C(vzstd) payload's contents and decompressed checksums are not read, which
+    RV(vibs[].warnings) says, with the package to install.
 extends_documentation_fragment:
   - esxi.customizer._attributes
   - esxi.customizer._attributes.INFO_MODULE
@@ -61,6 +64,7 @@ options:
 requirements:
   - defusedxml
   - pycdlib >= 1.15 (only with O(iso))
+  - zstandard (or backports.zstd) below Python 3.14, for ESXi 9.x C(vzstd) payloads only
 notes:
   - The package is only read; nothing is extracted to disk except, for a deflated zip nested inside
     another zip, one temporary copy of the inner zip that is deleted when the module ends.
@@ -256,7 +260,7 @@ vibs:
           type: list
           elements: dict
         injectable:
-          description: Whether this collection can read and inject the payload (false for C(vzstd)).
+          description: Whether this collection can read and inject the payload (false for C(vzstd) when no zstd library is installed).
           type: bool
     files:
       description: Files the payloads install (from the payloads; from the descriptor file list when unreadable).

@@ -71,6 +71,43 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
 
 
+ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
+
+
+def zstd_bytes(data: bytes, level: int = 18) -> bytes:
+    """One zstd frame (with its content size), as ESXi 9.0 writes them (level 18)."""
+    try:
+        from compression import zstd  # pylint: disable=import-outside-toplevel
+
+        return zstd.compress(data, level)
+    except ImportError:
+        import zstandard  # pylint: disable=import-outside-toplevel
+
+        return zstandard.ZstdCompressor(level=level).compress(data)
+
+
+def zstd_decompress(data: bytes) -> bytes:
+    try:
+        from compression import zstd  # pylint: disable=import-outside-toplevel
+
+        return zstd.decompress(data)
+    except ImportError:
+        import zstandard  # pylint: disable=import-outside-toplevel
+
+        return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+
+def vzstd_bytes(data: bytes) -> bytes:
+    """An ESXi 9.0 ``vzstd`` payload: gzip (no name, mtime 0) around one zstd frame around ``data``."""
+    return gzip_bytes(zstd_bytes(data))
+
+
+def unpack_payload(data: bytes) -> bytes:
+    """The payload's innermost stream: gzip undone, and a zstd frame inside it too (vzstd)."""
+    plain = gzip.decompress(data)
+    return zstd_decompress(plain) if plain.startswith(ZSTD_MAGIC) else plain
+
+
 def _parent_dirs(paths) -> list[str]:
     dirs = set()
     for path in paths:
@@ -271,15 +308,35 @@ def _constraints(tag: str, items) -> str:
 class PayloadDigest:
     """Size and hashes of a payload that was streamed to disk instead of held in memory."""
 
-    def __init__(self, size: int, sha256: str, sha256_gunzip: str | None = None, sha1_gunzip: str | None = None, uncompressed_size: int | None = None):
+    def __init__(
+        self,
+        size: int,
+        sha256: str,
+        sha256_gunzip: str | None = None,
+        sha1_gunzip: str | None = None,
+        uncompressed_size: int | None = None,
+        *,
+        sha256_gunzip1: str | None = None,
+    ):
         self.size, self.sha256 = size, sha256
         self.sha256_gunzip, self.sha1_gunzip, self.uncompressed_size = sha256_gunzip, sha1_gunzip, uncompressed_size
+        self.sha256_gunzip1 = sha256_gunzip1
 
     @classmethod
     def of(cls, data: bytes) -> PayloadDigest:
         if data[:2] == b'\x1f\x8b':
-            plain = gzip.decompress(data)
-            return cls(len(data), hashlib.sha256(data).hexdigest(), hashlib.sha256(plain).hexdigest(), hashlib.sha1(plain).hexdigest(), len(plain))
+            layer1 = gzip.decompress(data)
+            # vzstd: "gunzip" is the fully decompressed payload, gunzip1 the zstd frame (esxi-semantics 7.1)
+            zstd = layer1.startswith(ZSTD_MAGIC)
+            plain = zstd_decompress(layer1) if zstd else layer1
+            return cls(
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+                hashlib.sha256(plain).hexdigest(),
+                hashlib.sha1(plain).hexdigest(),
+                len(plain),
+                sha256_gunzip1=hashlib.sha256(layer1).hexdigest() if zstd else None,
+            )
         return cls(len(data), hashlib.sha256(data).hexdigest())
 
 
@@ -300,6 +357,8 @@ def payload_checksums(data, order: str = 'vmware') -> list[tuple[str, str | None
         return [sha256, sha1_gunzip]
     if order == 'plain-first':
         return [sha256, sha256_gunzip, sha1_gunzip]
+    if digest.sha256_gunzip1 is not None:
+        return [sha256_gunzip, sha256, sha1_gunzip, ('sha-256-gunzip1', None, digest.sha256_gunzip1)]
     return [sha256_gunzip, sha256, sha1_gunzip]
 
 
@@ -382,8 +441,8 @@ def payload_file_list(payload_type: str, data: bytes) -> list[str]:
     """Regular files inside a vgz/tgz payload (for descriptor file-list); other types have none listed."""
     if data[:2] != b'\x1f\x8b':
         return []
-    plain = gzip.decompress(data)
-    if payload_type == 'vgz' or plain[257:262] == b'visor':
+    plain = unpack_payload(data)
+    if payload_type in ('vgz', 'vzstd') or plain[257:262] == b'visor':
         return [n for n in vmtar_names(plain) if not n.endswith('/')]
     with tarfile.open(fileobj=io.BytesIO(plain), mode='r:') as tar:
         return [m.name for m in tar.getmembers() if m.isfile()]

@@ -13,7 +13,6 @@ import re
 import copy
 import hashlib
 import io
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
@@ -23,8 +22,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     ChecksumError,
     FormatError,
 )
-from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK
-from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, check_expansion
+from ansible_collections.esxi.customizer.plugins.module_utils._io.decompress import open_inner, zstd_backend, zstd_missing_reason
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, gunzip_stream
+from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits
 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import child_text as _text
@@ -475,7 +475,7 @@ def parse_descriptor(data: bytes, label: str | None = None) -> Descriptor:
 # --- payload checksums --------------------------------------------------------------------------------
 
 _HASHES = {'sha-256': hashlib.sha256, 'sha-1': hashlib.sha1, 'sha-512': hashlib.sha512, 'md5': hashlib.md5}
-# Payload types whose gzip layer wraps another compression we cannot undo with the stdlib.
+# Payload types whose gzip layer wraps a zstd frame (9.0): their "gunzip" checksums hash the zstd-decompressed stream.
 ZSTD_PAYLOAD_TYPES = ('vzstd',)
 
 
@@ -509,20 +509,18 @@ class PayloadCheck:
 
 
 def _plan(payload):
-    """Split the payload's checksums into (plain hashers, gunzip hashers, unverifiable results)."""
-    plain, gunzip, skipped = [], [], []
+    """Split the payload's checksums by the stream each one hashes: (member, gzip-stripped, decompressed, unverifiable)."""
+    plain, layer1, full, skipped = [], [], [], []
     for c in payload.checksums:
         ctype, process = c.checksum_type.lower(), (c.verify_process or '').lower()
         if ctype == 'sha-256-gunzip1':
-            # 9.0: hash after removing only the gzip layer (esxi-formats.md 6.3)
-            gunzip.append((c, hashlib.sha256()))
+            # 9.0: the stream with only the gzip layer removed, the zstd frame (esxi-semantics 7.1)
+            layer1.append((c, hashlib.sha256()))
         elif ctype in _HASHES and not process:
             plain.append((c, _HASHES[ctype]()))
         elif ctype in _HASHES and process == 'gunzip':
-            if payload.type in ZSTD_PAYLOAD_TYPES:
-                skipped.append(ChecksumResult(c.checksum_type, c.verify_process, None, 'hash of the zstd-decompressed stream: zstd is not supported'))
-            else:
-                gunzip.append((c, _HASHES[ctype]()))
+            # "gunzip" means the decompressed payload: for vzstd gzip *and* zstd undone (esxi-semantics 7.1)
+            full.append((c, _HASHES[ctype]()))
         else:
             skipped.append(
                 ChecksumResult(
@@ -532,52 +530,78 @@ def _plan(payload):
                     'checksum type %s with verify-process %s is not supported' % (c.checksum_type, c.verify_process or 'none'),
                 )
             )
-    return plain, gunzip, skipped
+    return plain, layer1, full, skipped
+
+
+class _Tee(io.RawIOBase):
+    """Hands on what it reads and feeds it to ``hashers`` on the way, counting the bytes."""
+
+    def __init__(self, raw, hashers):
+        super().__init__()
+        self._raw = raw
+        self._hashers = hashers
+        self.length = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self._raw.read(len(buffer))
+        for hasher in self._hashers:
+            hasher.update(data)
+        self.length += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _drain(stream) -> int:
+    total = 0
+    while True:
+        chunk = stream.read(COPY_CHUNK)
+        if not chunk:
+            return total
+        total += len(chunk)
 
 
 def verify_payload(payload: Payload, stream: IO[bytes] | io.RawIOBase, label: str | None = None, *, limits: Limits = DEFAULT_LIMITS) -> PayloadCheck:
     """Check every checksum of ``payload`` against ``stream`` (its member bytes) in one streaming pass.
 
     Returns a PayloadCheck; raises FormatError when the member length differs from the declared size or
-    the gzip stream needed for a gunzip checksum is corrupt. Mismatches are reported, not raised; use
-    :func:`raise_for_mismatch` to turn them into ChecksumError.
+    the compressed stream a checksum needs is corrupt. Mismatches are reported, not raised; use
+    :func:`raise_for_mismatch` to turn them into ChecksumError. The decompressed checksums of a ``vzstd``
+    payload need a zstd library; without one they are reported as not verifiable, naming the package.
     """
-    plain, gunzip, skipped = _plan(payload)
-    inflater = zlib.decompressobj(31) if gunzip else None
-    length = produced = 0
+    plain, layer1, full, skipped = _plan(payload)
     what = '%s payload %s' % (label or 'VIB', payload.name)
-    while True:
-        chunk = stream.read(COPY_CHUNK)
-        if not chunk:
-            break
-        length += len(chunk)
-        for _c, h in plain:
-            h.update(chunk)
-        data = chunk
-        while inflater is not None and data:
-            if inflater.eof:
-                if not data.strip(b'\x00'):
-                    break
-                inflater = zlib.decompressobj(31)
-            try:
-                out = inflater.decompress(data, COPY_CHUNK)
-            except zlib.error as err:
-                raise FormatError('payload %s: corrupt gzip data (%s)' % (payload.name, err), path=label) from None
-            produced += len(out)
-            check_expansion(produced, length, limits, label=what)
-            for _c, h in gunzip:
-                h.update(out)
-            data = inflater.unconsumed_tail or inflater.unused_data
-    if length != payload.size:
-        raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, length, payload.size), path=label)
-    if inflater is not None and not inflater.eof:
-        raise FormatError('payload %s: gzip stream is truncated' % payload.name, path=label)
-    check = PayloadCheck(payload.name, uncompressed_size=produced if gunzip else None)
-    for c, h in plain + gunzip:
+    member = _Tee(stream, [h for _c, h in plain])
+    zstd = payload.type in ZSTD_PAYLOAD_TYPES
+    if full and zstd and zstd_backend() is None:
+        note = 'hash of the zstd-decompressed payload: %s' % zstd_missing_reason()
+        skipped += [ChecksumResult(c.checksum_type, c.verify_process, None, note) for c, _h in full]
+        full = []
+    produced = None
+    try:
+        if layer1 or full:
+            gzip_layer = _Tee(gunzip_stream(member, limits, what, compressed_size=payload.size), [h for _c, h in layer1])
+            if full:
+                inner = open_inner(gzip_layer, 'zstd', limits=limits, label=what, compressed_size=payload.size) if zstd else gzip_layer
+                produced = _drain(_Tee(inner, [h for _c, h in full]))
+            _drain(gzip_layer)
+        _drain(member)
+    except FormatError:
+        # a short member is also a truncated gzip stream: the size is the clearer of the two messages
+        _drain(member)
+        if member.length != payload.size:
+            raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, member.length, payload.size), path=label) from None
+        raise
+    if member.length != payload.size:
+        raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, member.length, payload.size), path=label)
+    check = PayloadCheck(payload.name, uncompressed_size=produced)
+    for c, h in plain + layer1 + full:
         ok = h.hexdigest() == c.value.lower()
         check.results.append(ChecksumResult(c.checksum_type, c.verify_process, ok, '' if ok else 'expected %s, computed %s' % (c.value, h.hexdigest())))
     check.results.extend(skipped)
-    if gunzip and payload.uncompressed_size is not None and payload.type not in ZSTD_PAYLOAD_TYPES and produced != payload.uncompressed_size:
+    if produced is not None and payload.uncompressed_size is not None and produced != payload.uncompressed_size:
         check.results.append(
             ChecksumResult('uncompressed-size', None, False, 'uncompressed size is %d, descriptor says %d' % (produced, payload.uncompressed_size))
         )
@@ -595,9 +619,7 @@ def raise_for_mismatch(check: PayloadCheck, label: str | None = None) -> None:
 
 
 def payload_compression_supported(payload: Payload) -> tuple[bool, str]:
-    """Whether we can read (and inject) this payload's contents; a reason string when not."""
-    if payload.type in ZSTD_PAYLOAD_TYPES:
-        return False, (
-            'payload %s has type %s (gzip around zstd, ESXi 9.0); zstd payloads are not supported for reading or injection' % (payload.name, payload.type)
-        )
+    """Whether this host can read (and inject) the payload's contents; a reason string when not."""
+    if payload.type in ZSTD_PAYLOAD_TYPES and zstd_backend() is None:
+        return False, 'payload %s has type %s (gzip around zstd, ESXi 9.0): %s' % (payload.name, payload.type, zstd_missing_reason())
     return True, ''

@@ -7,7 +7,7 @@ vmtar keeps all 512-byte headers first and the data later at each header's absol
 offset order. Plain tar is read with :mod:`tarfile` in stream mode. Neither is ever held in memory
 whole: wanted files are handed to a callback as bounded streams (callers usually spool them to a
 ``SpooledTemporaryFile``). An inner stream that is xz or zstd (base tardisks, ESXi 9.0 ``vzstd``) is
-reported as unsupported.
+decompressed on the way (:mod:`.._io.decompress`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import IO
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsafeArchiveError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.tarstream import open_tar_stream
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, safe_member_path
+from ansible_collections.esxi.customizer.plugins.module_utils._io.decompress import open_inner, sniff_compression
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import BoundedReader, PrependReader, gunzip_stream
 
 BLOCK = 512
@@ -41,10 +42,9 @@ class TarEntry:
 
 def sniff_inner(head: bytes) -> str:
     """What a decompressed payload stream starts with: 'vmtar', 'tar', 'xz', 'zstd', 'gzip' or 'unknown'."""
-    if head[:6] == b'\xfd7zXZ\x00':
-        return 'xz'
-    if head[:4] == b'\x28\xb5\x2f\xfd':
-        return 'zstd'
+    compression = sniff_compression(head)
+    if compression:
+        return compression
     if head[:2] == b'\x1f\x8b':
         return 'gzip'
     if len(head) >= 263 and head[257:263] == VMTAR_MAGIC:
@@ -197,10 +197,11 @@ def scan_payload(
 
     Returns the list of TarEntry (files, dirs, ...). For each regular file with ``want(entry)`` true,
     ``consume(entry, stream)`` is called with a stream of exactly that file's bytes (valid only during
-    the call). Raises UnsupportedError for xz/zstd inner streams and other payload types.
+    the call). xz and zstd inside the gzip layer are undone too; other payload types raise UnsupportedError,
+    a zstd payload without a zstd library MissingLibraryError.
     """
     if payload_type not in ('vgz', 'tgz', 'vzstd', 'installer_vgz'):
-        raise UnsupportedError('payload type %s has no file list we can read (only vgz and tgz)' % payload_type, path=label)
+        raise UnsupportedError('payload type %s has no file list we can read (only vgz, tgz and vzstd)' % payload_type, path=label)
     want = want or (lambda entry: False)
     consume = consume or (lambda entry, stream: None)
     magic = raw.read(2)
@@ -210,12 +211,11 @@ def scan_payload(
     head = stream.peek(BLOCK)[:BLOCK]
     kind = sniff_inner(head)
     if kind in ('xz', 'zstd'):
-        raise UnsupportedError(
-            '%s payload holds an %s-compressed stream inside its gzip layer; %s is not supported '
-            '(ESXi 9.0 vzstd payloads and xz base tardisks cannot be read or injected by this '
-            'collection)' % (payload_type, kind, kind),
-            path=label,
-        )
+        stream = open_inner(stream, kind, limits=limits, label=label, compressed_size=compressed_size)
+        head = stream.peek(BLOCK)[:BLOCK]
+        kind = sniff_inner(head)
+        if kind not in ('vmtar', 'tar'):
+            raise FormatError('%s payload holds no vmtar or tar archive inside its compressed layers (found %s data)' % (payload_type, kind), path=label)
     if kind == 'vmtar':
         return _scan_vmtar(stream, label, limits, want=want, consume=consume)
     if kind == 'tar':

@@ -52,7 +52,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmtar imp
 GZIP_MAGIC = b'\x1f\x8b'
 ZIP_MAGICS = (b'PK\x03\x04', b'PK\x05\x06')
 CONTENT_PAYLOAD_TYPES = ('vgz', 'tgz', 'vzstd')
-INJECTABLE_PAYLOAD_TYPES = ('vgz', 'tgz')
+INJECTABLE_PAYLOAD_TYPES = ('vgz', 'tgz', 'vzstd')
 MODULE_DIR = 'usr/lib/vmware/vmkmod/'
 
 
@@ -208,7 +208,7 @@ class PackageVib:
             if not supported:
                 problems.append(reason)
             elif payload.type not in INJECTABLE_PAYLOAD_TYPES:
-                problems.append('payload %s has type %s; only vgz and tgz payloads of driver VIBs can be injected' % (payload.name, payload.type))
+                problems.append('payload %s has type %s; only vgz, tgz and vzstd payloads of driver VIBs can be injected' % (payload.name, payload.type))
         return problems
 
     @property

@@ -52,7 +52,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib impor
 )
 
 KICKSTART_OPTION = 'ks=cdrom:/KS.CFG'
-DRIVER_PAYLOAD_TYPES = ('vgz', 'tgz')
+DRIVER_PAYLOAD_TYPES = ('vgz', 'tgz', 'vzstd')
 _RELEASE_RE = re.compile(r'^(\d+)\.(\d+)(?:(?:\.|U)(\d+))?')
 UEFI_MAX_VOLUME = 2 * 1024 * 1024 * 1024
 """esx-boot's UEFI ISO 9660 driver numbers inodes in a way that "fails on volumes > 2 GB" (esxi-formats 1.1)."""
@@ -190,7 +190,9 @@ class _Builder:
         label = '%s (%s)' % (package.path, vib.vib_id)
         for payload in vib.descriptor.payloads:
             if payload.type not in DRIVER_PAYLOAD_TYPES:
-                raise UnsupportedError('payload %s has type %s; only vgz and tgz driver payloads can be injected' % (payload.name, payload.type), path=label)
+                raise UnsupportedError(
+                    'payload %s has type %s; only vgz, tgz and vzstd driver payloads can be injected' % (payload.name, payload.type), path=label
+                )
         vib.verify_payloads(strict=True)
         if self.request.skip_compatibility_check:
             return

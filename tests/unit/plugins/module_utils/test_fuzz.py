@@ -21,7 +21,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import inspect_module
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmtar import list_payload
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmtar import list_payload, scan_payload
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.legacy_tgz import read_legacy_tgz
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
@@ -71,6 +71,16 @@ def _seed_imgdb() -> bytes:
 def _seed_vgz() -> bytes:
     files = packages.driver_files('net_fuzz', [('8086', '10d3')], 'native', vmkapi='2_5_0_0')
     return packages.gzip_bytes(packages.vmtar(files))
+
+
+def _seed_zstd() -> bytes:
+    """The zstd frame of a vzstd payload: mutated below the gzip layer, where a gzip CRC cannot catch the edits."""
+    files = packages.driver_files('net_fuzz', [('8086', '10d3')], 'native', vmkapi='3_0_0_0')
+    return packages.zstd_bytes(packages.vmtar(files))
+
+
+def _scan_vzstd(data: bytes) -> None:
+    scan_payload(io.BytesIO(packages.gzip_bytes(data)), 'vzstd', 'x.v00', limits=LIMITS, want=lambda e: True, consume=lambda e, s: s.read())
 
 
 @st.composite
@@ -144,6 +154,7 @@ PARSERS = {
     'pci ids': (lambda: [b'8086  Intel\n\t10d3  82574L Gigabit Network Connection\n'], lambda data: parse_ids(data, source='x.ids')),
     'vmkernel module': (lambda: [packages.vmkmod_elf('net_fuzz')], lambda data: inspect_module(io.BytesIO(data), 'net_fuzz')),
     'vmtar payload': (lambda: [_seed_vgz()], lambda data: list_payload(io.BytesIO(data), 'vgz', 'x.v00', limits=LIMITS)),
+    'vzstd payload (zstd layer)': (lambda: [_seed_zstd()], _scan_vzstd),
     'image database': (lambda: [_seed_imgdb()], lambda data: ImageDatabase.from_tgz(data, path='IMGDB.TGZ', max_size=64 * 1024 * 1024)),
     'whole VIB': (lambda: [_seed_vib()], _as_file('.vib', _load)),
     'offline bundle': (

@@ -61,11 +61,22 @@ def test_component(capsys):
 
 
 @needs_fixtures
-def test_vzstd_payload_is_reported_not_injectable(capsys):
+def test_vzstd_payload_is_read_and_injectable(capsys):
     code, result = run(capsys, path=str(ITI / 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip'))
     assert code == 0
-    payload = result['vibs'][0]['payloads'][0]
-    assert (payload['type'], payload['injectable'], payload['checksum_ok']) == ('vzstd', False, True)
+    [vib] = result['vibs']
+    payload = vib['payloads'][0]
+    assert (payload['type'], payload['injectable'], payload['checksum_ok']) == ('vzstd', True, True)
+    assert (vib['vmkapi'], vib['min_esxi_version']) == ('3.0.0.0', '9.0')
+    assert {e['class'] for e in vib['pci_ids'] if e['bus'] == 'pci'} == {'0c0300', '0c0310', '0c0320', '0c0330'}
+
+
+def test_vzstd_payload_without_a_zstd_library(capsys, no_zstd):
+    code, result = run(capsys, path=str(ITI / 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip'))
+    assert code == 0
+    [vib] = result['vibs']
+    assert vib['payloads'][0]['injectable'] is False
+    assert any('pip install zstandard' in w for w in vib['warnings'])
 
 
 def test_bad_checksum_fails_with_a_message(capsys, tmp_path):

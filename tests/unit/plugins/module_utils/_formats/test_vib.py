@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -226,16 +227,37 @@ def test_verify_payload_stops_gzip_bombs():
 
 
 @needs_fixtures
-def test_vzstd_checksums_partly_verifiable():
+def test_vzstd_checksums_all_verified():
     vib = real_vib('90')
     d = parse_descriptor(member(vib, 'descriptor.xml'))
     data = member(vib, 'vmkusb-n')
     check = verify_payload(d.payloads[0], io.BytesIO(data))
     states = {(r.checksum_type, r.verify_process): r.ok for r in check.results}
-    assert states == {('sha-256', None): True, ('sha-256-gunzip1', None): True, ('sha-256', 'gunzip'): None, ('sha-1', 'gunzip'): None}
-    assert check.checksum_ok is True
-    assert 'zstd is not supported' in check.notes[0]
+    assert states == {('sha-256', None): True, ('sha-256-gunzip1', None): True, ('sha-256', 'gunzip'): True, ('sha-1', 'gunzip'): True}
+    assert check.checksum_ok is True and check.uncompressed_size == d.payloads[0].uncompressed_size == 1191424
+    # gunzip1 is the gzip layer only; the gunzip checksums are of the zstd-decompressed vmtar
     assert hashlib.sha256(gzip.decompress(data)).hexdigest() == d.payloads[0].checksums[3].value
+
+
+def test_vzstd_decompressed_checksum_mismatch_is_reported():
+    vib = real_vib('90')
+    d = parse_descriptor(member(vib, 'descriptor.xml'))
+    payload = d.payloads[0]
+    wrong = dataclasses.replace(payload, checksums=[dataclasses.replace(c, value='0' * len(c.value)) if c.verify_process else c for c in payload.checksums])
+    check = verify_payload(wrong, io.BytesIO(member(vib, 'vmkusb-n')))
+    assert [(r.checksum_type, r.verify_process, r.ok) for r in check.results if r.ok is False] == [('sha-256', 'gunzip', False), ('sha-1', 'gunzip', False)]
+    with pytest.raises(ChecksumError, match='sha-256 \\(verify-process gunzip\\) mismatch'):
+        raise_for_mismatch(check, 'x.vib')
+
+
+def test_vzstd_checksums_without_a_zstd_library(no_zstd):
+    vib = real_vib('90')
+    d = parse_descriptor(member(vib, 'descriptor.xml'))
+    check = verify_payload(d.payloads[0], io.BytesIO(member(vib, 'vmkusb-n')))
+    states = {(r.checksum_type, r.verify_process): r.ok for r in check.results}
+    assert states == {('sha-256', None): True, ('sha-256-gunzip1', None): True, ('sha-256', 'gunzip'): None, ('sha-1', 'gunzip'): None}
+    assert check.checksum_ok is True and check.uncompressed_size is None
+    assert 'pip install zstandard' in check.notes[0]
 
 
 def test_descriptor_defaults_build_valid_xml():

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsafeArchiveError, UnsupportedError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, MissingLibraryError, UnsafeArchiveError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import Limits
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmtar import list_payload, read_payload_file, scan_payload, sniff_inner
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
@@ -87,18 +87,72 @@ def test_real_vgz_payload_listing():
 
 
 @needs_fixtures
-def test_real_vzstd_payload_is_unsupported():
+def _real_vzstd_member():
     with zipfile.ZipFile(ITI / 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip') as z:
         vib = z.read('vib20/vmkusb-nic-fling/VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163.vib')
-    payload = dict(packages.ar_members(vib))['vmkusb-n']
-    with pytest.raises(UnsupportedError, match='zstd-compressed stream inside its gzip layer; zstd is not supported'):
-        list_payload(io.BytesIO(payload), 'vzstd', 'vmkusb-n')
+    return dict(packages.ar_members(vib))['vmkusb-n']
 
 
-def test_xz_inner_stream_is_unsupported():
-    data = gzip.compress(lzma.compress(packages.vmtar(FILES)))
-    with pytest.raises(UnsupportedError, match='xz-compressed'):
-        list_payload(io.BytesIO(data), 'vgz', 's.v00')
+@needs_fixtures
+def test_real_vzstd_payload_is_read():
+    entries = list_payload(io.BytesIO(_real_vzstd_member()), 'vzstd', 'vmkusb-n')
+    files = sorted(e.name for e in entries if e.type == 'file')
+    assert files == [
+        'etc/vmware/ihv.map.d/vmkusb_nic_fling_acpi.map',
+        'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map',
+        'usr/lib/vmware/vmkmod/vmkusb_nic_fling',
+    ]
+    text = read_payload_file(io.BytesIO(_real_vzstd_member()), 'vzstd', 'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map', label='vmkusb-n')
+    assert b'0c0330' in text
+
+
+@needs_fixtures
+def test_real_vzstd_payload_without_a_zstd_library(no_zstd):
+    with pytest.raises(MissingLibraryError, match='vmkusb-n: reading zstd needs the Python package zstandard'):
+        list_payload(io.BytesIO(_real_vzstd_member()), 'vzstd', 'vmkusb-n')
+
+
+@pytest.mark.parametrize('inner', ['vgz', 'vzstd', 'xz'])
+def test_inner_compressions_are_read(inner):
+    plain = packages.vmtar(FILES)
+    data = {'vgz': packages.gzip_bytes, 'vzstd': packages.vzstd_bytes, 'xz': lambda d: gzip.compress(lzma.compress(d, check=lzma.CHECK_CRC32))}[inner](plain)
+    found = {}
+    entries = scan_payload(
+        io.BytesIO(data),
+        'vgz' if inner == 'xz' else inner,
+        'p',
+        want=lambda e: e.name.endswith('.ids'),
+        consume=lambda e, s: found.setdefault(e.name, s.read()),
+    )
+    assert sorted(e.name for e in entries if e.type == 'file') == sorted(FILES)
+    assert found == {'usr/share/hwdata/default.pciids.d/drv.ids': FILES['usr/share/hwdata/default.pciids.d/drv.ids']}
+
+
+@pytest.mark.parametrize('inner', ['vzstd', 'xz'])
+def test_corrupt_or_truncated_inner_streams(inner):
+    plain = packages.vmtar({'usr/lib/vmware/vmkmod/drv': bytes(range(256)) * 400})
+    layer = packages.zstd_bytes(plain) if inner == 'vzstd' else lzma.compress(plain)
+    ptype = 'vzstd' if inner == 'vzstd' else 'vgz'
+    with pytest.raises(FormatError, match='corrupt or truncated %s data' % ('zstd' if inner == 'vzstd' else 'xz')):
+        list_payload(io.BytesIO(gzip.compress(layer[: len(layer) // 2])), ptype, 'p')
+    if inner == 'xz':
+        # xz checks its blocks; a zstd frame need not (the payload's checksums catch that: test_vib)
+        flipped = bytearray(layer)
+        flipped[len(layer) // 2] ^= 0xFF
+        with pytest.raises(FormatError, match='p: corrupt or truncated xz data'):
+            scan_payload(io.BytesIO(gzip.compress(bytes(flipped))), ptype, 'p', want=lambda e: True, consume=lambda e, s: s.read())
+
+
+def test_zstd_bomb_is_stopped():
+    # 64 MiB of zeros is a few KB of zstd: the ratio check stops it long before the end
+    bomb = packages.vzstd_bytes(packages.vmtar({'usr/lib/vmware/vmkmod/zero': b'\x00' * (64 << 20)}))
+    with pytest.raises(UnsafeArchiveError, match='compression ratio above 200:1'):
+        scan_payload(io.BytesIO(bomb), 'vzstd', 'bomb', want=lambda e: True, consume=lambda e, s: s.read(), compressed_size=len(bomb))
+
+
+def test_zstd_around_something_else_is_a_format_error():
+    with pytest.raises(FormatError, match='holds no vmtar or tar archive inside its compressed layers'):
+        list_payload(io.BytesIO(packages.vzstd_bytes(b'just text' * 100)), 'vzstd', 'p')
 
 
 def test_sniff_inner():

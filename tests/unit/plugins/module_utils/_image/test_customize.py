@@ -311,7 +311,7 @@ def test_up_to_date_check_reads_metadata_not_payloads(tmp_path, inputs):
         ('6x', 'nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922-offline_bundle-17658145.zip', True, None),
         ('6x', 'net-r8125-9.011.00-10.vib', True, None),
         ('70', 'nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip', True, None),
-        ('70', 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip', False, 'vzstd'),
+        ('70', 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip', False, 'needs vmkapi 3.0.0.0, first provided by ESXi 9.0'),
     ],
 )
 def test_package_fit_answers_before_a_build(tmp_path, style, package, fits, reason):

@@ -145,7 +145,7 @@ REAL = {
         3377,
         [('vmkusb-n', 'vzstd', 299608)],
         ['etc/vmware/ihv.map.d/vmkusb_nic_fling_acpi.map', 'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map', 'usr/lib/vmware/vmkmod/vmkusb_nic_fling'],
-        (4, 0),
+        (4, 9),
         '3.0.0.0',
         '9.0',
         False,
@@ -177,7 +177,7 @@ def test_real_packages(name):
         checks = vib.verify_payloads(strict=True)
         assert [c.checksum_ok for c in checks] == [True]
         assert vib.verify_vib_file() is (None if kind == 'vib' else True)
-        assert vib.injectable is (payloads[0][1] != 'vzstd')
+        assert vib.injectable
         if kind == 'component':
             [component] = pkg.components
             assert component.vib_ids == [vib_id]
@@ -205,19 +205,33 @@ def test_pci_id_values():
 
 
 @needs_fixtures
-def test_vzstd_component_is_read_but_not_injectable():
+def test_vzstd_component_is_read_and_injectable():
     with load_package(str(ITI / 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip')) as pkg:
         vib = pkg.vibs[0]
-        warnings = vib.all_warnings()
-        assert any('type vzstd' in w and 'not supported for reading or injection' in w for w in warnings)
-        # PCI IDs come from the PCIID software tags since the payload cannot be opened
+        assert vib.all_warnings() == []
+        # PCI IDs from the payload's map, not the software tags: the zstd layer was read
+        assert {e.device_class for e in vib.pci_ids if e.bus == 'pci'} == {'0c0300', '0c0310', '0c0320', '0c0330'}
+        assert {e.source for e in vib.pci_ids} == {'etc/vmware/ihv.map.d/vmkusb_nic_fling_acpi.map', 'etc/vmware/ihv.map.d/vmkusb_nic_fling_pci.map'}
+        [module] = vib.modules
+        assert (module.path, module.vmkapi) == ('usr/lib/vmware/vmkmod/vmkusb_nic_fling', (3, 0, 0, 0))
+        [check] = vib.verify_payloads(strict=True)
+        assert check.uncompressed_size == 1191424
+        assert vib.injectable
+
+
+@needs_fixtures
+def test_vzstd_without_a_zstd_library_names_the_package(no_zstd):
+    with load_package(str(ITI / 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip')) as pkg:
+        vib = pkg.vibs[0]
+        assert any('type vzstd' in w and 'needs the Python package zstandard' in w for w in vib.all_warnings())
+        # PCI IDs fall back to the PCIID software tags since the payload cannot be opened
         assert {e.device_class for e in vib.pci_ids} == {'0c0300', '0c0310', '0c0320', '0c0330'}
         assert all(e.source == 'software-tags' for e in vib.pci_ids)
-        assert vib.modules == []
-        assert not vib.injectable
-        with pytest.raises(
-            UnsupportedError, match='VIB VMW_bootbank_vmkusb-nic-fling_1.15-1vmw.900.0.84947163 cannot be injected: payload vmkusb-n has type vzstd'
-        ):
+        assert vib.modules == [] and not vib.injectable
+        # the member checksum and the gzip layer's still verify; the decompressed ones cannot
+        [check] = vib.verify_payloads(strict=True)
+        assert [(r.checksum_type, r.ok) for r in check.results] == [('sha-256', True), ('sha-256-gunzip1', True), ('sha-256', None), ('sha-1', None)]
+        with pytest.raises(UnsupportedError, match='cannot be injected: payload vmkusb-n has type vzstd .*pip install zstandard'):
             vib.check_injectable()
 
 
@@ -477,7 +491,7 @@ def test_several_payloads_any_member_order(tmp_path, order, drop_sig, gnu_style)
         [entry] = vib.pci_ids
         assert (entry.vendor, entry.device, entry.driver, entry.device_name) == ('14e4', '16d7', 'bnxtnet', 'bnxtnet 16d7 controller')
         assert vib.signature == b'' and vib.warnings == []
-        assert vib.injection_problems == ['payload bnxtnet-ucode01 has type boot; only vgz and tgz payloads of driver VIBs can be injected']
+        assert vib.injection_problems == ['payload bnxtnet-ucode01 has type boot; only vgz, tgz and vzstd payloads of driver VIBs can be injected']
 
 
 @pytest.mark.parametrize('vib_type', ['locker', 'meta'])
