@@ -143,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
     p_vib.add_argument('--version', default='1.0.0-1')
     p_vib.add_argument('--vendor', default='ESXCUST')
     p_vib.add_argument('--acceptance-level', default='community', choices=('certified', 'accepted', 'partner', 'community'))
-    p_vib.add_argument('--payload-type', default='vgz', choices=('vgz', 'tgz'))
+    p_vib.add_argument('--payload-type', default='vgz', choices=('vgz', 'tgz', 'vzstd'))
     p_vib.add_argument('--driver-style', default='native', choices=('native', 'linux'))
     p_vib.add_argument('--module')
     p_vib.add_argument('--pci-id', action='append', help='VVVV:DDDD (repeatable)')

@@ -143,6 +143,69 @@ _BASE_7X = [
     ('gc', 'vgz', 'gc.v00', 'gc', 'vgz'),
 ]
 
+# 8.0U3 and 9.x: the module list of a real 8.0U3 ISO's boot.cfg (../shared/fixtures/bootcfg-isolinux-samples/
+# esxi-8.0.3-uefi-http-prefix.boot.cfg, build 8.0.3-0.0.24022510), after the base tardisks sb.v00 and s.v00.
+_REAL_80U3_MODULES = (
+    'atlantic.v00 bcm_mpi3.v00 bnxtnet.v00 bnxtroce.v00 brcmfcoe.v00 cndi_igc.v00 dwi2c.v00 elxiscsi.v00 elxnet.v00 i40en.v00 '
+    'iavmd.v00 icen.v00 igbn.v00 intelgpi.v00 ionic_cl.v00 ionic_en.v00 irdman.v00 iser.v00 ixgben.v00 lpfc.v00 lpnic.v00 '
+    'lsi_mr3.v00 lsi_msgp.v00 lsi_msgp.v01 lsi_msgp.v02 mtip32xx.v00 ne1000.v00 nenic.v00 nfnic.v00 nhpsa.v00 nipmi.v00 '
+    'nmlx5_cc.v00 nmlx5_co.v00 nmlx5_rd.v00 ntg3.v00 nvme_pci.v00 nvmerdma.v00 nvmetcp.v00 nvmxnet3.v00 nvmxnet3.v01 pvscsi.v00 '
+    'qcnic.v00 qedentv.v00 qedrntv.v00 qfle3.v00 qfle3f.v00 qfle3i.v00 qflge.v00 rdmahl.v00 rste.v00 sfvmk.v00 smartpqi.v00 '
+    'vmkata.v00 vmksdhci.v00 vmkusb.v00 vmw_ahci.v00 bmcal.v00 clusters.v00 crx.v00 drivervm.v00 elx_esx_.v00 btldr.v00 '
+    'dvfilter.v00 esx_ui.v00 esxupdt.v00 tpmesxup.v00 weaselin.v00 esxio_co.v00 infravis.v00 loadesx.v00 lsuv2_hp.v00 '
+    'lsuv2_in.v00 lsuv2_ls.v00 lsuv2_nv.v00 lsuv2_oe.v00 lsuv2_oe.v01 lsuv2_sm.v00 native_m.v00 qlnative.v00 trx.v00 '
+    'vcls_pod.v00 vdfs.v00 vds_vsip.v00 vmware_e.v00 hbrsrv.v00 vsan.v00 vsanheal.v00 vsanmgmt.v00 tools.t00 xorg.v00 gc.v00'
+).split()
+_DRIVER_STEMS = frozenset(
+    'atlantic bcm_mpi3 bnxtnet bnxtroce brcmfcoe cndi_igc elxiscsi elxnet i40en iavmd icen igbn ionic_en irdman iser ixgben lpfc '
+    'lpnic lsi_mr3 lsi_msgp mtip32xx ne1000 nenic nfnic nhpsa nmlx5_co nmlx5_rd ntg3 nvme_pci nvmerdma nvmetcp nvmxnet3 pvscsi '
+    'qcnic qedentv qedrntv qfle3 qfle3f qfle3i qflge rste sfvmk smartpqi vmkata vmksdhci vmkusb vmw_ahci'.split()
+)
+# local name -> VIB name where the VIB is not simply the stem with '-' for '_' (names as on real 8.0 media)
+_VIB_NAMES = {
+    'nvme_pci.v00': 'nvme-pcie',
+    'lsi_msgp.v00': 'lsi-msgpt2',
+    'lsi_msgp.v01': 'lsi-msgpt3',
+    'lsi_msgp.v02': 'lsi-msgpt35',
+    'nvmxnet3.v01': 'nvmxnet3-ens',
+    'nmlx5_co.v00': 'nmlx5-core',
+    'nmlx5_rd.v00': 'nmlx5-rdma',
+    'esx_ui.v00': 'esx-ui',
+    'esxupdt.v00': 'esx-update',
+    'weaselin.v00': 'esx-base',
+    'esxio_co.v00': 'esxio-combiner',
+    'dvfilter.v00': 'esx-dvfilter-generic-fastpath',
+    'lsuv2_oe.v00': 'lsuv2-oem-dell-plugin',
+    'lsuv2_oe.v01': 'lsuv2-oem-hp-plugin',
+    'tools.t00': 'tools-light',
+    'xorg.v00': 'esx-xserver',
+}
+_EARLY_8X = [m for m in _BASE_7X if m[2] in ('jumpstrt.gz', 'useropts.gz', 'features.gz', 'k.b00', 'uc_intel.b00', 'uc_amd.b00', 'uc_hygon.b00', 'procfs.b00')]
+_EARLY_8X += [m for m in _BASE_7X if m[2] in ('vmx.v00', 'vim.v00', 'tpm.v00', 'sb.v00', 's.v00')]
+
+
+def _real_module_table(locals_, driver_type: str) -> list:
+    """Module entries for a real module list; ``driver_type`` is the payload type of the driver VIBs (9.x: vzstd)."""
+    table = []
+    for local in locals_:
+        stem, ext = local.split('.')
+        vib_name = _VIB_NAMES.get(local, stem.replace('_', '-'))
+        if local == 'tools.t00':
+            table.append(('tools', 'tgz', local, vib_name, 'tgz'))
+        elif stem in _DRIVER_STEMS:
+            table.append((vib_name[:8], driver_type, local, vib_name, 'driver-native'))
+        else:
+            table.append((stem.replace('_', '-') if ext == 'v00' else vib_name, 'vgz', local, vib_name, 'vgz'))
+    return table
+
+
+_BASE_80U3 = _EARLY_8X + _real_module_table(_REAL_80U3_MODULES, 'vgz')
+# 9.x: no procfs (esxi-semantics 7.4), the driver payloads zstd inside gzip (vzstd), the base tardisks still vgz.
+_BASE_9X = [m for m in _EARLY_8X if m[2] != 'procfs.b00'] + _real_module_table(_REAL_80U3_MODULES, 'vzstd')
+# DPU (esxio) VIBs of 8.0+ images: in the profile, payloads in esxiodpt.tgz, never in the x86 boot.cfg; the
+# nmlx5 twin installs the same module file as its embeddedEsx namesake (esxi-semantics 7.5).
+_ESXIO_VIBS = [('esxio-base', 'esxio-ba', 'esxio_ba.v00'), ('nmlx5-core-esxio', 'nmlx5-co', 'nmlx5_co.v01')]
+
 # esx-base payloads that are not boot modules: natural names on the ISO, VFAT names only in the profile
 _ESX_BASE_EXTRA = [
     ('isolinux.bin', 'boot_iso_bios', 'isolinux.b00'),
@@ -197,10 +260,33 @@ STYLES = {
         'kernelopt': 'cdromBoot runweasel',
         'prefix': '',
         'vmkapi': '2_13_0_0',
-        'modules': _BASE_7X,
+        'modules': _BASE_80U3,
         'tail': ['imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'esxiodpt.tgz', 'imgpayld.tgz'],
         'platform': '8.0.3',
         'components': True,
+        'esxio': True,
+    },
+    # 9.x: the product is "ESX", versions have four parts (esxi-semantics 7.4); 9.0 GA build 24755229.
+    '90': {
+        'esxi_version': '9.0.0.0',
+        'build': '24755229',
+        'profile': 'ESX-9.0.0.0.24755229-standard',
+        'vib_suffix': 'vmw.900.0.0.24755229',
+        'base_version': '9.0.0.0-0.0.24755229',
+        'bootcfg_build': '9.0.0.0-24755229',
+        'kernel': ('b', 'boot', 'b.b00', 'esx-base', 'boot'),
+        'kernelopt': 'runweasel cdromBoot',
+        'prefix': '',
+        'vmkapi': '3_0_0_0',
+        'modules': _BASE_9X,
+        'tail': ['imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'esxiodpt.tgz', 'imgpayld.tgz'],
+        'platform': '9.0',
+        'components': True,
+        'esxio': True,
+        'title': 'Loading ESX installer',
+        'updated': '1',
+        # a 9.0 image provides zstd-compression, on which every 9.0 vzstd VIB depends
+        'extra_provides': [('zstd-compression', '1.0')],
     },
 }
 
@@ -221,7 +307,7 @@ _VMW_SIGNATURE = b'-----BEGIN PKCS7-----\nRVNYSSBGSVhUVVJFIE5PVCBBIFJFQUwgU0lHTk
 # --- payload contents ---------------------------------------------------------------------------
 
 
-def _module_bytes(kind: str, payload_name: str, vib_name: str, vmkapi: str) -> bytes:
+def _module_bytes(kind: str, payload_name: str, vib_name: str, vmkapi: str, ptype: str = 'vgz') -> bytes:
     tag = ('ESXi fixture payload %s of %s\n' % (payload_name, vib_name)).encode('ascii')
     if kind == 'boot':
         return packages.gzip_bytes(tag)  # boot modules are gzip'ed too (and so carry a sha-256 gunzip checksum)
@@ -233,7 +319,7 @@ def _module_bytes(kind: str, payload_name: str, vib_name: str, vmkapi: str) -> b
         style = kind.split('-', 1)[1]
         module = vib_name.replace('-', '_')
         files = packages.driver_files(module, _DRIVER_IDS.get(vib_name, [('15ad', '07b0')]), style, vmkapi=vmkapi, license='GPL' if style == 'linux' else 'BSD')
-        return packages.gzip_bytes(packages.vmtar(files))
+        return (packages.vzstd_bytes if ptype == 'vzstd' else packages.gzip_bytes)(packages.vmtar(files))
     if kind == 'tgz':
         return packages.tar_gz({'opt/fixture/%s/README' % payload_name: tag})
     raise ValueError(kind)
@@ -403,7 +489,13 @@ def bootcfg_text(style: dict, kernel: str, modules: list[str], kernelopt: str, t
     lines = ['bootstate=0', 'title=%s' % title, 'timeout=5']
     if style['prefix'] is not None:
         lines.append('prefix=%s' % style['prefix'])
-    lines += ['kernel=%s' % kernel, 'kernelopt=%s' % kernelopt, 'modules=%s' % ' --- '.join(modules), 'build=%s' % style['bootcfg_build'], 'updated=0']
+    lines += [
+        'kernel=%s' % kernel,
+        'kernelopt=%s' % kernelopt,
+        'modules=%s' % ' --- '.join(modules),
+        'build=%s' % style['bootcfg_build'],
+        'updated=%s' % style.get('updated', '0'),
+    ]
     return '\n'.join(lines) + '\n'
 
 
@@ -474,7 +566,7 @@ def _iso_name(path: str, joliet_rock_ridge: bool) -> str:
 def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False, extra_vibs=(), breakage=None, **kw) -> dict:
     """Write an ESXi-shaped installer ISO to ``dest`` (atomically) and return the facts it holds.
 
-    style: '6x' | '70' | '80'. joliet_rock_ridge: lower-case tree with -J -R (a user remaster) instead of plain
+    style: '6x' | '70' | '80' (8.0U3) | '90' (9.0). joliet_rock_ridge: lower-case tree with -J -R (a user remaster) instead of plain
     ISO9660 upper-case 8.3 names. extra_vibs: .vib bytes (packages.build_vib) already integrated into the image.
     breakage: one name or a list from :data:`BREAKAGES`. Keywords: big_payload_bytes (s.v00 streamed to this size),
     kernelopt, title, profile_name, volume_id, extra_files ({'/KS.CFG': b'...'}), imgdb_files (the IMGDB.TGZ members instead of
@@ -491,7 +583,7 @@ def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False
     profile_name = kw.get('profile_name', spec['profile'])
     volume_id = kw.get('volume_id', profile_name.upper()[:32])
     kernelopt = kw.get('kernelopt', spec['kernelopt'])
-    title = kw.get('title', 'Loading ESXi installer')
+    title = kw.get('title', spec.get('title', 'Loading ESXi installer'))
     dest = os.path.abspath(dest)
     workdir = tempfile.mkdtemp(prefix='.%s.' % os.path.basename(dest), dir=os.path.dirname(dest))
     tmp_iso = os.path.join(workdir, 'out.iso')
@@ -539,7 +631,18 @@ def base_provides(spec: dict) -> list:
     major, minor = (int(n) for n in spec['vmkapi'].split('_')[:2])
     oldest = 2 if spec['esxi_version'].startswith('6.') else 4
     levels = ['vmkapi_%d_%d_0_0' % (major, n) for n in range(oldest if major == 2 else 0, minor + 1)]
-    return [('esx-version', spec['base_version']), ('esximage', '1.0')] + levels + ['vmkapi_incompat_%s' % spec['vmkapi']]
+    extra = list(spec.get('extra_provides', ()))
+    return [('esx-version', spec['base_version']), ('esximage', '1.0')] + levels + ['vmkapi_incompat_%s' % spec['vmkapi']] + extra
+
+
+def _depends(spec: dict, record: dict) -> tuple:
+    """Driver VIBs need their release's vmkapi; 9.0 vzstd VIBs also zstd-compression = 1.0, as the real ones."""
+    found = []
+    if any(p['kind'].startswith('driver') for p in record['payloads']):
+        found.append('vmkapi_%s' % spec['vmkapi'])
+    if any(p['type'] == 'vzstd' for p in record['payloads']):
+        found.append(('zstd-compression', '=', '1.0'))
+    return tuple(found)
 
 
 def _vib_record(vendor, vib_name, version, vib_type, acceptance, signed, component=None):
@@ -582,12 +685,21 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             big_digest = _write_big_gzip(path, big)
             payload_data[local] = big_digest
         else:
-            payload_data[local] = _module_bytes(kind, payload_name, vib_name, spec['vmkapi'])
+            payload_data[local] = _module_bytes(kind, payload_name, vib_name, spec['vmkapi'], ptype)
             files['/' + local] = payload_data[local]
         record = vib_for(vib_name)
         record['payloads'].append(
             {'name': payload_name, 'type': ptype, 'local': local, 'module': True, 'kind': kind, 'vfat_name': local if local.endswith('.gz') else None}
         )
+    esxio_payloads = {}
+    for vib_name, payload_name, local in _ESXIO_VIBS if spec.get('esxio') else ():
+        module = vib_name.replace('-esxio', '').replace('-', '_')
+        payload_data[local] = esxio_payloads[local] = packages.gzip_bytes(
+            packages.vmtar(packages.driver_files(module, [('15b3', '101d')], 'native', vmkapi=spec['vmkapi']))
+        )
+        record = vib_for(vib_name)
+        record['esxio'] = True
+        record['payloads'].append({'name': payload_name, 'type': 'vgz', 'local': local, 'module': False, 'kind': 'esxio', 'vfat_name': None})
     if style == '6x':
         # 6.7 keeps vmklinux: the shim VIBs provide its driver API (payload-less here; real ones carry a small module)
         for n in (1, 2, 3):
@@ -622,7 +734,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         file_list = [
             f
             for p in record['payloads']
-            if p['type'] in ('vgz', 'tgz') and isinstance(payload_data[p['local']], bytes)
+            if p['type'] in ('vgz', 'tgz', 'vzstd') and isinstance(payload_data[p['local']], bytes)
             for f in packages.payload_file_list(p['type'], payload_data[p['local']])
         ]
         record['descriptor'] = packages.descriptor_xml(
@@ -632,11 +744,12 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             record['acceptance_level'],
             plist,
             file_list,
-            depends=('vmkapi_%s' % spec['vmkapi'],) if any(p['kind'].startswith('driver') for p in record['payloads']) else (),
+            depends=_depends(spec, record),
             provides=base_provides(spec) if record['name'] == 'esx-base' else _shim_provides(record['name']),
             vib_type=record['type'],
             summary='%s: ESXi fixture VIB' % module,
             platform_version=spec['platform'][:3] if style != '6x' else None,
+            product_line='esxio' if record.get('esxio') else 'embeddedEsx',
             extra_payload_attrs=attrs,
         )
         record['signature'] = _VMW_SIGNATURE
@@ -667,7 +780,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         'imgpayld.tgz': packages.tar_gz(boot_payloads),
         'basemisc.tgz': packages.tar_gz({'var/db/payloads/boot/useropts': b'', 'var/db/payloads/boot_loader_efi/BOOTx64.EFI': b'MZ fixture'}),
         'resvibs.tgz': packages.tar_gz({'var/db/reservedVibs/ne1000-0.8.4.vib': reserved_vib}),
-        'esxiodpt.tgz': packages.tar_gz({'esxio/index.xml': packages.INDEX_XML}),
+        'esxiodpt.tgz': packages.tar_gz({'esxio/index.xml': packages.INDEX_XML, **{'esxio/payloads/%s' % n: d for n, d in esxio_payloads.items()}}),
     }
     for name in spec['tail']:
         files['/' + name] = tails[name]
@@ -750,7 +863,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             'timeout': '5',
             'prefix': spec['prefix'],
             'build': spec['bootcfg_build'],
-            'updated': '0',
+            'updated': spec.get('updated', '0'),
             'bootstate': '0',
         }
 

@@ -378,6 +378,7 @@ def descriptor_xml(
     description: str | None = None,
     software_tags=('driver', 'module'),
     platform_version: str | None = None,
+    product_line: str = 'embeddedEsx',
     checksum_order: str = 'vmware',
     uncompressed_size: bool = False,
     release_date: str = RELEASE_DATE,
@@ -389,7 +390,7 @@ def descriptor_xml(
     tags = ''.join('<tag>%s</tag>' % escape(t) for t in software_tags)
     platform = ''
     if platform_version:
-        platform = '<softwarePlatform version=%s locale="" productLineID="embeddedEsx"/>' % quoteattr(platform_version)
+        platform = '<softwarePlatform version=%s locale="" productLineID=%s/>' % (quoteattr(platform_version), quoteattr(product_line))
     payload_xml = []
     for pname, ptype, pdata in payloads:
         digest = pdata if isinstance(pdata, PayloadDigest) else PayloadDigest.of(pdata)
@@ -469,7 +470,7 @@ def build_vib(
     """A complete .vib (ar: descriptor.xml, sig.pkcs7, payload members).
 
     Default payload: one ``vgz`` (gzip of :func:`vmtar`) of :func:`driver_files`, named ``name[:15]``.
-    Keywords: module, pci_ids, style (driver_files); payload_name, payload_type ('vgz'|'tgz') for the default
+    Keywords: module, pci_ids, style (driver_files); payload_name, payload_type ('vgz'|'vzstd'|'tgz') for the default
     payload; gnu_style (ar flavour); vmkapi, license; and any :func:`descriptor_xml` keyword.
     """
     module = kw.pop('module', name.replace('-', '_'))
@@ -481,7 +482,7 @@ def build_vib(
     elf_kw = {k: kw.pop(k) for k in ('license', 'vmkapi', 'vmklinux') if k in kw}
     if payloads is None:
         files = driver_files(module, pci_ids, style, **elf_kw)
-        pdata = gzip_bytes(vmtar(files)) if payload_type == 'vgz' else tar_gz(files)
+        pdata = {'vgz': lambda: gzip_bytes(vmtar(files)), 'vzstd': lambda: vzstd_bytes(vmtar(files))}.get(payload_type, lambda: tar_gz(files))()
         payloads = [(payload_name, payload_type, pdata)]
     if not depends:
         depends = ('vmkapi_%s' % elf_kw.get('vmkapi', '2_5_0_0'),)

@@ -9,6 +9,7 @@ tree, so what this module does not model survives an edit. The archive around th
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
@@ -126,11 +127,25 @@ class VibRecord:
             ],
         )
 
+    @property
+    def is_esxio(self) -> bool:
+        """A DPU (esxio) VIB: every softwarePlatform it names is an esxio product line (esxi-semantics 7.5)."""
+        return is_esxio_platforms(line for _version, _locale, line in self.software_platforms)
+
     def payload(self, name: str) -> PayloadRecord | None:
         for item in self.payloads:
             if item.name == name:
                 return item
         return None
+
+
+ESXIO_PRODUCT_LINE_PREFIX = 'esxio'
+
+
+def is_esxio_platforms(lines: Iterable[str]) -> bool:
+    """True when ``lines`` (productLineIDs) are all esxio ones: the VIB runs on a DPU, never on the x86 host."""
+    lines = set(lines)
+    return bool(lines) and all(line.startswith(ESXIO_PRODUCT_LINE_PREFIX) for line in lines)
 
 
 @dataclass

@@ -32,10 +32,11 @@ BOOT_LOADED_TYPES = frozenset(('boot', 'vgz', 'tgz', 'installer_vgz', 'vzstd'))
 # where payloads that boot.cfg does not load live on the ISO, under their own names
 _NATURAL_DIRS = {'upgrade': ('/UPGRADE/', '/'), 'boot_loader_efi': ('/EFI/BOOT/', '/')}
 
-_VERSION_RE = re.compile(r'(\d+\.\d+\.\d+)')
+_VERSION_RE = re.compile(r'(\d+\.\d+\.\d+(?:\.\d+)?)(?![\d.])')
 # profile names: ESXi-6.7.0-8169922-standard, but ESXi-7.0U3c-19193900-standard, ESXi-8.0a-20842819-standard,
 # DellEMC-ESXi-7.0U2-..., HPE-ESXi-6.7.0-Update3-iso-Gen9plus
-_PROFILE_VERSION_RE = re.compile(r'(?<![\d.])([5-9])\.(\d+)(?:\.(\d+)|U(\d+))?(?![\d.])')
+# 9.x: ESX-9.0.0.0.24755229-standard (four parts, then the build after a dot)
+_PROFILE_VERSION_RE = re.compile(r'(?<![\d.])([5-9])\.(\d+)(?:\.(\d+)|U(\d+))?(?:\.(\d+))?(?=[^\d.]|\.\d{6,}|$)')
 
 
 def _split_version(build: str | None) -> str | None:
@@ -48,7 +49,8 @@ def profile_name_version(name: str | None) -> str | None:
     match = _PROFILE_VERSION_RE.search(name or '')
     if not match:
         return None
-    return '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or match.group(4) or '0')
+    version = '%s.%s.%s' % (match.group(1), match.group(2), match.group(3) or match.group(4) or '0')
+    return version + ('.' + match.group(5) if match.group(5) else '')
 
 
 def bootcfg_facts(cfg_path: str, cfg: BootCfg | None) -> dict | None:
@@ -282,6 +284,8 @@ class EsxiImage:
         found = []
         for vib_id, payloads in profile.vibs.items():
             record = self.imgdb.vibs.get(vib_id)
+            if record is not None and record.is_esxio:
+                continue  # a DPU's payloads travel in esxiodpt.tgz; the x86 boot.cfg never loads them
             for payload_name, local_name in payloads.items():
                 payload = record.payload(payload_name) if record else None
                 if payload is None or payload.type not in BOOT_LOADED_TYPES:

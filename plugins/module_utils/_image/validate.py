@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import Component, VibRecord
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import Component, VibRecord, is_esxio_platforms
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import is_less_trusted, normalize_acceptance
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vibversion import Provide, Relation, VibVersion
@@ -36,7 +36,6 @@ LIBRARY_PROVIDES = (Provide('installer:esximage', VibVersion('1.0')),)
 GUNZIP_CHECKED_TYPES = ('vgz', 'tgz', 'boot', 'vzstd')
 """Payload types wrapped in gzip, for which ESXi 8.0 requires a sha-256 checksum of the decompressed payload."""
 X86_PRODUCT_LINE = 'embeddedEsx'
-ESXIO_PRODUCT_LINE_PREFIX = 'esxio'
 SHOWN = 5
 """How many names a message lists before it says how many more there are."""
 
@@ -103,8 +102,7 @@ class VibFacts:
     @property
     def is_esxio(self) -> bool:
         """A DPU (esxio) VIB: it never runs on the x86 host, so x86 platform rules do not apply to it."""
-        lines = {line for _version, line in self.platforms}
-        return bool(lines) and all(line.startswith(ESXIO_PRODUCT_LINE_PREFIX) for line in lines)
+        return is_esxio_platforms(line for _version, line in self.platforms)
 
 
 def facts_of_database(db: ImageDatabase) -> list[VibFacts]:

@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 import pytest
 
 from ansible_collections.esxi.customizer.tests.fixturegen import iso, packages
+from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
 TOOLS = ('xorriso', 'isoinfo', 'mkfs.vfat', 'mcopy', 'grub-mkstandalone')
 pytestmark = pytest.mark.skipif(
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.skipif(
     'grub-efi-amd64-bin, isolinux, syslinux-common)',
 )
 
-VARIANTS = [(style, jr) for style in ('6x', '70', '80') for jr in (False, True)]
+VARIANTS = [(style, jr) for style in ('6x', '70', '80', '90') for jr in (False, True)]
 
 
 @pytest.fixture(scope='module')
@@ -107,12 +108,17 @@ def test_bootcfg_and_imgdb_agree_with_iso_files(built, style, jr):
     kv = dict(line.split('=', 1) for line in bios.splitlines())
     assert kv['kernel'] == facts['boot']['bios']['kernel']
     assert kv['modules'].split(' --- ') == facts['boot']['bios']['modules']
-    assert kv['kernelopt'] == ('runweasel' if style == '6x' else 'cdromBoot runweasel')
+    assert kv['kernelopt'] == {'6x': 'runweasel', '90': 'runweasel cdromBoot'}.get(style, 'cdromBoot runweasel')
+    assert kv['title'] == ('Loading ESX installer' if style == '90' else 'Loading ESXi installer')
     on_iso = {f.lower() for f in facts['files']}
     for module in [kv['kernel']] + kv['modules'].split(' --- '):
         assert module == module.lower() and module in on_iso
-    if style == '80':
-        assert '/esxiodpt.tgz' in kv['modules']
+    if style in ('80', '90'):
+        # the real 8.0U3 module list (procfs gone in 9.x); esxio payloads are never in the x86 boot.cfg
+        assert '/esxiodpt.tgz' in kv['modules'] and '/esxio_co.v00' in kv['modules'] and '/esxio_ba.v00' not in kv['modules']
+        assert len(kv['modules'].split(' --- ')) == {'80': 109, '90': 108}[style]
+        assert ('/procfs.b00' in kv['modules']) is (style == '80')
+        assert kv['build'] == {'80': '8.0.3-0.0.24022510', '90': '9.0.0.0-24755229'}[style]
     if style == '6x':
         assert kv['kernel'] == '/tboot.b00' and kv['modules'].startswith('/b.b00 ')
 
@@ -146,10 +152,16 @@ def test_bootcfg_and_imgdb_agree_with_iso_files(built, style, jr):
                 continue
             data = _extract(path, '/' + (local if jr else local.upper()))
             sums = [(c.get('checksum-type'), c.get('verify-process')) for c in payload.findall('checksum')]
-            plain = [c.text for c in payload.findall('checksum') if c.get('verify-process') is None][0]
+            plain = [c.text for c in payload.findall('checksum') if c.get('checksum-type') == 'sha-256' and c.get('verify-process') is None][0]
             assert int(payload.get('size')) == len(data)
             assert plain == hashlib.sha256(data).hexdigest()
-            if data[:2] == b'\x1f\x8b':
+            if payload.get('type') == 'vzstd':
+                # as the real 9.0 Fling VIB: gunzip1 (the zstd frame) last, "gunzip" of the zstd-decompressed vmtar
+                assert sums == [('sha-256', 'gunzip'), ('sha-256', None), ('sha-1', 'gunzip'), ('sha-256-gunzip1', None)]
+                assert gzip.decompress(data)[:4] == packages.ZSTD_MAGIC
+                full = [c.text for c in payload.findall('checksum') if c.get('verify-process') == 'gunzip' and c.get('checksum-type') == 'sha-256'][0]
+                assert full == hashlib.sha256(packages.unpack_payload(data)).hexdigest()
+            elif data[:2] == b'\x1f\x8b':
                 assert sums == [('sha-256', 'gunzip'), ('sha-256', None), ('sha-1', 'gunzip')]
             checked += 1
     assert checked >= 20
@@ -242,3 +254,13 @@ def test_local_name_rule():
     assert iso.local_name('lsi-msgpt3', 'vgz', taken) == 'lsi_msgp.v0a'
     assert iso.local_name('tools', 'tgz', set()) == 'tools.t00'
     assert iso.local_name('BOOTx64.EFI', 'boot_loader_efi', set()) == 'bootx64..b00'
+
+
+@pytest.mark.skipif(shared_fixtures() is None, reason='shared fixtures not found')
+def test_80_modules_are_those_of_a_real_80u3_iso(built):
+    real = (shared_fixtures() / 'bootcfg-isolinux-samples' / 'esxi-8.0.3-uefi-http-prefix.boot.cfg').read_text()
+    [line] = [line for line in real.splitlines() if line.startswith('modules=')]
+    facts = built[('80', False)]
+    assert [m.lstrip('/') for m in facts['boot']['bios']['modules']] == line[len('modules=') :].split(' --- ')
+    nineteen = [m.lstrip('/') for m in built[('90', False)]['boot']['bios']['modules']]
+    assert nineteen == [m for m in line[len('modules=') :].split(' --- ') if m != 'procfs.b00']
