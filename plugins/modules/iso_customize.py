@@ -110,6 +110,16 @@ options:
     description:
       - Set C(timeout=) (seconds) in both C(boot.cfg).
     type: int
+  bootcfg_options:
+    description:
+      - Other boot loader keys to set in both C(boot.cfg), for example C(runtimewd), C(tftpblksize), C(errtimeout),
+        C(nobootif) or C(norts); a value of V(null) removes the key.
+      - A key no ESXi boot loader reads (a typo) fails, and so do the keys other options or the installer manage
+        (C(kernel), C(modules), C(kernelopt), C(title), C(timeout), C(prefix), C(build), C(updated), C(bootstate)).
+      - A key the boot loader of the ISO's release does not know yet (C(errtimeout) before 8.0.2) or no longer reads
+        (C(nativehttp) from 9.0) is set with a warning naming that release.
+    type: dict
+    default: {}
   acceptance_level:
     description:
       - Acceptance level of the image profile.
@@ -428,6 +438,7 @@ def main():
             kernelopt_add=dict(type='list', elements='str', default=[]),
             boot_title=dict(type='str'),
             boot_timeout=dict(type='int'),
+            bootcfg_options=dict(type='dict', default={}),
             acceptance_level=dict(type='str', choices=['community', 'partner', 'accepted', 'certified']),
             volume_id=dict(type='str'),
             skip_compatibility_check=dict(type='bool', default=False),
@@ -456,6 +467,7 @@ def main():
             kernelopt_add=p['kernelopt_add'],
             boot_title=p['boot_title'],
             boot_timeout=p['boot_timeout'],
+            bootcfg_options=p['bootcfg_options'],
             acceptance_level=p['acceptance_level'],
             volume_id=p['volume_id'],
             skip_compatibility_check=p['skip_compatibility_check'],

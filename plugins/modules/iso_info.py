@@ -248,6 +248,16 @@ kickstart:
   returned: success
   type: str
   sample: cdrom:/KS.CFG
+bootcfg_warnings:
+  description:
+    - C(boot.cfg) keys the boot loader of this ISO's ESXi release ignores, each naming the release that added or
+      dropped the key (for example C(errtimeout), added in ESXi 8.0.2, on an 8.0.0 ISO), and keys no ESXi boot
+      loader reads. The task also warns about each one.
+  returned: success
+  type: list
+  elements: str
+  sample:
+    - "/BOOT.CFG: errtimeout= is ignored by the boot loader of ESXi 8.0.0: it was added in ESXi 8.0.2"
 problems:
   description: Inconsistencies that would break booting or installing; empty for a sound ISO.
   returned: success
@@ -276,6 +286,8 @@ def main():
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
     facts.pop('path', None)
+    for warning in facts['bootcfg_warnings']:
+        module.warn(warning)
     module.exit_json(changed=False, **facts)
 
 

@@ -15,6 +15,7 @@ unchanged byte for byte until something is edited; an edit re-renders only the l
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,42 @@ INTEGER_KEYS = frozenset(
 )
 """Keys the loader (mboot or safeboot) parses as integers: a non-number is a syntax error at boot."""
 
+LOADER_KEY_RELEASES = {
+    'runtimewd': ((8, 0, 0), None),
+    'runtimewdtimeout': ((8, 0, 0), None),
+    'tftpblksize': ((8, 0, 0), None),
+    'acpitables': ((8, 0, 0), None),
+    'skip': ((8, 0, 2), None),
+    'errtimeout': ((8, 0, 2), None),
+    'nativehttp': (None, (9, 0, 0)),
+}
+"""Keys only some boot-loader releases read: (first ESXi release whose mboot reads it, first that no longer does).
+
+esxi-formats §2.1 and the 8.0/9.x changes of issue 15: 8.0 added runtimewd, tftpblksize, acpitables and
+runtimewdtimeout, 8.0.2 skip and errtimeout, 9.0 dropped nativehttp. A loader ignores a key it does not know.
+"""
+
+LOADER_KEYS = frozenset(('kernel', 'kernelopt', 'modules', 'title', 'prefix', 'nobootif', 'timeout', 'noquirks', 'norts', 'crypto')) | frozenset(
+    LOADER_KEY_RELEASES
+)
+"""Every key an ESXi boot loader (mboot) reads, in some release."""
+
+SAFEBOOT_KEYS = frozenset(('bootstate', 'build', 'updated'))
+"""Keys the bootbank selector (safeboot) and the installer read and write, not mboot."""
+
+MANAGED_KEYS = {
+    'kernel': 'the kernel is the image\'s own',
+    'modules': 'the module list follows the VIBs added and removed',
+    'kernelopt': 'use kernelopt or kernelopt_add',
+    'title': 'use boot_title',
+    'timeout': 'use boot_timeout',
+    'prefix': 'pxe_publish sets it for network boot',
+    'bootstate': 'the installer writes it',
+    'build': 'the installer writes it',
+    'updated': 'the installer writes it',
+}
+"""Keys a free-form boot.cfg option may not set, with what to do instead."""
+
 DB_TGZ_FAMILY = ('imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'esxiodpt.tgz', 'imgpayld.tgz')
 """Database/payload archives that stay at the end of ``modules=`` (new modules go before them)."""
 
@@ -40,6 +77,39 @@ MAX_SIZE = 1024 * 1024
 
 _KEY_RE = re.compile(r'^[A-Za-z0-9_]+$')
 _DEFAULT_BEFORE = '/imgdb.tgz'
+
+
+def check_option(key: str, value: object, *, setting: str = 'bootcfg_options') -> tuple[str, str | None]:
+    """``(key, value)`` of a boot.cfg option a user asked for (None: remove the key); ValueError says what is wrong."""
+    name = str(key).strip().lower()
+    if not _KEY_RE.match(name):
+        raise ValueError('%s: %r is not a boot.cfg key (letters, digits and _ only)' % (setting, key))
+    if name in MANAGED_KEYS:
+        raise ValueError('%s: %s cannot be set here: %s' % (setting, name, MANAGED_KEYS[name]))
+    if name not in LOADER_KEYS:
+        settable = sorted(LOADER_KEYS - set(MANAGED_KEYS))
+        close = difflib.get_close_matches(name, settable, n=1)
+        raise ValueError(
+            '%s: %s is not read by any ESXi boot loader and would be ignored%s; the loader reads %s'
+            % (setting, name, ' (did you mean %s?)' % close[0] if close else '', ', '.join(settable))
+        )
+    if value is None:
+        return name, None
+    # YAML's yes/true for a flag key means 1, as the loader reads it
+    text = ('1' if value else '0') if isinstance(value, bool) else str(value).strip()
+    if '\n' in text or '\r' in text:
+        raise ValueError('%s: the value of %s spans lines; a boot.cfg value is one line' % (setting, name))
+    if name in INTEGER_KEYS and not re.match(r'^-?[0-9]+$', text):
+        raise ValueError('%s: %s must be a whole number, not %r' % (setting, name, text))
+    return name, text
+
+
+def format_release(release: tuple[int, ...]) -> str:
+    """``(8, 0, 2)`` -> ``8.0.2``, ``(9, 0, 0, 0)`` -> ``9.0``."""
+    parts = list(release)
+    while len(parts) > 2 and parts[-1] == 0:
+        parts.pop()
+    return '.'.join(str(part) for part in parts)
 
 
 def basename(path: str) -> str:
@@ -283,6 +353,23 @@ class BootCfg:
             if value and not re.match(r'^-?[0-9]+$', value):
                 found.append('%s=%s is not a number' % (key, value))
         return sorted(found)
+
+    def release_warnings(self, release: tuple[int, ...] | None) -> list[str]:
+        """Keys the boot loader of ESXi ``release`` (``(8, 0, 0)``) ignores, each naming the release that added or dropped it."""
+        found = []
+        for key in self.keys():
+            if key not in LOADER_KEYS and key not in SAFEBOOT_KEYS:
+                found.append('%s= is not read by any ESXi boot loader (ignored)' % key)
+                continue
+            if release is None or key not in LOADER_KEY_RELEASES:
+                continue
+            added, dropped = LOADER_KEY_RELEASES[key]
+            shown = format_release(release)
+            if added is not None and tuple(release[:3]) < added:
+                found.append('%s= is ignored by the boot loader of ESXi %s: it was added in ESXi %s' % (key, shown, format_release(added)))
+            elif dropped is not None and tuple(release[:3]) >= dropped:
+                found.append('%s= is ignored by the boot loader of ESXi %s: ESXi %s dropped it' % (key, shown, format_release(dropped)))
+        return found
 
     # -- modules -------------------------------------------------------------------------------
 

@@ -44,6 +44,19 @@ def _split_version(build: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def release_of(version: str | None) -> tuple[int, ...] | None:
+    """``'8.0.3'`` -> ``(8, 0, 3)``; None for None or text that is not a dotted release."""
+    if not version or not re.match(r'^\d+(\.\d+)*$', version):
+        return None
+    return tuple(int(part) for part in version.split('.'))
+
+
+def product_name(version: str | None) -> str:
+    """What the release calls itself: ``ESX`` from 9.0 on (esxi-semantics 7.4), ``ESXi`` before."""
+    release = release_of(version)
+    return 'ESX' if release and release[0] >= 9 else 'ESXi'
+
+
 def profile_name_version(name: str | None) -> str | None:
     """``6.7.0`` / ``7.0.3`` / ``8.0.0`` from an image profile name in VMware's or an OEM's style, or None."""
     match = _PROFILE_VERSION_RE.search(name or '')
@@ -165,6 +178,15 @@ class EsxiImage:
         if version is None and self.profile is not None:
             version = profile_name_version(self.profile.name)
         return version
+
+    @property
+    def release(self) -> tuple[int, ...] | None:
+        """``(8, 0, 3)`` / ``(9, 0, 0, 0)``: :attr:`version` as numbers, for release comparisons."""
+        return release_of(self.version)
+
+    def bootcfg_warnings(self) -> list[str]:
+        """boot.cfg keys this ISO's boot loader ignores (too new, dropped, or read by no release)."""
+        return ['%s: %s' % (cfg_path, warning) for cfg_path, cfg in self.bootcfgs for warning in cfg.release_warnings(self.release)]
 
     @property
     def kickstart(self) -> str | None:
@@ -369,6 +391,7 @@ class EsxiImage:
             'filesystems': {'iso9660': True, 'joliet': self.reader.has_joliet, 'rock_ridge': self.reader.has_rock_ridge, 'udf': self.reader.has_udf},
             'kickstart': self.kickstart,
             'problems': self.problems(),
+            'bootcfg_warnings': self.bootcfg_warnings(),
         }
 
 

@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Iterable
 
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import check_option
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.kickstart import PLAINTEXT_ROOTPW_WARNING, plaintext_root_password
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     CompatibilityError,
@@ -79,6 +80,7 @@ class Request:
         profile_name: str | None = None,
         profile_vendor: str | None = None,
         profile_description: str | None = None,
+        bootcfg_options: dict | None = None,
     ):
         self.add = [str(p) for p in add or ()]
         self.remove = [str(n) for n in remove or ()]
@@ -93,10 +95,11 @@ class Request:
         self.skip_dependency_check = bool(skip_dependency_check)
         self.allow_downgrade = bool(allow_downgrade)
         self.profile = ProfileIdentity(name=profile_name, vendor=profile_vendor, description=profile_description)
+        self.bootcfg_options = dict(check_option(key, value) for key, value in sorted((bootcfg_options or {}).items()))
 
     def options(self) -> dict:
         """What the manifest records besides the input files' hashes."""
-        return {
+        recorded = {
             'remove': self.remove,
             'kernelopt': self.kernelopt,
             'kernelopt_add': self.kernelopt_add,
@@ -110,6 +113,9 @@ class Request:
             'profile': self.profile.options(),
             'kickstart': bool(self.kickstart),
         }
+        if self.bootcfg_options:  # only when used, so manifests of earlier builds still compare equal
+            recorded['bootcfg_options'] = self.bootcfg_options
+        return recorded
 
 
 class EditPlan:
@@ -489,6 +495,16 @@ class _Builder:
                 cfg.title = request.boot_title
             if request.boot_timeout is not None:
                 cfg.timeout = int(request.boot_timeout)
+            for key, value in request.bootcfg_options.items():
+                if value is None:
+                    cfg.remove(key)
+                else:
+                    cfg.set(key, value)
+        if request.bootcfg_options:
+            release = self.image.release
+            for warning in self.cfgs[0][1].release_warnings(release):
+                if warning.split('=', 1)[0] in request.bootcfg_options:
+                    self.plan.warnings.append('bootcfg_options: %s' % warning)
         if request.kickstart:
             data = _read_small(request.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
             self.put_file(KICKSTART_PATH, BytesContent(data))

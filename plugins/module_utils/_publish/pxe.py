@@ -36,6 +36,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.model impor
     UEFI_BOOTCFG,
     EsxiImage,
     bounded_names,
+    product_name,
     read_bootcfg,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
@@ -372,7 +373,8 @@ class Publication:
         if snap.bootcfg_uefi is not None:
             uefi = self._bootcfg(snap.bootcfg_uefi, '/EFI/BOOT/BOOT.CFG', req.kickstart_url)
             self._add('%s/%s' % (name, UEFI_CFG), BytesSource(uefi.serialize()))
-        label = 'ESXi %s installer (%s)' % (snap.version or '', name) if snap.version else 'ESXi installer (%s)' % name
+        product = product_name(snap.version)
+        label = '%s %s installer (%s)' % (product, snap.version, name) if snap.version else 'ESXi installer (%s)' % name
         if 'bios' in req.bootloaders:
             self._require(MBOOT_C32, 'BIOS (pxelinux)')
             self._add('%s/%s.menu' % (PXELINUX_DIR, name), BytesSource(pxelinux_menu(name, label)))
@@ -392,7 +394,7 @@ class Publication:
 
     def _host_files(self, host: Host, base: str) -> list:
         req, name = self.request, self.name
-        title = 'Loading ESXi installer for %s' % host.hostname if host.hostname else None
+        title = 'Loading %s installer for %s' % (product_name(self.snapshot.version), host.hostname) if host.hostname else None
         files = []
         kickstart_url = host.kickstart_url or req.kickstart_url
         if host.kickstart is not None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 
+import re
+
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module, parse_list
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg, Module, check_option, parse_list
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
 from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
@@ -247,3 +249,52 @@ if given is not None:
         assert reparsed.module_names[-4:] == ['imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'imgpayld.tgz']
         assert reparsed.module_names[5 : 5 + len(fresh)] == fresh
         assert reparsed.kernelopt == 'cdromBoot runweasel'
+
+
+@pytest.mark.parametrize(
+    'key, release, expected',
+    [
+        ('errtimeout', (8, 0, 0), 'errtimeout= is ignored by the boot loader of ESXi 8.0: it was added in ESXi 8.0.2'),
+        ('errtimeout', (8, 0, 2), None),
+        ('skip', (7, 0, 3), 'skip= is ignored by the boot loader of ESXi 7.0.3: it was added in ESXi 8.0.2'),
+        ('runtimewd', (7, 0, 3), 'runtimewd= is ignored by the boot loader of ESXi 7.0.3: it was added in ESXi 8.0'),
+        ('tftpblksize', (8, 0, 3), None),
+        ('acpitables', (6, 7, 0), 'acpitables= is ignored by the boot loader of ESXi 6.7: it was added in ESXi 8.0'),
+        ('nativehttp', (8, 0, 3), None),
+        ('nativehttp', (9, 0, 0, 0), 'nativehttp= is ignored by the boot loader of ESXi 9.0: ESXi 9.0 dropped it'),
+        ('nativehttp', (9, 1, 1, 0), 'nativehttp= is ignored by the boot loader of ESXi 9.1.1: ESXi 9.0 dropped it'),
+        ('nobootif', (5, 5, 0), None),
+        ('ks', (8, 0, 3), 'ks= is not read by any ESXi boot loader (ignored)'),
+        ('errtimeout', None, None),
+    ],
+)
+def test_release_warnings(key, release, expected):
+    cfg = BootCfg.parse(b'bootstate=0\ntitle=x\nkernel=/b.b00\nmodules=/a.v00\n%s=1\nbuild=1\nupdated=0\n' % key.upper().encode())
+    assert cfg.release_warnings(release) == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize('sample', SAMPLES, ids=lambda p: p.name)
+def test_real_files_have_no_release_warnings(sample):
+    data = sample.read_bytes()
+    version = re.search(rb'build=(\d+)\.(\d+)\.(\d+)', data)
+    release = tuple(int(n) for n in version.groups()) if version else None
+    assert BootCfg.parse(data, path=sample.name).release_warnings(release) == []
+
+
+def test_check_option():
+    assert check_option('ErrTimeout', 30) == ('errtimeout', '30')
+    assert check_option('norts', True) == ('norts', '1')
+    assert check_option('runtimewd', None) == ('runtimewd', None)
+    assert check_option('crypto', ' /crypto64.efi ') == ('crypto', '/crypto64.efi')
+    with pytest.raises(ValueError, match=r'errtimout is not read by any ESXi boot loader and would be ignored \(did you mean errtimeout\?\)'):
+        check_option('errtimout', 1)
+    with pytest.raises(ValueError, match='bootcfg_options: kernelopt cannot be set here: use kernelopt or kernelopt_add'):
+        check_option('kernelopt', 'x')
+    with pytest.raises(ValueError, match='modules cannot be set here'):
+        check_option('MODULES', 'x')
+    with pytest.raises(ValueError, match="skip must be a whole number, not 'soon'"):
+        check_option('skip', 'soon')
+    with pytest.raises(ValueError, match='spans lines'):
+        check_option('crypto', 'a\nkernel=/evil')
+    with pytest.raises(ValueError, match='is not a boot.cfg key'):
+        check_option('a=b', 1)

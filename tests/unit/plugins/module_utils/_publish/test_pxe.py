@@ -28,7 +28,7 @@ def shared_fixtures():
 def isos(tmp_path_factory):
     base = tmp_path_factory.mktemp('isos')
     out = {}
-    for style in ('6x', '70', '80'):
+    for style in ('6x', '70', '80', '90'):
         path = str(base / ('esxi%s.iso' % style))
         out[style] = (path, isogen.build_esxi_iso(path, style=style))
     path = str(base / 'esxi70jr.iso')
@@ -154,7 +154,7 @@ def test_network_bootcfg_6x_tboot_lowercases_and_keeps_option_strings():
 # -- whole publications ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize('style', ['6x', '70', '80', '70jr'])
+@pytest.mark.parametrize('style', ['6x', '70', '80', '90', '70jr'])
 def test_publish_extracts_every_file_and_rewrites_boot_cfg(isos, tmp_path, style):
     src, facts = isos[style]
     dest = tmp_path / 'tftp'
@@ -177,12 +177,13 @@ def test_publish_extracts_every_file_and_rewrites_boot_cfg(isos, tmp_path, style
     bootx64 = '/efi/boot/bootx64.efi' if facts['joliet'] else '/EFI/BOOT/BOOTX64.EFI'
     assert (tree / 'mboot.efi').read_bytes() == iso_file(src, bootx64)
     host_cfg = BootCfg.parse((tree / '01-00-50-56-01-02-03' / 'boot.cfg').read_bytes())
-    assert host_cfg.title == 'Loading ESXi installer for esx01'
+    assert host_cfg.title == ('Loading ESX installer for esx01' if style == '90' else 'Loading ESXi installer for esx01')
     pxelinux = (dest / 'pxelinux.cfg' / '01-00-50-56-01-02-03').read_text()
     assert 'KERNEL %s/mboot.c32' % name in pxelinux
     assert 'APPEND -c %s/01-00-50-56-01-02-03/boot.cfg' % name in pxelinux and 'IPAPPEND 2' in pxelinux
     menu = (dest / 'pxelinux.cfg' / ('%s.menu' % name)).read_text()
     assert 'APPEND -c %s/boot.cfg' % name in menu
+    assert '%s %s installer' % ('ESX' if style == '90' else 'ESXi', facts['esxi_version']) in menu
     assert result['hosts'] == {
         '00-50-56-01-02-03': ['%s/01-00-50-56-01-02-03/boot.cfg' % name, 'pxelinux.cfg/01-00-50-56-01-02-03', '%s/01-00-50-56-01-02-03/boot.ipxe' % name]
     }
