@@ -88,38 +88,41 @@ class _ZstandardReader:
     def __init__(self, raw, lib):
         self._raw = raw
         self._lib = lib
-        self._dec = lib.ZstdDecompressor(max_window_size=1 << _MAX_ZSTD_WINDOW_LOG).decompressobj()
-        self._pending = b''
-        self._input = b''
+        self._dec = self._new()
+        self._pending = memoryview(b'')
+        self._input = memoryview(b'')  # views, so that taking a piece copies nothing
         self._done = False
         self._frame_started = False
+
+    def _new(self):
+        return self._lib.ZstdDecompressor(max_window_size=1 << _MAX_ZSTD_WINDOW_LOG).decompressobj()
 
     def read(self, size: int) -> bytes:
         while not self._pending and not self._done:
             if self._dec.eof:
-                # another frame may follow (zero padding after the last one is ignored, as zstd(1) does not)
-                self._input = self._dec.unused_data + self._input
-                self._dec = self._lib.ZstdDecompressor(max_window_size=1 << _MAX_ZSTD_WINDOW_LOG).decompressobj()
+                # another frame may follow (zero padding after the last one is ignored)
+                self._input = memoryview(self._dec.unused_data + bytes(self._input))
+                self._dec = self._new()
                 self._frame_started = False
             if not self._input:
-                self._input = self._raw.read(1 << 20)
+                self._input = memoryview(self._raw.read(1 << 20))
                 if not self._input:
                     if self._frame_started:
                         raise EOFError('the zstd frame ends before its last block')
                     self._done = True
                     break
             if not self._frame_started:
-                self._input = self._input.lstrip(b'\x00')
+                self._input = memoryview(bytes(self._input).lstrip(b'\x00'))
                 if not self._input:
                     continue
                 self._frame_started = True
             piece, self._input = self._input[: self._FEED], self._input[self._FEED :]
-            self._pending = self._dec.decompress(piece)
+            self._pending = memoryview(self._dec.decompress(piece))
         out, self._pending = self._pending[:size], self._pending[size:]
-        return out
+        return bytes(out)
 
     def close(self) -> None:
-        self._pending = b''
+        self._pending = memoryview(b'')
 
 
 class InnerReader(io.RawIOBase):

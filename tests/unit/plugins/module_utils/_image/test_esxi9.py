@@ -149,3 +149,31 @@ def test_a_typo_in_bootcfg_options_writes_nothing(isos, tmp_path):
     with pytest.raises(ValueError, match=r'errtimout is not read by any ESXi boot loader.*did you mean errtimeout'):
         customize_iso(isos['80'][0], str(tmp_path / 'out.iso'), bootcfg_options={'errtimout': 10})
     assert os.listdir(tmp_path) == []
+
+
+def test_vzstd_stock_driver_removed_and_replaced(isos, tmp_path):
+    src, facts = isos['90']
+    [stock] = [v for v in facts['vibs'] if v['name'] == 'ne1000']
+    assert [p['type'] for p in stock['payload_list']] == ['vzstd']
+    dest = str(tmp_path / 'removed.iso')
+    removed = customize_iso(src, dest, remove=['ne1000'])
+    assert [r['name'] for r in removed['removed']] == ['ne1000']
+    with EsxiImage.open(dest) as image:
+        assert image.problems() == [] and 'ne1000.v00' not in image.bootcfg_bios.module_names
+    newer = tmp_path / 'ne1000.vib'
+    newer.write_bytes(
+        packages.build_vib(
+            'ne1000',
+            '9.9.9-1vmw.900',
+            vendor='VMW',
+            acceptance_level='accepted',
+            vmkapi='3_0_0_0',
+            payload_type='vzstd',
+            depends=['vmkapi_3_0_0_0', ('zstd-compression', '=', '1.0')],
+        )
+    )
+    replaced = customize_iso(src, str(tmp_path / 'replaced.iso'), add=[str(newer)])
+    assert [r['id'] for r in replaced['replaced']] == [stock['id']]
+    with EsxiImage.open(str(tmp_path / 'replaced.iso')) as image:
+        assert image.problems() == []
+        assert [v.version for v in image.imgdb.vibs_by_name('ne1000')] == ['9.9.9-1vmw.900']
