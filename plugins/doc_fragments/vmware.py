@@ -58,12 +58,20 @@ options:
     description:
       - Address of an HTTP proxy to reach the server through (HTTPS is tunnelled with C(CONNECT)).
       - When set, it is used for every host, whatever E(no_proxy) says.
-      - When not set, the E(https_proxy) and E(no_proxy) environment variables apply.
+      - If not set, the value of the E(VMWARE_PROXY_HOST) environment variable is used; when neither is set, the
+        E(https_proxy) and E(no_proxy) environment variables apply.
     type: str
   proxy_port:
     description:
       - Port of O(proxy_host). Required with O(proxy_host).
+      - If not set, the value of the E(VMWARE_PROXY_PORT) environment variable is used.
     type: int
+attributes:
+  action_group:
+    description: Use C(group/esxi.customizer.vmware) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - esxi.customizer.vmware
 notes:
   - All options above can be set once for every vSphere module of this collection with
     C(module_defaults) and the C(group/esxi.customizer.vmware) action group.

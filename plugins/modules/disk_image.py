@@ -112,7 +112,7 @@ options:
     type: bool
     default: true
 requirements:
-  - pycdlib >= 1.15
+  - pycdlib >= 1.20, < 2
   - mtools and mkfs.vfat (dosfstools) on the managed host
   - syslinux (installer and C(mbr.bin)) when O(bios_boot=true)
 notes:
@@ -236,7 +236,7 @@ from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
-from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.usb.image import build_disk_image
 
 
@@ -272,6 +272,8 @@ def main():
     )
     for library, error in missing_libraries():
         module.fail_json(msg=missing_required_lib(library), exception=error)
+    for message in outdated_libraries():
+        module.fail_json(msg=message)
     p = module.params
     try:
         result = build_disk_image(

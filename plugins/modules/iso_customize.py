@@ -192,8 +192,8 @@ options:
     type: bool
     default: true
 requirements:
-  - pycdlib >= 1.15
-  - defusedxml
+  - pycdlib >= 1.20, < 2
+  - defusedxml >= 0.7
   - zstandard (or backports.zstd) below Python 3.14, for ESXi 9.x C(vzstd) payloads only
 notes:
   - An unsigned (community) VIB cannot be used with UEFI Secure Boot; the task warns about each one.
@@ -422,7 +422,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
-from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
 
 
@@ -455,6 +455,8 @@ def main():
     )
     for library, error in missing_libraries():
         module.fail_json(msg=missing_required_lib(library), exception=error)
+    for message in outdated_libraries():
+        module.fail_json(msg=message)
     p = module.params
     try:
         result = customize_iso(

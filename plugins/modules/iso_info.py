@@ -31,8 +31,8 @@ options:
     type: path
     required: true
 requirements:
-  - pycdlib >= 1.15
-  - defusedxml
+  - pycdlib >= 1.20, < 2
+  - defusedxml >= 0.7
 notes:
   - An ISO without C(/BOOT.CFG) (for example an ordinary Linux ISO), a truncated or corrupt ISO, and an image
     database that cannot be parsed make the task fail with a message naming the file and the problem.
@@ -137,6 +137,11 @@ vibs:
     acceptance_level:
       description: VIB acceptance level.
       type: str
+    esxio:
+      description:
+        - Whether the VIB is for the DPU (ESXio) product line only (8.0+ images). Its payloads are in C(esxiodpt.tgz),
+          never in the x86 C(boot.cfg), so their RV(vibs[].payloads[].file) is null.
+      type: bool
     payloads:
       description: The VIB's payloads as the image profile maps them.
       type: list
@@ -271,7 +276,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
-from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
 
 
 def main():
@@ -281,6 +286,8 @@ def main():
     )
     for library, error in missing_libraries():
         module.fail_json(msg=missing_required_lib(library), exception=error)
+    for message in outdated_libraries():
+        module.fail_json(msg=message)
     try:
         facts = read_iso_facts(module.params['path'])
     except EsxiCustomizerError as err:

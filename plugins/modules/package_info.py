@@ -62,8 +62,8 @@ options:
         Nothing is written.
     type: path
 requirements:
-  - defusedxml
-  - pycdlib >= 1.15 (only with O(iso))
+  - defusedxml >= 0.7
+  - pycdlib >= 1.20, < 2 (only with O(iso))
   - zstandard (or backports.zstd) below Python 3.14, for ESXi 9.x C(vzstd) payloads only
 notes:
   - The package is only read; nothing is extracted to disk except, for a deflated zip nested inside
@@ -336,7 +336,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import Limits
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import INJECTABLE_PAYLOAD_TYPES, load_package
-from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import package_fit
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import payload_compression_supported, raise_for_mismatch
 
@@ -456,6 +456,8 @@ def main():
     )
     for library, error in missing_libraries('defusedxml'):
         module.fail_json(msg=missing_required_lib(library), exception=error)
+    for message in outdated_libraries('defusedxml'):
+        module.fail_json(msg=message)
     params = module.params
     if params['max_uncompressed_size'] < 1 or params['max_compression_ratio'] < 1:
         module.fail_json(msg='max_uncompressed_size and max_compression_ratio must be positive')
@@ -466,6 +468,8 @@ def main():
         if params['iso']:
             for library, error in missing_libraries('pycdlib'):
                 module.fail_json(msg=missing_required_lib(library), exception=error)
+            for message in outdated_libraries('pycdlib'):
+                module.fail_json(msg=message)
             result['fit'] = package_fit(params['path'], params['iso'])
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))

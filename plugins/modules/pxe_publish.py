@@ -129,8 +129,8 @@ options:
     choices: [present, absent]
     default: present
 requirements:
-  - pycdlib >= 1.15 (only read when the ISO is not the one of the previous publish)
-  - defusedxml
+  - pycdlib >= 1.20, < 2 (only read when the ISO is not the one of the previous publish)
+  - defusedxml >= 0.7
 notes:
   - The BIOS configuration assumes C(pxelinux.0) (syslinux 3.86 as VMware documents, or lpxelinux for HTTP) lives in the
     root of O(dest); this module does not provide it, nor the DHCP configuration.
@@ -240,7 +240,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
-from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries
+from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe import BOOTLOADERS, Request, publish, unpublish
 
 
@@ -285,6 +285,8 @@ def main():
     needs_iso = params['state'] == 'present' or params['name'] is None
     for library, error in missing_libraries() if needs_iso else ():
         module.fail_json(msg=missing_required_lib(library), exception=error)
+    for message in outdated_libraries() if needs_iso else ():
+        module.fail_json(msg=message)
     try:
         if params['state'] == 'present':
             result = publish(request, check_mode=module.check_mode)

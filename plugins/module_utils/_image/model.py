@@ -349,6 +349,7 @@ class EsxiImage:
                     'vendor': record.vendor if record else None,
                     'type': record.type if record else None,
                     'acceptance_level': record.acceptance_level if record else None,
+                    'esxio': record.is_esxio if record else False,
                     'payloads': entries,
                 }
             )

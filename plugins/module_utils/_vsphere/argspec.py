@@ -17,6 +17,8 @@ ENVIRONMENT = {
     'password': 'VMWARE_PASSWORD',
     'port': 'VMWARE_PORT',
     'validate_certs': 'VMWARE_VALIDATE_CERTS',
+    'proxy_host': 'VMWARE_PROXY_HOST',
+    'proxy_port': 'VMWARE_PROXY_PORT',
 }
 
 
