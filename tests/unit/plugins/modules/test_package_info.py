@@ -71,6 +71,7 @@ def test_vzstd_payload_is_read_and_injectable(capsys):
     assert {e['class'] for e in vib['pci_ids'] if e['bus'] == 'pci'} == {'0c0300', '0c0310', '0c0320', '0c0330'}
 
 
+@needs_fixtures
 def test_vzstd_payload_without_a_zstd_library(capsys, no_zstd):
     code, result = run(capsys, path=str(ITI / 'ESXi90-VMKUSB-NIC-FLING-84947163_24739691-component.zip'))
     assert code == 0

@@ -328,12 +328,21 @@ def test_the_plan_edits_a_copy_of_the_image_database(tmp_path, tmp_path_factory)
         assert image.imgdb.to_tgz() == before_tgz
 
 
+def _shared_or_skip():
+    """The shared real fixtures, or a skip (never a TypeError) where they are not beside the checkout."""
+    from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
+
+    root = shared_fixtures()
+    if root is None:
+        pytest.skip('shared fixtures not found (set ESXI_SHARED_FIXTURES)')
+    return root
+
+
 def _db70_members():
     """The real 7.0.0 image database samples (bulletins, reserved components, VIBs) plus a profile listing every VIB."""
     from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import VibRecord
-    from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
-    root = shared_fixtures() / 'esxi70-imgdb-samples-eturra' / 'samples' / 'esximg'
+    root = _shared_or_skip() / 'esxi70-imgdb-samples-eturra' / 'samples' / 'esximg'
     members, entries = {}, []
     for path in sorted(root.rglob('*.xml')):
         members['var/db/esximg/%s' % path.relative_to(root)] = path.read_bytes()
@@ -403,9 +412,8 @@ def test_the_diff_lists_modules_one_per_line(tmp_path, tmp_path_factory):
 @pytest.fixture(scope='module')
 def src67_real(tmp_path_factory):
     """A 6.x-shaped ISO carrying the real 6.7 GA image database (136 VIBs)."""
-    from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
-    root = shared_fixtures() / 'esxi67-imgdb-ljvblfz'
+    root = _shared_or_skip() / 'esxi67-imgdb-ljvblfz'
     members = {str(path.relative_to(root)): path.read_bytes() for path in (root / 'var' / 'db' / 'esximg').rglob('*') if path.is_file()}
     path = tmp_path_factory.mktemp('iso67real') / 'esxi67ga.iso'
     fixiso.build_esxi_iso(str(path), style='6x', imgdb_files=members)
@@ -425,9 +433,8 @@ def test_removals_that_break_the_real_67_image_name_what_they_break(src67_real, 
 
 
 def test_the_real_67_image_takes_drivers_that_fit_and_refuses_the_51_one(src67_real):
-    from ansible_collections.esxi.customizer.tests.fixturegen.shared import shared_fixtures
 
-    packages_dir = shared_fixtures() / 'itiligent-esxi-custom-iso'
+    packages_dir = _shared_or_skip() / 'itiligent-esxi-custom-iso'
     plan = plan_for(
         src67_real,
         [str(packages_dir / 'nvme-community-driver_1.0.1.0-1vmw.670.0.0.8169922-offline_bundle-17658145.zip'), str(packages_dir / 'net-r8125-9.011.00-10.vib')],
