@@ -11,7 +11,7 @@ DEMO := $(BUILD)/demo
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 
-.PHONY: run test package venv sysdeps collection demo-inputs style format fuzz sanity units integration lint pytest services-start services-stop clean
+.PHONY: run test package docs venv sysdeps collection demo-inputs style format fuzz sanity units integration lint pytest services-start services-stop clean
 
 ## run: install everything, generate the embedded demo inputs and run build_esxi.yml on them
 run: venv sysdeps collection demo-inputs
@@ -19,7 +19,7 @@ run: venv sysdeps collection demo-inputs
 	@echo "Demo results are in $(DEMO)/output"
 
 ## test: style, sanity, units, integration and ansible-lint
-test: venv sysdeps style sanity units integration lint package
+test: venv sysdeps style sanity units integration lint package docs
 	@echo "make test: all stages passed"
 
 venv: $(VENV)/.installed
@@ -43,6 +43,10 @@ demo-inputs: venv
 ## package: build the tarball; galaxy-importer, an install from it and ansible-builder must accept it
 package: venv
 	scripts/check-package.sh
+
+## docs: the documentation site (antsibull-docs + Sphinx, warnings are errors) in build/docs/build/html
+docs: venv collection
+	scripts/build-docs.sh
 
 ## style: ruff lint and format check (configured in pyproject.toml)
 style: venv
