@@ -239,6 +239,7 @@ def test_vzstd_checksums_all_verified():
     assert hashlib.sha256(gzip.decompress(data)).hexdigest() == d.payloads[0].checksums[3].value
 
 
+@needs_fixtures
 def test_vzstd_decompressed_checksum_mismatch_is_reported():
     vib = real_vib('90')
     d = parse_descriptor(member(vib, 'descriptor.xml'))
@@ -250,6 +251,7 @@ def test_vzstd_decompressed_checksum_mismatch_is_reported():
         raise_for_mismatch(check, 'x.vib')
 
 
+@needs_fixtures
 def test_vzstd_checksums_without_a_zstd_library(no_zstd):
     vib = real_vib('90')
     d = parse_descriptor(member(vib, 'descriptor.xml'))
