@@ -10,6 +10,8 @@ COLLECTIONS := $(BUILD)/collections
 DEMO := $(BUILD)/demo
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+# one simulator state (and so one set of ports) per checkout: two copies of `make test` do not meet
+export VCSIM_STATE_DIR ?= $(BUILD)/vcsim
 
 .PHONY: run test package docs venv sysdeps collection demo-inputs style format fuzz sanity units integration lint pytest services-start services-stop clean
 

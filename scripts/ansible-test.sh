@@ -26,6 +26,8 @@ done | (cd "$root" && tar --null -T - -cf -) | (cd "$dest" && tar -xf -)
 if [ -d "$root/../shared/fixtures" ]; then
     (cd "$root/../shared/fixtures" && pwd) > "$dest/tests/shared-fixtures.path"
 fi
+# ansible-test passes no environment of ours to the targets: the simulators' state directory goes in a file too.
+echo "${VCSIM_STATE_DIR:-/tmp/esxi-customizer-vcsim}" > "$dest/tests/vcsim-state.path"
 
 cache=$HOME/.ansible/test/cache
 mkdir -p "$cache"

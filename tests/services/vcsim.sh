@@ -3,15 +3,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # The govmomi vSphere simulator for the datastore_upload tests: a standalone ESXi host
-# (ha-datacenter/LocalDS_0) on 127.0.0.1:18443 and a vCenter (DC0/LocalDS_0) on 127.0.0.1:18444,
-# both over TLS with a self-signed certificate.
+# (ha-datacenter/LocalDS_0) and a vCenter (DC0/LocalDS_0) on 127.0.0.1, both over TLS with a self-signed
+# certificate. Ports: $VCSIM_ESX_PORT / $VCSIM_VPX_PORT, else free ones chosen at start (so that two copies of
+# the tests can run at once); the tests read them from the state files.
 #
 # Usage: vcsim.sh start|stop|status
 #
 # start builds tests/vcsim/main.go offline against Debian's golang-github-vmware-govmomi-dev
 # (GOPATH mode; the binary is cached by a hash of the sources, so a second start costs nothing),
 # starts whichever simulator is not already answering and waits until both answer.
-# State lives in $VCSIM_STATE_DIR (default /tmp/esxi-customizer-vcsim), which the tests read:
+# State lives in $VCSIM_STATE_DIR (default /tmp/esxi-customizer-vcsim; make sets one per checkout), which the tests read:
 #   <variant>.json  url, hostname, port, username, password, ca, datacenter, datastores{name: dir}
 #   <variant>.pem   the server certificate (usable as a CA bundle)
 #   <variant>.pid, <variant>.log
@@ -22,7 +23,7 @@ src=$root/tests/vcsim/main.go
 state_dir=${VCSIM_STATE_DIR:-/tmp/esxi-customizer-vcsim}
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/esxi-customizer/vcsim
 govmomi=/usr/share/gocode/src/github.com/vmware/govmomi
-variants=(esx:18443 vpx:18444)
+variants=(esx vpx)
 username=root
 password=vcsim-pass
 
@@ -68,12 +69,30 @@ answering() {
     curl -sk -o /dev/null --max-time 2 "https://127.0.0.1:$1/about"
 }
 
+# The port a running simulator of this state dir listens on (from its state file), or nothing.
+state_port() {
+    [ -s "$state_dir/$1.json" ] && sed -n 's/^ *"port": *\([0-9]*\).*/\1/p' "$state_dir/$1.json"
+}
+
+# The port to start on: the one asked for, else a free one the kernel hands out.
+wanted_port() {
+    local asked
+    asked=$(printenv "VCSIM_$(echo "$1" | tr a-z A-Z)_PORT" || true)
+    if [ -n "$asked" ]; then
+        echo "$asked"
+    else
+        python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    fi
+}
+
 start_one() {
-    local name=${1%%:*} port=${1##*:}
-    if running "$name" && answering "$port"; then
+    local name=$1 port
+    port=$(state_port "$name" || true)
+    if running "$name" && [ -n "$port" ] && answering "$port"; then
         return
     fi
     stop_one "$name"
+    port=$(wanted_port "$name")
     if answering "$port"; then
         die "port $port is already used by another process; cannot start the $name simulator"
     fi
@@ -125,16 +144,17 @@ start)
     ;;
 stop)
     for v in "${variants[@]}"; do
-        stop_one "${v%%:*}"
+        stop_one "$v"
     done
     ;;
 status)
     rc=0
     for v in "${variants[@]}"; do
-        if running "${v%%:*}" && answering "${v##*:}"; then
-            echo "${v%%:*}: running on 127.0.0.1:${v##*:}"
+        port=$(state_port "$v" || true)
+        if running "$v" && [ -n "$port" ] && answering "$port"; then
+            echo "$v: running on 127.0.0.1:$port"
         else
-            echo "${v%%:*}: stopped"
+            echo "$v: stopped"
             rc=3
         fi
     done

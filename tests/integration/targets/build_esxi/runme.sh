@@ -25,7 +25,7 @@ mkdir -p "$work/in"
 "${fixturegen[@]}" legacy-tgz "$work/in/oem-r8169.tgz" --vmkapi 2_2_0_0 > /dev/null  # a 5.5-generation module: 6.7 loads it
 (cd "$work/in" && sha256sum esxi67.iso net-demo.vib oem-r8169.tgz > SHA256SUMS)
 
-vcsim_state=${VCSIM_STATE_DIR:-/tmp/esxi-customizer-vcsim}
+vcsim_state=${VCSIM_STATE_DIR:-$(cat "$collection/tests/vcsim-state.path" 2>/dev/null || echo /tmp/esxi-customizer-vcsim)}
 [ -f "$vcsim_state/esx.json" ] || { echo "vSphere simulator not running: run tests/services/vcsim.sh start" >&2; exit 1; }
 
 # inventory.py HOSTS: an inventory of HOSTS ESXi hosts, each with its MAC and kickstart URL.
