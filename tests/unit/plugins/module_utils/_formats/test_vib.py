@@ -335,6 +335,7 @@ def test_relationships_with_relations_and_versioned_provides():
     assert parse_descriptor(d.to_xml()) == d
 
 
+@needs_fixtures
 def test_real_provides_are_read_and_written_back_as_provide_elements():
     xml = (FIXTURES / 'esxi67-imgdb-ljvblfz/var/db/esximg/vibs').glob('esx-base-*.xml')
     d = parse_descriptor(next(xml).read_bytes())
