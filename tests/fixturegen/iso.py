@@ -188,14 +188,14 @@ def _real_module_table(locals_, driver_type: str) -> list:
     """Module entries for a real module list; ``driver_type`` is the payload type of the driver VIBs (9.x: vzstd)."""
     table = []
     for local in locals_:
-        stem, ext = local.split('.')
+        stem = local.split('.')[0]
         vib_name = _VIB_NAMES.get(local, stem.replace('_', '-'))
         if local == 'tools.t00':
             table.append(('tools', 'tgz', local, vib_name, 'tgz'))
         elif stem in _DRIVER_STEMS:
             table.append((vib_name[:8], driver_type, local, vib_name, 'driver-native'))
         else:
-            table.append((stem.replace('_', '-') if ext == 'v00' else vib_name, 'vgz', local, vib_name, 'vgz'))
+            table.append((stem.replace('_', '-'), 'vgz', local, vib_name, 'vgz'))  # payload names: 15 characters at most
     return table
 
 
@@ -215,6 +215,16 @@ _ESX_BASE_EXTRA = [
     ('README', 'text', 'readme.t00'),
     ('precheck.py', 'upgrade', 'precheck.u00'),
 ]
+
+# where each of those is on the ISO (esxi-semantics 5.1)
+_EXTRA_ISO_PATHS = {
+    'isolinux.bin': '/ISOLINUX.BIN',
+    'mboot.c32': '/MBOOT.C32',
+    'BOOTx64.EFI': '/EFI/BOOT/BOOTX64.EFI',
+    'efiboot.img': '/EFIBOOT.IMG',
+    'README': '/README',
+    'precheck.py': '/UPGRADE/PRECHECK.PY',
+}
 
 STYLES = {
     '6x': {
@@ -704,8 +714,18 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         # 6.7 keeps vmklinux: the shim VIBs provide its driver API (payload-less here; real ones carry a small module)
         for n in (1, 2, 3):
             vib_for('shim-vmklinux-9-2-%d-0' % n)
+    # the loader files first: esx-base's descriptor describes the very bytes on the ISO (bundle_export rebuilds it)
+    loaders = {
+        '/ISOLINUX.BIN': _read(ISOLINUX_BIN),
+        '/EFIBOOT.IMG': _read(efiboot_img(grub_efi(UEFI_MARKER, chain=True))),
+        '/EFI/BOOT/BOOTX64.EFI': _read(grub_efi(EFI_TREE_MARKER, chain=False)),
+        '/UPGRADE/PRECHECK.PY': b'# ESXi fixture upgrade precheck placeholder\n',
+        '/README': b'ESXi fixture payload README of esx-base\n',
+    }
+    for name in SYSLINUX_FILES:
+        loaders['/' + name.upper()] = _read(os.path.join(SYSLINUX_BIOS_MODULES, name))
     for payload_name, ptype, local in _ESX_BASE_EXTRA:
-        payload_data[local] = ('ESXi fixture payload %s\n' % payload_name).encode('ascii')
+        payload_data[local] = loaders[_EXTRA_ISO_PATHS[payload_name]]
         vib_for('esx-base')['payloads'].append({'name': payload_name, 'type': ptype, 'local': local, 'module': False, 'kind': 'boot-loader', 'vfat_name': None})
 
     kernel_local = spec['kernel'][2]
@@ -819,13 +839,8 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         breakage_facts['no-bootcfg'] = 'BOOT.CFG'
 
     # boot loaders and the rest of the root
-    files['/ISOLINUX.BIN'] = _read(ISOLINUX_BIN)
-    for name in SYSLINUX_FILES:
-        files['/' + name.upper()] = _read(os.path.join(SYSLINUX_BIOS_MODULES, name))
+    files.update(loaders)
     files['/ISOLINUX.CFG'] = isolinux_cfg(profile_name, spec['esxi_version']).encode('ascii')
-    files['/EFIBOOT.IMG'] = _read(efiboot_img(grub_efi(UEFI_MARKER, chain=True)))
-    files['/EFI/BOOT/BOOTX64.EFI'] = _read(grub_efi(EFI_TREE_MARKER, chain=False))
-    files['/UPGRADE/PRECHECK.PY'] = b'# ESXi fixture upgrade precheck placeholder\n'
     files['/UPGRADE/PROFILE.XML'] = profile
     files['/README.TXT'] = b'ESXi installer fixture made by esxi.customizer tests/fixturegen\n'
     if style != '6x':

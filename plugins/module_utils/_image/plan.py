@@ -422,13 +422,14 @@ class _Builder:
                     cfg.insert_module('/' + local)
             signed = vib.signed
             # The database copy is re-rendered so its checksums are in VMware's order (some installers check only
-            # the first one: esxi-formats 4.2); the original bytes stay in .orig, which is what the signature covers.
+            # the first one: esxi-formats 4.2); the original bytes stay in .orig, which is what the signature covers
+            # and what bundle_export rebuilds the .vib from (so unsigned VIBs keep theirs too).
             self.db.add_vib(
                 vib.vib_id,
                 vib.name,
                 vib.descriptor.to_xml(),
                 payloads=payloads,
-                orig=vib.descriptor_bytes if signed else None,
+                orig=vib.descriptor_bytes,
                 sig=vib.signature if signed else None,
             )
             new_ids.add(vib.vib_id)

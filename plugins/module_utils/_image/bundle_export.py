@@ -1,0 +1,365 @@
+# Copyright: esxi.customizer contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An installer ISO's image as an offline bundle (esxi-semantics §6), every VIB rebuilt byte for byte.
+
+The ISO carries each VIB whole: its original descriptor (``vibs/<n>.xml.orig``) and signature (``.xml.sig``) in
+IMGDB.TGZ, its payloads as files on the medium (esxi-semantics §6.4). A ``.vib`` is ``descriptor.xml``,
+``sig.pkcs7`` and one ar member per payload in descriptor order. Each payload is streamed from the ISO into the zip
+and checked against its size and ``sha-256`` on the way; a mismatch aborts the whole bundle (the temp file goes, the
+previous bundle stays). ISOLINUX.BIN has its El Torito boot-info table (bytes 8-63) written by the ISO authoring
+tool; the original bytes are restored before the check.
+
+The zip is reproducible (fixed timestamps, stable order) and records in its comment the digest of what made it
+(the source's identity, the options), so a re-run with the same inputs changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import zipfile
+from dataclasses import dataclass, field
+
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError, FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._formats import bundle as docs
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import write_archive
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import VibRecord
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Payload, parse_descriptor
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoEntry
+from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import read_manifest, source_identity
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
+
+TOOL = 'esxi.customizer.bundle_export'
+FORMAT = 1
+VMWARE_VENDORS = ('vmware', 'vmw')
+BOOT_INFO_TABLE = slice(8, 64)
+"""ISOLINUX.BIN bytes mkisofs -boot-info-table (and pycdlib) overwrite: PVD LBA, file LBA, length, checksum, 40 reserved."""
+_MAX_BOOT_FILE = 4 * 1024 * 1024
+
+
+@dataclass
+class PayloadPart:
+    payload: Payload
+    entry: IsoEntry
+
+
+@dataclass
+class BundleVib:
+    record: VibRecord
+    descriptor: bytes
+    signature: bytes
+    parts: list[PayloadPart] = field(default_factory=list)
+
+    @property
+    def relative_path(self) -> str:
+        return 'vib20/%s/%s.vib' % (self.record.name, self.record.vib_id)
+
+    def members(self) -> list[tuple[str, int]]:
+        return [('descriptor.xml', len(self.descriptor)), ('sig.pkcs7', len(self.signature))] + [(p.payload.name, p.payload.size) for p in self.parts]
+
+    @property
+    def packed_size(self) -> int:
+        return 8 + sum(60 + size + (size & 1) for _name, size in self.members())
+
+
+def _select(image: EsxiImage, include: object) -> list[VibRecord]:
+    """The VIBs of the profile that ``include`` asks for: 'all', 'non_vmware' or a list of VIB/component names."""
+    profile_ids = [vib_id for vib_id in image.profile.vibs if vib_id in image.imgdb.vibs]
+    records = [image.imgdb.vibs[vib_id] for vib_id in profile_ids]
+    if include in (None, 'all'):
+        # the DPU's VIBs travel in esxiodpt.tgz, not as ISO files: nothing to rebuild them from
+        return [r for r in records if not r.is_esxio]
+    if include == 'non_vmware':
+        manifest = read_manifest(image.reader)
+        if manifest:
+            # what the customizations added (this one and every earlier one), as the ISO's manifest records it
+            added = set((manifest.get('result') or {}).get('added') or [])
+            for earlier in manifest.get('history') or []:
+                added |= set((earlier.get('result') or {}).get('added') or [])
+            return [r for r in records if r.vib_id in added]
+        return [r for r in records if (r.vendor or '').lower() not in VMWARE_VENDORS]
+    if isinstance(include, (list, tuple)):
+        wanted = [str(item) for item in include]
+        components = {c.name: set(c.vib_ids) for c in image.imgdb.components.values() if c.name and not c.reserved}
+        chosen = set()
+        for item in wanted:
+            matched = {r.vib_id for r in records if item in (r.vib_id, r.name)} | components.get(item, set())
+            if not matched:
+                raise EsxiCustomizerError('include: %s is neither a VIB nor a component of the image profile' % item, path=image.path)
+            chosen |= matched
+        esxio = [r.vib_id for r in records if r.vib_id in chosen and r.is_esxio]
+        if esxio:
+            raise EsxiCustomizerError(
+                'include: %s %s for the DPU (esxio): their payloads are inside esxiodpt.tgz, not files of the ISO, so they cannot be exported'
+                % (', '.join(esxio), 'is' if len(esxio) == 1 else 'are'),
+                path=image.path,
+            )
+        return [r for r in records if r.vib_id in chosen]
+    raise ValueError("include must be 'all', 'non_vmware' or a list of VIB or component names")
+
+
+def _bundle_vib(image: EsxiImage, record: VibRecord) -> BundleVib:
+    label = '%s: VIB %s' % (image.path, record.vib_id)
+    if record.orig is None:
+        raise FormatError(
+            'VIB %s cannot be rebuilt byte for byte: the image database keeps no original descriptor (.xml.orig) of it' % record.vib_id, path=image.path
+        )
+    descriptor = parse_descriptor(record.orig, label)
+    locals_ = image.profile.vibs.get(record.vib_id, {})
+    vib = BundleVib(record, record.orig, record.sig or b'')
+    for payload in descriptor.payloads:
+        local = locals_.get(payload.name)
+        entry = image.payload_file(payload.type, payload.name, local) if local else None
+        if entry is None:
+            raise FormatError(
+                'VIB %s cannot be rebuilt: payload %s (%s) is not on the ISO'
+                % (record.vib_id, payload.name, ('/' + local.upper()) if local else 'no local name'),
+                path=image.path,
+            )
+        if entry.size != payload.size:
+            raise ChecksumError(
+                'VIB %s: payload %s is %d bytes on the ISO (%s) but its descriptor says %d'
+                % (record.vib_id, payload.name, entry.size, entry.path, payload.size),
+                path=image.path,
+            )
+        vib.parts.append(PayloadPart(payload, entry))
+    return vib
+
+
+def boot_file_candidates(data: bytes) -> list[bytes]:
+    """What ISOLINUX.BIN may have been before the ISO tool wrote its boot-info table: as it is, as syslinux builds it
+    (PVD at 16, file 0, its length, the checksum of its words from byte 64 on, then 0xdeadbeef x 10), zeros."""
+    if len(data) < BOOT_INFO_TABLE.stop:
+        return [data]
+    tail = data[BOOT_INFO_TABLE.stop :] + bytes(-(len(data) - BOOT_INFO_TABLE.stop) % 4)
+    checksum = sum(struct.unpack('<%dI' % (len(tail) // 4), tail)) & 0xFFFFFFFF
+    syslinux = struct.pack('<4I', 16, 0, len(data), checksum) + b'\xef\xbe\xad\xde' * 10
+    zeros = bytes(BOOT_INFO_TABLE.stop - BOOT_INFO_TABLE.start)
+    return [data] + [data[: BOOT_INFO_TABLE.start] + table + data[BOOT_INFO_TABLE.stop :] for table in (syslinux, zeros)]
+
+
+def _plain_sha256(payload: Payload) -> str | None:
+    for checksum in payload.checksums:
+        if checksum.checksum_type.lower() == 'sha-256' and not checksum.verify_process:
+            return checksum.value.lower()
+    return None
+
+
+class _CheckedPayload(io.RawIOBase):
+    """A payload's bytes from the ISO, hashed on the way; :meth:`verify` raises ChecksumError at the end."""
+
+    def __init__(self, image: EsxiImage, vib: BundleVib, part: PayloadPart):
+        super().__init__()
+        self._image, self._vib, self._part = image, vib, part
+        self._digest = hashlib.sha256()
+        self._length = 0
+        if part.payload.type == 'boot_iso_bios':
+            self._raw = io.BytesIO(self._restored_boot_file())
+        elif part.entry.extents == 1:
+            # one extent (every payload seen): read the ISO file directly, no pycdlib on the data path
+            self._raw = FileSlice(image.path, part.entry.extent * image.reader.logical_block_size, part.entry.size)
+        else:
+            self._raw = io.BytesIO(b''.join(image.reader.stream(part.entry)))
+
+    def _restored_boot_file(self) -> bytes:
+        data = self._image.reader.read(self._part.entry, max_size=_MAX_BOOT_FILE)
+        expected = _plain_sha256(self._part.payload)
+        for candidate in boot_file_candidates(data):
+            if expected is None or hashlib.sha256(candidate).hexdigest() == expected:
+                return candidate
+        return data  # verify() names the file: none of the known originals matches the descriptor
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self._raw.read(len(buffer))
+        self._digest.update(data)
+        self._length += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+    def verify(self) -> None:
+        payload, record = self._part.payload, self._vib.record
+        expected = _plain_sha256(payload)
+        if self._length != payload.size or (expected is not None and self._digest.hexdigest() != expected):
+            raise ChecksumError(
+                'VIB %s: payload %s (%s on the ISO) does not match its descriptor (sha-256 %s, computed %s over %d bytes): '
+                'the file was changed after the image was made, so the VIB cannot be rebuilt'
+                % (record.vib_id, payload.name, self._part.entry.path, expected, self._digest.hexdigest(), self._length),
+                path=self._image.path,
+            )
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _HashingWriter(io.RawIOBase):
+    def __init__(self, out):
+        super().__init__()
+        self._out = out
+        self.digest = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        self._out.write(data)
+        return len(data)
+
+
+def _digest(image: EsxiImage, *, options: dict) -> str:
+    size, identity = source_identity(image.path, image.reader.files())
+    made_of = {'format': FORMAT, 'tool': TOOL, 'source': {'size': size, 'identity_sha256': identity}, 'options': options}
+    return hashlib.sha256(json.dumps(made_of, sort_keys=True).encode('utf-8')).hexdigest()
+
+
+def read_bundle_comment(path: str) -> dict | None:
+    """What the bundle at ``path`` says made it (its zip comment), or None (absent, not ours, not a zip)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            comment = json.loads(archive.comment.decode('utf-8'))
+    except (OSError, zipfile.BadZipFile, ValueError, UnicodeDecodeError):
+        return None
+    return comment if isinstance(comment, dict) and comment.get('tool') == TOOL else None
+
+
+def _write(
+    image: EsxiImage, dest: str, vibs: list[BundleVib], *, comment: dict, vendor_name: str, vendor_code: str, include_all: bool, mode: int | None
+) -> None:
+    version = image.version or ''
+    meta_entries = [(docs.VENDOR_INDEX_NAME, docs.vendor_index_xml(version))]
+    with AtomicFile(dest, mode=mode) as out:
+        with out.open() as stream, zipfile.ZipFile(stream, 'w') as archive:
+            for number, vib in enumerate(vibs, start=1):
+                info = docs.zip_entry(vib.relative_path, compress=False)
+                info.file_size = vib.packed_size
+                with archive.open(info, 'w', force_zip64=vib.packed_size >= 0x7FFFFFFF) as member:
+                    writer = _HashingWriter(member)
+                    sources = [_CheckedPayload(image, vib, part) for part in vib.parts]
+                    try:
+                        write_archive(
+                            writer,
+                            [('descriptor.xml', vib.descriptor), ('sig.pkcs7', vib.signature)]
+                            + [(part.payload.name, source, part.payload.size) for part, source in zip(vib.parts, sources)],
+                        )
+                        for source in sources:
+                            source.verify()
+                    finally:
+                        for source in sources:
+                            source.close()
+                meta_entries.append(
+                    (
+                        'vibs/%s-%d.xml' % (vib.record.name, number),
+                        docs.metadata_vib_xml(
+                            vib.descriptor,
+                            relative_path=vib.relative_path,
+                            packed_size=vib.packed_size,
+                            sha256=writer.digest.hexdigest(),
+                            label=vib.record.vib_id,
+                        ),
+                    )
+                )
+            chosen = [vib.record.vib_id for vib in vibs]
+            meta_entries += _bulletins(image, chosen, include_all=include_all)
+            if include_all:
+                name = image.profile.name or 'image'
+                meta_entries.append(('profiles/%s.xml' % name, docs.depot_profile_xml(image.profile.to_xml(), chosen, label=image.path)))
+            archive.writestr(docs.zip_entry('index.xml', compress=True), docs.index_xml(vendor_name, vendor_code))
+            archive.writestr(docs.zip_entry(docs.VENDOR_INDEX_NAME, compress=True), docs.vendor_index_xml(version))
+            archive.writestr(docs.zip_entry(docs.METADATA_NAME, compress=False), docs.small_zip(meta_entries))
+            archive.comment = json.dumps(comment, sort_keys=True).encode('utf-8')
+        out.commit()
+
+
+def _bulletins(image: EsxiImage, chosen: list[str], *, include_all: bool) -> list[tuple[str, bytes]]:
+    """The image's components whose VIBs are all in the bundle; for an image without any (6.x), one image bulletin."""
+    picked = set(chosen)
+    found = []
+    for component in sorted(image.imgdb.components.values(), key=lambda c: c.id):
+        if component.reserved or not component.vib_ids or not set(component.vib_ids) <= picked:
+            continue
+        found.append(('bulletins/%s.xml' % component.id, component.xml))
+    if not found and include_all:
+        profile = image.profile
+        found.append(
+            (
+                'bulletins/%s.xml' % (profile.name or 'image'),
+                docs.image_bulletin_xml(
+                    profile_name=profile.name or 'image',
+                    vendor=profile.creator or '',
+                    version=image.version or '',
+                    vib_ids=chosen,
+                    release_date=profile.creation_time or '',
+                ),
+            )
+        )
+    return found
+
+
+def export_bundle(
+    src: str,
+    dest: str,
+    *,
+    vendor_name: str,
+    vendor_code: str,
+    include: object = 'all',
+    force: bool = False,
+    check_mode: bool = False,
+    checksum: bool = True,
+    mode: object = None,
+) -> dict:
+    """Write the offline bundle of the ISO ``src`` to ``dest``; return the module's result dict."""
+    src, dest = os.path.abspath(src), os.path.abspath(dest)
+    docs.check_vendor(vendor_name, vendor_code)
+    mode = parse_mode(mode)
+    with EsxiImage.open(src) as image:
+        if image.imgdb is None or image.profile is None:
+            raise FormatError('has no image database with an image profile: there is nothing to export', path=src)
+        records = _select(image, include)
+        left_out = [r.vib_id for r in image.imgdb.vibs.values() if r.is_esxio and r.vib_id in image.profile.vibs and include in (None, 'all')]
+        if not records:
+            raise EsxiCustomizerError('include=%s selects no VIB of the image profile' % json.dumps(include), path=src)
+        vibs = [_bundle_vib(image, record) for record in records]
+        options = {'vendor_name': vendor_name, 'vendor_code': vendor_code, 'include': include}
+        digest = _digest(image, options=options)
+        ids = [vib.record.vib_id for vib in vibs]
+        existing = read_bundle_comment(dest) if os.path.exists(dest) else None
+        changed = force or existing is None or existing.get('digest') != digest
+        result = {
+            'changed': changed,
+            'dest': dest,
+            'vibs': ids,
+            'profile': image.profile.name,
+            'esxi_version': image.version,
+            'warnings': [
+                '%d esxio (DPU) VIB(s) are not in the bundle: their payloads are inside esxiodpt.tgz, not ISO files (%s)' % (len(left_out), ', '.join(left_out))
+            ]
+            if left_out
+            else [],
+            'diff': [{'before_header': dest, 'after_header': dest, 'before': _listing(existing), 'after': _listing({'vibs': ids})}] if changed else [],
+        }
+        if changed and not check_mode:
+            comment = {'tool': TOOL, 'format': FORMAT, 'digest': digest, 'vibs': ids}
+            _write(image, dest, vibs, comment=comment, vendor_name=vendor_name, vendor_code=vendor_code, include_all=include in (None, 'all'), mode=mode)
+        elif not changed:
+            result['changed'] = apply_mode(dest, mode, check_mode=check_mode)
+    written = os.path.exists(dest) and not (check_mode and changed)
+    result['size'] = os.path.getsize(dest) if written else None
+    result['sha256'] = file_sha256(dest) if written and checksum else None
+    return result
+
+
+def _listing(comment: dict | None) -> str:
+    if not comment:
+        return ''
+    return ''.join('%s\n' % vib_id for vib_id in comment.get('vibs') or [])
