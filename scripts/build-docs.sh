@@ -31,7 +31,7 @@ CONF
 html=$site/build/html/collections/esxi/customizer
 for page in iso_info_module iso_customize_module package_info_module pxe_publish_module datastore_upload_module \
         disk_image_module bundle_export_module build_iso_role settings_problems_filter docsite/guide_pxe_fleet docsite/guide_esxi9; do
-    [ -s "$html/$page.html" ] || { echo "no page $page.html"; ls -R "$html" | head -40; exit 1; }
+    [ -s "$html/$page.html" ] || { echo "no page $page.html"; find "$html" -name '*.html' | head -40; exit 1; }
 done
 grep -q 'bootcfg_options' "$html/iso_customize_module.html" || { echo "iso_customize page lacks its options"; exit 1; }
 grep -q 'build_iso_source_url' "$html/build_iso_role.html" || { echo "role page lacks its variables"; exit 1; }

@@ -83,9 +83,10 @@ additional_build_files:
     dest: collections
 EE
 (cd "$work" && ansible-builder create -f execution-environment.yml -c context > create.log 2>&1) || { cat "$work/create.log"; exit 1; }
-containerfile=$(ls "$work"/context/Containerfile "$work"/context/Dockerfile 2>/dev/null | head -1 || true)
-[ -n "$containerfile" ] && grep -q 'introspect' "$containerfile" && grep -q 'install-from-bindep' "$containerfile" \
-    && grep -qF "collections/$(basename "$tarball")" "$work/context/_build/requirements.yml" || {
-    echo "ansible-builder create wrote no usable context"; ls -R "$work/context"; exit 1
-}
+containerfile=$work/context/Containerfile
+[ -f "$containerfile" ] || containerfile=$work/context/Dockerfile
+if ! { [ -f "$containerfile" ] && grep -q 'introspect' "$containerfile" && grep -q 'install-from-bindep' "$containerfile" \
+    && grep -qF "collections/$(basename "$tarball")" "$work/context/_build/requirements.yml"; }; then
+    echo "ansible-builder create wrote no usable context"; find "$work/context" | head -40; exit 1
+fi
 echo "ansible-builder: introspect finds $(grep -c 'from collection esxi.customizer' "$work/introspect.txt") requirements; create wrote build/package/context"

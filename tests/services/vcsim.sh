@@ -77,7 +77,7 @@ state_port() {
 # The port to start on: the one asked for, else a free one the kernel hands out.
 wanted_port() {
     local asked
-    asked=$(printenv "VCSIM_$(echo "$1" | tr a-z A-Z)_PORT" || true)
+    asked=$(printenv "VCSIM_$(echo "$1" | tr '[:lower:]' '[:upper:]')_PORT" || true)
     if [ -n "$asked" ]; then
         echo "$asked"
     else

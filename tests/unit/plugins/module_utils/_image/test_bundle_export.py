@@ -130,9 +130,8 @@ def test_a_tampered_payload_is_refused_with_its_name(customized, tmp_path):
     assert dest.read_bytes() == b'an earlier bundle'
     assert sorted(os.listdir(tmp_path)) == ['bundle.zip', 'tampered.iso']
     # the drivers alone are intact elsewhere: a selection without the damaged VIB still exports
-    assert export_bundle(tampered, str(dest), include=['ne1000'], **VENDOR)['vibs'] == [
-        v for v in export_bundle(iso, str(tmp_path / 'x.zip'), include=['ne1000'], **VENDOR)['vibs']
-    ]
+    intact = export_bundle(tampered, str(dest), include=['ne1000'], **VENDOR)
+    assert [vib_id.split('_')[2] for vib_id in intact['vibs']] == ['ne1000']
 
 
 @needs_fixtures
