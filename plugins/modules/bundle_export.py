@@ -67,6 +67,13 @@ options:
       - A list of VIB names, VIB IDs or component names.
     type: raw
     default: all
+  software_spec:
+    description:
+      - Also write this file, the image's software specification (JSON, as C(esxcli), PowerCLI C(New-IsoImage -SoftwareSpec)
+        and vLCM read it) - C(base_image.version) and, as C(components), the components the customizations recorded in the
+        ISO's manifest added (the ISO holds no base-image or add-on metadata, so everything else counts as base image).
+      - Only for 7.0 and later images (6.x images have no components).
+    type: path
   force:
     description:
       - Write O(dest) even when the bundle there records the same source and options.
@@ -136,6 +143,11 @@ sha256:
   description: SHA-256 of the bundle; null with O(checksum=false) and in check mode when it would be written.
   returned: always
   type: str
+software_spec:
+  description: The software specification written to O(software_spec).
+  returned: when O(software_spec) is set
+  type: dict
+  sample: {"base_image": {"version": "8.0.3-0.0.24022510"}, "components": {"VMware-vmkusb-nic-fling": "1.14-1vmw.803.0.0.75399077"}}
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -154,6 +166,7 @@ def main():
             vendor_name=dict(type='str', default='esxi.customizer'),
             vendor_code=dict(type='str', default='ECZ'),
             include=dict(type='raw', default='all'),
+            software_spec=dict(type='path'),
             force=dict(type='bool', default=False),
             mode=dict(type='raw'),
             checksum=dict(type='bool', default=True),
@@ -175,6 +188,7 @@ def main():
             vendor_name=p['vendor_name'],
             vendor_code=p['vendor_code'],
             include=include,
+            spec_path=p['software_spec'],
             force=p['force'],
             check_mode=module.check_mode,
             checksum=p['checksum'],

@@ -31,7 +31,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib impor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoEntry
 from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import read_manifest, source_identity
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
-from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode, write_bytes_atomic
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
 
@@ -313,6 +313,7 @@ def export_bundle(
     vendor_name: str,
     vendor_code: str,
     include: object = 'all',
+    spec_path: str | None = None,
     force: bool = False,
     check_mode: bool = False,
     checksum: bool = True,
@@ -335,6 +336,8 @@ def export_bundle(
         ids = [vib.record.vib_id for vib in vibs]
         existing = read_bundle_comment(dest) if os.path.exists(dest) else None
         changed = force or existing is None or existing.get('digest') != digest
+        spec_bytes = (json.dumps(software_spec(image), indent=2, sort_keys=True) + '\n').encode('utf-8') if spec_path else None
+        spec_changed = spec_bytes is not None and (force or _read_small(spec_path) != spec_bytes)
         result = {
             'changed': changed,
             'dest': dest,
@@ -348,15 +351,50 @@ def export_bundle(
             else [],
             'diff': [{'before_header': dest, 'after_header': dest, 'before': _listing(existing), 'after': _listing({'vibs': ids})}] if changed else [],
         }
+        if spec_bytes is not None:
+            result['software_spec'] = json.loads(spec_bytes)
         if changed and not check_mode:
             comment = {'tool': TOOL, 'format': FORMAT, 'digest': digest, 'vibs': ids}
             _write(image, dest, vibs, comment=comment, vendor_name=vendor_name, vendor_code=vendor_code, include_all=include in (None, 'all'), mode=mode)
         elif not changed:
             result['changed'] = apply_mode(dest, mode, check_mode=check_mode)
+        if spec_changed:
+            result['changed'] = True
+            if not check_mode:
+                write_bytes_atomic(os.path.abspath(spec_path), spec_bytes, mode=mode)
     written = os.path.exists(dest) and not (check_mode and changed)
     result['size'] = os.path.getsize(dest) if written else None
     result['sha256'] = file_sha256(dest) if written and checksum else None
     return result
+
+
+def software_spec(image: EsxiImage) -> dict:
+    """The 7.0+ software specification of the image (what ``esxcli``/PowerCLI ``New-IsoImage -SoftwareSpec``/vLCM
+    read): the base image version and, as components, those the customizations recorded in the ISO's manifest added.
+
+    The ISO holds no base-image or add-on metadata, so everything a customization did not add counts as base image.
+    """
+    components = [c for c in image.imgdb.components.values() if not c.reserved and c.name]
+    if not components:
+        raise EsxiCustomizerError('software_spec: the image has no components (ESXi 6.x); a software specification needs 7.0 or later', path=image.path)
+    base = next((c.version for c in components if c.name == 'ESXi'), None)
+    if base is None:
+        bases = [r.version for r in image.imgdb.vibs_by_name('esx-base') if r.vib_id in image.profile.vibs]
+        base = bases[0] if bases else image.build
+    manifest = read_manifest(image.reader) or {}
+    added = set((manifest.get('result') or {}).get('added') or [])
+    for earlier in manifest.get('history') or []:
+        added |= set((earlier.get('result') or {}).get('added') or [])
+    chosen = {c.name: c.version for c in components if set(c.vib_ids) & added}
+    return {'base_image': {'version': base}, 'components': dict(sorted(chosen.items()))}
+
+
+def _read_small(path: str) -> bytes | None:
+    try:
+        with open(path, 'rb') as stream:
+            return stream.read(1 << 20)
+    except OSError:
+        return None
 
 
 def _listing(comment: dict | None) -> str:

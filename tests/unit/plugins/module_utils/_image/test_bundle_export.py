@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import zipfile
@@ -180,3 +181,19 @@ def test_isolinux_boot_info_table_is_undone():
     patched = bytearray(original)
     patched[8:64] = os.urandom(56)
     assert original in boot_file_candidates(bytes(patched))
+
+
+@needs_fixtures
+def test_software_spec(customized, tmp_path):
+    iso, _package = customized['70']
+    spec = tmp_path / 'spec.json'
+    result = export_bundle(iso, str(tmp_path / 'b.zip'), spec_path=str(spec), **VENDOR)
+    expected = {'base_image': {'version': '7.0.3-0.105.21930508'}, 'components': {'VMware-nvme-community': '1.0.1.0-3vmw.700.1.0.15843807'}}
+    assert result['software_spec'] == expected and json.loads(spec.read_text()) == expected
+    assert not export_bundle(iso, str(tmp_path / 'b.zip'), spec_path=str(spec), **VENDOR)['changed']
+    spec.write_text('{}')
+    assert export_bundle(iso, str(tmp_path / 'b.zip'), spec_path=str(spec), **VENDOR)['changed'] and json.loads(spec.read_text()) == expected
+    six, _ = customized['6x']
+    with pytest.raises(EsxiCustomizerError, match='software_spec: the image has no components'):
+        export_bundle(six, str(tmp_path / 'c.zip'), spec_path=str(tmp_path / 'six.json'), **VENDOR)
+    assert not (tmp_path / 'six.json').exists() and not (tmp_path / 'c.zip').exists()
