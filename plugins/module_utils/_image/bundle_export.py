@@ -15,6 +15,7 @@ The zip is reproducible (fixed timestamps, stable order) and records in its comm
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -32,8 +33,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader 
 from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import read_manifest, source_identity
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode, write_bytes_atomic
-from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256
-from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
+from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import FollowingHasher
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, FileSlice
 
 TOOL = 'esxi.customizer.bundle_export'
 FORMAT = 1
@@ -41,6 +43,7 @@ VMWARE_VENDORS = ('vmware', 'vmw')
 BOOT_INFO_TABLE = slice(8, 64)
 """ISOLINUX.BIN bytes mkisofs -boot-info-table (and pycdlib) overwrite: PVD LBA, file LBA, length, checksum, 40 reserved."""
 _MAX_BOOT_FILE = 4 * 1024 * 1024
+_HASH_QUEUE = 4
 
 
 @dataclass
@@ -178,10 +181,14 @@ class _CheckedPayload(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self._raw.read(len(buffer))
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(size)
         self._digest.update(data)
         self._length += len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
 
@@ -203,18 +210,33 @@ class _CheckedPayload(io.RawIOBase):
 
 
 class _HashingWriter(io.RawIOBase):
+    """Writes through to ``out`` and hashes what passes on a second thread (hashlib lets go of the GIL), in order."""
+
     def __init__(self, out):
         super().__init__()
         self._out = out
-        self.digest = hashlib.sha256()
+        self._digest = hashlib.sha256()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='esxi-customizer-vib-sha256')
+        self._pending = []
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        self.digest.update(data)
+        data = bytes(data)  # the hasher may still hold it when the caller reuses its buffer
+        self._pending.append(self._pool.submit(self._digest.update, data))
+        if len(self._pending) > _HASH_QUEUE:
+            self._pending.pop(0).result()  # memory stays flat: never more than a few chunks ahead of the hasher
         self._out.write(data)
         return len(data)
+
+    def hexdigest(self) -> str:
+        self._pool.shutdown(wait=True)
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        super().close()
 
 
 def _digest(image: EsxiImage, *, options: dict) -> str:
@@ -234,51 +256,75 @@ def read_bundle_comment(path: str) -> dict | None:
 
 
 def _write(
-    image: EsxiImage, dest: str, vibs: list[BundleVib], *, comment: dict, vendor_name: str, vendor_code: str, include_all: bool, mode: int | None
-) -> None:
+    image: EsxiImage, dest: str, vibs: list[BundleVib], *, comment: dict, names: tuple[str, str], include_all: bool, checksum: bool, mode: int | None
+) -> str | None:
+    """Write the bundle atomically; return its sha256 (hashed on a second thread right behind the writer) or None."""
     version = image.version or ''
     meta_entries = [(docs.VENDOR_INDEX_NAME, docs.vendor_index_xml(version))]
     with AtomicFile(dest, mode=mode) as out:
-        with out.open() as stream, zipfile.ZipFile(stream, 'w') as archive:
-            for number, vib in enumerate(vibs, start=1):
-                info = docs.zip_entry(vib.relative_path, compress=False)
-                info.file_size = vib.packed_size
-                with archive.open(info, 'w', force_zip64=vib.packed_size >= 0x7FFFFFFF) as member:
-                    writer = _HashingWriter(member)
-                    sources = [_CheckedPayload(image, vib, part) for part in vib.parts]
-                    try:
-                        write_archive(
-                            writer,
-                            [('descriptor.xml', vib.descriptor), ('sig.pkcs7', vib.signature)]
-                            + [(part.payload.name, source, part.payload.size) for part, source in zip(vib.parts, sources)],
+        hasher = FollowingHasher(os.dup(out.fd)) if checksum else None
+        try:
+            with out.open(buffering=COPY_CHUNK) as stream:
+                with zipfile.ZipFile(stream, 'w') as archive:
+                    done = 0
+                    for number, vib in enumerate(vibs, start=1):
+                        digest = _write_vib(image, archive, vib)
+                        if hasher is not None:
+                            # the member is final once closed (zipfile rewrote its local header): hash it while the next is written
+                            stream.flush()
+                            end = stream.tell()
+                            hasher.finished(done, end)
+                            done = end
+                        meta_entries.append(
+                            (
+                                'vibs/%s-%d.xml' % (vib.record.name, number),
+                                docs.metadata_vib_xml(
+                                    vib.descriptor, relative_path=vib.relative_path, packed_size=vib.packed_size, sha256=digest, label=vib.record.vib_id
+                                ),
+                            )
                         )
-                        for source in sources:
-                            source.verify()
-                    finally:
-                        for source in sources:
-                            source.close()
-                meta_entries.append(
-                    (
-                        'vibs/%s-%d.xml' % (vib.record.name, number),
-                        docs.metadata_vib_xml(
-                            vib.descriptor,
-                            relative_path=vib.relative_path,
-                            packed_size=vib.packed_size,
-                            sha256=writer.digest.hexdigest(),
-                            label=vib.record.vib_id,
-                        ),
-                    )
-                )
-            chosen = [vib.record.vib_id for vib in vibs]
-            meta_entries += _bulletins(image, chosen, include_all=include_all)
-            if include_all:
-                name = image.profile.name or 'image'
-                meta_entries.append(('profiles/%s.xml' % name, docs.depot_profile_xml(image.profile.to_xml(), chosen, label=image.path)))
-            archive.writestr(docs.zip_entry('index.xml', compress=True), docs.index_xml(vendor_name, vendor_code))
-            archive.writestr(docs.zip_entry(docs.VENDOR_INDEX_NAME, compress=True), docs.vendor_index_xml(version))
-            archive.writestr(docs.zip_entry(docs.METADATA_NAME, compress=False), docs.small_zip(meta_entries))
-            archive.comment = json.dumps(comment, sort_keys=True).encode('utf-8')
+                    chosen = [vib.record.vib_id for vib in vibs]
+                    meta_entries += _bulletins(image, chosen, include_all=include_all)
+                    if include_all:
+                        name = image.profile.name or 'image'
+                        meta_entries.append(('profiles/%s.xml' % name, docs.depot_profile_xml(image.profile.to_xml(), chosen, label=image.path)))
+                    archive.writestr(docs.zip_entry('index.xml', compress=True), docs.index_xml(*names))
+                    archive.writestr(docs.zip_entry(docs.VENDOR_INDEX_NAME, compress=True), docs.vendor_index_xml(version))
+                    archive.writestr(docs.zip_entry(docs.METADATA_NAME, compress=False), docs.small_zip(meta_entries))
+                    archive.comment = json.dumps(comment, sort_keys=True).encode('utf-8')
+                size = stream.seek(0, os.SEEK_END)
+            # fsync first: the hasher finishes from the page cache while the disk catches up
+            os.fsync(out.fd)
+            sha256 = hasher.close(size) if hasher is not None else None
+        finally:
+            if hasher is not None:
+                hasher.abort()
         out.commit()
+    if sha256 is not None:
+        remember_sha256(dest, sha256)
+    return sha256
+
+
+def _write_vib(image: EsxiImage, archive: zipfile.ZipFile, vib: BundleVib) -> str:
+    """One .vib into the zip, stored, each payload checked on the way; its sha256."""
+    info = docs.zip_entry(vib.relative_path, compress=False)
+    info.file_size = vib.packed_size
+    with archive.open(info, 'w', force_zip64=vib.packed_size >= 0x7FFFFFFF) as member:
+        writer = _HashingWriter(member)
+        sources = [_CheckedPayload(image, vib, part) for part in vib.parts]
+        try:
+            write_archive(
+                writer,
+                [('descriptor.xml', vib.descriptor), ('sig.pkcs7', vib.signature)]
+                + [(part.payload.name, source, part.payload.size) for part, source in zip(vib.parts, sources)],
+            )
+            for source in sources:
+                source.verify()
+        finally:
+            for source in sources:
+                source.close()
+            writer.close()
+    return writer.hexdigest()
 
 
 def _bulletins(image: EsxiImage, chosen: list[str], *, include_all: bool) -> list[tuple[str, bytes]]:
@@ -336,6 +382,7 @@ def export_bundle(
         ids = [vib.record.vib_id for vib in vibs]
         existing = read_bundle_comment(dest) if os.path.exists(dest) else None
         changed = force or existing is None or existing.get('digest') != digest
+        written = None
         spec_bytes = (json.dumps(software_spec(image), indent=2, sort_keys=True) + '\n').encode('utf-8') if spec_path else None
         spec_changed = spec_bytes is not None and (force or _read_small(spec_path) != spec_bytes)
         result = {
@@ -355,16 +402,18 @@ def export_bundle(
             result['software_spec'] = json.loads(spec_bytes)
         if changed and not check_mode:
             comment = {'tool': TOOL, 'format': FORMAT, 'digest': digest, 'vibs': ids}
-            _write(image, dest, vibs, comment=comment, vendor_name=vendor_name, vendor_code=vendor_code, include_all=include in (None, 'all'), mode=mode)
+            written = _write(
+                image, dest, vibs, comment=comment, names=(vendor_name, vendor_code), include_all=include in (None, 'all'), checksum=checksum, mode=mode
+            )
         elif not changed:
             result['changed'] = apply_mode(dest, mode, check_mode=check_mode)
         if spec_changed:
             result['changed'] = True
             if not check_mode:
                 write_bytes_atomic(os.path.abspath(spec_path), spec_bytes, mode=mode)
-    written = os.path.exists(dest) and not (check_mode and changed)
-    result['size'] = os.path.getsize(dest) if written else None
-    result['sha256'] = file_sha256(dest) if written and checksum else None
+    present = os.path.exists(dest) and not (check_mode and changed)
+    result['size'] = os.path.getsize(dest) if present else None
+    result['sha256'] = (written or file_sha256(dest)) if present and checksum else None
     return result
 
 

@@ -207,6 +207,15 @@ class FileSlice(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
+    def read(self, size: int | None = -1) -> bytes:
+        # straight from pread: no intermediate buffer to copy through (the bulk readers call this)
+        want = self.length - self._pos if size is None or size < 0 else min(size, self.length - self._pos)
+        if want <= 0:
+            return b''
+        data = os.pread(self.kernel_fd, want, self.kernel_offset + self._pos)
+        self._pos += len(data)
+        return data
+
     def readinto(self, buf: bytearray | memoryview) -> int:
         want = min(len(buf), self.length - self._pos)
         if want <= 0:
