@@ -65,12 +65,18 @@ def sha256_file(path: str) -> str:
         os.close(fd)
 
 
-def _cache_dir() -> str:
+def cache_dir(kind: str = 'sha256') -> str:
+    """Where the cache of ``kind`` lives: ``~/.cache/esxi-customizer/<kind>``; with the environment variable set, that
+    directory for the sha256 cache and its ``<kind>`` subdirectory for the others."""
     explicit = os.environ.get(CACHE_ENV)
     if explicit:
-        return explicit
+        return explicit if kind == 'sha256' else os.path.join(explicit, kind)
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-    return os.path.join(base, 'esxi-customizer', 'sha256')
+    return os.path.join(base, 'esxi-customizer', kind)
+
+
+def _cache_dir() -> str:
+    return cache_dir('sha256')
 
 
 def _cache_entry(st: os.stat_result) -> str:

@@ -193,7 +193,7 @@ def test_software_spec(customized, tmp_path):
     assert not export_bundle(iso, str(tmp_path / 'b.zip'), spec_path=str(spec), **VENDOR)['changed']
     spec.write_text('{}')
     assert export_bundle(iso, str(tmp_path / 'b.zip'), spec_path=str(spec), **VENDOR)['changed'] and json.loads(spec.read_text()) == expected
-    six, _ = customized['6x']
+    six = customized['6x'][0]
     with pytest.raises(EsxiCustomizerError, match='software_spec: the image has no components'):
         export_bundle(six, str(tmp_path / 'c.zip'), spec_path=str(tmp_path / 'six.json'), **VENDOR)
     assert not (tmp_path / 'six.json').exists() and not (tmp_path / 'c.zip').exists()
