@@ -21,7 +21,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.pcilist import Device, claims
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
-from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import CONTENT_PAYLOAD_TYPES, PackageVib, PayloadSource, load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import CONTENT_PAYLOAD_TYPES, PackageVib, PayloadSource, is_ids, is_map, load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import write_bytes_atomic
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import cache_dir
 
@@ -47,6 +47,8 @@ def image_vibs(image: EsxiImage) -> list[PackageVib]:
         if record is None or record.is_esxio:
             continue
         descriptor = parse_descriptor(record.orig or record.xml, '%s: VIB %s' % (image.path, vib_id))
+        if descriptor.files and not any(is_map(f.lstrip('/')) or is_ids(f.lstrip('/')) for f in descriptor.files):
+            continue  # its file list names no driver map: the base tardisks and tools need not be read
         sources = {}
         for payload in descriptor.payloads:
             entry = image.payload_file(payload.type, payload.name, locals_.get(payload.name, '')) if payload.type in CONTENT_PAYLOAD_TYPES else None

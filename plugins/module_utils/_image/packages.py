@@ -83,11 +83,13 @@ class VibContents:
         self.bad_metadata = []  # .map/.ids files that do not parse: 'path: line N: reason'
 
 
-def _is_map(path):
+def is_map(path: str) -> bool:
+    """A driver map file (vmklinux or native) of a payload."""
     return path.startswith('etc/vmware/') and path.endswith('.map')
 
 
-def _is_ids(path):
+def is_ids(path: str) -> bool:
+    """A PCI ID names file of a payload."""
     return path.startswith('usr/share/hwdata/') and path.endswith('.ids')
 
 
@@ -255,7 +257,7 @@ class PackageVib:
 
     @staticmethod
     def _wanted(entry):
-        return _is_module(entry.name) or _is_map(entry.name) or _is_ids(entry.name)
+        return _is_module(entry.name) or is_map(entry.name) or is_ids(entry.name)
 
     def _consume(self, contents, entry, stream):
         label = '%s: %s' % (self.label, entry.name)
@@ -273,7 +275,7 @@ class PackageVib:
         try:
             if entry.name == 'etc/vmware/simple.map':
                 contents.map_entries.extend(parse_simple_map(data, entry.name))
-            elif _is_map(entry.name):
+            elif is_map(entry.name):
                 contents.map_entries.extend(parse_map(data, entry.name, contents.bad_metadata))
             else:
                 table = parse_ids(data, entry.name)
