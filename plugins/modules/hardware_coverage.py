@@ -40,8 +40,8 @@ options:
   devices:
     description:
       - PCI IDs, C(vvvv:dddd) or C(vvvv:dddd:ssss:ssss) (with the subsystem vendor and device), optionally followed by
-        the class as C(/cccc) or C(/ccccpp) with the programming interface (C(8086:a36d/0c0330), an xHCI controller):
-        drivers that claim devices by class (NVMe, USB host controllers) need it.
+        the class as C(/cccc) or C(/ccccpp) with the programming interface (C(8086:a36d/0c0330) is an xHCI controller).
+        Drivers that claim devices by class (NVMe, USB host controllers) need it.
     type: list
     elements: str
     default: []

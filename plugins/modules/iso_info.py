@@ -30,6 +30,14 @@ options:
       - Path of the ISO image on the host running the module.
     type: path
     required: true
+  detail:
+    description:
+      - V(summary) (the default) returns what fits on a screen - versions, profile, acceptance level, counts of VIBs,
+        components and boot modules, both boot.cfg without their module lists, El Torito, kickstart, problems.
+      - V(full) adds RV(vibs), RV(components) and the module lists of RV(boot).
+    type: str
+    choices: [summary, full]
+    default: summary
 requirements:
   - pycdlib >= 1.20, < 2
   - defusedxml >= 0.7
@@ -41,14 +49,19 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Describe the stock installer
+- name: Describe the stock installer, with its VIB list
   esxi.customizer.iso_info:
     path: /srv/iso/VMware-VMvisor-Installer-8.0U3-24022510.x86_64.iso
+    detail: full
   register: esxi_iso
 
 - name: Show the version and the drivers it holds
   ansible.builtin.debug:
     msg: "ESXi {{ esxi_iso.esxi_version }} ({{ esxi_iso.build }}): {{ esxi_iso.vibs | map(attribute='name') | join(', ') }}"
+
+- name: The summary fits on a screen (ansible localhost -m esxi.customizer.iso_info -a path=...)
+  esxi.customizer.iso_info:
+    path: /srv/iso/VMware-VMvisor-Installer-8.0U3-24022510.x86_64.iso
 
 - name: Refuse an inconsistent ISO
   ansible.builtin.assert:
@@ -111,9 +124,18 @@ profile:
     modified_time:
       description: Last modification time (ISO 8601).
       type: str
+vib_count:
+  description: How many VIBs the image profile lists.
+  returned: success
+  type: int
+  sample: 98
+component_count:
+  description: How many 7.x+ components the image database holds (reserved ones aside).
+  returned: success
+  type: int
 vibs:
   description: The VIBs of the image profile, in profile order.
-  returned: success
+  returned: with O(detail=full)
   type: list
   elements: dict
   contains:
@@ -165,7 +187,7 @@ vibs:
           type: int
 components:
   description: Ids of the 7.x+ components (bulletins) in the image database.
-  returned: success
+  returned: with O(detail=full)
   type: list
   elements: str
 boot:
@@ -190,9 +212,12 @@ boot:
           type: str
           sample: cdromBoot runweasel
         modules:
-          description: The C(modules=) items, each a path optionally followed by its options.
+          description: The C(modules=) items, each a path optionally followed by its options (with O(detail=full)).
           type: list
           elements: str
+        module_count:
+          description: How many C(modules=) items there are.
+          type: int
         title:
           description: C(title=) value.
           type: str
@@ -281,7 +306,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._deps import missi
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(path=dict(type='path', required=True)),
+        argument_spec=dict(path=dict(type='path', required=True), detail=dict(type='str', default='summary', choices=['summary', 'full'])),
         supports_check_mode=True,
     )
     for library, error in missing_libraries():
@@ -289,7 +314,7 @@ def main():
     for message in outdated_libraries():
         module.fail_json(msg=message)
     try:
-        facts = read_iso_facts(module.params['path'])
+        facts = read_iso_facts(module.params['path'], detail=module.params['detail'])
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
     facts.pop('path', None)

@@ -24,7 +24,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap
 _ID = re.compile(r'^\s*([0-9a-fA-F]{4}):([0-9a-fA-F]{4})(?::([0-9a-fA-F]{4}):([0-9a-fA-F]{4}))?(?:/([0-9a-fA-F]{4}(?:[0-9a-fA-F]{2})?))?\s*$')
 _LSPCI_N = re.compile(r'^\s*(?P<address>[0-9a-fA-F:.]+)\s+(?P<class>[0-9a-fA-F]{4}):\s+(?P<vendor>[0-9a-fA-F]{4}):(?P<device>[0-9a-fA-F]{4})')
 _LSPCI_NN = re.compile(
-    r'^\s*(?P<address>[0-9a-fA-F:.]+)\s+(?P<name>.*?)\s*\[(?P<class>[0-9a-fA-F]{4})\]:\s*(?P<product>.*?)\s*\[(?P<vendor>[0-9a-fA-F]{4}):(?P<device>[0-9a-fA-F]{4})\]'
+    r'^\s*(?P<address>[0-9a-fA-F:.]+)\s+(?P<name>.*?)\s*\[(?P<class>[0-9a-fA-F]{4})\]:\s*'
+    r'(?P<product>.*?)\s*\[(?P<vendor>[0-9a-fA-F]{4}):(?P<device>[0-9a-fA-F]{4})\]'
 )
 _ESXCLI_FIELD = re.compile(r'^\s*(Address|Vendor ID|Device ID|SubVendor ID|SubDevice ID|Device Class|Device Name)\s*:\s*(.*?)\s*$')
 

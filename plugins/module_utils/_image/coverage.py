@@ -21,7 +21,14 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.pcilist import Device, claims
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
-from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import CONTENT_PAYLOAD_TYPES, PackageVib, PayloadSource, is_ids, is_map, load_package
+from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import (
+    CONTENT_PAYLOAD_TYPES,
+    PackageVib,
+    PayloadSource,
+    is_ids,
+    is_map,
+    load_package,
+)
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import write_bytes_atomic
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import cache_dir
 

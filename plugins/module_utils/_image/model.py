@@ -355,10 +355,11 @@ class EsxiImage:
             )
         return result
 
-    def facts(self) -> dict:
-        """Everything ``esxi.customizer.iso_info`` returns, as plain data."""
+    def facts(self, *, detail: str = 'full') -> dict:
+        """Everything ``esxi.customizer.iso_info`` returns, as plain data; ``detail='summary'`` without the VIB and
+        component lists and the module lists of boot.cfg (their counts instead), to fit on a screen."""
         profile = self.profile
-        return {
+        facts = {
             'path': self.path,
             'esxi_version': self.version,
             'build': self.build,
@@ -394,9 +395,20 @@ class EsxiImage:
             'problems': self.problems(),
             'bootcfg_warnings': self.bootcfg_warnings(),
         }
+        facts['vib_count'] = len(facts['vibs'])
+        facts['component_count'] = len(facts['components'])
+        for boot in facts['boot'].values():
+            if boot is not None:
+                boot['module_count'] = len(boot['modules'])
+        if detail == 'summary':
+            del facts['vibs'], facts['components']
+            for boot in facts['boot'].values():
+                if boot is not None:
+                    del boot['modules']
+        return facts
 
 
-def read_iso_facts(path: str) -> dict:
+def read_iso_facts(path: str, *, detail: str = 'full') -> dict:
     """Open, describe and close: the whole of iso_info."""
     with EsxiImage.open(path) as image:
-        return image.facts()
+        return image.facts(detail=detail)
