@@ -30,7 +30,7 @@ CONF
 (cd "$site" && ./build.sh > build.log 2>&1) || { tail -30 "$site/build.log"; echo "the docs site did not build"; exit 1; }
 html=$site/build/html/collections/esxi/customizer
 for page in iso_info_module iso_customize_module package_info_module pxe_publish_module datastore_upload_module \
-        disk_image_module bundle_export_module hardware_coverage_module build_iso_role settings_problems_filter docsite/guide_pxe_fleet docsite/guide_esxi9; do
+        disk_image_module bundle_export_module hardware_coverage_module image_compare_module build_iso_role settings_problems_filter docsite/guide_pxe_fleet docsite/guide_esxi9; do
     [ -s "$html/$page.html" ] || { echo "no page $page.html"; find "$html" -name '*.html' | head -40; exit 1; }
 done
 grep -q 'bootcfg_options' "$html/iso_customize_module.html" || { echo "iso_customize page lacks its options"; exit 1; }
