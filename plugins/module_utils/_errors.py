@@ -54,3 +54,10 @@ class DiskImageError(EsxiCustomizerError):
 
 class PxeError(EsxiCustomizerError):
     """A PXE publication that cannot be made as asked (bad MAC, name, URL, missing boot loader...)."""
+
+
+def printable(text: str, limit: int) -> str:
+    """Text from outside (a server's answer, a symlink's target) fit for a message: control characters escaped, at
+    most ``limit`` characters."""
+    text = ''.join(ch if ch.isprintable() else '\\x%02x' % ord(ch) if ord(ch) < 256 else '?' for ch in text.strip())
+    return text if len(text) <= limit else text[:limit] + '...'

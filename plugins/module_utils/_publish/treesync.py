@@ -27,7 +27,7 @@ import json
 import os
 import stat
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, printable
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, fsync_dir, sweep_stale
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import identity, sha256_fd
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.sources import BytesSource, Source
@@ -128,6 +128,13 @@ class _Root:
         try:
             return os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
         except FileNotFoundError:
+            return None
+
+    def readlink(self, parts: tuple) -> str | None:
+        parent = self.dir_fd(parts[:-1])
+        try:
+            return os.readlink(parts[-1], dir_fd=parent) if parent is not None else None
+        except OSError:
             return None
 
     def read_file(self, parts: tuple, limit: int) -> bytes | None:
@@ -310,6 +317,19 @@ class TreeSync:
         cache = self.old.get('source') or {}
         return cache.get('digests', {}) if cache.get('key') == self.source_key else {}
 
+    def _not_a_file(self, parts: tuple, st: os.stat_result, *, ours: bool) -> str:
+        """What is in the way of a file to publish, in words that say what happened and what to do."""
+        if stat.S_ISLNK(st.st_mode):
+            target = self._root.readlink(parts)
+            kind = 'a symlink%s' % (' to %s' % printable(target, 200) if target else '')
+        elif stat.S_ISDIR(st.st_mode):
+            kind = 'a directory'
+        else:
+            kind = 'a special file (device, fifo or socket)'
+        if ours:
+            return 'was published here by an earlier run but has since been replaced by %s; refusing to write through it: remove it and run again' % kind
+        return 'is %s that this publication did not create; refusing to replace it: remove it or publish elsewhere' % kind
+
     def plan(self, wanted: dict) -> SyncPlan:
         """``wanted`` maps relative path -> :class:`Source`. Reads what it must, writes nothing."""
         plan = SyncPlan()
@@ -324,7 +344,7 @@ class TreeSync:
             record = old_files.get(path)
             st = self._root.lstat(parts)
             if st is not None and not stat.S_ISREG(st.st_mode):
-                raise PublishError('exists and is not a regular file (symlink or directory); refusing to replace it', path=os.path.join(self.root_path, path))
+                raise PublishError(self._not_a_file(parts, st, ours=record is not None), path=os.path.join(self.root_path, path))
             known = self._known_digest(source, cache)
             if st is None:
                 plan.writes.append((path, source, 'missing'))

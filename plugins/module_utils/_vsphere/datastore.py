@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, printable
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import cached_sha256, file_sha256, remember_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.soap import (
     AuthenticationError,
@@ -216,12 +216,6 @@ MAX_REDIRECTS = 5
 def _origin(url: str) -> tuple:
     parts = urlsplit(url)
     return (parts.scheme.lower(), (parts.hostname or '').lower(), parts.port or {'https': 443, 'http': 80}.get(parts.scheme.lower()))
-
-
-def printable(text: str, limit: int) -> str:
-    """Server-supplied text fit for a message: control characters escaped, at most ``limit`` characters."""
-    text = ''.join(ch if ch.isprintable() else '\\x%02x' % ord(ch) if ord(ch) < 256 else '?' for ch in text.strip())
-    return text if len(text) <= limit else text[:limit] + '...'
 
 
 class DatastoreClient:

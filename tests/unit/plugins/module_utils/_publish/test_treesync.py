@@ -201,9 +201,28 @@ def test_symlinks_below_root_are_refused(tmp_path):
     os.unlink(root / 'pub')
     (root / 'pub').mkdir()
     os.symlink(outside / 'target', root / 'pub/boot.cfg')
-    with pytest.raises(PublishError, match='not a regular file'):
+    with pytest.raises(PublishError, match=r'pub/boot\.cfg: is a symlink to .*/outside/target that this publication did not create; refusing to replace it'):
         publish(root, {'pub/boot.cfg': BytesSource(b'x\n')})
     assert os.listdir(outside) == []
+
+
+def test_a_published_file_replaced_by_a_symlink_is_named_as_such(tmp_path):
+    root = tmp_path / 'root'
+    root.mkdir()
+    publish(root, {'pub/boot.cfg': BytesSource(b'ours\n')})
+    os.unlink(root / 'pub/boot.cfg')
+    os.symlink('/etc/passwd', root / 'pub/boot.cfg')
+    with pytest.raises(
+        PublishError,
+        match=r'pub/boot\.cfg: was published here by an earlier run but has since been replaced by a symlink to /etc/passwd; '
+        r'refusing to write through it: remove it and run again',
+    ):
+        publish(root, {'pub/boot.cfg': BytesSource(b'ours\n')})
+    assert os.readlink(root / 'pub/boot.cfg') == '/etc/passwd'
+    os.unlink(root / 'pub/boot.cfg')
+    (root / 'pub/boot.cfg').mkdir()
+    with pytest.raises(PublishError, match='replaced by a directory'):
+        publish(root, {'pub/boot.cfg': BytesSource(b'ours\n')})
 
 
 @pytest.mark.parametrize('bad', ['', '/etc/passwd', '../x', 'a/../b', 'a//b', './a', 'a\\b', 'a\0b', 'a/.'])

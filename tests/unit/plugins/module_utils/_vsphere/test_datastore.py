@@ -524,7 +524,7 @@ def test_a_redirect_on_the_same_origin_is_followed():
 
 
 def test_server_text_in_messages_is_escaped_and_cut():
-    from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.datastore import printable
+    from ansible_collections.esxi.customizer.plugins.module_utils._errors import printable
 
     assert printable('bad\x00\x1b[2Jthing\n', 100) == 'bad\\x00\\x1b[2Jthing'
     assert printable('x' * 500, 300) == 'x' * 300 + '...'
