@@ -13,7 +13,7 @@ author: esxi.customizer contributors (!UNKNOWN)
 description:
   - Compares the installer ISO O(b) with the installer ISO O(a) (for example a stock image and its customized
     output, or two patch levels), as Image Builder's C(Compare-EsxImageProfile) does, and the boot.cfg files besides.
-  - VIBs and components are compared by name; versions in ESXi's own order, so RV(vibs.upgraded) holds what ESXi
+  - VIBs and components are compared by name; versions in ESXi's own order, so C(upgraded) of RV(vibs) holds what ESXi
     calls newer in O(b).
   - Both ISOs are only read (metadata - directory records, boot.cfg and the image database; no payload).
   - In diff mode the task shows one line per profile field, VIB, component and boot.cfg key of each side.
