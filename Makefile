@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 # one simulator state (and so one set of ports) per checkout: two copies of `make test` do not meet
 export VCSIM_STATE_DIR ?= $(BUILD)/vcsim
 
-.PHONY: run test package docs venv sysdeps collection demo-inputs style format fuzz sanity units integration lint pytest services-start services-stop clean
+.PHONY: run test package docs matrix venv sysdeps collection demo-inputs style format fuzz sanity units integration lint pytest services-start services-stop clean
 
 ## run: install everything, generate the embedded demo inputs and run build_esxi.yml on them
 run: venv sysdeps collection demo-inputs
@@ -21,7 +21,7 @@ run: venv sysdeps collection demo-inputs
 	@echo "Demo results are in $(DEMO)/output"
 
 ## test: style, sanity, units, integration and ansible-lint
-test: venv sysdeps style sanity units integration lint package docs
+test: venv sysdeps style sanity units integration lint package docs matrix
 	@echo "make test: all stages passed"
 
 venv: $(VENV)/.installed
@@ -45,6 +45,11 @@ demo-inputs: venv
 ## package: build the tarball; galaxy-importer, an install from it and ansible-builder must accept it
 package: venv
 	scripts/check-package.sh
+
+## matrix: units on ansible-core 2.17, 2.18, 2.20 and 2.21 (Python 3.10-3.13), sanity on the oldest and newest
+matrix: venv
+	mkdir -p $(BUILD)/matrix
+	scripts/matrix.sh
 
 ## docs: the documentation site (antsibull-docs + Sphinx, warnings are errors) in build/docs/build/html
 docs: venv collection

@@ -38,4 +38,4 @@ done
 
 export PATH=$venv/bin:$PATH
 cd "$dest"
-ansible-test "$@" --venv --python 3.11
+ansible-test "$@" --venv --python "${ANSIBLE_TEST_PYTHON:-3.11}"

@@ -158,7 +158,7 @@ class InnerReader(io.RawIOBase):
         return len(data)
 
     def close(self) -> None:
-        if not self.closed:
+        if not self.closed and getattr(self, '_dec', None) is not None:  # __init__ may have failed (no zstd library)
             self._dec.close()
         super().close()
 

@@ -39,9 +39,10 @@ class CommandRunner:
     def run(self, argv, stdin=None, env=None, *, cwd=None) -> tuple[int, str, str]:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
-                proc = subprocess.Popen(
+                # not AnsibleModule.run_command: module_utils import nothing from Ansible, and stdin is streamed
+                proc = subprocess.Popen(  # pylint: disable=consider-using-with,ansible-bad-function
                     argv,
-                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                    stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
                     env=env,

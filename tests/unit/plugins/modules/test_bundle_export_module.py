@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
 
 from ansible_collections.esxi.customizer.plugins.modules import bundle_export
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
 
 from ansible_collections.esxi.customizer.plugins.modules import hardware_coverage
 from ansible_collections.esxi.customizer.tests.fixturegen import packages

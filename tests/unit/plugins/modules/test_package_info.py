@@ -8,7 +8,7 @@ import json
 import zipfile
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
 
 from ansible_collections.esxi.customizer.plugins.modules import package_info
 from ansible_collections.esxi.customizer.tests.fixturegen import packages

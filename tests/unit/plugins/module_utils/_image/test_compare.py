@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
 
 from ansible_collections.esxi.customizer.plugins.module_utils._image.compare import compare_images, compare_named
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
