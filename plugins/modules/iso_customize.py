@@ -17,7 +17,7 @@ description:
   - Every payload is verified against its checksums and added unchanged as an upper-case 8.3 ISO 9660 file
     named by the installer's local-name rule (with matching lower-case Joliet and Rock Ridge names when the
     source has those trees); it is listed in C(modules=) of both C(boot.cfg) before C(/imgdb.tgz) and added to
-    the image database (VIB descriptor with C(.orig)/C(.sig) when signed, image profile entry, component for
+    the image database (VIB descriptor with its original bytes as C(.orig), C(.sig) when signed, image profile entry, component for
     7.x components).
   - A VIB whose name is already on the ISO is replaced (its file, C(boot.cfg) entry and database entries go); a
     replacement by an older version is refused unless O(allow_downgrade=true). VIBs the new VIB's C(replaces)
