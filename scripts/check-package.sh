@@ -47,9 +47,14 @@ if grep -q '^ERROR' "$work/importer.log" || ! grep -q 'Importer processing compl
 fi
 echo "galaxy-importer: accepted, $(grep -c '^WARNING' "$work/importer.log" || true) warning(s) (see build/package/importer.log)"
 
-"$root/.venv/bin/ansible-galaxy" collection install -p "$work/collections" "$tarball" >/dev/null 2>&1
-(cd "$work" && ANSIBLE_COLLECTIONS_PATH=$work/collections "$root/.venv/bin/ansible-playbook" esxi.customizer.build_esxi --syntax-check >/dev/null 2>&1) || {
-    echo "ansible-playbook esxi.customizer.build_esxi --syntax-check failed"; exit 1
+# --force, and no ANSIBLE_COLLECTIONS_PATH: make exports one where the checkout is already installed, and
+# ansible-galaxy would then install nothing
+env -u ANSIBLE_COLLECTIONS_PATH "$root/.venv/bin/ansible-galaxy" collection install --force -p "$work/collections" "$tarball" > "$work/install.log" 2>&1 || {
+    cat "$work/install.log"; echo "the tarball does not install"; exit 1
+}
+[ -f "$work/collections/ansible_collections/esxi/customizer/playbooks/build_esxi.yml" ] || { cat "$work/install.log"; echo "the installed collection has no playbooks/build_esxi.yml"; exit 1; }
+(cd "$work" && ANSIBLE_COLLECTIONS_PATH=$work/collections "$root/.venv/bin/ansible-playbook" esxi.customizer.build_esxi --syntax-check > "$work/syntax.log" 2>&1) || {
+    cat "$work/syntax.log"; echo "ansible-playbook esxi.customizer.build_esxi --syntax-check failed"; exit 1
 }
 echo "esxi.customizer.build_esxi: syntax check passed from the installed tarball"
 
