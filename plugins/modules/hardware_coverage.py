@@ -143,9 +143,10 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    for library, error in missing_libraries(*(('pycdlib', 'defusedxml') if p['src'] else ('defusedxml',))):
+    libraries = ('pycdlib', 'defusedxml') if p['src'] else ('defusedxml',)  # pycdlib only reads the ISO
+    for library, error in missing_libraries(*libraries):
         module.fail_json(msg=missing_required_lib(library), exception=error)
-    for message in outdated_libraries(*(('pycdlib', 'defusedxml') if p['src'] else ('defusedxml',))):
+    for message in outdated_libraries(*libraries):
         module.fail_json(msg=message)
     try:
         devices = [parse_device(item, label='devices') for item in p['devices']]

@@ -30,7 +30,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import VibRecord
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Payload, parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoEntry
-from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import read_manifest, source_identity
+from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import added_vibs, read_manifest, source_identity
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode, write_bytes_atomic
 from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import FollowingHasher
@@ -81,10 +81,7 @@ def _select(image: EsxiImage, include: object) -> list[VibRecord]:
     if include == 'non_vmware':
         manifest = read_manifest(image.reader)
         if manifest:
-            # what the customizations added (this one and every earlier one), as the ISO's manifest records it
-            added = set((manifest.get('result') or {}).get('added') or [])
-            for earlier in manifest.get('history') or []:
-                added |= set((earlier.get('result') or {}).get('added') or [])
+            added = added_vibs(manifest)  # what the customizations recorded in the ISO's manifest added
             return [r for r in records if r.vib_id in added]
         return [r for r in records if (r.vendor or '').lower() not in VMWARE_VENDORS]
     if isinstance(include, (list, tuple)):
@@ -430,10 +427,7 @@ def software_spec(image: EsxiImage) -> dict:
     if base is None:
         bases = [r.version for r in image.imgdb.vibs_by_name('esx-base') if r.vib_id in image.profile.vibs]
         base = bases[0] if bases else image.build
-    manifest = read_manifest(image.reader) or {}
-    added = set((manifest.get('result') or {}).get('added') or [])
-    for earlier in manifest.get('history') or []:
-        added |= set((earlier.get('result') or {}).get('added') or [])
+    added = added_vibs(read_manifest(image.reader))
     chosen = {c.name: c.version for c in components if set(c.vib_ids) & added}
     return {'base_image': {'version': base}, 'components': dict(sorted(chosen.items()))}
 

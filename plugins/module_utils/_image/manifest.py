@@ -53,6 +53,15 @@ def read_manifest(reader: IsoReader) -> dict | None:
         return None
 
 
+def added_vibs(manifest: dict | None) -> set[str]:
+    """The VIB IDs the customizations a manifest records added: the one that made the ISO and every earlier one."""
+    manifest = manifest or {}
+    added = set((manifest.get('result') or {}).get('added') or [])
+    for earlier in manifest.get('history') or []:
+        added |= set((earlier.get('result') or {}).get('added') or [])
+    return added
+
+
 def build_manifest(src_path: str, reader: IsoReader, *, inputs: list, options: dict, result: dict) -> dict:
     """The manifest of a request on the source ``reader`` (``digest`` covers source, inputs and options)."""
     size, identity = source_identity(src_path, reader.files())
