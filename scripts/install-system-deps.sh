@@ -11,6 +11,8 @@ packages=(
     golang-go golang-github-vmware-govmomi-dev     # vSphere simulator for datastore tests
     shellcheck curl git make
     syslinux fdisk                                 # disk_image: syslinux installer (BIOS boot of USB images); sfdisk reads them back
+    openssh-server openssh-client                  # remote PXE publication: a real sshd on a loopback port
+    busybox                                        # the shell of ESXi %pre scripts, to run the MAC-keyed kickstart
 )
 
 missing=()

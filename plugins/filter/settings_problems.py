@@ -23,6 +23,12 @@ options:
     description: Each inventory host's C(esxi_*) variables, host name to a dict of name to value.
     type: dict
     default: {}
+  groups:
+    description:
+      - The inventory's groups (the C(groups) magic variable), to check that C(esxi_pxe_servers) names a group and
+        that each host's C(esxi_pxe_server) is in it.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -36,7 +42,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(problems) (list of messages) and C(hosts_without_mac) (host names, when PXE is enabled).
+  description:
+    - C(problems) (list of messages), C(hosts_without_mac) (host names, when PXE is enabled) and C(pxe_servers)
+      (the hosts of the C(esxi_pxe_servers) group).
   type: dict
 """
 
@@ -45,10 +53,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.esxi.customizer.plugins.module_utils._settings import check_settings
 
 
-def settings_problems(settings, hosts=None):
+def settings_problems(settings, hosts=None, groups=None):
     if not isinstance(settings, dict):
         raise AnsibleFilterError('settings_problems expects a dict of the esxi_* variables, got %s' % type(settings).__name__)
-    return check_settings(dict(settings), {str(name): dict(values) for name, values in (hosts or {}).items()})
+    return check_settings(
+        dict(settings),
+        {str(name): dict(values) for name, values in (hosts or {}).items()},
+        {str(name): list(members) for name, members in (groups or {}).items()},
+    )
 
 
 class FilterModule:

@@ -32,6 +32,7 @@ GLOBAL_SETTINGS = (
     'esxi_skip_compatibility_check',
     'esxi_output_dir',
     'esxi_output_name',
+    'esxi_output_mode',
     'esxi_pxe_enabled',
     'esxi_pxe_dest',
     'esxi_pxe_name',
@@ -39,13 +40,16 @@ GLOBAL_SETTINGS = (
     'esxi_pxe_kickstart_url',
     'esxi_pxe_kickstart_template',
     'esxi_pxe_bootloaders',
+    'esxi_pxe_servers',
+    'esxi_pxe_state',
+    'esxi_pxe_staging_dir',
     'esxi_usb_enabled',
     'esxi_usb',
     'esxi_datastore_enabled',
     'esxi_datastore',
     'esxi_demo',
 )
-HOST_SETTINGS = ('esxi_mac', 'esxi_hostname', 'esxi_kickstart_url', 'esxi_kernelopt_add')
+HOST_SETTINGS = ('esxi_mac', 'esxi_hostname', 'esxi_kickstart_url', 'esxi_kernelopt_add', 'esxi_pxe_server')
 FREE_PREFIX = 'esxi_ks_'
 """Variables for the user's kickstart templates (``esxi_ks_root_password_hash``...): never reported."""
 DRIVER_KEYS = ('url', 'path', 'checksum')
@@ -161,8 +165,39 @@ def _names(items: list[str]) -> str:
     return ', '.join(items[:SHOWN]) + (' and %d more' % (len(items) - SHOWN) if len(items) > SHOWN else '')
 
 
-def check_settings(settings: dict, hosts: dict) -> dict:
-    """All problems of the playbook's settings; ``settings`` are the play's ``esxi_*`` variables, ``hosts`` per host."""
+def pxe_server_problems(settings: dict, hosts: dict, groups: dict) -> tuple[list[str], list[str]]:
+    """(problems, server names) of ``esxi_pxe_servers`` (an inventory group) and each host's ``esxi_pxe_server``."""
+    problems = []
+    state = settings.get('esxi_pxe_state', 'present')
+    if state not in ('present', 'absent'):
+        problems.append('esxi_pxe_state must be present or absent, not %r' % (state,))
+    if state == 'absent' and settings.get('esxi_pxe_enabled') and not settings.get('esxi_pxe_name'):
+        problems.append('esxi_pxe_state absent needs esxi_pxe_name: the name of the publication to remove')
+    group = settings.get('esxi_pxe_servers')
+    if not group:
+        servers = []
+    elif not isinstance(group, str):
+        return problems + ['esxi_pxe_servers must be the name of an inventory group (of the PXE/TFTP servers), not %s' % type(group).__name__], []
+    elif group not in groups:
+        return problems + ['esxi_pxe_servers names the group %s, which the inventory does not have%s' % (group, _suggest(group, tuple(sorted(groups))))], []
+    else:
+        servers = list(groups[group])
+        if not servers:
+            problems.append('esxi_pxe_servers names the group %s, which has no hosts' % group)
+    for host in sorted(hosts):
+        server = hosts[host].get('esxi_pxe_server')
+        if server is not None and server not in servers:
+            where = 'not in the group %s (esxi_pxe_servers)' % group if group else 'set, but esxi_pxe_servers is not'
+            problems.append('host %s: esxi_pxe_server %s is %s' % (host, server, where))
+    return problems, servers
+
+
+def check_settings(settings: dict, hosts: dict, groups: dict | None = None) -> dict:
+    """All problems of the playbook's settings.
+
+    ``settings`` are the play's ``esxi_*`` variables, ``hosts`` each inventory host's, ``groups`` the inventory's groups
+    (name to host names). The PXE servers of ``esxi_pxe_servers`` are not ESXi hosts: they are left out of the MAC checks.
+    """
     problems = unknown_names(list(settings), GLOBAL_SETTINGS + HOST_SETTINGS)
     if not settings.get('esxi_iso_url') and not settings.get('esxi_demo'):
         problems.insert(
@@ -174,6 +209,9 @@ def check_settings(settings: dict, hosts: dict) -> dict:
         problems.append('esxi_iso_url needs esxi_iso_checksum ("sha256:<hex>" or "sha256:<URL of a checksum file>")')
     problems += driver_problems(settings.get('esxi_drivers'))
     problems += dict_problems(settings)
-    per_host, without = host_problems(hosts, pxe=bool(settings.get('esxi_pxe_enabled')), reported=tuple(settings))
+    server_problems, servers = pxe_server_problems(settings, hosts, groups or {})
+    problems += server_problems
+    esxi_hosts = {name: values for name, values in hosts.items() if name not in servers}
+    per_host, without = host_problems(esxi_hosts, pxe=bool(settings.get('esxi_pxe_enabled')), reported=tuple(settings))
     problems += per_host
-    return {'problems': problems, 'hosts_without_mac': without}
+    return {'problems': problems, 'hosts_without_mac': without, 'pxe_servers': servers}

@@ -89,7 +89,16 @@ options:
     description:
       - A kickstart file to embed as C(/KS.CFG); C(ks=cdrom:/KS.CFG) is then set in the kernel options of both
         C(boot.cfg) (replacing an existing C(ks=)).
+      - Mutually exclusive with O(kickstart_content).
     type: path
+  kickstart_content:
+    description:
+      - The kickstart as text, embedded like O(kickstart) (for example a template rendered with
+        C(lookup('ansible.builtin.template', ...)), so the rendered file with its root password hash is never
+        written to the controller's disk).
+      - Never logged or shown in a diff; the manifest records only its sha256.
+      - Mutually exclusive with O(kickstart).
+    type: str
   kernelopt:
     description:
       - Replace the kernel options (C(kernelopt=)) of both C(boot.cfg) with this string.
@@ -434,6 +443,7 @@ def main():
             add=dict(type='list', elements='path', default=[]),
             remove=dict(type='list', elements='str', default=[]),
             kickstart=dict(type='path'),
+            kickstart_content=dict(type='str', no_log=True),
             kernelopt=dict(type='str'),
             kernelopt_add=dict(type='list', elements='str', default=[]),
             boot_title=dict(type='str'),
@@ -451,6 +461,7 @@ def main():
             checksum=dict(type='bool', default=True),
             mode=dict(type='raw'),
         ),
+        mutually_exclusive=[('kickstart', 'kickstart_content')],
         supports_check_mode=True,
     )
     for library, error in missing_libraries():
@@ -465,6 +476,7 @@ def main():
             add=p['add'],
             remove=p['remove'],
             kickstart=p['kickstart'],
+            kickstart_content=p['kickstart_content'],
             kernelopt=p['kernelopt'],
             kernelopt_add=p['kernelopt_add'],
             boot_title=p['boot_title'],

@@ -81,10 +81,17 @@ class Request:
         profile_vendor: str | None = None,
         profile_description: str | None = None,
         bootcfg_options: dict | None = None,
+        kickstart_content: str | None = None,
     ):
         self.add = [str(p) for p in add or ()]
         self.remove = [str(n) for n in remove or ()]
+        if kickstart and kickstart_content is not None:
+            raise EsxiCustomizerError('give the kickstart as a file (kickstart) or as text (kickstart_content), not both')
         self.kickstart = kickstart
+        # Text given inline (a template rendered by the role) never touches the disk: it holds the root password hash.
+        self._kickstart_data = kickstart_content.encode('utf-8') if kickstart_content is not None else None
+        if self._kickstart_data is not None and len(self._kickstart_data) > MAX_KICKSTART_SIZE:
+            raise EsxiCustomizerError('kickstart_content is %d bytes; more than %d is not a kickstart file' % (len(self._kickstart_data), MAX_KICKSTART_SIZE))
         self.kernelopt = kernelopt
         self.kernelopt_add = [str(t) for t in kernelopt_add or ()]
         self.boot_title = boot_title
@@ -111,11 +118,25 @@ class Request:
             'skip_dependency_check': self.skip_dependency_check,
             'allow_downgrade': self.allow_downgrade,
             'profile': self.profile.options(),
-            'kickstart': bool(self.kickstart),
+            'kickstart': self.has_kickstart,
         }
         if self.bootcfg_options:  # only when used, so manifests of earlier builds still compare equal
             recorded['bootcfg_options'] = self.bootcfg_options
         return recorded
+
+    @property
+    def has_kickstart(self) -> bool:
+        return bool(self.kickstart) or self._kickstart_data is not None
+
+    @property
+    def kickstart_source(self) -> str:
+        """How messages name the kickstart: its file, or the option that carried its text."""
+        return self.kickstart or 'kickstart_content'
+
+    def kickstart_data(self) -> bytes:
+        if self._kickstart_data is not None:
+            return self._kickstart_data
+        return _read_small(self.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
 
 
 class EditPlan:
@@ -490,7 +511,7 @@ class _Builder:
                 cfg.set_kernelopt(' '.join(request.kernelopt.split()))
             if request.kernelopt_add:
                 cfg.merge_kernelopt(request.kernelopt_add)
-            if request.kickstart:
+            if request.has_kickstart:
                 cfg.merge_kernelopt([KICKSTART_OPTION])
             if request.boot_title is not None:
                 cfg.title = request.boot_title
@@ -506,12 +527,12 @@ class _Builder:
             for warning in self.cfgs[0][1].release_warnings(release):
                 if warning.split('=', 1)[0] in request.bootcfg_options:
                     self.plan.warnings.append('bootcfg_options: %s' % warning)
-        if request.kickstart:
-            data = _read_small(request.kickstart, MAX_KICKSTART_SIZE, 'kickstart')
+        if request.has_kickstart:
+            data = request.kickstart_data()
             self.put_file(KICKSTART_PATH, BytesContent(data))
             self.kickstart_digest = hashlib.sha256(data).hexdigest()
             if plaintext_root_password(data):
-                self.plan.warnings.append('%s: %s' % (request.kickstart, PLAINTEXT_ROOTPW_WARNING))
+                self.plan.warnings.append('%s: %s' % (request.kickstart_source, PLAINTEXT_ROOTPW_WARNING))
 
     def epoch(self):
         """The one instant every new timestamp gets: derived from the inputs, never from the clock.
@@ -554,8 +575,8 @@ class _Builder:
         if self.request.volume_id is not None and self.request.volume_id != image.reader.volume_id:
             plan.edits.volume_id = self.request.volume_id
         inputs = [{'file': os.path.basename(p), 'sha256': sha256_file(p)} for p in self.request.add]
-        if self.request.kickstart:
-            inputs.append({'file': 'kickstart', 'sha256': sha256_file(self.request.kickstart)})
+        if self.request.has_kickstart:
+            inputs.append({'file': 'kickstart', 'sha256': self.kickstart_digest})
         result = {
             'added': [v['id'] for v in plan.added],
             'replaced': [v['id'] for v in plan.replaced],

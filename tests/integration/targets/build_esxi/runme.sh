@@ -230,3 +230,110 @@ for n in 1 2; do
     grep -q "ks=http://127.0.0.1:$port/esxi67/$mac/ks.cfg" "$work/ksout/tftpboot/esxi67/$mac/boot.cfg"
 done
 echo "KICKSTARTS per host fetched over HTTP: $(grep -h -o -- '--ip=[0-9.]*' "$work"/ks-*.cfg | paste -sd' ')"
+
+# 6. One kickstart on the ISO for many hosts: its %pre picks the settings of the machine by its NIC's MAC address.
+#    The %pre is run by busybox (the shell of ESXi's %pre) with a fake localcli that lists the NICs of one machine.
+"$python" - "$work/vars.json" "$work/macvars.json" "$work/macout" "$collection" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+v.update(esxi_output_dir=sys.argv[3], esxi_datastore_enabled=False, esxi_usb_enabled=False, esxi_pxe_enabled=False,
+         esxi_kickstart_template='%s/examples/ks-by-mac.cfg.j2' % sys.argv[4])
+json.dump(v, open(sys.argv[2], 'w'))
+PY
+ansible-playbook "$collection/build_esxi.yml" -i "$work/ks-inventory.json" -e "@$work/macvars.json" --diff > "$work/mac.log" 2>&1 \
+    || { cat "$work/mac.log"; exit 1; }
+if grep -q 'lekcnR1zo8' "$work/mac.log"; then echo "the kickstart's password hash is in the output" >&2; exit 1; fi
+mac_iso=$(find "$work/macout" -maxdepth 1 -name '*.iso')
+bsdtar -xOf "$mac_iso" KS.CFG > "$work/mac-ks.cfg"
+grep -q '^%include /tmp/esxi-host.cfg$' "$work/mac-ks.cfg"
+# the %pre section, with its output file moved into the work directory
+sed -n '/^%pre --interpreter=busybox$/,$p' "$work/mac-ks.cfg" | sed 1d | sed "s#/tmp/esxi-host.cfg#$work/esxi-host.cfg#" > "$work/pre.sh"
+mkdir -p "$work/fakebin"
+fake_nics() {  # fake_nics MAC...: a localcli that lists one NIC per MAC, as the installer's does
+    {
+        echo '#!/bin/sh'
+        echo 'echo "Name    PCI Device    Driver  Admin Status  Link Status  Speed  Duplex  MAC Address        MTU   Description"'
+        echo 'echo "------  ------------  ------  ------------  -----------  -----  ------  -----------------  ----  -----------"'
+        local n=0 mac
+        for mac in "$@"; do
+            echo "echo \"vmnic$n  0000:0$n:00.0  e1000e  Up            Up           1000   Full    $mac  1500  Intel Corporation 82574L\""
+            n=$((n + 1))
+        done
+    } > "$work/fakebin/localcli"
+    chmod +x "$work/fakebin/localcli"
+}
+for n in 1 2; do
+    # the host's MAC on its second NIC, upper case: the match must not depend on either
+    fake_nics 00:0c:29:00:00:99 "00:50:56:AA:BB:0$n"
+    rm -f "$work/esxi-host.cfg"
+    PATH="$work/fakebin:$PATH" busybox sh "$work/pre.sh" > "$work/pre-$n.log" 2>&1 || { cat "$work/pre-$n.log"; exit 1; }
+    grep -q -- "--ip=10.1.0.1$n " "$work/esxi-host.cfg"
+    grep -q -- "--hostname=esx0$n" "$work/esxi-host.cfg"
+    grep -q -- "--device=00:50:56:aa:bb:0$n " "$work/esxi-host.cfg"
+    cp "$work/esxi-host.cfg" "$work/esxi-host-$n.cfg"
+done
+fake_nics 00:0c:29:00:00:99
+rm -f "$work/esxi-host.cfg"
+if PATH="$work/fakebin:$PATH" busybox sh "$work/pre.sh" > "$work/pre-none.log" 2>&1; then echo "%pre accepted a machine of no inventory host" >&2; exit 1; fi
+[ ! -e "$work/esxi-host.cfg" ]
+grep -q 'no inventory host has a NIC of this machine' "$work/pre-none.log"
+echo "KICKSTART by MAC: $(grep -h -o -- '--ip=[0-9.]*' "$work"/esxi-host-*.cfg | paste -sd' '), unknown machine stopped"
+
+# 7. Remote PXE servers: the ISO is built once here and its tree published on two "servers" reached over a real ssh
+#    connection (tests/services/sshd.sh on a loopback port) with the system's own Python, which has neither pycdlib
+#    nor defusedxml. One host is pinned to the second server; a re-run changes nothing; state absent leaves nothing.
+sshd_state=$vcsim_state/sshd/sshd.json
+[ -f "$sshd_state" ] || { echo "sshd not running: run tests/services/sshd.sh start" >&2; exit 1; }
+remote_python=/usr/bin/python3
+if "$remote_python" -c 'import pycdlib' 2>/dev/null; then echo "note: $remote_python has pycdlib; the test still runs"; fi
+"$python" - "$sshd_state" "$work" "$remote_python" > "$work/remote-inventory.json" <<'PY'
+import json, sys
+ssh, work, python = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+def server(name):
+    return {'ansible_host': ssh['hostname'], 'ansible_port': ssh['port'], 'ansible_user': ssh['user'],
+            'ansible_ssh_private_key_file': ssh['key'], 'ansible_python_interpreter': python,
+            'ansible_ssh_common_args': '-F /dev/null -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes' % ssh['known_hosts'],
+            'esxi_pxe_dest': '%s/%s-root' % (work, name), 'esxi_pxe_staging_dir': '%s/%s-staging' % (work, name),
+            'esxi_pxe_http_url': 'http://%s.example.com/esxi67' % name}
+print(json.dumps({
+    'pxe_servers': {'hosts': {'pxe1': server('pxe1'), 'pxe2': server('pxe2')}},
+    'esxi_hosts': {'hosts': {'esx01': {'esxi_mac': '00:50:56:aa:bb:01'},
+                             'esx02': {'esxi_mac': '00:50:56:aa:bb:02', 'esxi_pxe_server': 'pxe2'}}}}))
+PY
+"$python" - "$work/vars.json" "$work/remotevars.json" "$work/remoteout" <<'PY'
+import json, sys
+v = json.load(open(sys.argv[1]))
+v.update(esxi_output_dir=sys.argv[3], esxi_datastore_enabled=False, esxi_usb_enabled=False, esxi_pxe_servers='pxe_servers')
+v.pop('esxi_pxe_http_url')
+json.dump(v, open(sys.argv[2], 'w'))
+PY
+mkdir -p "$work/pxe1-root" "$work/pxe2-root"
+echo "not ours" > "$work/pxe1-root/foreign.txt"
+for attempt in first second; do
+    ansible-playbook "$collection/build_esxi.yml" -i "$work/remote-inventory.json" -e "@$work/remotevars.json" \
+        > "$work/remote-$attempt.log" 2>&1 || { cat "$work/remote-$attempt.log"; exit 1; }
+done
+[ "$(recap_changed "$work/remote-second.log")" = 0 ] || { cat "$work/remote-second.log"; exit 1; }
+grep -q 'PXE trees: pxe1:' "$work/remote-first.log"
+for s in pxe1 pxe2; do
+    root=$work/$s-root
+    [ -f "$root/esxi67/boot.cfg" ]
+    [ -f "$root/esxi67/mboot.efi" ]
+    [ -f "$root/pxelinux.cfg/esxi67.menu" ]
+    grep -q "prefix=http://$s.example.com/esxi67" "$root/esxi67/boot.cfg"
+    # the tree matches the ISO file for file
+    [ "$(find "$root/esxi67" -maxdepth 1 -type f -name '*.v00' | wc -l)" -gt 0 ]
+    ls "$work/$s-staging/"*.pxe.tar > /dev/null
+done
+# esx01 (no server named) is on both, esx02 only on pxe2
+[ -f "$work/pxe1-root/pxelinux.cfg/01-00-50-56-aa-bb-01" ]
+[ -f "$work/pxe2-root/pxelinux.cfg/01-00-50-56-aa-bb-01" ]
+[ ! -e "$work/pxe1-root/pxelinux.cfg/01-00-50-56-aa-bb-02" ]
+[ -f "$work/pxe2-root/pxelinux.cfg/01-00-50-56-aa-bb-02" ]
+remote_files=$(find "$work/pxe1-root" -type f | wc -l)
+ansible-playbook "$collection/build_esxi.yml" -i "$work/remote-inventory.json" -e "@$work/remotevars.json" -e esxi_pxe_state=absent \
+    > "$work/remote-absent.log" 2>&1 || { cat "$work/remote-absent.log"; exit 1; }
+grep -q 'PXE publication esxi67 removed from pxe1, pxe2' "$work/remote-absent.log"
+[ "$(find "$work/pxe1-root" -type f)" = "$work/pxe1-root/foreign.txt" ]
+[ -z "$(find "$work/pxe2-root" "$work/pxe1-staging" "$work/pxe2-staging" -type f)" ]
+echo "REMOTE PXE over ssh: $remote_files files on pxe1, re-run changed=0, absent left only the foreign file"

@@ -89,3 +89,26 @@ def test_a_group_variable_typo_is_reported_once_with_its_hosts():
 
 def test_kickstart_template_variables_are_free():
     assert problems({'esxi_ks_anything': 1, 'esxi_ks_root_password_hash': 'x'}) == []
+
+
+def test_pxe_servers_name_an_inventory_group_and_hosts_name_one_of_its_servers():
+    groups = {'all': ['esx01', 'pxe-a', 'pxe-b'], 'pxe_servers': ['pxe-a', 'pxe-b'], 'ungrouped': []}
+    hosts = {'esx01': {'esxi_mac': '00:50:56:aa:bb:01', 'esxi_pxe_server': 'pxe-a'}, 'pxe-a': {}, 'pxe-b': {}}
+    checked = check_settings(dict(BASE, esxi_pxe_enabled=True, esxi_pxe_servers='pxe_servers'), hosts, groups)
+    # the servers are no ESXi hosts: they are not reported as hosts without a MAC
+    assert checked == {'problems': [], 'hosts_without_mac': [], 'pxe_servers': ['pxe-a', 'pxe-b']}
+    typo = check_settings(dict(BASE, esxi_pxe_enabled=True, esxi_pxe_servers='pxe_server'), hosts, groups)['problems']
+    assert 'esxi_pxe_servers names the group pxe_server, which the inventory does not have: did you mean pxe_servers?' in typo
+    wrong = dict(hosts, esx01={'esxi_mac': '00:50:56:aa:bb:01', 'esxi_pxe_server': 'pxe-c'})
+    found = check_settings(dict(BASE, esxi_pxe_enabled=True, esxi_pxe_servers='pxe_servers'), wrong, groups)['problems']
+    assert found == ['host esx01: esxi_pxe_server pxe-c is not in the group pxe_servers (esxi_pxe_servers)']
+    unset = check_settings(dict(BASE, esxi_pxe_enabled=True), hosts, groups)['problems']
+    assert unset == ['host esx01: esxi_pxe_server pxe-a is set, but esxi_pxe_servers is not']
+
+
+def test_pxe_state_absent_needs_the_publication_name():
+    assert problems({'esxi_pxe_enabled': True, 'esxi_pxe_state': 'absent'}) == [
+        'esxi_pxe_state absent needs esxi_pxe_name: the name of the publication to remove'
+    ]
+    assert problems({'esxi_pxe_enabled': True, 'esxi_pxe_state': 'gone'}) == ["esxi_pxe_state must be present or absent, not 'gone'"]
+    assert problems({'esxi_pxe_enabled': True, 'esxi_pxe_state': 'absent', 'esxi_pxe_name': 'esxi67'}) == []

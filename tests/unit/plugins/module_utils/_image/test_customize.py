@@ -359,3 +359,24 @@ def test_mode_is_applied_and_changed_alone_without_a_rewrite(tmp_path, src70, in
     result = customize_iso(src70, str(dest), add=[vib], mode='0600')
     assert result['changed'] and dest.stat().st_mode & 0o777 == 0o600 and dest.stat().st_ino == inode
     assert not customize_iso(src70, str(dest), add=[vib], mode='0600')['changed']
+
+
+def test_kickstart_content_gives_the_bytes_of_the_same_kickstart_file(tmp_path, src70, inputs):
+    vib, ks = inputs
+    from_file = customize_iso(src70, str(tmp_path / 'file.iso'), add=[vib], kickstart=ks)
+    text = open(ks, encoding='utf-8').read()
+    from_text = customize_iso(src70, str(tmp_path / 'text.iso'), add=[vib], kickstart_content=text)
+    assert from_text['manifest_digest'] == from_file['manifest_digest']
+    assert from_text['sha256'] == from_file['sha256']
+    assert bsdtar(str(tmp_path / 'text.iso'), 'KS.CFG') == text.encode()
+    again = customize_iso(src70, str(tmp_path / 'text.iso'), add=[vib], kickstart_content=text)
+    assert not again['changed']
+    changed = customize_iso(src70, str(tmp_path / 'text.iso'), add=[vib], kickstart_content=text + 'reboot\n', check_mode=True)
+    assert changed['changed']
+
+
+def test_kickstart_content_and_file_together_are_refused(tmp_path, src70, inputs):
+    vib, ks = inputs
+    with pytest.raises(EsxiCustomizerError, match='not both'):
+        customize_iso(src70, str(tmp_path / 'x.iso'), add=[vib], kickstart=ks, kickstart_content='vmaccepteula\n')
+    assert not (tmp_path / 'x.iso').exists()
