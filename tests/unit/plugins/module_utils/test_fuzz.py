@@ -2,6 +2,11 @@
 
 Seeds are real artifacts (the shared fixtures) and the fixture generator's output; hypothesis flips, cuts, inserts
 and splices bytes. ``ESXI_FUZZ_EXAMPLES`` sets the examples per parser (1,000 in make test, 20,000 in make fuzz).
+
+Each example must also end within a time and a memory bound: a bomb or a quadratic loop that only our own limits can
+stop is a failure even when it ends in one of our errors. The bounds are far above what a healthy parser needs (a few
+milliseconds and a few MiB, the 64 MiB expansion limit at most), so a loaded machine does not make them flaky; the
+memory is what Python allocates while the example runs (tracemalloc), not the process's RSS.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import io
 import os
 import tarfile
 import tempfile
+import time
+import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -18,7 +25,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import Esx
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import read_members
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap import parse_ids, parse_map
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import ImageDatabase
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import MAX_EXPANDED_SIZE, ImageDatabase
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmkmod import inspect_module
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vmtar import list_payload, scan_payload
@@ -34,6 +41,11 @@ EXAMPLES = int(os.environ.get('ESXI_FUZZ_EXAMPLES', '1000'))
 FIXTURES = shared_fixtures()
 LIMITS = Limits(max_uncompressed_size=64 * 1024 * 1024, max_metadata_size=4 * 1024 * 1024)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+TIME_BOUND = float(os.environ.get('ESXI_FUZZ_SECONDS', '10'))
+# Three times the expansion a parser allows itself (tarfile joins what it reads, a copy or two follow): the fuzz limits
+# here, the image database's own cap for a whole ISO (EsxiImage reads IMGDB.TGZ with it).
+MEMORY_BOUNDS = {'ISO metadata': 3 * MAX_EXPANDED_SIZE}
+MEMORY_BOUND = 3 * LIMITS.max_uncompressed_size
 
 
 def _real(relative: str) -> bytes | None:
@@ -136,11 +148,28 @@ def _seed_iso() -> bytes:
             return handle.read()
 
 
-def _only_our_errors(parse, data: bytes) -> None:
+def _only_our_errors(parse, data: bytes, memory_bound: int = MEMORY_BOUND) -> None:
+    tracemalloc.reset_peak()
+    # what is alive already (hypothesis keeps earlier examples) is not this example's
+    before = tracemalloc.get_traced_memory()[0]
+    start = time.perf_counter()
     try:
         parse(data)
     except EsxiCustomizerError:
         pass
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1] - before
+    assert elapsed < TIME_BOUND, 'one example took %.1f s (bound %.0f s): %r' % (elapsed, TIME_BOUND, data[:64])
+    assert peak < memory_bound, 'one example allocated %d MiB (bound %d MiB): %r' % (peak >> 20, memory_bound >> 20, data[:64])
+
+
+@pytest.fixture()
+def traced():
+    tracemalloc.start(1)
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
 
 
 PARSERS = {
@@ -167,13 +196,21 @@ PARSERS = {
 
 
 @pytest.mark.parametrize('name', sorted(PARSERS))
-def test_only_our_errors_escape_a_parser(name):
+def test_only_our_errors_escape_a_parser(name, traced):
     seeds_of, parse = PARSERS[name]
     seeds = seeds_of()
 
     @FUZZ
     @given(mutated(seeds))
     def run(data):
-        _only_our_errors(parse, data)
+        _only_our_errors(parse, data, MEMORY_BOUNDS.get(name, MEMORY_BOUND))
 
     run()
+
+
+def test_the_bounds_fail_a_slow_or_greedy_example(traced, monkeypatch):
+    with pytest.raises(AssertionError, match='allocated'):
+        _only_our_errors(lambda data: bytearray(8 * 1024 * 1024), b'x', memory_bound=1024 * 1024)
+    monkeypatch.setitem(globals(), 'TIME_BOUND', 0.01)
+    with pytest.raises(AssertionError, match='took'):
+        _only_our_errors(lambda data: time.sleep(0.05), b'x')
