@@ -16,7 +16,9 @@ description:
   - VIBs and components are compared by name; versions in ESXi's own order, so C(upgraded) of RV(vibs) holds what ESXi
     calls newer in O(b).
   - Both ISOs are only read (metadata - directory records, boot.cfg and the image database; no payload).
-  - In diff mode the task shows one line per profile field, VIB, component and boot.cfg key of each side.
+  - In diff mode the task shows what O(a) and O(b) differ in, as M(esxi.customizer.iso_customize) shows its changes -
+    both C(boot.cfg) with one module per line, the profile identity, the profile's VIB IDs and the kickstart digest,
+    each only when it differs.
 extends_documentation_fragment:
   - esxi.customizer._attributes
   - esxi.customizer._attributes.INFO_MODULE

@@ -5,6 +5,9 @@
 VIBs and components are compared by name, versions by ESXi's own order (:class:`~.._formats.vibversion.VibVersion`),
 so ``upgraded`` means what ESXi would call newer. boot.cfg differences are given per file as the kernel options
 added and removed, the modules added and removed, and the other keys whose values differ.
+
+The diff is the one iso_customize shows in check mode (:func:`~.views.image_views`): both boot.cfg with one module
+per line, the profile identity, its VIBs and the kickstart digest, each part only when it differs.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import For
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vibversion import VibVersion
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.views import diff_views, image_views
 
 PROFILE_FIELDS = ('name', 'creator', 'description', 'acceptance_level')
 
@@ -71,19 +75,6 @@ def compare_bootcfg(a: BootCfg | None, b: BootCfg | None) -> dict | None:
     }
 
 
-def _listing(image: EsxiImage) -> str:
-    """The text of one side of the diff: the profile, its VIBs and components, both boot.cfg."""
-    lines = []
-    profile = image.profile
-    for field in PROFILE_FIELDS:
-        lines.append('profile %s: %s' % (field, getattr(profile, field, None) if profile else None))
-    lines += ['vib %s %s' % item for item in sorted(_vibs(image).items())]
-    lines += ['component %s %s' % item for item in sorted(_components(image).items())]
-    for path, cfg in image.bootcfgs:
-        lines += ['%s %s=%s' % (path, key, cfg.get(key)) for key in cfg.keys()]
-    return ''.join(line + '\n' for line in lines)
-
-
 def _bootcfg_same(diff: dict | None) -> bool:
     if diff is None:
         return True
@@ -113,5 +104,5 @@ def compare_images(a: EsxiImage, b: EsxiImage) -> dict:
         'components': components,
         'profile': profile,
         'boot': boot,
-        'diff': [] if same else [{'before_header': a.path, 'after_header': b.path, 'before': _listing(a), 'after': _listing(b)}],
+        'diff': [] if same else diff_views(image_views(a), image_views(b), labels=(a.path, b.path)),
     }

@@ -59,10 +59,18 @@ def image_views(image: EsxiImage) -> dict:
     return views(image.bootcfgs, image.imgdb, kickstart_digest(image.reader))
 
 
-def diff_views(before: dict, after: dict) -> list[dict]:
-    """Ansible diff entries for the views that differ (an unchanged part is not shown)."""
+def diff_views(before: dict, after: dict, labels: tuple[str, str] | None = None) -> list[dict]:
+    """Ansible diff entries for the views that differ (an unchanged part is not shown).
+
+    ``labels`` name the two sides in the headers (two images compared); without them a header is the part's name.
+    """
     return [
-        {'before_header': key, 'after_header': key, 'before': before.get(key, ''), 'after': value}
-        for key, value in after.items()
-        if before.get(key, '') != value
+        {
+            'before_header': '%s: %s' % (labels[0], key) if labels else key,
+            'after_header': '%s: %s' % (labels[1], key) if labels else key,
+            'before': before.get(key, ''),
+            'after': after.get(key, ''),
+        }
+        for key in list(after) + [k for k in before if k not in after]
+        if before.get(key, '') != after.get(key, '')
     ]

@@ -51,8 +51,12 @@ def test_stock_against_customized(pair):
         assert boot['modules_added'] == ['net_new.v00'] and boot['modules_removed'] == ['crx.v00']
         assert boot['changed']['timeout'] == {'a': '5', 'b': '3'}
     assert 'name' in result['profile'] and result['profile']['name']['b'].endswith('-custom')
-    [diff] = result['diff']
-    assert 'vib net-new 1.0-1\n' in diff['after'] and 'vib net-new' not in diff['before']
+    # the diff is iso_customize's: one module a line, the VIB IDs, each part only where it differs
+    diffs = {d['after_header'].rsplit(': ', 1)[1]: d for d in result['diff']}
+    assert set(diffs) == {'/BOOT.CFG', '/EFI/BOOT/BOOT.CFG', 'image profile', 'image profile VIBs'}
+    assert all(d['before_header'].startswith(stock) and d['after_header'].startswith(custom) for d in result['diff'])
+    assert '  /net_new.v00\n' in diffs['/BOOT.CFG']['after'] and 'net_new' not in diffs['/BOOT.CFG']['before']
+    assert any(line.startswith('ESXCUST_bootbank_net-new_1.0-1') for line in diffs['image profile VIBs']['after'].splitlines())
 
 
 def test_an_image_against_itself(pair):
@@ -82,4 +86,4 @@ def test_module(capsys, pair):
         with pytest.raises(SystemExit) as exc:
             image_compare.main()
     result = json.loads(capsys.readouterr().out)
-    assert exc.value.code == 0 and not result['changed'] and not result['same'] and result['diff'][0]['before_header'] == stock
+    assert exc.value.code == 0 and not result['changed'] and not result['same'] and result['diff'][0]['before_header'] == stock + ': /BOOT.CFG'
