@@ -137,15 +137,12 @@ reason:
   sample: the file does not exist on the datastore
 """
 
-import os
-import urllib.error
-
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-from ansible.module_utils.urls import Request, make_context
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.argspec import REQUIRED_TOGETHER, connection_argument_spec
 from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.datastore import DatastoreClient, upload
+from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.transport import HttpsTransport, Proxy, Timeouts, proxy_for, tls_context
 
 
 def argument_spec():
@@ -161,35 +158,22 @@ def argument_spec():
     return spec
 
 
-def use_proxy(host, port):
-    # ansible.module_utils.urls takes its proxy from the environment (urllib's ProxyHandler);
-    # this process is the module's own, so setting it here affects nothing else.
-    proxy = 'http://%s:%d' % (host, port)
-    for name in ('https_proxy', 'HTTPS_PROXY'):
-        os.environ[name] = proxy
-    for name in ('no_proxy', 'NO_PROXY'):
-        os.environ.pop(name, None)
-
-
 def make_transport(params):
-    # One TLS context for all requests: building one loads the system CA store (~30 ms each).
-    context = make_context(cafile=params['ca_path'], validate_certs=params['validate_certs'])
-    request = Request(
+    # One TLS context for all requests: building one loads the system CA store.
+    context = tls_context(validate_certs=params['validate_certs'], ca_path=params['ca_path'])
+    if params['proxy_host']:
+        explicit = Proxy(params['proxy_host'], params['proxy_port'])
+
+        def proxy(host, port):
+            return explicit  # for every host, whatever no_proxy says
+    else:
+        proxy = proxy_for
+    return HttpsTransport(
+        timeouts=Timeouts(connect=params['connect_timeout'], idle=params['idle_timeout']),
         context=context,
-        timeout=params['timeout'],
-        use_proxy=True,
-        follow_redirects='none',  # credentials stay with the origin: a redirect is reported, never followed
-        http_agent='esxi.customizer.datastore_upload',
-        use_netrc=False,
+        proxy=proxy,
+        user_agent='esxi.customizer.datastore_upload',
     )
-
-    def transport(method, url, headers, body):
-        try:
-            return request.open(method, url, data=body, headers=headers)
-        except urllib.error.HTTPError as err:
-            return err  # an HTTP error status is an answer, not a transport failure
-
-    return transport
 
 
 def main():
@@ -200,22 +184,21 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if p['timeout'] <= 0:
-        module.fail_json(msg='timeout must be a positive number of seconds, got %d' % p['timeout'])
-    if p['proxy_host']:
-        use_proxy(p['proxy_host'], p['proxy_port'])
+    for name in ('connect_timeout', 'idle_timeout'):
+        if not p[name] > 0:
+            module.fail_json(msg='%s must be a positive number of seconds, got %s' % (name, p[name]))
 
-    client = DatastoreClient(
-        make_transport(p),
-        p['hostname'],
-        p['port'],
-        username=p['username'],
-        password=p['password'],
-        datacenter=p['datacenter'],
-        datastore=p['datastore'],
-        timeout=p['timeout'],
-    )
     try:
+        client = DatastoreClient(
+            make_transport(p),
+            p['hostname'],
+            p['port'],
+            username=p['username'],
+            password=p['password'],
+            datacenter=p['datacenter'],
+            datastore=p['datastore'],
+            timeout=p['idle_timeout'],
+        )
         if p['preflight']:
             client.check_datastore()
             module.exit_json(changed=False, url=client.url(None), reason='host, credentials, datacenter and datastore are right')

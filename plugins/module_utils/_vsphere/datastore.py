@@ -9,8 +9,8 @@ the sidecar match the local file, nothing is sent. Missing parent folders are cr
 vSphere API first (FileManager.MakeDirectory), because a PUT into a missing folder fails on some
 hosts and on the simulator.
 
-The HTTP transport is injected (see :mod:`.soap` for the contract), so this module has no
-Ansible imports.
+The HTTP transport is injected (see :mod:`.soap` for the contract; the modules use :mod:`.transport`, which owns
+the timeouts), so tests can stand in for the host.
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ def test_tls_failure_says_how_to_fix():
 
 def test_timeout_names_the_limit():
     msg = describe_network_error(urllib.error.URLError(socket.timeout('timed out')), 'https://h/x', 30)
-    assert 'timed out after 30 seconds' in msg and 'timeout option' in msg
+    assert 'timed out after 30 seconds' in msg and 'idle_timeout' in msg
     assert 'timed out' in describe_network_error(TimeoutError(), 'https://h/x', 5)
 
 
