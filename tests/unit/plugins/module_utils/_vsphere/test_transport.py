@@ -229,18 +229,15 @@ def test_plain_http_is_refused_before_anything_is_sent():
         transport()('GET', 'http://127.0.0.1:1/folder', {'Authorization': 'Basic eA=='}, body=None)
 
 
-@pytest.mark.parametrize('then', ['stop reading', 'close'])
-def test_an_early_error_answer_is_returned_when_the_server_stops_reading(serve, cert, then):
+def test_an_early_error_answer_is_returned_when_the_server_stops_reading(serve, cert):
+    # (a server that closes at once resets the connection, and the kernel may drop the answer with it: not tested)
     def refuse(server, conn):
         server.read_head(conn)
         conn.sendall(answer(507, b'no space left'))
-        if then == 'close':
-            conn.close()
-        else:
-            time.sleep(5)
+        time.sleep(5)
 
     server = serve(refuse, cert, rcvbuf=16384)
-    body = (b'\0' * (1024 * 1024) for _ in range(64))
+    body = (b'\0' * (1024 * 1024) for _block in range(64))
     response = transport(cert, idle=1.0)('PUT', server.url(), {'Content-Length': str(64 * 1024 * 1024)}, body=body)
     assert response.status == 507 and response.read() == b'no space left'
 
@@ -408,7 +405,7 @@ def test_a_server_that_stops_reading_the_upload_fails_within_idle_timeout(serve,
         time.sleep(10)
 
     server = serve(stop_reading, cert, rcvbuf=16384)
-    body = (b'\0' * (1024 * 1024) for _ in range(512))
+    body = (b'\0' * (1024 * 1024) for _block in range(512))
     err, elapsed = timed_failure(lambda: transport(cert, connect=30, idle=1.0)('PUT', server.url(), {'Content-Length': str(512 * 1024 * 1024)}, body=body))
     assert err.phase == 'sending the request' and err.option == 'idle_timeout'
     assert 'PUT %s: timed out sending the request to 127.0.0.1:%d: it took no data for 1 s (idle_timeout' % (server.url(), server.port) in str(err)
