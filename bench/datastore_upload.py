@@ -3,9 +3,9 @@
 """Benchmark: esxi.customizer.datastore_upload against ``curl -T`` on loopback (not a test).
 
 Uploads one file (default 512 MiB) to the ESX simulator of tests/services/vcsim.sh, alternating
-the module (run as Ansible runs it: a separate Python process executing the module file), curl, and
-curl with openssl dgst -sha256 running beside it (the same work the module does), with a fresh target file
-every run. Prints each run, the median rates, the module/curl ratio
+the module (run as Ansible runs it: a separate Python process executing the module file), the module writing a
+progress_file, curl, and curl with openssl dgst -sha256 running beside it (the same work the module does), with a
+fresh target file every run. Prints each run, the median rates, the module/curl ratio
 (target >= 0.90) and the module's peak RSS (target <= 64 MiB), from wait4() of the child.
 
 Usage: .venv/bin/python bench/datastore_upload.py [--size-mib 512] [--runs 3]
@@ -111,12 +111,14 @@ def main():
 
         module = os.path.join(ROOT, 'plugins/modules/datastore_upload.py')
         module_args = {}
-        for name, path in (('module', src), ('module-cached', cached_src)):
+        for name, path in (('module', src), ('module-cached', cached_src), ('module-progress', src)):
             module_args[name] = os.path.join(work, name + '.json')
+            extra = {'progress_file': os.path.join(work, 'progress.json')} if name == 'module-progress' else {}
             with open(module_args[name], 'w') as f:
                 json.dump(
                     {
                         'ANSIBLE_MODULE_ARGS': {
+                            **extra,
                             'hostname': esx['hostname'],
                             'port': esx['port'],
                             'username': esx['username'],
@@ -136,7 +138,7 @@ def main():
         print('payload: %d MiB (%d bytes), sha256 %s' % (size // MIB, size, local_sha))
         print('endpoint: %s (govmomi simulator, TLS)' % esx['url'])
         # curl+sha: curl with a SHA-256 of the file computed beside it, the same work the module does
-        contenders = ('module', 'module-cached', 'curl') + (('curl+sha',) if shutil.which('openssl') else ())
+        contenders = ('module', 'module-cached', 'module-progress', 'curl') + (('curl+sha',) if shutil.which('openssl') else ())
         rates = {name: [] for name in contenders}
         rss = {name: [] for name in contenders}
         cpus = {name: [] for name in contenders}
@@ -163,14 +165,14 @@ def main():
                 rates[name].append(rate)
                 rss[name].append(peak)
                 cpus[name].append(cpu)
-                print('run %d %-13s %6.2f s  %7.1f MiB/s  CPU %5.2f s  peak RSS %5.1f MiB' % (run, name, elapsed, rate, cpu, peak / MIB))
+                print('run %d %-15s %6.2f s  %7.1f MiB/s  CPU %5.2f s  peak RSS %5.1f MiB' % (run, name, elapsed, rate, cpu, peak / MIB))
                 os.unlink(target)
 
         module_rate = statistics.median(rates['module'])
         curl_rate = statistics.median(rates['curl'])
         ratio = module_rate / curl_rate
         best_ratio = max(rates['module']) / max(rates['curl'])
-        peak = max(rss['module'] + rss['module-cached'])
+        peak = max(rss['module'] + rss['module-cached'] + rss['module-progress'])
         print(
             'median rate: module %.1f MiB/s, curl -T %.1f MiB/s; best: module %.1f, curl %.1f'
             % (module_rate, curl_rate, max(rates['module']), max(rates['curl']))
@@ -186,6 +188,10 @@ def main():
         print(
             'ratio module-cached/curl (an ISO iso_customize wrote, digest cached): median %.2f (target >= 0.90) %s'
             % (cached_ratio, 'OK' if cached_ratio >= 0.9 else 'BELOW TARGET')
+        )
+        print(
+            'progress_file: module-progress %.1f MiB/s, ratio module-progress/module %.2f'
+            % (statistics.median(rates['module-progress']), statistics.median(rates['module-progress']) / module_rate)
         )
         print(
             'module peak RSS: %.1f MiB (target <= 64 MiB) %s; curl peak RSS %.1f MiB'

@@ -48,12 +48,29 @@ options:
       - PEM file with the CA certificate(s), or the self-signed certificate, to verify the server against.
       - When set, only these certificates are trusted, not the system's.
     type: path
-  timeout:
+  connect_timeout:
     description:
-      - Seconds to wait for each network step (connecting, sending a block, waiting for the answer).
+      - Seconds to set up each connection to the server, together - the TCP connection, the proxy's C(CONNECT)
+        tunnel when there is a proxy, and the TLS handshake.
+      - A host that is down or a firewall that drops packets makes a task fail after this time, not after
+        O(idle_timeout).
+    type: float
+    default: 30
+  idle_timeout:
+    description:
+      - Seconds the server may make no progress. Each block of the request (the headers, each 1 MiB block of an
+        uploaded file) must be taken within this time, and each answer (status line, headers and body, such as a
+        SOAP answer) must arrive whole within this time of sending the request, so an answer trickling in byte by
+        byte fails too.
       - It does not limit the whole transfer, so large files need no larger value.
-    type: int
-    default: 3600
+      - The default of 120 seconds leaves room for a datastore that stalls while it creates a large file or
+        flushes it at the end of the upload (VMFS locks, vSAN object creation, a busy NFS server), which can take
+        tens of seconds, while a host that stopped answering still fails in two minutes.
+      - O(timeout) is the earlier name of this option, from when one value limited every step including
+        connecting; it is kept as an alias.
+    type: float
+    default: 120
+    aliases: [timeout]
   proxy_host:
     description:
       - Address of an HTTP proxy to reach the server through (HTTPS is tunnelled with C(CONNECT)).

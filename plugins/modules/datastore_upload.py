@@ -68,6 +68,17 @@ options:
       - O(src) and O(path) are not needed then; the task never reports a change.
     type: bool
     default: false
+  progress_file:
+    description:
+      - Path of a small JSON file that the module rewrites while it uploads (atomically, at most about once a second),
+        so that M(esxi.customizer.job_progress) can show the progress of the upload run as an C(async) task.
+      - 'It holds one object: C(phase) (V(checking), V(uploading), V(done) or V(failed)), C(bytes_done), C(bytes_total),
+        C(rate_bytes_per_s) (over the last few seconds), C(eta_s), C(started) and C(updated) (Unix times), and with
+        V(done) C(changed) and C(seconds), with V(failed) C(msg).'
+      - 'The file is written where the module runs; M(esxi.customizer.job_progress) reads it on the controller, so run
+        both tasks with C(delegate_to: localhost) or give a path both can see.'
+      - The directory must exist and be writable; the file is left in place (M(esxi.customizer.job_progress) removes it).
+    type: path
 notes:
   - The user needs the C(Datastore.FileManagement) privilege (C(Datastore > Low level file operations)) and, to create folders,
     C(Datastore.Browse).
@@ -97,6 +108,28 @@ EXAMPLES = r"""
     src: /srv/iso/esxi-8.0u3-custom.iso
     datastore: datastore1
     path: iso/esxi-8.0u3-custom.iso
+
+- name: Upload as an async task and show its progress every 5 seconds
+  esxi.customizer.datastore_upload:
+    hostname: esxi01.example.com
+    username: root
+    password: "{{ esxi_root_password }}"
+    src: /srv/iso/esxi-8.0u3-custom.iso
+    datastore: datastore1
+    path: iso/esxi-8.0u3-custom.iso
+    progress_file: /tmp/esxi-upload.progress.json
+  delegate_to: localhost
+  async: 7200
+  poll: 0
+  register: upload_job
+
+- name: Wait for the upload, printing how far it is
+  esxi.customizer.job_progress:
+    jid: "{{ upload_job.ansible_job_id }}"
+    progress_file: /tmp/esxi-upload.progress.json
+    label: datastore upload
+  delegate_to: localhost
+  register: uploaded
 
 - name: Upload through vCenter, with connection options set once for the group
   module_defaults:
@@ -137,15 +170,13 @@ reason:
   sample: the file does not exist on the datastore
 """
 
-import os
-import urllib.error
-
 from ansible.module_utils.basic import AnsibleModule, env_fallback
-from ansible.module_utils.urls import Request, make_context
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._io.progress import ProgressFile
 from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.argspec import REQUIRED_TOGETHER, connection_argument_spec
 from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.datastore import DatastoreClient, upload
+from ansible_collections.esxi.customizer.plugins.module_utils._vsphere.transport import HttpsTransport, Proxy, Timeouts, proxy_for, tls_context
 
 
 def argument_spec():
@@ -157,39 +188,27 @@ def argument_spec():
         path=dict(type='str'),
         force=dict(type='bool', default=False),
         preflight=dict(type='bool', default=False),
+        progress_file=dict(type='path'),
     )
     return spec
 
 
-def use_proxy(host, port):
-    # ansible.module_utils.urls takes its proxy from the environment (urllib's ProxyHandler);
-    # this process is the module's own, so setting it here affects nothing else.
-    proxy = 'http://%s:%d' % (host, port)
-    for name in ('https_proxy', 'HTTPS_PROXY'):
-        os.environ[name] = proxy
-    for name in ('no_proxy', 'NO_PROXY'):
-        os.environ.pop(name, None)
-
-
 def make_transport(params):
-    # One TLS context for all requests: building one loads the system CA store (~30 ms each).
-    context = make_context(cafile=params['ca_path'], validate_certs=params['validate_certs'])
-    request = Request(
+    # One TLS context for all requests: building one loads the system CA store.
+    context = tls_context(validate_certs=params['validate_certs'], ca_path=params['ca_path'])
+    if params['proxy_host']:
+        explicit = Proxy(params['proxy_host'], params['proxy_port'])
+
+        def proxy(host, port):
+            return explicit  # for every host, whatever no_proxy says
+    else:
+        proxy = proxy_for
+    return HttpsTransport(
+        timeouts=Timeouts(connect=params['connect_timeout'], idle=params['idle_timeout']),
         context=context,
-        timeout=params['timeout'],
-        use_proxy=True,
-        follow_redirects='none',  # credentials stay with the origin: a redirect is reported, never followed
-        http_agent='esxi.customizer.datastore_upload',
-        use_netrc=False,
+        proxy=proxy,
+        user_agent='esxi.customizer.datastore_upload',
     )
-
-    def transport(method, url, headers, body):
-        try:
-            return request.open(method, url, data=body, headers=headers)
-        except urllib.error.HTTPError as err:
-            return err  # an HTTP error status is an answer, not a transport failure
-
-    return transport
 
 
 def main():
@@ -200,28 +219,37 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    if p['timeout'] <= 0:
-        module.fail_json(msg='timeout must be a positive number of seconds, got %d' % p['timeout'])
-    if p['proxy_host']:
-        use_proxy(p['proxy_host'], p['proxy_port'])
+    for name in ('connect_timeout', 'idle_timeout'):
+        if not p[name] > 0:
+            module.fail_json(msg='%s must be a positive number of seconds, got %s' % (name, p[name]))
 
-    client = DatastoreClient(
-        make_transport(p),
-        p['hostname'],
-        p['port'],
-        username=p['username'],
-        password=p['password'],
-        datacenter=p['datacenter'],
-        datastore=p['datastore'],
-        timeout=p['timeout'],
-    )
+    progress = ProgressFile(p['progress_file']) if p['progress_file'] else None
     try:
+        if progress:
+            progress.phase('checking')
+        client = DatastoreClient(
+            make_transport(p),
+            p['hostname'],
+            p['port'],
+            username=p['username'],
+            password=p['password'],
+            datacenter=p['datacenter'],
+            datastore=p['datastore'],
+            timeout=p['idle_timeout'],
+        )
         if p['preflight']:
             client.check_datastore()
-            module.exit_json(changed=False, url=client.url(None), reason='host, credentials, datacenter and datastore are right')
-        result = upload(client, p['src'], p['path'], force=p['force'], check_mode=module.check_mode)
+            reason = 'host, credentials, datacenter and datastore are right'
+            if progress:
+                progress.finish(changed=False)
+            module.exit_json(changed=False, url=client.url(None), reason=reason)
+        result = upload(client, p['src'], p['path'], force=p['force'], check_mode=module.check_mode, progress=progress)
     except EsxiCustomizerError as err:
+        if progress:
+            progress.phase('failed', msg=str(err))
         module.fail_json(msg=str(err))
+    if progress:
+        progress.finish(changed=result.changed)
 
     out = dict(changed=result.changed, url=result.url, size=result.size, sha256=result.sha256, reason=result.reason)
     if module._diff:

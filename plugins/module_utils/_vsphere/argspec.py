@@ -31,7 +31,10 @@ def connection_argument_spec(env_fallback: Callable) -> dict:
         'port': {'type': 'int', 'default': 443},
         'validate_certs': {'type': 'bool', 'default': True},
         'ca_path': {'type': 'path'},
-        'timeout': {'type': 'int', 'default': 3600},
+        # seconds; see the doc fragment for why these values
+        'connect_timeout': {'type': 'float', 'default': 30.0},
+        # 'timeout' was the one limit of every step before 0.x split it; it meant what idle_timeout means now
+        'idle_timeout': {'type': 'float', 'default': 120.0, 'aliases': ['timeout']},
         'proxy_host': {'type': 'str'},
         'proxy_port': {'type': 'int'},
     }

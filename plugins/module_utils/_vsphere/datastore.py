@@ -9,8 +9,8 @@ the sidecar match the local file, nothing is sent. Missing parent folders are cr
 vSphere API first (FileManager.MakeDirectory), because a PUT into a missing folder fails on some
 hosts and on the simulator.
 
-The HTTP transport is injected (see :mod:`.soap` for the contract), so this module has no
-Ansible imports.
+The HTTP transport is injected (see :mod:`.soap` for the contract; the modules use :mod:`.transport`, which owns
+the timeouts), so tests can stand in for the host.
 """
 
 from __future__ import annotations
@@ -133,16 +133,18 @@ class HashingReader:
     Passed as the request body, so the file is never held in memory. Each chunk is hashed on a
     worker thread while the caller sends it (hashlib and socket writes both release the GIL), so
     the SHA-256 costs no extra wall time when a second core is free. With ``known_sha256`` (the
-    digest cached when we wrote the file) nothing is hashed.
+    digest cached when we wrote the file) nothing is hashed. ``on_block(sent)`` is called once a block is sent
+    (when the transport asks for the next one), so it must cost next to nothing.
     """
 
-    def __init__(self, path, size, chunk_size=CHUNK_SIZE, *, known_sha256=None):
+    def __init__(self, path, size, chunk_size=CHUNK_SIZE, *, known_sha256=None, on_block=None):
         self.path = path
         self.size = size
         self.chunk_size = chunk_size
         self.known_sha256 = known_sha256
         self.digest = None if known_sha256 else hashlib.sha256()
         self.sent = 0
+        self.on_block = on_block
 
     def __iter__(self):
         with open(self.path, 'rb') as f, ThreadPoolExecutor(max_workers=1) as hasher:
@@ -159,6 +161,8 @@ class HashingReader:
                         pending.result()  # keep the updates in file order
                     pending = hasher.submit(self.digest.update, block)
                 yield block
+                if self.on_block is not None:
+                    self.on_block(self.sent)
             if pending is not None:
                 pending.result()
         if self.sent != self.size:
@@ -387,8 +391,12 @@ class UploadResult:
     before: RemoteState
 
 
-def upload(client, src, path, *, force=False, check_mode=False):
-    """Make ``path`` on the datastore hold the bytes of local file ``src``; see the module docs."""
+def upload(client, src, path, *, force=False, check_mode=False, progress=None):
+    """Make ``path`` on the datastore hold the bytes of local file ``src``; see the module docs.
+
+    ``progress`` (a :class:`..._io.progress.ProgressFile`, or anything with ``start(total)`` and ``update(done)``)
+    hears of the file's bytes as they are sent; the sidecar and the other small requests are not counted.
+    """
     path = normalize_path(path)
     local = local_file(src)
     url = client.url(path)
@@ -410,7 +418,9 @@ def upload(client, src, path, *, force=False, check_mode=False):
     if remote.sidecar_sha256 is not None:
         client.put(path + SIDECAR_SUFFIX, IN_PROGRESS, len(IN_PROGRESS))
     known = cached_sha256(src)
-    reader = HashingReader(src, local.size, known_sha256=known)
+    reader = HashingReader(src, local.size, known_sha256=known, on_block=progress.update if progress else None)
+    if progress:
+        progress.start(local.size)
     client.put(path, reader, local.size)
     if known is not None and cached_sha256(src) != known:  # size, mtime or inode moved under us
         raise LocalFileError('source file changed while it was uploaded; run again', src)

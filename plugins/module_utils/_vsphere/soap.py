@@ -6,7 +6,7 @@ Holds the transport contract shared with :mod:`.datastore`, the wording of netwo
 minimal SOAP client with just the calls an upload needs (log in, find a datacenter, make a
 directory, log out).
 
-The transport is injected so this stays plain Python: ``transport(method, url, headers, body)``
+The transport is injected so this stays plain Python: ``transport(method, url, headers, body=body)``
 sends one HTTP request and returns a response object with ``status`` (int), ``headers`` (with a
 case-insensitive ``get``), ``read([n])`` and ``close()``. It returns HTTP error statuses like any
 other response and raises only for network failures (which :func:`call` turns into
@@ -76,7 +76,7 @@ def describe_network_error(exc, url, timeout=None):
     for e in causes:
         if isinstance(e, (socket.timeout, TimeoutError)):
             limit = ' after %s seconds' % timeout if timeout is not None else ''
-            return 'No answer from %s: timed out%s. Raise the timeout option if the host is slow (it limits each network step, not the whole transfer).' % (
+            return 'No answer from %s: timed out%s. Raise idle_timeout (connect_timeout if it was while connecting) if the host is just slow.' % (
                 url,
                 limit,
             )
@@ -103,7 +103,7 @@ def describe_network_error(exc, url, timeout=None):
 def call(transport, method, url, *, headers=None, body=None, timeout=None):
     """Send one request through ``transport``; network failures become :class:`RemoteError`."""
     try:
-        return transport(method, url, dict(headers or {}), body)
+        return transport(method, url, dict(headers or {}), body=body)
     except EsxiCustomizerError:
         raise
     except Exception as exc:  # the transport may raise anything a socket, TLS or HTTP library raises

@@ -200,7 +200,7 @@ def test_tls_failure_says_how_to_fix():
 
 def test_timeout_names_the_limit():
     msg = describe_network_error(urllib.error.URLError(socket.timeout('timed out')), 'https://h/x', 30)
-    assert 'timed out after 30 seconds' in msg and 'timeout option' in msg
+    assert 'timed out after 30 seconds' in msg and 'idle_timeout' in msg
     assert 'timed out' in describe_network_error(TimeoutError(), 'https://h/x', 5)
 
 
@@ -528,3 +528,30 @@ def test_server_text_in_messages_is_escaped_and_cut():
 
     assert printable('bad\x00\x1b[2Jthing\n', 100) == 'bad\\x00\\x1b[2Jthing'
     assert printable('x' * 500, 300) == 'x' * 300 + '...'
+
+
+class Recorder:
+    def __init__(self):
+        self.events = []
+
+    def start(self, total):
+        self.events.append(('start', total))
+
+    def update(self, done):
+        self.events.append(('update', done))
+
+
+def test_progress_hears_of_each_block_of_the_file_only(tmp_path):
+    f = tmp_path / 'x.iso'
+    f.write_bytes(b'z' * (2 * 1024 * 1024 + 5))
+    progress = Recorder()
+    upload(client(FakeHost()), str(f), 'iso/x.iso', progress=progress)
+    assert progress.events == [('start', 2 * 1024 * 1024 + 5), ('update', 1024 * 1024), ('update', 2 * 1024 * 1024), ('update', 2 * 1024 * 1024 + 5)]
+
+
+def test_no_progress_when_nothing_is_sent(src):
+    host = FakeHost()
+    upload(client(host), str(src), 'x.iso')
+    progress = Recorder()
+    upload(client(host), str(src), 'x.iso', progress=progress)
+    assert progress.events == []
