@@ -14,7 +14,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import sweep_stale
-from ansible_collections.esxi.customizer.plugins.module_utils._io.progress import progress_line, read_progress
+from ansible_collections.esxi.customizer.plugins.module_utils._io.progress import DirectoryWatch, progress_line, read_progress
 
 display = Display()
 
@@ -22,6 +22,8 @@ ARGUMENT_SPEC = {
     'jid': {'type': 'str', 'required': True},
     'progress_file': {'type': 'path'},
     'label': {'type': 'str', 'default': 'progress'},
+    'watch_dir': {'type': 'path'},
+    'total_bytes': {'type': 'int'},
     'interval': {'type': 'float', 'default': 5.0},
     'timeout': {'type': 'float'},
 }
@@ -39,8 +41,9 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # unused since Ansible 2.5
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[('progress_file', 'watch_dir')])[1]
         jid, path, label = args['jid'], args['progress_file'], args['label']
+        watch = DirectoryWatch(args['watch_dir'], total=args['total_bytes']) if args['watch_dir'] else None
         interval, timeout = args['interval'], args['timeout']
         if not interval > 0:
             return dict(result, failed=True, msg='interval must be a positive number of seconds, got %s' % interval)
@@ -61,6 +64,8 @@ class ActionModule(ActionBase):
                     break
                 next_status = time.monotonic() + interval
             if now >= next_line:
+                if watch is not None:
+                    state = watch.state()
                 display.display(progress_line(label, state, now=time.time(), running_for=now - start))
                 next_line += interval * max(1, int((now - next_line) // interval) + 1)  # no burst after a slow status call
             if timeout is not None and now - start >= timeout:

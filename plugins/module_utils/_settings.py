@@ -66,6 +66,8 @@ DICT_KEYS = {
         'proxy_host',
         'proxy_port',
         'timeout',
+        'connect_timeout',
+        'idle_timeout',
         'datacenter',
         'datastore',
         'path',

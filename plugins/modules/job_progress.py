@@ -19,7 +19,7 @@ description:
     C(register) on this task gives what the module returned. A failed job fails this task with the job's message.
   - Then removes the job's status file (M(ansible.builtin.async_status) with C(mode=cleanup)) and O(progress_file).
   - The progress file is written by M(esxi.customizer.datastore_upload) (its O(esxi.customizer.datastore_upload#module:progress_file)
-    option).
+    option); a download without one is followed through O(watch_dir).
 extends_documentation_fragment:
   - esxi.customizer._attributes
   - ansible.builtin.action_common_attributes.flow
@@ -52,8 +52,21 @@ options:
       - The progress file the job writes (for example O(esxi.customizer.datastore_upload#module:progress_file)).
       - It is read on the controller, not on the target host; the job writes it where it runs, so run the job with
         C(delegate_to=localhost), or give a path the controller sees too.
-      - Without it, the lines only say how long the job has been running.
+      - Without it (and without O(watch_dir)), the lines only say how long the job has been running.
+      - Mutually exclusive with O(watch_dir).
     type: path
+  watch_dir:
+    description:
+      - A directory the job downloads into and that holds nothing else, such as the C(tmp_dest) of
+        M(ansible.builtin.get_url): the bytes done are the sizes of its files, measured on the controller from outside
+        the job (so the job needs no progress support of its own). The rate is measured the same way.
+      - Mutually exclusive with O(progress_file).
+    type: path
+  total_bytes:
+    description:
+      - With O(watch_dir), the size the download will have, for the percentage and the time left; without it the
+        lines show the bytes done and the rate only.
+    type: int
   label:
     description:
       - What the lines of progress start with.

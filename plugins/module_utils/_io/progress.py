@@ -38,6 +38,33 @@ PHASES = ('checking', 'uploading', 'done', 'failed')
 MAX_SIZE = 64 * 1024
 
 
+class RateMeter:
+    """Bytes done of a transfer, and its rate over the last ``RATE_WINDOW`` seconds: the one home of that arithmetic."""
+
+    def __init__(self, total: int | None, now: float, wall: float):
+        self.total = total
+        self.done = 0
+        self.t0 = now
+        self.started = wall
+        self._samples = deque([(now, 0)])
+
+    def sample(self, now: float, done: int) -> None:
+        self.done = done
+        self._samples.append((now, done))
+        while len(self._samples) > 2 and now - self._samples[1][0] >= RATE_WINDOW:
+            self._samples.popleft()
+
+    def state(self, now: float) -> dict:
+        """The ``uploading`` state (see the module docstring) as of ``now``."""
+        t_first, done_first = self._samples[0]
+        rate = eta = None
+        if now > t_first and len(self._samples) > 1:
+            rate = (self.done - done_first) / (now - t_first)
+            eta = round((self.total - self.done) / rate, 1) if rate > 0 and self.total is not None else None
+            rate = round(rate, 1)
+        return {'phase': 'uploading', 'bytes_done': self.done, 'bytes_total': self.total, 'rate_bytes_per_s': rate, 'eta_s': eta, 'started': self.started}
+
+
 class ProgressFile:
     """The writer of one progress file at ``path``; see the module docstring for its content."""
 
@@ -47,9 +74,7 @@ class ProgressFile:
         self._clock = clock
         self._wall = wall
         self._next = 0.0
-        self._samples = deque()
-        self._started = None
-        self._t0 = None
+        self._meter = None
         self.total = None
         self.done = 0
         self._written = False
@@ -62,12 +87,9 @@ class ProgressFile:
         """The transfer of ``total`` bytes begins now."""
         self.total = total
         self.done = 0
-        self._t0 = self._clock()
-        self._started = self._wall()
-        self._samples.clear()
-        self._samples.append((self._t0, 0))
-        self._next = self._t0 + self.interval
-        self._write(self._uploading(self._t0))
+        self._meter = RateMeter(total, self._clock(), self._wall())
+        self._next = self._meter.t0 + self.interval
+        self._write(self._meter.state(self._meter.t0))
 
     def update(self, done: int) -> None:
         """``done`` bytes are through; rewrites the file when ``interval`` has passed since the last write."""
@@ -76,28 +98,17 @@ class ProgressFile:
         if now < self._next and done != self.total:  # the last block is always shown: then comes the wait for the answer
             return
         self._next = now + self.interval
-        self._samples.append((now, done))
-        while len(self._samples) > 2 and now - self._samples[1][0] >= RATE_WINDOW:
-            self._samples.popleft()
-        self._write(self._uploading(now))
+        self._meter.sample(now, done)
+        self._write(self._meter.state(now))
 
     def finish(self, **fields: object) -> None:
         """Phase ``done``: the whole-transfer average rate, and ``fields`` (``changed``...)."""
         state = {'phase': 'done', 'bytes_done': self.done, 'bytes_total': self.total, 'eta_s': 0}
-        if self._t0 is not None:
-            elapsed = self._clock() - self._t0
-            state.update(rate_bytes_per_s=round(self.done / elapsed, 1) if elapsed > 0 else None, started=self._started, seconds=round(elapsed, 3))
+        if self._meter is not None:
+            elapsed = self._clock() - self._meter.t0
+            state.update(rate_bytes_per_s=round(self.done / elapsed, 1) if elapsed > 0 else None, started=self._meter.started, seconds=round(elapsed, 3))
         state.update(fields)
         self._write(state)
-
-    def _uploading(self, now):
-        t_first, done_first = self._samples[0]
-        rate = eta = None
-        if now > t_first and len(self._samples) > 1:
-            rate = (self.done - done_first) / (now - t_first)
-            eta = round((self.total - self.done) / rate, 1) if rate > 0 else None
-            rate = round(rate, 1)
-        return {'phase': 'uploading', 'bytes_done': self.done, 'bytes_total': self.total, 'rate_bytes_per_s': rate, 'eta_s': eta, 'started': self._started}
 
     def _write(self, state):
         state['updated'] = round(self._wall(), 3)
@@ -115,6 +126,32 @@ class ProgressFile:
                 raise EsxiCustomizerError(message, self.path) from exc
             return  # a progress file that cannot be refreshed must not stop the transfer it reports on
         self._written = True
+
+
+class DirectoryWatch:
+    """The progress of a download that writes into a directory of its own (get_url's ``tmp_dest``): no file to read,
+    so the bytes done are the sizes of the files in it, measured from outside without touching the transfer."""
+
+    def __init__(self, path: str, *, total: int | None = None, clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time):
+        self.path = path
+        self._clock = clock
+        self._meter = RateMeter(total, clock(), wall())
+
+    def state(self) -> dict:
+        done = 0
+        try:
+            with os.scandir(self.path) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_file(follow_symlinks=False):
+                            done += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue  # renamed into place between listing and stat: the download is over
+        except OSError:
+            pass
+        now = self._clock()
+        self._meter.sample(now, done)
+        return self._meter.state(now)
 
 
 def read_progress(path: str) -> dict | None:

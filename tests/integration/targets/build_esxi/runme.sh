@@ -337,3 +337,31 @@ grep -q 'PXE publication esxi67 removed from pxe1, pxe2' "$work/remote-absent.lo
 [ "$(find "$work/pxe1-root" -type f)" = "$work/pxe1-root/foreign.txt" ]
 [ -z "$(find "$work/pxe2-root" "$work/pxe1-staging" "$work/pxe2-staging" -type f)" ]
 echo "REMOTE PXE over ssh: $remote_files files on pxe1, re-run changed=0, absent left only the foreign file"
+
+# 8. A download that takes a while shows its progress: the base ISO from an HTTP server on loopback that sends it at
+#    about 512 KiB/s; job_progress prints a line a second from the size of get_url's temp file.
+slow_port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$python" - "$work/in" "$slow_port" > "$work/slow-http.log" 2>&1 <<'PY' &
+import functools, http.server, os, sys, time
+class Slow(http.server.SimpleHTTPRequestHandler):
+    def copyfile(self, source, outputfile):
+        while True:
+            block = source.read(64 * 1024)
+            if not block:
+                return
+            outputfile.write(block)
+            outputfile.flush()
+            time.sleep(0.125)
+server = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), functools.partial(Slow, directory=sys.argv[1]))
+server.serve_forever()
+PY
+slow_server=$!
+trap 'kill "$server" "$slow_server" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$slow_port/SHA256SUMS" && break; sleep 0.1; done
+ansible-playbook "$collection/build_esxi.yml" -e "@$work/bare.json" -e "esxi_output_dir=$work/slow" \
+    -e "esxi_iso_url=http://127.0.0.1:$slow_port/esxi67.iso" -e "esxi_iso_checksum=sha256:http://127.0.0.1:$slow_port/SHA256SUMS" \
+    -e build_iso_progress_interval=1 > "$work/slow.log" 2>&1 || { cat "$work/slow.log"; exit 1; }
+lines=$(grep -cE '^download of esxi67\.iso: [0-9.]+ (B|KiB|MiB), [0-9.]+ (B|KiB|MiB)/s' "$work/slow.log" || true)
+[ "$lines" -ge 1 ] || { cat "$work/slow.log"; echo "no progress line for the slow download" >&2; exit 1; }
+cmp "$work/in/esxi67.iso" "$work/slow/cache/esxi67.iso"
+echo "DOWNLOAD progress: $lines lines for $(stat -c %s "$work/in/esxi67.iso") bytes at about 512 KiB/s"

@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._io.progress import (
+    DirectoryWatch,
     ProgressFile,
     human_duration,
     human_size,
@@ -151,3 +152,22 @@ def test_human_duration(s, text):
 def test_the_line_when_all_is_sent():
     state = {'phase': 'uploading', 'bytes_done': 10 * MIB, 'bytes_total': 10 * MIB, 'rate_bytes_per_s': MIB, 'eta_s': 0}
     assert progress_line('x', state) == 'x: 10.0 MiB of 10.0 MiB (100 %), all sent, waiting for the host'
+
+
+def test_a_download_directory_is_measured_from_outside(tmp_path, clock):
+    """get_url writes its temp file into tmp_dest: its size is the progress, with or without a known total."""
+    watch = DirectoryWatch(str(tmp_path), total=10 * MIB, clock=clock, wall=lambda: 1767225600.0)
+    first = watch.state()
+    assert first['bytes_done'] == 0 and first['rate_bytes_per_s'] is None
+    (tmp_path / 'tmpab12cd').write_bytes(bytes(2 * MIB))
+    (tmp_path / 'sub').mkdir()  # not a file: not counted
+    clock.t += 1
+    state = watch.state()
+    assert state['bytes_done'] == 2 * MIB and state['rate_bytes_per_s'] == pytest.approx(2 * MIB, rel=0.01)
+    assert state['eta_s'] == 4.0
+    assert progress_line('base ISO download', state) == 'base ISO download: 2.0 MiB of 10.0 MiB (20 %), 2.0 MiB/s, about 4 s left'
+    unknown = DirectoryWatch(str(tmp_path), clock=clock)
+    clock.t += 1
+    assert progress_line('driver', unknown.state()).startswith('driver: 2.0 MiB')
+    # the download renamed into place (or a directory that is gone): nothing in it, no error
+    assert DirectoryWatch(str(tmp_path / 'missing'), clock=clock).state()['bytes_done'] == 0
