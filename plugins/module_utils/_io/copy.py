@@ -173,9 +173,7 @@ class FollowingHasher:
             self._error = err
 
 
-def copy_range_hashed(
-    sfd: int, dfd: int, length: int, *, src_offset: int, dest_offset: int = 0, label: str | None = None, copier: Copier | None = None
-) -> str:
+def copy_range_hashed(sfd: int, dfd: int, length: int, *, src_offset: int, dest_offset: int = 0, label: str | None = None, copier: Copier | None = None) -> str:
     """Copy ``length`` bytes at ``src_offset`` of ``sfd`` to ``dest_offset`` of ``dfd`` (readable); return their sha256."""
     copier = copier or Copier()
     hasher = FollowingHasher(os.dup(dfd), start=dest_offset)

@@ -214,7 +214,9 @@ def _check_member_path(path: str, name: str, label: str) -> tuple:
         parts = check_relpath(path, 'member path')
     except PublishError as exc:
         raise UnsafeArchiveError('unsafe member %r: %s' % (path, exc), path=label) from None
-    if parts[0] == name and path != '%s/%s' % (name, MANIFEST):
+    if path == '%s/%s' % (name, MANIFEST):
+        raise UnsafeArchiveError("member %r would replace the publication's manifest" % path, path=label)
+    if parts[0] == name:
         return parts
     if parts[0] == PXELINUX_DIR and len(parts) <= 2:
         return parts
