@@ -582,14 +582,14 @@ def archive_name(path: str) -> str:
 
 def run(request: Request, *, state: str = 'present', archive: str | None = None, mode: object = None, check_mode: bool = False) -> dict:
     """The module's one entry point: ISO -> dest, ISO -> archive, archive -> dest, or state absent."""
+    if mode is not None and not archive:
+        raise PxeError('mode applies to the archive file only; set archive too, or leave mode out')
     if state == 'absent':
         if archive:
             raise PxeError('archive is only for state present; take a publication down with dest and name')
         if request.name is None and request.src and is_publication_archive(request.src):
             request.name = archive_name(request.src)
         return unpublish(request, check_mode=check_mode)
-    if mode is not None and not archive:
-        raise PxeError('mode applies to the archive file only; set archive too, or leave mode out')
     if archive:
         if request.dest:
             raise PxeError('give either dest (publish into a server root) or archive (write a tar), not both')
