@@ -49,8 +49,14 @@ def built(iso, tmp_path_factory):
     return path, result
 
 
-def write(src, archive, check=False, mode=None, **options):
-    return run(Request(src=src, dest=None, **(options or dict(OPTIONS))), archive=str(archive), mode=mode, check_mode=check)
+def write(src, archive, check=False, mode=None, options=None):
+    return run(Request(src=src, dest=None, **(options or OPTIONS)), archive=str(archive), mode=mode, check_mode=check)
+
+
+def options_with(**changes):
+    options = dict(OPTIONS)
+    options.update(changes)
+    return options
 
 
 def apply(src, dest, check=False, **options):
@@ -170,16 +176,16 @@ def test_changed_options_rewrite_the_archive_and_diff_only_boot_cfg(iso, tmp_pat
     path = tmp_path / 'a.tar'
     write(iso, path)
     before = path.read_bytes()
-    options = dict(OPTIONS, kickstart_url='http://10.0.0.1/ks/v2.cfg')
-    check = write(iso, path, check=True, **options)
+    options = options_with(kickstart_url='http://10.0.0.1/ks/v2.cfg')
+    check = write(iso, path, check=True, options=options)
     assert check['changed'] and path.read_bytes() == before
     # host 01 has its own kickstart; host 02 and the two tree boot.cfg use the default one
     names = ['e70/01-00-50-56-aa-bb-02/boot.cfg', 'e70/boot.cfg', 'e70/efi/boot/boot.cfg']
     assert [d['after_header'] for d in check['diff']] == ['%s:%s' % (path, name) for name in names]
     assert all('ks=http://10.0.0.1/ks/default.cfg' in d['before'] and 'ks=http://10.0.0.1/ks/v2.cfg' in d['after'] for d in check['diff'])
-    result = write(iso, path, **options)
+    result = write(iso, path, options=options)
     assert result['changed'] and result['diff'] == check['diff'] and path.read_bytes() != before
-    assert not write(iso, path, **options)['changed']
+    assert not write(iso, path, options=options)['changed']
 
 
 def test_check_mode_writes_nothing(iso, tmp_path):
@@ -296,8 +302,8 @@ def test_kickstarts_stay_out_of_results_and_diffs(iso, tmp_path):
     written = write(iso, archive)
     dest = server_root(tmp_path / 'srv')
     applied = apply(archive, dest)
-    changed = dict(OPTIONS, hosts=[dict(HOSTS[0], kickstart='vmaccepteula\nrootpw --iscrypted $6$other$OTHERHASH\n'), HOSTS[1]])
-    rewritten = write(iso, archive, **changed)
+    changed = options_with(hosts=[dict(HOSTS[0], kickstart='vmaccepteula\nrootpw --iscrypted $6$other$OTHERHASH\n'), HOSTS[1]])
+    rewritten = write(iso, archive, options=changed)
     reapplied = apply(archive, dest)
     assert rewritten['changed'] and reapplied['files_written'] == ['e70/01-00-50-56-aa-bb-01/ks.cfg']
     for result in (written, applied, rewritten, reapplied):
@@ -390,7 +396,7 @@ def test_a_damaged_archive_leaves_an_earlier_publication_alone(iso, built, tmp_p
     before = stats(dest)
     # a new host: its boot.cfg, boot.ipxe, pxelinux entry and kickstart are to be written; the kickstart was damaged
     archive = tmp_path / 'v2.tar'
-    write(iso, archive, **dict(OPTIONS, hosts=HOSTS + [{'mac': '00:50:56:aa:bb:03', 'kickstart': 'vmaccepteula\n'}]))
+    write(iso, archive, options=options_with(hosts=HOSTS + [{'mac': '00:50:56:aa:bb:03', 'kickstart': 'vmaccepteula\n'}]))
     _flip(archive, 'e70/01-00-50-56-aa-bb-03/ks.cfg')
     with pytest.raises(ChecksumError, match='member e70/01-00-50-56-aa-bb-03/ks.cfg has sha256'):
         apply(archive, dest)
