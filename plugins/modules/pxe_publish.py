@@ -30,6 +30,11 @@ description:
     and options writes nothing and does not read the ISO data; files of an earlier publish of the same
     O(name) that are no longer wanted are removed; files in O(dest) this module did not publish are never
     overwritten or removed.
+  - "Remote PXE servers: with O(archive) the module writes the whole publication (exactly the files it would write
+    into O(dest)) as one uncompressed POSIX tar file instead; copy it to the server and run the module there with
+    the tar as O(src) and the server root as O(dest). Publishing an archive needs neither pycdlib nor defusedxml, only
+    the Python standard library, and has the same semantics as publishing the ISO (manifest, atomic files,
+    idempotence, removal of files no longer wanted)."
 extends_documentation_fragment:
   - esxi.customizer._attributes
 attributes:
@@ -39,25 +44,52 @@ attributes:
     support: full
     details:
       - The diff shows the C(boot.cfg) files that would be written (tree and per-host); binary files are only listed
-        in RV(files_written).
+        in RV(files_written). Kickstart contents are never shown.
+      - With O(archive), the diff compares the C(boot.cfg) files with those in the archive already at O(archive).
   idempotent:
     support: full
 options:
   src:
     description:
-      - The (customized) ESXi installer ISO to publish, on the host running the module.
+      - The (customized) ESXi installer ISO to publish, or a publication archive written by O(archive), on the host
+        running the module. An archive is recognised by its content (a tar whose first member is
+        C(.esxi-customizer-publication.json)), not by its file name.
+      - With an archive, O(hosts), O(http_url), O(kickstart_url), O(kernelopt_add) and O(bootloaders) must not be
+        given (the archive was built with them), O(name) must be left out or equal the archive's name, and every
+        member is checked against the size and sha256 the archive lists; a damaged archive, or one with links,
+        devices, absolute paths or C(..), publishes nothing.
       - Required with O(state=present). With O(state=absent) it is only used to derive O(name) when O(name) is not given.
     type: path
   dest:
     description:
       - Root directory of the TFTP / HTTP server (for example C(/srv/tftp)). It must exist.
       - No symbolic link may exist below it on the paths this module writes (C(<name>/), C(pxelinux.cfg/)).
+      - Exactly one of O(dest) and O(archive) is required; O(state=absent) needs O(dest).
     type: path
-    required: true
+  archive:
+    description:
+      - Write the publication of the ISO O(src) as one uncompressed POSIX (pax) tar file at this path instead of into
+        O(dest), to publish it on other hosts later with the archive as O(src). Its directory must exist.
+      - The tar holds exactly the files a publish into O(dest) writes (the C(<name>/) tree with both rewritten
+        C(boot.cfg), C(pxelinux.cfg/) files, per-host files, host kickstarts), preceded by a member
+        C(.esxi-customizer-publication.json) that lists every file with its size and sha256.
+      - It is reproducible (the same ISO and options give the same bytes), written atomically, and not rewritten
+        when the ISO (its size, first MiB and last 64 KiB) and the options did not change.
+      - "The archive holds the host kickstarts (O(hosts[].kickstart)), which may contain password hashes: keep it as
+        private as the kickstarts themselves (see O(mode))."
+      - Only with O(state=present); an existing file at this path is replaced.
+    type: path
+  mode:
+    description:
+      - Permissions of the file written by O(archive), as an octal number in a string (V("0600")).
+      - Default - what the process umask gives a new file (0666 masked). An up-to-date archive only gets its mode changed.
+      - Only with O(archive); the files published into O(dest) are always world-readable (see the notes).
+    type: raw
   name:
     description:
       - Sub-directory of O(dest) that receives the tree, also the C(prefix=) of C(boot.cfg) when O(http_url) is not set.
       - Letters, digits, C(.), C(_), C(+) and C(-) only.
+      - With an archive as O(src), the name is the one the archive was built with.
       - Defaults to C(esxi-<version>-<build>) read from the ISO, for example C(esxi-6.7.0-8169922). Setting it explicitly
         lets a re-run skip parsing the ISO altogether.
     type: str
@@ -117,10 +149,10 @@ options:
     description:
       - Which network boot loaders to publish configurations for. The extracted tree and the per-host C(boot.cfg)
         are always written.
+      - Default - all three, V([bios, uefi, ipxe]).
     type: list
     elements: str
     choices: [bios, uefi, ipxe]
-    default: [bios, uefi, ipxe]
   state:
     description:
       - V(present) publishes; V(absent) removes exactly the files an earlier publish of O(name) wrote (per its manifest)
@@ -129,8 +161,8 @@ options:
     choices: [present, absent]
     default: present
 requirements:
-  - pycdlib >= 1.20, < 2 (only read when the ISO is not the one of the previous publish)
-  - defusedxml >= 0.7
+  - pycdlib >= 1.20, < 2 (only read when the ISO is not the one of the previous publish; not needed to publish an archive)
+  - defusedxml >= 0.7 (not needed to publish an archive)
 notes:
   - The BIOS configuration assumes C(pxelinux.0) (syslinux 3.86 as VMware documents, or lpxelinux for HTTP) lives in the
     root of O(dest); this module does not provide it, nor the DHCP configuration.
@@ -169,6 +201,31 @@ EXAMPLES = r"""
     http_url: http://10.0.0.1/esxi/esxi-8.0.3
     bootloaders: [uefi, ipxe]
 
+- name: Build the publication once on the controller, as one tar file
+  esxi.customizer.pxe_publish:
+    src: /srv/iso/esxi-8.0.3-custom.iso
+    archive: /srv/iso/esxi-8.0.3-custom.pxe.tar
+    mode: '0600'  # it holds the host kickstarts
+    name: esxi-8.0.3-custom
+    http_url: http://pxe.example.com/tftp/esxi-8.0.3-custom
+    hosts:
+      - mac: 00:50:56:aa:bb:01
+        hostname: esx01
+        kickstart: "{{ lookup('ansible.builtin.template', 'esx01.ks.j2') }}"
+  delegate_to: localhost
+  run_once: true
+
+- name: Copy the archive to every PXE server
+  ansible.builtin.copy:
+    src: /srv/iso/esxi-8.0.3-custom.pxe.tar
+    dest: /var/tmp/esxi-8.0.3-custom.pxe.tar
+    mode: '0600'
+
+- name: Publish it there (needs only the Python standard library on the PXE server)
+  esxi.customizer.pxe_publish:
+    src: /var/tmp/esxi-8.0.3-custom.pxe.tar
+    dest: /srv/tftp
+
 - name: Take the publication down again
   esxi.customizer.pxe_publish:
     dest: /srv/tftp
@@ -183,10 +240,15 @@ name:
   type: str
   sample: esxi-6.7.0-8169922
 path:
-  description: Absolute path of the published tree.
+  description: Absolute path of the published tree (with O(archive), the path of the archive).
   returned: always
   type: str
   sample: /srv/tftp/esxi-6.7.0-8169922
+archive:
+  description: Absolute path of the archive written (or, in check mode, that would be written).
+  returned: when O(archive) is set
+  type: str
+  sample: /srv/iso/esxi-8.0.3-custom.pxe.tar
 prefix:
   description: The C(prefix=) written into every C(boot.cfg) (O(name), or O(http_url)).
   returned: when O(state=present)
@@ -203,13 +265,15 @@ build:
   type: str
   sample: 6.7.0-0.0.8169922
 files_written:
-  description: Files (relative to O(dest)) written by this run, or that would be written in check mode.
+  description:
+    - Files (relative to O(dest)) written by this run, or that would be written in check mode.
+    - With O(archive), every file of the archive when it is (or would be) written, else empty.
   returned: always
   type: list
   elements: str
   sample: [esxi-6.7.0-8169922/01-00-50-56-aa-bb-01/boot.cfg]
 files_removed:
-  description: Files (relative to O(dest)) of an earlier publish that this run removed (or would remove).
+  description: Files (relative to O(dest)) of an earlier publish that this run removed (or would remove); empty with O(archive).
   returned: always
   type: list
   elements: str
@@ -241,14 +305,17 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
-from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe import BOOTLOADERS, Request, publish, unpublish
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe import BOOTLOADERS, Request
+from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe_archive import is_publication_archive, run
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             src=dict(type='path'),
-            dest=dict(type='path', required=True),
+            dest=dict(type='path'),
+            archive=dict(type='path'),
+            mode=dict(type='raw'),
             name=dict(type='str'),
             http_url=dict(type='str'),
             kickstart_url=dict(type='str'),
@@ -265,10 +332,12 @@ def main():
                     kickstart=dict(type='str', no_log=True),
                 ),
             ),
-            bootloaders=dict(type='list', elements='str', choices=list(BOOTLOADERS), default=list(BOOTLOADERS)),
+            bootloaders=dict(type='list', elements='str', choices=list(BOOTLOADERS)),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
         ),
         required_if=[('state', 'present', ('src',))],
+        required_one_of=[('dest', 'archive')],
+        mutually_exclusive=[('dest', 'archive')],
         supports_check_mode=True,
     )
     params = module.params
@@ -282,21 +351,21 @@ def main():
         hosts=params['hosts'],
         bootloaders=params['bootloaders'],
     )
-    needs_iso = params['state'] == 'present' or params['name'] is None
+    # publishing an archive needs the standard library only: PXE servers without pycdlib and defusedxml
+    from_archive = bool(params['src']) and is_publication_archive(params['src'])
+    needs_iso = not from_archive and (params['state'] == 'present' or params['name'] is None)
     for library, error in missing_libraries() if needs_iso else ():
         module.fail_json(msg=missing_required_lib(library), exception=error)
     for message in outdated_libraries() if needs_iso else ():
         module.fail_json(msg=message)
     try:
-        if params['state'] == 'present':
-            result = publish(request, check_mode=module.check_mode)
-        else:
-            result = unpublish(request, check_mode=module.check_mode)
+        result = run(request, state=params['state'], archive=params['archive'], mode=params['mode'], check_mode=module.check_mode)
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
     except OSError as err:
-        # full disk, permissions...: the sync engine has already removed its temporary file
-        module.fail_json(msg='%s: publishing failed: %s%s' % (params['dest'], err.strerror or err, ' (%s)' % err.filename if err.filename else ''))
+        # full disk, permissions...: the sync engine and the archive writer have already removed their temporary file
+        where = params['archive'] or params['dest']
+        module.fail_json(msg='%s: publishing failed: %s%s' % (where, err.strerror or err, ' (%s)' % err.filename if err.filename else ''))
     exit_with(module, result)
 
 

@@ -4,7 +4,8 @@
 
 Python's tarfile reads a GNU long-name/long-link or pax header whole into memory before it yields the member it
 describes; a 1 MB gzip can declare a 1 GiB header. Every tar the collection reads (image databases, legacy driver
-tgz, tar payloads) goes through :func:`open_tar_stream`, which refuses a header above :data:`MAX_HEADER` first.
+tgz, tar payloads) goes through :func:`open_tar_stream` (or :func:`open_tar_file` for a seekable one whose members are read by
+offset), which refuses a header above :data:`MAX_HEADER` first.
 """
 
 from __future__ import annotations
@@ -41,3 +42,8 @@ def _capped_info(label: str) -> type:
 def open_tar_stream(fileobj: IO[bytes], *, label: str) -> tarfile.TarFile:
     """``tarfile.open(fileobj, 'r|')`` with capped headers; errors name ``label``. Decompress before (capped too)."""
     return tarfile.open(fileobj=fileobj, mode='r|', tarinfo=_capped_info(label))
+
+
+def open_tar_file(fileobj: IO[bytes], *, label: str) -> tarfile.TarFile:
+    """``tarfile.open(fileobj, 'r:')`` (seekable, uncompressed: members are skipped, not read) with capped headers."""
+    return tarfile.open(fileobj=fileobj, mode='r:', tarinfo=_capped_info(label))

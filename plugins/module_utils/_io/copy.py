@@ -105,11 +105,12 @@ class FollowingHasher:
 
     A writer reports each byte range it has finished (flushed to the OS and final); the hasher reads it from the
     page cache right behind the copy instead of in a second pass. ``fd`` is the hasher's own descriptor of the
-    output (it closes it).
+    output (it closes it). ``start`` is where the hashed range begins (a member inside a larger output, e.g. a tar).
     """
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, *, start: int = 0):
         self.fd = fd
+        self._start = start
         self._done = {}
         self._limit = None
         self._cond = threading.Condition()
@@ -160,7 +161,7 @@ class FollowingHasher:
                 self._cond.wait()
 
     def _run(self):
-        pos = 0
+        pos = self._start
         try:
             last = False
             while not last:
@@ -172,15 +173,15 @@ class FollowingHasher:
             self._error = err
 
 
-def copy_range_hashed(sfd: int, dfd: int, length: int, *, src_offset: int, label: str | None = None, copier: Copier | None = None) -> str:
-    """Copy ``length`` bytes at ``src_offset`` of ``sfd`` to the start of ``dfd`` (readable); return their sha256."""
+def copy_range_hashed(sfd: int, dfd: int, length: int, *, src_offset: int, dest_offset: int = 0, label: str | None = None, copier: Copier | None = None) -> str:
+    """Copy ``length`` bytes at ``src_offset`` of ``sfd`` to ``dest_offset`` of ``dfd`` (readable); return their sha256."""
     copier = copier or Copier()
-    hasher = FollowingHasher(os.dup(dfd))
+    hasher = FollowingHasher(os.dup(dfd), start=dest_offset)
     try:
         for off in range(0, length, HASH_PIECE):
             n = min(HASH_PIECE, length - off)
-            copier.copy(sfd, dfd, n, src_offset=src_offset + off, dest_offset=off, label=label)
-            hasher.finished(off, off + n)
-        return hasher.close(length)
+            copier.copy(sfd, dfd, n, src_offset=src_offset + off, dest_offset=dest_offset + off, label=label)
+            hasher.finished(dest_offset + off, dest_offset + off + n)
+        return hasher.close(dest_offset + length)
     finally:
         hasher.abort()

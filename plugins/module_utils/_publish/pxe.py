@@ -256,16 +256,17 @@ class IsoSnapshot:
 @dataclass
 class Request:
     src: str | None
-    dest: str
+    dest: str | None  # None when the publication goes into an archive instead
     name: str | None = None
     http_url: str | None = None
     kickstart_url: str | None = None
     kernelopt_add: list = field(default_factory=list)
     hosts: list = field(default_factory=list)
-    bootloaders: list = field(default_factory=lambda: list(BOOTLOADERS))
+    bootloaders: list | None = None  # None: all of BOOTLOADERS (None also tells "not given" from a choice)
 
     def validated(self) -> Request:
-        self.dest = os.path.abspath(self.dest)
+        if self.dest is not None:
+            self.dest = os.path.abspath(self.dest)
         if self.name is not None:
             check_name(self.name)
         if self.http_url:
@@ -286,6 +287,8 @@ class Request:
                 'host kickstarts (hosts %s) need http_url: the installer fetches a kickstart over HTTP, not TFTP; set http_url to '
                 'the URL of <dest>/<name>' % ', '.join(with_kickstart[:5])
             )
+        if self.bootloaders is None:
+            self.bootloaders = list(BOOTLOADERS)
         unknown = sorted(set(self.bootloaders) - set(BOOTLOADERS))
         if unknown or not self.bootloaders:
             raise PxeError('bootloaders must be a non-empty list of %s (got %s)' % (', '.join(BOOTLOADERS), self.bootloaders))
@@ -479,6 +482,8 @@ def publish(request: Request, check_mode: bool = False) -> dict:
     req = request.validated()
     if not req.src:
         raise PxeError('src (the ISO to publish) is required when state is present')
+    if not req.dest:
+        raise PxeError('dest (the server root to publish into) is required, or archive to write the publication into a tar file')
     image = None
     try:
         with Container(req.src) as container:
@@ -525,6 +530,8 @@ def publish(request: Request, check_mode: bool = False) -> dict:
 def unpublish(request: Request, check_mode: bool = False) -> dict:
     """Remove exactly what an earlier publish of ``name`` wrote (per its manifest)."""
     req = request
+    if not req.dest:
+        raise PxeError('state absent needs dest (the server root the publication is in)')
     req.dest = os.path.abspath(req.dest)
     name = req.name
     if name is None:

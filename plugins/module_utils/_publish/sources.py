@@ -73,6 +73,10 @@ class Source:
     def sha256(self) -> str:
         raise NotImplementedError
 
+    def known_sha256(self) -> str | None:
+        """The sha256 if it is known without reading the bytes (generated content, a digest the source declares)."""
+        return None
+
     def copy_to(self, fd: int) -> str | None:
         """Write all bytes to ``fd`` (positioned at 0); return their sha256 (None if copied without hashing)."""
         raise NotImplementedError
@@ -87,6 +91,9 @@ class BytesSource(Source):
         self._digest = sha256_bytes(self.data)
 
     def sha256(self) -> str:
+        return self._digest
+
+    def known_sha256(self) -> str:
         return self._digest
 
     def copy_to(self, fd: int) -> str:

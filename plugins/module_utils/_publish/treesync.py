@@ -388,8 +388,9 @@ class TreeSync:
         return plan
 
     def _known_digest(self, source: Source, cache: dict) -> str | None:
-        if isinstance(source, BytesSource):
-            return source.sha256()
+        known = source.known_sha256()
+        if known is not None:
+            return known
         entry = cache.get(source.cache_key) if source.cache_key else None
         if entry and entry[0] == source.size:
             return entry[1]
