@@ -40,6 +40,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.model impor
     read_bootcfg,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
+from ansible_collections.esxi.customizer.plugins.module_utils._image.views import compact_bootcfg
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.netboot import (
     BOOTX64,
     TOOL,
@@ -425,7 +426,7 @@ def _is_bootcfg(path: str) -> bool:
 
 
 def _diff(sync: TreeSync, plan, wanted: dict) -> list:
-    """before/after texts of the boot.cfg files the plan writes (Ansible's list-of-diffs form)."""
+    """before/after texts of the boot.cfg files the plan writes (Ansible's list-of-diffs form), one module a line."""
     diffs = []
     for path, source, _reason in plan.writes:
         if not _is_bootcfg(path) or not isinstance(source, BytesSource):
@@ -438,8 +439,8 @@ def _diff(sync: TreeSync, plan, wanted: dict) -> list:
             {
                 'before_header': path if before is not None else '%s (absent)' % path,
                 'after_header': path,
-                'before': (before or b'').decode('utf-8', 'replace'),
-                'after': source.data.decode('utf-8', 'replace'),
+                'before': compact_bootcfg(before.decode('utf-8', 'replace')) if before is not None else '',
+                'after': compact_bootcfg(source.data.decode('utf-8', 'replace')),
             }
         )
     return diffs

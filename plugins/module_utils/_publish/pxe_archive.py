@@ -53,6 +53,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe impor
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.sources import BytesSource, Container, ExtentSource, Source, sha256_bytes
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.treesync import DIR_MODE, FILE_MODE, PublishError, TreeSync, check_relpath
+from ansible_collections.esxi.customizer.plugins.module_utils._image.views import compact_bootcfg
 
 METADATA = '.esxi-customizer-publication.json'
 ARCHIVE_FORMAT = 1
@@ -364,9 +365,12 @@ class PublicationArchive:
 # -- writing ------------------------------------------------------------------------------------------
 
 
-def inputs_digest(request: Request, iso: str) -> str:
-    """sha256 of what an archive is made of: the ISO (size, first MiB, last 64 KiB: no pycdlib) and the options."""
-    size, identity = source_identity(iso, ())
+def inputs_digest(request: Request, iso: str, files: list) -> str:
+    """sha256 of what an archive is made of: the ISO (:func:`~.manifest.source_identity` of its listing) and the options.
+
+    Content, not the file's inode or times: a copy of the same ISO gives the same archive.
+    """
+    size, identity = source_identity(iso, files)
     options = {
         'name': request.name,
         'http_url': request.http_url,
@@ -454,8 +458,8 @@ def _archive_diff(path: str, before: dict, wanted: dict) -> list:
             {
                 'before_header': '%s:%s' % (path, relpath) if old is not None else '%s:%s (absent)' % (path, relpath),
                 'after_header': '%s:%s' % (path, relpath),
-                'before': (old or b'').decode('utf-8', 'replace'),
-                'after': source.data.decode('utf-8', 'replace'),
+                'before': compact_bootcfg(old.decode('utf-8', 'replace')) if old is not None else '',
+                'after': compact_bootcfg(source.data.decode('utf-8', 'replace')),
             }
         )
     return diffs
@@ -496,13 +500,15 @@ def write_archive(request: Request, archive: str, *, mode: object = None, check_
     with Container(req.src) as container:
         if os.path.exists(archive) and os.path.samefile(archive, req.src):
             raise PxeError('archive is the ISO itself; choose another path', path=archive)
-        digest = inputs_digest(req, req.src)
-        existing, before = _existing(archive)
-        if existing is not None and existing['inputs'] == digest:
-            bootcfg = before.get('%s/boot.cfg' % existing['name'])
-            return _archive_result(archive, existing, changed=apply_mode(archive, mode, check_mode=check_mode), written=[], bootcfg=bootcfg, diff=[])
+        # The listing needs the ISO's directories (pycdlib, on the controller): a same-size change of a kickstart or
+        # boot.cfg shows in neither the size nor the first MiB.
         image = _open_image(req.src)
         try:
+            digest = inputs_digest(req, req.src, image.reader.files())
+            existing, before = _existing(archive)
+            if existing is not None and existing['inputs'] == digest:
+                bootcfg = before.get('%s/boot.cfg' % existing['name'])
+                return _archive_result(archive, existing, changed=apply_mode(archive, mode, check_mode=check_mode), written=[], bootcfg=bootcfg, diff=[])
             name = req.name or default_name(image.version, image.build)
             publication = Publication(req, IsoSnapshot.from_image(image), container, name=name)
             wanted = publication.build()

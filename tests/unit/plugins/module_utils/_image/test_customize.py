@@ -380,3 +380,17 @@ def test_kickstart_content_and_file_together_are_refused(tmp_path, src70, inputs
     with pytest.raises(EsxiCustomizerError, match='not both'):
         customize_iso(src70, str(tmp_path / 'x.iso'), add=[vib], kickstart=ks, kickstart_content='vmaccepteula\n')
     assert not (tmp_path / 'x.iso').exists()
+
+
+def test_source_identity_sees_a_same_size_kickstart_change(tmp_path, src70):
+    """What disk_image, bundle_export and the PXE archive decide 'unchanged' by: another address, same size."""
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import source_identity
+
+    identities = []
+    for address in ('10.0.0.11', '10.0.0.12'):
+        dest = str(tmp_path / ('%s.iso' % address))
+        customize_iso(src70, dest, kickstart_content='network --ip=%s\n' % address)
+        with IsoReader.open(dest) as reader:
+            identities.append(source_identity(dest, reader.files()))
+    assert identities[0][0] == identities[1][0] and identities[0][1] != identities[1][1]

@@ -488,3 +488,12 @@ def test_host_kickstarts_need_http_url(tmp_path, isos):
     dest.mkdir()
     with pytest.raises(PxeError, match='host kickstarts .* need http_url'):
         run(isos['70'][0], dest, name='esxi70', hosts=[{'mac': '00:50:56:aa:bb:01', 'kickstart': 'vmaccepteula\n'}])
+
+
+def test_the_diff_shows_one_module_a_line(tmp_path, isos):
+    """A 3 KB modules= line is shown as the modules, each on its line, so a diff names what was added or removed."""
+    result = run(isos['70'][0], tmp_path, name='esxi70', check=True)
+    after = {d['after_header']: d['after'] for d in result['diff']}['esxi70/boot.cfg']
+    lines = after.splitlines()
+    assert 'modules=' in lines and not any(line.startswith('modules=/') or line.startswith('modules=b') for line in lines)
+    assert '  s.v00' in lines, lines

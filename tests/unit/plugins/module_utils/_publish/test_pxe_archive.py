@@ -14,6 +14,7 @@ import tarfile
 
 import pytest
 
+from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError, FormatError, PxeError, UnsafeArchiveError
 from ansible_collections.esxi.customizer.plugins.module_utils._publish import pxe, pxe_archive
 from ansible_collections.esxi.customizer.plugins.module_utils._publish.pxe import Request
@@ -158,13 +159,14 @@ def test_bsdtar_lists_and_extracts_the_archive(built, tmp_path):
 
 
 def test_an_unchanged_rerun_reads_only_the_metadata_and_writes_nothing(iso, built, monkeypatch):
+    """Only the ISO's directories and small files are read (for its identity), never its payloads."""
     path, first = built
     before = os.stat(path)
 
-    def no_pycdlib(src):
-        raise AssertionError('the ISO was parsed again')
+    def no_publication(*args, **kwargs):
+        raise AssertionError('the tree was built again')
 
-    monkeypatch.setattr(pxe_archive, '_open_image', no_pycdlib)
+    monkeypatch.setattr(pxe_archive, 'Publication', no_publication)
     again = write(iso, path)
     assert not again['changed'] and again['files_written'] == [] and again['diff'] == []
     assert (again['name'], again['hosts'], again['boot_cfg'], again['version']) == (first['name'], first['hosts'], first['boot_cfg'], first['version'])
@@ -513,3 +515,19 @@ def _reference(path, tmp_path):
         ref.mkdir()
         apply(path, ref)
     return ref
+
+
+def test_a_same_size_kickstart_change_rebuilds_the_archive(tmp_path):
+    """Another address in the kickstart keeps every size and extent: the archive must still see the new ISO."""
+    src = str(tmp_path / 'src.iso')
+    isogen.build_esxi_iso(src, style='70')
+    iso = str(tmp_path / 'custom.iso')
+    customize_iso(src, iso, kickstart_content='network --ip=10.0.0.11\n')
+    archive = str(tmp_path / 'tree.tar')
+    options = options_with(name='esxi70')
+    assert write(iso, archive, options=options)['changed']
+    customize_iso(src, iso, kickstart_content='network --ip=10.0.0.12\n')
+    assert write(iso, archive, options=options)['changed']
+    with tarfile.open(archive) as tar:
+        assert tar.extractfile('esxi70/ks.cfg').read() == b'network --ip=10.0.0.12\n'
+    assert not write(iso, archive, options=options)['changed']
