@@ -376,7 +376,8 @@ def inputs_digest(request: Request, iso: str, files: list) -> str:
         'http_url': request.http_url,
         'kickstart_url': request.kickstart_url,
         'kernelopt_add': request.kernelopt_add,
-        'hosts': [asdict(host) for host in request.hosts],
+        # the order hosts are listed in (an inventory's, a set's) changes nothing published
+        'hosts': sorted((asdict(host) for host in request.hosts), key=lambda host: host['mac']),
         'bootloaders': request.bootloaders,
     }
     made_of = {'tool': TOOL, 'format': ARCHIVE_FORMAT, 'layout': LAYOUT, 'iso': {'size': size, 'sha256': identity}, 'options': options}

@@ -531,3 +531,10 @@ def test_a_same_size_kickstart_change_rebuilds_the_archive(tmp_path):
     with tarfile.open(archive) as tar:
         assert tar.extractfile('esxi70/ks.cfg').read() == b'network --ip=10.0.0.12\n'
     assert not write(iso, archive, options=options)['changed']
+
+
+def test_the_order_of_the_hosts_changes_nothing(iso, built):
+    path, _first = built
+    assert len(HOSTS) > 1
+    again = write(iso, path, options=options_with(hosts=list(reversed(HOSTS))))
+    assert not again['changed'] and again['files_written'] == []
