@@ -364,4 +364,5 @@ ansible-playbook "$collection/build_esxi.yml" -e "@$work/bare.json" -e "esxi_out
 lines=$(grep -cE '^download of esxi67\.iso: [0-9.]+ (B|KiB|MiB), [0-9.]+ (B|KiB|MiB)/s' "$work/slow.log" || true)
 [ "$lines" -ge 1 ] || { cat "$work/slow.log"; echo "no progress line for the slow download" >&2; exit 1; }
 cmp "$work/in/esxi67.iso" "$work/slow/cache/esxi67.iso"
-echo "DOWNLOAD progress: $lines lines for $(stat -c %s "$work/in/esxi67.iso") bytes at about 512 KiB/s"
+echo "DOWNLOAD progress: $lines lines for $(stat -c %s "$work/in/esxi67.iso") bytes at about 512 KiB/s, e.g."
+grep -m 2 -E '^download of esxi67\.iso: ' "$work/slow.log"
