@@ -58,7 +58,7 @@ options:
   watch_dir:
     description:
       - A directory the job downloads into and that holds nothing else, such as the C(tmp_dest) of
-        M(ansible.builtin.get_url): the bytes done are the sizes of its files, measured on the controller from outside
+        M(ansible.builtin.get_url). The bytes done are the sizes of its files, measured on the controller from outside
         the job (so the job needs no progress support of its own). The rate is measured the same way.
       - Mutually exclusive with O(progress_file).
     type: path
