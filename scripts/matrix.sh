@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The supported ansible-core releases on the Pythons they run on: unit tests on each pair, sanity on the oldest and
-# the newest (the main stages of make test run everything on ansible-core 2.19 / Python 3.11). Each pair gets its own
-# venv under build/matrix; ansible-test builds its test venvs from there (scripts/ansible-test.sh).
+# the newest (the main stages of make test run sanity and units on ansible-core 2.19 / Python 3.11). Each pair gets
+# its own venv under build/matrix; ansible-test builds its test venvs from there (scripts/ansible-test.sh).
+#
+# Usage: matrix.sh              sanity and units of every pair, as listed below
+#        matrix.sh integration  the integration targets once, on the newest pair (make integration; the services
+#                               must be running), or on the dev venv when this machine has no Python for it
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # ansible-core release, Python, what runs
@@ -23,24 +27,43 @@ find_python() {
     done
 }
 
+# The venv of ansible-core $1 on Python $2 (made once), printed; nothing when there is no such Python here.
+pair_venv() {
+    local python venv=$root/build/matrix/$1-py$2
+    python=$(find_python "$2")
+    [ -n "$python" ] || return 0
+    if [ ! -f "$venv/.installed" ]; then
+        rm -rf "$venv"
+        "$python" -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$1" 2>&1 | grep -v '^WARNING: Location' >&2 || true
+        "$venv/bin/ansible-test" --version >/dev/null
+        touch "$venv/.installed"
+    fi
+    echo "$venv"
+}
+
+if [ "${1:-}" = integration ]; then
+    read -r core py _stages <<<"${pairs[-1]}"
+    venv=$(pair_venv "$core" "$py")
+    if [ -z "$venv" ]; then
+        echo "matrix: no Python $py here: integration on the dev venv instead of ansible-core $core"
+        exec "$root/scripts/ansible-test.sh" integration --requirements
+    fi
+    echo "matrix: integration on ansible-core $core / Python $py"
+    export VENV=$venv ANSIBLE_TEST_PYTHON=$py
+    exec "$root/scripts/ansible-test.sh" integration --requirements
+fi
+
 ran=0
 # sanity first (the quicker answer), then units
 for stage in sanity units; do
     for pair in "${pairs[@]}"; do
         read -r core py stages <<<"$pair"
         case " $stages " in *" $stage "*) ;; *) continue ;; esac
-        python=$(find_python "$py")
-        if [ -z "$python" ]; then
+        venv=$(pair_venv "$core" "$py")
+        if [ -z "$venv" ]; then
             echo "matrix: SKIPPED $stage on ansible-core $core: no Python $py on this machine"
             continue
-        fi
-        venv=$root/build/matrix/$core-py$py
-        if [ ! -f "$venv/.installed" ]; then
-            rm -rf "$venv"
-            "$python" -m venv "$venv"
-            "$venv/bin/pip" install -q --disable-pip-version-check "ansible-core==$core" 2>&1 | grep -v '^WARNING: Location' || true
-            "$venv/bin/ansible-test" --version >/dev/null
-            touch "$venv/.installed"
         fi
         started=$(date +%s)
         log=$root/build/matrix/$core-py$py-$stage.log
