@@ -10,7 +10,7 @@ on it unchanged, and a :class:`BaseLayout` the ISO writer starts from instead of
 
 What is generated, and on what authority ([C] confirmed, [I] inferred in the references; decisions marked *ours*):
 
-* local names: the installer's rule (esxi-formats §3.5) over the profile's VIBs in vib-id order [C rule; order ours];
+* local names: the installer's rule (esxi-formats §3.5) over the profile's VIBs in VIB name order [C rule; order ours];
 * boot order (esxi-semantics §5.2) [C]: ``boot`` payloads by ``boot-order``, then the other boot-loaded payloads
   (``boot-order="100"`` ones first), then overlay VIBs' tardisks; VIBs in vib-id order, payloads in name order.
   A payload without ``boot-order`` gets VMware's value for its name (b 10, jumpstrt 47 ... procfs 101, microcode
@@ -302,7 +302,9 @@ class _Renderer:
     def assign_local_names(self) -> None:
         namer = ImageDatabase()  # no profile yet: only the names given here are taken
         taken = set()
-        for vib in self.vibs:
+        # VIB name order (then vib-id): lsi-msgpt3 gets .v01 before lsi-msgpt35 .v02, as on real media; in vib-id order
+        # 'lsi-msgpt35_' would sort first ('5' < '_')
+        for vib in sorted(self.vibs, key=lambda item: (item.name, item.vib_id)):
             names = {}
             for payload in vib.descriptor.payloads:
                 local = namer.allocate_local_name(payload.name, payload.type, payload.vfat_name, reserved=taken, for_iso=payload.type in BOOT_LOADED_TYPES)
