@@ -12,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader, source_identity  # noqa: F401 - bundle_export and the USB image import it from here
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
+
+# re-exported: bundle_export and the USB image import it from here
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import source_identity  # noqa: F401 pylint: disable=unused-import
 
 MANIFEST_PATH = '/ESXICUST.JSN'
 MANIFEST_FORMAT = 1
