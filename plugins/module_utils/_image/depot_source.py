@@ -521,7 +521,7 @@ class _Renderer:
 class DepotImage:
     """A depot opened as an installer ISO source: :attr:`image` for the pipeline, :attr:`layout` for the writer."""
 
-    def __init__(self, path: str, package: Package, image: EsxiImage, layout: BaseLayout, *, profile: str, warnings: list[str], spools: list):
+    def __init__(self, path: str, package: Package, image: EsxiImage, *, layout: BaseLayout, profile: str, warnings: list[str], spools: list):
         self.path = path
         self.package = package
         self.image = image
@@ -562,7 +562,7 @@ def open_depot_image(path: str, profile: str | None = None) -> DepotImage:
         layout, bios, uefi, db = renderer.render()
         reader = LayoutReader(path, layout)
         image = EsxiImage(reader, bios, uefi, imgdb=db, imgdb_entry=reader.find('/IMGDB.TGZ'))
-        return DepotImage(path, package, image, layout, profile=chosen.name, warnings=renderer.warnings, spools=spools)
+        return DepotImage(path, package, image, layout=layout, profile=chosen.name, warnings=renderer.warnings, spools=spools)
     except BaseException:
         for handle in spools:
             handle.close()

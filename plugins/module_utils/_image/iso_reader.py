@@ -70,7 +70,7 @@ def _iso_display(identifier: str) -> str:
     return identifier.rsplit(';', 1)[0].rstrip('.') if ';' in identifier else identifier
 
 
-def pvd_epoch(pvd) -> int | None:
+def pvd_epoch(pvd: object) -> int | None:
     """A primary volume descriptor's creation (else modification) time as a Unix time, or None when unset."""
     for date in (pvd.volume_creation_date, pvd.volume_modification_date):
         if getattr(date, 'year', 0):

@@ -25,7 +25,7 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable, Iterator
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
@@ -37,6 +37,9 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash impor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import IsoEdits, check_root_name, normalize_volume_id
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import pvd_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
+
+if TYPE_CHECKING:  # only for the annotations: the writer does not depend on the depot renderer
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.depot_source import BaseLayout
 
 try:
     import pycdlib
@@ -236,7 +239,7 @@ def open_iso(fp: BinaryIO, name: str) -> _StreamingPyCdlib:
     return iso
 
 
-def new_iso(base, name: str, opened: list[IO[bytes] | io.RawIOBase]) -> _StreamingPyCdlib:
+def new_iso(base: BaseLayout, name: str, opened: list[IO[bytes] | io.RawIOBase]) -> _StreamingPyCdlib:
     """A new image holding a depot rendering's files (:class:`~.depot_source.BaseLayout`), with BIOS and UEFI
     El Torito entries and the boot catalog; call inside :func:`pinned_clock` (pycdlib dates the volume at once).
 
@@ -348,7 +351,7 @@ def write_iso(
     allow_kernel_copy: bool = True,
     progress: Callable[[int, int], object] | None = None,
     mode: int | None = None,
-    base=None,
+    base: BaseLayout | None = None,
 ) -> WriteResult:
     """Write ``src`` with ``edits`` applied to ``dest`` atomically; return a :class:`WriteResult`.
 
