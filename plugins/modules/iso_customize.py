@@ -44,6 +44,14 @@ description:
     metadata), every input's sha256 and the options. When O(dest) already carries the manifest for the same
     request the task reports no change and does not rewrite it; the same inputs always give byte-identical
     output (every timestamp is taken from the source ISO).
+  - O(src) may also be a base offline depot (C(VMware-ESXi-<version>-<build>-depot.zip), recognised by content).
+    Its image profile (O(profile)) is first laid out as VMware lays out an installer ISO - application id
+    C(ESXIMAGE), volume id the profile name upper-cased, ISOLINUX (BIOS) and C(EFIBOOT.IMG) (UEFI) El Torito entries
+    and C(BOOT.CAT), both C(boot.cfg) with the modules in ESXi's boot order, C(ISOLINUX.CFG), C(IMGDB.TGZ), the
+    boot modules under their local names, loader and upgrade files under their own names, and C(IMGPAYLD.TGZ)
+    (plus C(BASEMISC.TGZ) and C(RESVIBS.TGZ) from 7.0U2, C(ESXIODPT.TGZ) from 8.0) - and then customized like an
+    ISO. C(RESVIBS.TGZ) is written empty (a depot does not say which VIBs are reserved); C(.DISCINFO) and
+    C(UPGRADE/METADATA.ZIP) are not written. Timestamps come from the profile's creation and modification times.
 extends_documentation_fragment:
   - esxi.customizer._attributes
 attributes:
@@ -60,9 +68,17 @@ attributes:
 options:
   src:
     description:
-      - The base ESXi installer ISO. It is only read.
+      - The base ESXi installer ISO, or a base offline depot zip holding an image profile (see O(profile)). It is
+        only read.
     type: path
     required: true
+  profile:
+    description:
+      - The image profile of the depot O(src) to build the ISO from (as C(package_info) lists them in RV(esxi.customizer.package_info#module:profiles)).
+      - Default - the depot's only profile, or the C(-standard) one of a C(-standard)/C(-no-tools) pair; with any
+        other set of profiles the task fails and lists them.
+      - Only for a depot O(src); an ISO has exactly one profile.
+    type: str
   dest:
     description:
       - The customized ISO to write. Must differ from O(src); its directory must exist.
@@ -249,6 +265,19 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+source:
+  description: What O(src) is and the image profile taken from it.
+  returned: always
+  type: dict
+  contains:
+    type:
+      description: C(iso) or C(depot).
+      type: str
+      sample: depot
+    profile:
+      description: Name of the source's image profile (before O(profile_name) renames it).
+      type: str
+      sample: ESXi-8.0U3-24022510-standard
 dest:
   description: Absolute path of the output ISO.
   returned: always
@@ -460,6 +489,7 @@ def main():
             force=dict(type='bool', default=False),
             checksum=dict(type='bool', default=True),
             mode=dict(type='raw'),
+            profile=dict(type='str'),
         ),
         mutually_exclusive=[('kickstart', 'kickstart_content')],
         supports_check_mode=True,
@@ -494,6 +524,7 @@ def main():
             check_mode=module.check_mode,
             checksum=p['checksum'],
             mode=p['mode'],
+            profile=p['profile'],
         )
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))

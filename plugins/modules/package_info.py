@@ -165,6 +165,42 @@ components:
       description: VIB ids of the component.
       type: list
       elements: str
+profiles:
+  description:
+    - The image profiles of a base depot (C(VMware-ESXi-<version>-<build>-depot.zip), patch bundles), like Image
+      Builder's C(Get-EsxImageProfile); empty for driver bundles, components, VIBs and driver tgz.
+    - M(esxi.customizer.iso_customize) builds an installer ISO from one of them (its O(esxi.customizer.iso_customize#module:profile)).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Profile name.
+      type: str
+      sample: ESXi-8.0U3-24022510-standard
+    vendor:
+      description: Who made it (the profile's C(creator)).
+      type: str
+      sample: VMware, Inc.
+    acceptance_level:
+      description: Acceptance level of the profile (C(certified), C(accepted), C(partner), C(community)).
+      type: str
+      sample: partner
+    description:
+      description: Profile description.
+      type: str
+    esxi_version:
+      description: ESXi version of its esx-base VIB (C(8.0.3)); null when it lists no esx-base.
+      type: str
+      sample: 8.0.3
+    vib_count:
+      description: Number of VIBs the profile lists.
+      type: int
+      sample: 92
+    vib_ids:
+      description: The VIB ids the profile lists, in its order.
+      type: list
+      elements: str
 vibs:
   description: One entry per VIB in the package.
   returned: success
@@ -338,6 +374,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import 
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import INJECTABLE_PAYLOAD_TYPES, load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import package_fit
+from ansible_collections.esxi.customizer.plugins.module_utils._image.depot_source import profile_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import payload_compression_supported, raise_for_mismatch
 
 
@@ -439,6 +476,7 @@ def describe_package(pkg, verify=True):
             }
             for c in pkg.components
         ],
+        'profiles': [profile_facts(profile) for profile in pkg.profiles],
         'vibs': [describe_vib(v, verify) for v in pkg.vibs],
     }
 

@@ -31,7 +31,7 @@ from .bootcheck import BIOS_MARKER, BOOTCFG_BEGIN, BOOTCFG_END, EFI_TREE_MARKER,
 ISOLINUX_BIN = '/usr/lib/ISOLINUX/isolinux.bin'
 SYSLINUX_BIOS_MODULES = '/usr/lib/syslinux/modules/bios'
 # cat.c32 shows BOOT.CFG at boot; mboot.c32 is what the stock ISOLINUX.CFG names (never run here).
-SYSLINUX_FILES = ('ldlinux.c32', 'libcom32.c32', 'libutil.c32', 'cat.c32', 'mboot.c32')
+SYSLINUX_FILES = ('ldlinux.c32', 'libcom32.c32', 'libutil.c32', 'cat.c32', 'mboot.c32', 'menu.c32')
 GRUB_EFI_DIR = '/usr/lib/grub/x86_64-efi'
 GRUB_MODULES = (
     'serial',
@@ -210,6 +210,12 @@ _ESXIO_VIBS = [('esxio-base', 'esxio-ba', 'esxio_ba.v00'), ('nmlx5-core-esxio', 
 _ESX_BASE_EXTRA = [
     ('isolinux.bin', 'boot_iso_bios', 'isolinux.b00'),
     ('mboot.c32', 'boot_com32_bios', 'mboot.c3.b00'),
+    # what Debian's ISOLINUX.BIN loads next (VMware's older isolinux does without): an ISO made from the fixture's
+    # depot then boots in BIOS mode to the stock ISOLINUX.CFG menu (menu.c32, as in 6.7's esx-base)
+    ('ldlinux.c32', 'boot_com32_bios', 'ldlinux..b00'),
+    ('libcom32.c32', 'boot_com32_bios', 'libcom32.b00'),
+    ('libutil.c32', 'boot_com32_bios', 'libutil..b00'),
+    ('menu.c32', 'boot_com32_bios', 'menu.c32.b00'),
     ('BOOTx64.EFI', 'boot_loader_efi', 'bootx64..b00'),
     ('efiboot.img', 'eltorito_image_efi', 'efiboot..e00'),
     ('README', 'text', 'readme.t00'),
@@ -220,6 +226,10 @@ _ESX_BASE_EXTRA = [
 _EXTRA_ISO_PATHS = {
     'isolinux.bin': '/ISOLINUX.BIN',
     'mboot.c32': '/MBOOT.C32',
+    'ldlinux.c32': '/LDLINUX.C32',
+    'libcom32.c32': '/LIBCOM32.C32',
+    'libutil.c32': '/LIBUTIL.C32',
+    'menu.c32': '/MENU.C32',
     'BOOTx64.EFI': '/EFI/BOOT/BOOTX64.EFI',
     'efiboot.img': '/EFIBOOT.IMG',
     'README': '/README',

@@ -35,6 +35,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     UnsafeArchiveError,
     UnsupportedError,
 )
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, SliceReader, file_size, read_capped
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits, check_expansion, safe_member_path
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
@@ -352,6 +353,7 @@ class Depot:
         self.vibs = []
         self.warnings = []
         self.extra_metadata = []  # metadata.zip members under addons/, baseimages/, manifests/
+        self.profiles: list[ImageProfile] = []  # image profiles (profiles/*.xml of the metadata zips), depot form
         self._sources = [source]
 
     @property
@@ -528,6 +530,11 @@ def _read_metadata(depot, bundle, name, *, by_id, limits, search_dirs=()):
                     )
             elif lower.split('/', 1)[0] in EXTRA_METADATA_DIRS and lower.endswith(('.xml', '.json')):
                 depot.extra_metadata.append(member)
+            elif lower.startswith('profiles/') and not lower.endswith('/'):
+                # a base depot's image profiles: vib-ids only (no payload map); one per name, the first metadata zip wins
+                profile = ImageProfile(meta.read_small(member), member=member, what='%s: %s' % (label, member))
+                if profile.name and all(known.name != profile.name for known in depot.profiles):
+                    depot.profiles.append(profile)
             elif lower.startswith('bulletins/') and lower.endswith('.xml'):
                 raw = meta.read_small(member)
                 bulletin = parse_bulletin(_parse(raw, '%s: %s' % (label, member), member), raw)

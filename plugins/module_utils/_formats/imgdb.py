@@ -110,6 +110,15 @@ class ImageDatabase:
         db._index(what)
         return db
 
+    @classmethod
+    def from_members(cls, members: Iterable[tuple[str, bytes]], path: str | None = None) -> ImageDatabase:
+        """A new database of ``members`` (``(archive path, bytes)``: profile, ``vibs/*.xml`` + ``.orig``/``.sig``...),
+        indexed as one read from an archive would be (the depot renderer builds the image database this way)."""
+        db = cls(path)
+        db._members = [_Member(name, False, bytes(data)) for name, data in members]
+        db._index(path or 'image database')
+        return db
+
     @staticmethod
     def _read_members(fileobj, what: str, max_size: int) -> list:
         members = []

@@ -2,7 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Apply an edit plan: read the source ISO and packages, plan, decide from the manifest, write.
 
-This is the whole of ``esxi.customizer.iso_customize`` as plain Python (no Ansible imports).
+This is the whole of ``esxi.customizer.iso_customize`` as plain Python (no Ansible imports). The source is an
+installer ISO or a base depot zip (told apart by content); a depot is first laid out as the ISO VMware would make
+of its image profile (:mod:`.depot_source`), then customized like an ISO.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from collections.abc import Iterable
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._image.depot_source import is_zip, open_depot_image
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import apply_mode, parse_mode
@@ -55,10 +58,12 @@ def customize_iso(
     check_mode: bool = False,
     checksum: bool = True,
     mode: object = None,
+    profile: str | None = None,
     **options: object,
 ) -> dict:
     """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...).
 
+    ``src`` is an installer ISO or a base depot zip; ``profile`` picks the depot's image profile (depots only).
     ``options`` are the other keyword arguments of :class:`~.plan.Request` (kickstart, kernelopt, profile_name...).
     """
     src = os.path.abspath(src)
@@ -68,10 +73,16 @@ def customize_iso(
     for path in request.add + ([request.kickstart] if request.kickstart else []):
         if not os.path.isfile(path):
             raise EsxiCustomizerError('does not exist or is not a file', path=path)
+    from_depot = is_zip(src)
+    if profile and not from_depot:
+        raise EsxiCustomizerError('profile chooses the image profile of a depot; src is an ISO, which has one', path=src)
     with contextlib.ExitStack() as stack:
-        image = stack.enter_context(EsxiImage.open(src))
+        depot = stack.enter_context(open_depot_image(src, profile)) if from_depot else None
+        image = depot.image if depot else stack.enter_context(EsxiImage.open(src))
         packages = [stack.enter_context(load_package(path)) for path in request.add]
         plan = build_plan(image, packages, request, src_path=src)
+        if depot:
+            plan.warnings[:0] = depot.warnings
         existing = _dest_manifest(dest)
         up_to_date = existing is not None and existing.get('digest') == plan.digest
         changed = force or not up_to_date
@@ -90,6 +101,7 @@ def customize_iso(
             'warnings': plan.warnings,
             'diff': diff_views(_current_views(dest, image), plan.views) if changed else [],
             'manifest_digest': plan.digest,
+            'source': {'type': 'depot' if depot else 'iso', 'profile': depot.profile if depot else image.profile.name if image.profile else None},
         }
         if not changed:
             result['changed'] = apply_mode(dest, mode, check_mode=check_mode)
@@ -100,7 +112,7 @@ def customize_iso(
             result['size'] = None
             result['sha256'] = None
             return result
-        written = write_iso(src, dest, plan.edits, epoch=plan.epoch, checksum=checksum, mode=mode)
+        written = write_iso(src, dest, plan.edits, epoch=plan.epoch, checksum=checksum, mode=mode, base=depot.layout if depot else None)
         result['size'] = written.size
         result['sha256'] = written.sha256
         return result

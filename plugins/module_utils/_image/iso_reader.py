@@ -14,11 +14,13 @@ does when it detects a boot-info-table, the small BIOS boot file).  File content
 
 from __future__ import annotations
 
+import calendar
+import hashlib
 import io
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -39,6 +41,9 @@ except ImportError as exc:  # the module reports missing_required_lib('pycdlib')
 
 
 SECTOR = 2048
+IDENTITY_HEAD = 1024 * 1024
+IDENTITY_TAIL = 64 * 1024
+IDENTITY_SMALL_FILE = 64 * 1024
 CHUNK_SIZE = 1024 * 1024
 PLATFORMS = {0x00: 'bios', 0x01: 'ppc', 0x02: 'mac', 0xEF: 'uefi'}
 MEDIA_TYPES = {0: 'no-emulation', 1: 'floppy-1.2M', 2: 'floppy-1.44M', 3: 'floppy-2.88M', 4: 'hard-disk'}
@@ -64,6 +69,41 @@ def normalize(path: str) -> str:
 def _iso_display(identifier: str) -> str:
     """``README.;1`` -> ``README``; ``BOOT.CFG;1`` -> ``BOOT.CFG``."""
     return identifier.rsplit(';', 1)[0].rstrip('.') if ';' in identifier else identifier
+
+
+def pvd_epoch(pvd: object) -> int | None:
+    """A primary volume descriptor's creation (else modification) time as a Unix time, or None when unset."""
+    for date in (pvd.volume_creation_date, pvd.volume_modification_date):
+        if getattr(date, 'year', 0):
+            try:
+                secs = calendar.timegm((date.year, date.month, date.dayofmonth, date.hour, date.minute, date.second, 0, 0, 0))
+            except (OverflowError, ValueError):
+                continue
+            return secs - date.gmtoffset * 15 * 60
+    return None
+
+
+def source_identity(path: str, files: Iterable[IsoEntry]) -> tuple[int, str]:
+    """sha256 over the source's size, first MiB, last 64 KiB, file listing (path, extent, size) and small files.
+
+    Volume descriptors, path tables and directory records of ESXi ISOs sit in the first MiB, and the
+    listing pins every file's place and length; a re-run decides from this without reading the payloads.
+    The small files are read whole: a kickstart, a boot.cfg or our manifest can change without changing its size
+    (another address or password hash), and then neither the listing nor the first MiB shows it.
+    """
+    digest = hashlib.sha256()
+    size = os.path.getsize(path)
+    digest.update(b'size %d\n' % size)
+    with open(path, 'rb') as f:
+        digest.update(f.read(IDENTITY_HEAD))
+        f.seek(max(0, size - IDENTITY_TAIL))
+        digest.update(f.read(IDENTITY_TAIL))
+        for entry in sorted(files, key=lambda e: e.path):
+            digest.update(('%s %d %d\n' % (entry.path, entry.extent, entry.size)).encode('utf-8', 'surrogateescape'))
+            if entry.size <= IDENTITY_SMALL_FILE and entry.extents == 1:
+                f.seek(entry.extent * SECTOR)
+                digest.update(f.read(entry.size))
+    return size, digest.hexdigest()
 
 
 @dataclass
@@ -220,6 +260,14 @@ class IsoReader:
         if isinstance(value, bytes):
             value = value.decode('utf-8', 'replace')
         return (value or '').strip()
+
+    def volume_epoch(self) -> int | None:
+        """The volume creation (else modification) time as a Unix time, or None when unset."""
+        return pvd_epoch(self.iso.pvd)
+
+    def source_identity(self) -> tuple[int, str]:
+        """(size, identity sha256) of the image file: what a manifest records of its source."""
+        return source_identity(self.path, self.files())
 
     @property
     def volume_id(self) -> str:

@@ -18,7 +18,6 @@ recomputed boot-info-table); this module changes only how file data gets into th
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import errno
 import io
@@ -26,7 +25,7 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable, Iterator
-from typing import IO, BinaryIO
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import (
     EsxiCustomizerError,
@@ -36,7 +35,11 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import COPY_CHUNK, HASH_PIECE, Copier, FollowingHasher
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import remember_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import IsoEdits, check_root_name, normalize_volume_id
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import pvd_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
+
+if TYPE_CHECKING:  # only for the annotations: the writer does not depend on the depot renderer
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.depot_source import BaseLayout
 
 try:
     import pycdlib
@@ -135,14 +138,7 @@ def pinned_clock(epoch: float) -> Iterator[_PinnedClock]:
 
 def volume_epoch(iso: pycdlib.PyCdlib) -> int | None:
     """The source's volume creation (else modification) time as a Unix time, or None when unset."""
-    for date in (iso.pvd.volume_creation_date, iso.pvd.volume_modification_date):
-        if getattr(date, 'year', 0):
-            try:
-                secs = calendar.timegm((date.year, date.month, date.dayofmonth, date.hour, date.minute, date.second, 0, 0, 0))
-            except (OverflowError, ValueError):
-                continue
-            return secs - date.gmtoffset * 15 * 60
-    return None
+    return pvd_epoch(iso.pvd)
 
 
 # --- copying ----------------------------------------------------------------------------------
@@ -243,6 +239,35 @@ def open_iso(fp: BinaryIO, name: str) -> _StreamingPyCdlib:
     return iso
 
 
+def new_iso(base: BaseLayout, name: str, opened: list[IO[bytes] | io.RawIOBase]) -> _StreamingPyCdlib:
+    """A new image holding a depot rendering's files (:class:`~.depot_source.BaseLayout`), with BIOS and UEFI
+    El Torito entries and the boot catalog; call inside :func:`pinned_clock` (pycdlib dates the volume at once).
+
+    Plain ISO 9660 like VMware's media (no Joliet, no Rock Ridge); interchange level 3, so that loader and upgrade
+    files keep their natural names (``SAFEBOOT.C32``, ``FATBOOTSECTOR``); the 8.3 rule holds for boot modules.
+    """
+    require_pycdlib()
+    iso = _StreamingPyCdlib()
+    iso.source_name = name
+    try:
+        iso.new(interchange_level=3, sys_ident='', vol_ident=_volume_identifier(base.volume_id).decode('ascii').rstrip(), app_ident_str=base.application_id)
+        directories = sorted({'/'.join(item.path.split('/')[:depth]) for item in base.files for depth in range(2, item.path.count('/') + 1)})
+        for directory in directories:
+            iso.add_directory(iso_path=directory)
+        for item in base.files:
+            fp = item.content.open()
+            opened.append(fp)
+            iso.add_fp(fp, item.content.length, iso_path=iso_record_path(item.path))
+        for platform, boot_path in base.el_torito:
+            if platform == 'bios':
+                iso.add_eltorito(iso_record_path(boot_path), bootcatfile=iso_record_path(base.boot_catalog), boot_load_size=4, boot_info_table=True)
+            else:
+                iso.add_eltorito(iso_record_path(boot_path), bootcatfile=iso_record_path(base.boot_catalog), efi=True)
+    except pycdlibexception.PyCdlibException as err:
+        raise EsxiCustomizerError('cannot lay out the installer ISO of the depot: %s' % err, path=name) from None
+    return iso
+
+
 def _check_source_extents(iso, size, name):
     """A truncated source must fail before anything is written, not halfway through the copy."""
     bsize = iso.logical_block_size
@@ -326,10 +351,13 @@ def write_iso(
     allow_kernel_copy: bool = True,
     progress: Callable[[int, int], object] | None = None,
     mode: int | None = None,
+    base: BaseLayout | None = None,
 ) -> WriteResult:
     """Write ``src`` with ``edits`` applied to ``dest`` atomically; return a :class:`WriteResult`.
 
     ``epoch``: the instant every new timestamp gets (default: the source's volume creation date).
+    ``base``: a depot rendering (:class:`~.depot_source.BaseLayout`) to start from instead of the ISO ``src``
+    (then the depot; its payloads are copied from it).
     """
     require_pycdlib()
     src = os.path.abspath(src)
@@ -345,16 +373,22 @@ def write_iso(
         raise EsxiCustomizerError('cannot open the source ISO: %s' % (err.strerror or err), path=src) from None
     opened = []
     try:
-        src_size = os.fstat(srcf.fileno()).st_size
-        iso = open_iso(srcf, src)
-        _check_source_extents(iso, src_size, src)
-        if epoch is None:
-            epoch = volume_epoch(iso)
+        iso = None
+        if base is None:
+            src_size = os.fstat(srcf.fileno()).st_size
+            iso = open_iso(srcf, src)
+            _check_source_extents(iso, src_size, src)
+            if epoch is None:
+                epoch = volume_epoch(iso)
+        elif epoch is None:
+            epoch = base.epoch
         if epoch is None:
             epoch = 0
         copier = Copier(allow_kernel=allow_kernel_copy)
-        iso.copier = copier
         with pinned_clock(epoch), AtomicFile(dest, mode=mode) as tmp:
+            if iso is None:
+                iso = new_iso(base, src, opened)
+            iso.copier = copier
             apply_edits(iso, edits, opened)
             with tmp.open(buffering=COPY_CHUNK) as out:
                 iso.hasher = FollowingHasher(os.dup(tmp.fd)) if checksum else None

@@ -11,41 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from collections.abc import Iterable
 
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import SECTOR, IsoEntry, IsoReader
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
+
+# re-exported: bundle_export and the USB image import it from here
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import source_identity  # noqa: F401 pylint: disable=unused-import
 
 MANIFEST_PATH = '/ESXICUST.JSN'
 MANIFEST_FORMAT = 1
 MAX_MANIFEST_SIZE = 1024 * 1024
-IDENTITY_HEAD = 1024 * 1024
-IDENTITY_TAIL = 64 * 1024
-IDENTITY_SMALL_FILE = 64 * 1024
 TOOL = 'esxi.customizer.iso_customize'
-
-
-def source_identity(path: str, files: Iterable[IsoEntry]) -> tuple[int, str]:
-    """sha256 over the source's size, first MiB, last 64 KiB, file listing (path, extent, size) and small files.
-
-    Volume descriptors, path tables and directory records of ESXi ISOs sit in the first MiB, and the
-    listing pins every file's place and length; a re-run decides from this without reading the payloads.
-    The small files are read whole: a kickstart, a boot.cfg or our manifest can change without changing its size
-    (another address or password hash), and then neither the listing nor the first MiB shows it.
-    """
-    digest = hashlib.sha256()
-    size = os.path.getsize(path)
-    digest.update(b'size %d\n' % size)
-    with open(path, 'rb') as f:
-        digest.update(f.read(IDENTITY_HEAD))
-        f.seek(max(0, size - IDENTITY_TAIL))
-        digest.update(f.read(IDENTITY_TAIL))
-        for entry in sorted(files, key=lambda e: e.path):
-            digest.update(('%s %d %d\n' % (entry.path, entry.extent, entry.size)).encode('utf-8', 'surrogateescape'))
-            if entry.size <= IDENTITY_SMALL_FILE and entry.extents == 1:
-                f.seek(entry.extent * SECTOR)
-                digest.update(f.read(entry.size))
-    return size, digest.hexdigest()
 
 
 def read_manifest(reader: IsoReader) -> dict | None:
@@ -70,7 +45,7 @@ def added_vibs(manifest: dict | None) -> set[str]:
 
 def build_manifest(src_path: str, reader: IsoReader, *, inputs: list, options: dict, result: dict) -> dict:
     """The manifest of a request on the source ``reader`` (``digest`` covers source, inputs and options)."""
-    size, identity = source_identity(src_path, reader.files())
+    size, identity = reader.source_identity()
     manifest = {'format': MANIFEST_FORMAT, 'tool': TOOL, 'source': {'size': size, 'identity_sha256': identity}, 'inputs': inputs, 'options': options}
     manifest['digest'] = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode('utf-8')).hexdigest()
     manifest['result'] = result

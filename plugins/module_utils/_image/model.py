@@ -20,17 +20,13 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb imp
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile
 from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import validate_database
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import ElToritoEntry, IsoEntry, IsoReader
+from ansible_collections.esxi.customizer.plugins.module_utils._image.isolayout import BOOT_LOADED_TYPES, lookup_paths
 
 BIOS_BOOTCFG = '/BOOT.CFG'
 UEFI_BOOTCFG = '/EFI/BOOT/BOOT.CFG'
 IMGDB_NAME = 'imgdb.tgz'
 MAX_BOOTCFG_SIZE = 1024 * 1024
 
-BOOT_LOADED_TYPES = frozenset(('boot', 'vgz', 'tgz', 'installer_vgz', 'vzstd'))
-"""Payload types the installer takes from boot.cfg-loaded modules (/tardisks, /var/db/payloads/boot)."""
-
-# where payloads that boot.cfg does not load live on the ISO, under their own names
-_NATURAL_DIRS = {'upgrade': ('/UPGRADE/', '/'), 'boot_loader_efi': ('/EFI/BOOT/', '/')}
 
 _VERSION_RE = re.compile(r'(\d+\.\d+\.\d+(?:\.\d+)?)(?![\d.])')
 # profile names: ESXi-6.7.0-8169922-standard, but ESXi-7.0U3c-19193900-standard, ESXi-8.0a-20842819-standard,
@@ -213,11 +209,8 @@ class EsxiImage:
 
     def payload_file(self, payload_type: str, payload_name: str, local_name: str) -> IsoEntry | None:
         """The ISO file holding a payload: its local name in the root, or its natural name for loader files."""
-        entry = self.reader.find('/' + local_name)
-        if entry is not None or payload_type in BOOT_LOADED_TYPES:
-            return entry
-        for directory in _NATURAL_DIRS.get(payload_type, ('/',)):
-            entry = self.reader.find(directory + payload_name)
+        for path in lookup_paths(payload_type, payload_name, local_name):
+            entry = self.reader.find(path)
             if entry is not None:
                 return entry
         return None

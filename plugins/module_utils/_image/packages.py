@@ -378,6 +378,11 @@ class Package:
         """7.x components (bulletins with componentNameSpec): name, version, vib_ids, xml_bytes (bulletin XML)."""
         return [b for b in self.bulletins if b.is_component]
 
+    @property
+    def profiles(self) -> list:
+        """The image profiles of a base depot (:class:`~.imgrecords.ImageProfile`, vib-ids only); empty otherwise."""
+        return list(self._depot.profiles) if self._depot is not None else []
+
     def vib(self, key: str) -> PackageVib:
         for vib in self.vibs:
             if key in (vib.vib_id, vib.name):

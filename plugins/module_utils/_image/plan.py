@@ -37,7 +37,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.edits impor
     StreamContent,
     normalize_volume_id,
 )
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import SECTOR, volume_epoch
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import SECTOR
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vibversion import Relation, VibVersion
 from ansible_collections.esxi.customizer.plugins.module_utils._image.consistency import judge, names
 from ansible_collections.esxi.customizer.plugins.module_utils._image.profile_identity import ProfileIdentity, describe
@@ -540,7 +540,7 @@ class _Builder:
         The latest of the source's volume date, the profile's creation time and the added VIBs' release
         dates, so ``<modifiedtime>`` is never before ``<creationtime>`` and equal inputs give equal bytes.
         """
-        candidates = [volume_epoch(self.image.reader.iso), _parse_time(self.db.profile.creation_time)]
+        candidates = [self.image.reader.volume_epoch(), _parse_time(self.db.profile.creation_time)]
         candidates += [_parse_time(vib.descriptor.release_date) for _p, vib in self.new]
         candidates = [c for c in candidates if c is not None]
         return max(candidates) if candidates else 0
