@@ -117,6 +117,24 @@ EXAMPLES = r"""
 - name: The result is the upload's own
   ansible.builtin.debug:
     msg: "{{ uploaded.url }} holds sha256 {{ uploaded.sha256 }} (changed: {{ uploaded.changed }})"
+
+- name: Download a base ISO in the background, into a directory of its own
+  ansible.builtin.get_url:
+    url: https://repo.example.com/esxi/VMware-VMvisor-Installer-8.0U3-24022510.x86_64.iso
+    dest: /srv/cache/VMware-VMvisor-Installer-8.0U3-24022510.x86_64.iso
+    checksum: sha256:https://repo.example.com/esxi/SHA256SUMS
+    tmp_dest: /srv/cache/.download
+  delegate_to: localhost
+  async: 7200
+  poll: 0
+  register: download_job
+
+- name: Show how far the download is (the size of get_url's temp file in tmp_dest)
+  esxi.customizer.job_progress:
+    jid: "{{ download_job.ansible_job_id }}"
+    watch_dir: /srv/cache/.download
+    label: base ISO download
+  delegate_to: localhost
 """
 
 RETURN = r"""
