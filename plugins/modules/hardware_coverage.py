@@ -29,8 +29,14 @@ extends_documentation_fragment:
 options:
   src:
     description:
-      - An ESXi installer ISO, stock or customized. Its DPU (esxio) VIBs are not counted.
+      - An ESXi installer ISO, stock or customized, or a base depot zip (with O(profile)). Its DPU (esxio) VIBs are not
+        counted.
     type: path
+  profile:
+    description:
+      - The image profile of the depot O(src). Default - its only profile, or the C(-standard) one of a
+        C(-standard)/C(-no-tools) pair. Only for a depot.
+    type: str
   packages:
     description:
       - Driver packages (.vib, offline bundle or component .zip, legacy .tgz), or directories searched (recursively) for them.
@@ -135,6 +141,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             src=dict(type='path'),
+            profile=dict(type='str'),
             packages=dict(type='list', elements='path', default=[]),
             devices=dict(type='list', elements='str', default=[]),
             devices_from=dict(type='path'),
@@ -159,7 +166,7 @@ def main():
             devices += parse_device_text(text, label=p['devices_from'])
         if not devices:
             module.fail_json(msg='no device to look up: give devices or devices_from')
-        result = coverage(devices, src=p['src'], packages=p['packages'])
+        result = coverage(devices, src=p['src'], profile=p['profile'], packages=p['packages'])
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))
     for warning in result.pop('warnings'):

@@ -11,11 +11,15 @@ short_description: How two ESXi installer images differ - VIBs, components, prof
 version_added: 0.1.0
 author: esxi.customizer contributors (!UNKNOWN)
 description:
-  - Compares the installer ISO O(b) with the installer ISO O(a) (for example a stock image and its customized
-    output, or two patch levels), as Image Builder's C(Compare-EsxImageProfile) does, and the boot.cfg files besides.
+  - Compares the image O(b) with the image O(a) (for example a stock image and its customized output, or two patch
+    levels), as Image Builder's C(Compare-EsxImageProfile) does, and the boot.cfg files besides. Each side is an
+    installer ISO or a base depot (offline bundle) with one of its image profiles, laid out as the ISO
+    M(esxi.customizer.iso_customize) would make of it.
   - VIBs and components are compared by name; versions in ESXi's own order, so C(upgraded) of RV(vibs) holds what ESXi
     calls newer in O(b).
-  - Both ISOs are only read (metadata - directory records, boot.cfg and the image database; no payload).
+  - An ISO is only read (metadata - directory records, boot.cfg and the image database; no payload). A depot's boot
+    archives are assembled in anonymous temporary files while it is compared (as for a build), so a depot side costs
+    about a copy of its boot modules.
   - In diff mode the task shows what O(a) and O(b) differ in, as M(esxi.customizer.iso_customize) shows its changes -
     both C(boot.cfg) with one module per line, the profile identity, the profile's VIB IDs and the kickstart digest,
     each only when it differs.
@@ -25,14 +29,23 @@ extends_documentation_fragment:
 options:
   a:
     description:
-      - The first ESXi installer ISO (the "before").
+      - The first image (the "before") - an ESXi installer ISO, or a base depot zip.
     type: path
     required: true
   b:
     description:
-      - The second ESXi installer ISO (the "after").
+      - The second image (the "after") - an ESXi installer ISO, or a base depot zip.
     type: path
     required: true
+  a_profile:
+    description:
+      - The image profile of the depot O(a). Default - its only profile, or the C(-standard) one of a
+        C(-standard)/C(-no-tools) pair. Only for a depot.
+    type: str
+  b_profile:
+    description:
+      - The image profile of the depot O(b), as O(a_profile).
+    type: str
 requirements:
   - pycdlib >= 1.20, < 2
   - defusedxml >= 0.7
@@ -47,6 +60,12 @@ EXAMPLES = r"""
     a: /srv/iso/VMware-VMvisor-Installer-8.0U3-24022510.x86_64.iso
     b: /srv/esxi/esxi-8.0U3-custom.iso
   register: changes
+
+- name: What does the patch depot change against the ISO in use?
+  esxi.customizer.image_compare:
+    a: /srv/esxi/esxi-8.0U3-custom.iso
+    b: /srv/depots/VMware-ESXi-8.0U3e-24677879-depot.zip
+    b_profile: ESXi-8.0U3e-24677879-standard
 
 - name: Show the VIBs it added
   ansible.builtin.debug:
@@ -85,18 +104,25 @@ boot:
   type: dict
 """
 
+import contextlib
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._deps import missing_libraries, outdated_libraries
 from ansible_collections.esxi.customizer.plugins.module_utils._image.compare import compare_images
-from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.source_image import open_source_image
 from ansible_collections.esxi.customizer.plugins.module_utils._module_result import exit_with
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(a=dict(type='path', required=True), b=dict(type='path', required=True)),
+        argument_spec=dict(
+            a=dict(type='path', required=True),
+            b=dict(type='path', required=True),
+            a_profile=dict(type='str'),
+            b_profile=dict(type='str'),
+        ),
         supports_check_mode=True,
     )
     for library, error in missing_libraries():
@@ -104,7 +130,10 @@ def main():
     for message in outdated_libraries():
         module.fail_json(msg=message)
     try:
-        with EsxiImage.open(module.params['a']) as a, EsxiImage.open(module.params['b']) as b:
+        p = module.params
+        with contextlib.ExitStack() as stack:
+            a = stack.enter_context(open_source_image(p['a'], p['a_profile'], option='a_profile'))[0]
+            b = stack.enter_context(open_source_image(p['b'], p['b_profile'], option='b_profile'))[0]
             result = compare_images(a, b)
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))

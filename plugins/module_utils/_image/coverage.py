@@ -21,6 +21,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.pcilist import Device, claims
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
+from ansible_collections.esxi.customizer.plugins.module_utils._image.source_image import open_source_image
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import (
     CONTENT_PAYLOAD_TYPES,
     PackageVib,
@@ -123,11 +124,11 @@ def _component_of(components: dict, vib_id: str) -> str | None:
     return None
 
 
-def collect_claims(src: str | None, packages: Iterable[str]) -> tuple[list[Claim], dict, list[str]]:
-    """Every PCI claim of the ISO ``src`` (inbox) and the ``packages``; the device names of the .ids files; warnings."""
+def collect_claims(src: str | None, packages: Iterable[str], *, profile: str | None = None) -> tuple[list[Claim], dict, list[str]]:
+    """Every PCI claim of ``src`` (inbox; an ISO, or a depot's ``profile``) and the ``packages``; device names; warnings."""
     found, names, warnings = [], {}, []
     if src:
-        with EsxiImage.open(src) as image:
+        with open_source_image(src, profile) as (image, _depot):
             if image.imgdb is None or image.profile is None:
                 raise FormatError('has no image database with an image profile to read drivers from', path=src)
             components = {c.name: set(c.vib_ids) for c in image.imgdb.components.values() if c.name and not c.reserved}
@@ -151,11 +152,11 @@ def collect_claims(src: str | None, packages: Iterable[str]) -> tuple[list[Claim
     return found, names, warnings
 
 
-def coverage(devices: list[Device], *, src: str | None = None, packages: Iterable[str] = ()) -> dict:
+def coverage(devices: list[Device], *, src: str | None = None, profile: str | None = None, packages: Iterable[str] = ()) -> dict:
     """The answer for each of ``devices``: supported, by which driver, VIB and component, inbox or from a package."""
     if not src and not list(packages):
         raise EsxiCustomizerError('give src (an installer ISO), packages, or both: there is nothing to read drivers from')
-    found, names, warnings = collect_claims(src, packages)
+    found, names, warnings = collect_claims(src, packages, profile=profile)
     answers = []
     for device in devices:
         drivers = []

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
-from ansible_collections.esxi.customizer.plugins.module_utils._image.depot_source import is_zip, open_depot_image
+from ansible_collections.esxi.customizer.plugins.module_utils._image.source_image import open_source_image
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import apply_mode, parse_mode
@@ -73,12 +73,8 @@ def customize_iso(
     for path in request.add + ([request.kickstart] if request.kickstart else []):
         if not os.path.isfile(path):
             raise EsxiCustomizerError('does not exist or is not a file', path=path)
-    from_depot = is_zip(src)
-    if profile and not from_depot:
-        raise EsxiCustomizerError('profile chooses the image profile of a depot; src is an ISO, which has one', path=src)
     with contextlib.ExitStack() as stack:
-        depot = stack.enter_context(open_depot_image(src, profile)) if from_depot else None
-        image = depot.image if depot else stack.enter_context(EsxiImage.open(src))
+        image, depot = stack.enter_context(open_source_image(src, profile))
         packages = [stack.enter_context(load_package(path)) for path in request.add]
         plan = build_plan(image, packages, request, src_path=src)
         if depot:

@@ -8,6 +8,7 @@ import shutil
 import pytest
 from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
 
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.compare import compare_images, compare_named
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
@@ -87,3 +88,22 @@ def test_module(capsys, pair):
             image_compare.main()
     result = json.loads(capsys.readouterr().out)
     assert exc.value.code == 0 and not result['changed'] and not result['same'] and result['diff'][0]['before_header'] == stock + ': /BOOT.CFG'
+
+
+def test_an_iso_against_the_depot_made_from_it(pair, tmp_path):
+    """Either side may be a depot: the depot bundle_export made of the ISO holds the same VIBs and profile."""
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.bundle_export import export_bundle
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.source_image import open_source_image
+
+    stock, _custom = pair
+    depot = str(tmp_path / 'depot.zip')
+    export_bundle(stock, depot, vendor_name='VMware', vendor_code='VMW')
+    with open_source_image(stock) as (a, _none), open_source_image(depot, option='b_profile') as (b, from_depot):
+        result = compare_images(a, b)
+    assert from_depot is not None and from_depot.profile == a.profile.name
+    vibs = result['vibs']
+    assert vibs['only_a'] == vibs['only_b'] == vibs['upgraded'] == vibs['downgraded'] == [] and vibs['unchanged']
+    assert result['profile'] == {}
+    with pytest.raises(EsxiCustomizerError, match='a_profile chooses the image profile of a depot'):
+        with open_source_image(stock, 'x', option='a_profile'):
+            pass

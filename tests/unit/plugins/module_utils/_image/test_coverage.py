@@ -106,3 +106,20 @@ def test_vzstd_inbox_drivers_of_a_90_image(tmp_path):
 def test_nothing_to_read_from():
     with pytest.raises(EsxiCustomizerError, match='give src'):
         cov.coverage([parse_device('10ec:8125')])
+
+
+def test_a_depot_answers_as_the_iso_it_was_made_from(tmp_path):
+    """A base depot with its profile is a source like the ISO: the same inbox answers, the profile option checked."""
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.bundle_export import export_bundle
+
+    src = str(tmp_path / 'esxi70.iso')
+    fixiso.build_esxi_iso(src, style='70')
+    depot = str(tmp_path / 'depot70.zip')
+    export_bundle(src, depot, vendor_name='VMware', vendor_code='VMW')
+    devices = [parse_device('14e4:16d7'), parse_device('8086:0953'), parse_device('dead:beef')]
+    from_iso = cov.coverage(devices, src=src)
+    from_depot = cov.coverage(devices, src=depot, profile='ESXi-7.0U3n-21930508-standard')
+    assert from_depot['supported'] == from_iso['supported'] == ['14e4:16d7', '8086:0953']
+    assert _answer(from_depot, '14e4:16d7')['drivers'][0]['origin'] == 'inbox'
+    with pytest.raises(EsxiCustomizerError, match='profile chooses the image profile of a depot'):
+        cov.coverage(devices, src=src, profile='ESXi-7.0U3n-21930508-standard')
