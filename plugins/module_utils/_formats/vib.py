@@ -13,6 +13,8 @@ import re
 import copy
 import hashlib
 import io
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO
@@ -606,6 +608,86 @@ def verify_payload(payload: Payload, stream: IO[bytes] | io.RawIOBase, label: st
             ChecksumResult('uncompressed-size', None, False, 'uncompressed size is %d, descriptor says %d' % (produced, payload.uncompressed_size))
         )
     return check
+
+
+class PayloadVerifier:
+    """:func:`verify_payload` over bytes a copy loop pushes in (:meth:`update`), in the same pass as the copy.
+
+    ``verify_payload`` pulls its stream; a copy (pycdlib's write loop, tarfile, a kernel copy read back) pulls too.
+    So the check runs on a worker thread reading what :meth:`update` queues; zlib, zstd and hashlib let go of the GIL,
+    so the inflating for the ``gunzip`` checksums runs beside the copy instead of in a second read of the payload.
+    The queue is short: memory stays at a few chunks whatever the payload size.
+    """
+
+    _END = None
+    _DEPTH = 4
+
+    def __init__(self, payload: Payload, label: str | None = None, *, limits: Limits = DEFAULT_LIMITS):
+        self.payload = payload
+        self._queue = queue.Queue(maxsize=self._DEPTH)
+        self._check = None
+        self._error = None
+        self._done = False
+        self._thread = threading.Thread(target=self._run, args=(label, limits), name='esxi-customizer-payload-check', daemon=True)
+        self._thread.start()
+
+    def _run(self, label, limits):
+        try:
+            self._check = verify_payload(self.payload, _QueueStream(self._queue), label, limits=limits)
+        except BaseException as err:  # pylint: disable=broad-exception-caught
+            self._error = err  # handed to the copying thread by result()
+        finally:
+            # verify_payload may stop early (corrupt gzip): keep taking chunks so update() never blocks
+            while self._queue.get() is not self._END:
+                pass
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        if self._error is None and data:
+            self._queue.put(bytes(data))  # a copy: the caller reuses its buffer while the worker hashes
+
+    def result(self) -> PayloadCheck:
+        """End of the payload: wait for the check; raises what :func:`verify_payload` raises."""
+        if not self._done:
+            self._done = True
+            self._queue.put(self._END)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._check
+
+    def abort(self) -> None:
+        """The copy stopped before the end (an error elsewhere): end the worker, drop its result."""
+        if not self._done:
+            self._done = True
+            self._queue.put(self._END)
+            self._thread.join()
+
+
+class _QueueStream(io.RawIOBase):
+    """The read side of :class:`PayloadVerifier`: chunks from its queue until the end marker."""
+
+    def __init__(self, chunks):
+        super().__init__()
+        self._chunks = chunks
+        self._rest = memoryview(b'')  # a view: handing a chunk out in small reads copies nothing twice
+        self._ended = False
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while not len(self._rest) and not self._ended:
+            chunk = self._chunks.get()
+            if chunk is PayloadVerifier._END:  # pylint: disable=protected-access
+                self._ended = True
+                # the worker's finally drains until the marker: put it back for that loop
+                self._chunks.put(chunk)
+            else:
+                self._rest = memoryview(chunk)
+        count = min(len(buffer), len(self._rest))
+        buffer[:count] = self._rest[:count]
+        self._rest = self._rest[count:]
+        return count
 
 
 def raise_for_mismatch(check: PayloadCheck, label: str | None = None) -> None:

@@ -31,6 +31,17 @@ What is generated, and on what authority ([C] confirmed, [I] inferred in the ref
 
 Payloads stream from the depot (kernel copies for .vib files stored in the zip); the generated tgz bundles are built
 once into anonymous temporary files; nothing is written beside the source or the destination.
+
+Every copy of a depot payload (onto the ISO, into IMGPAYLD.TGZ / BASEMISC.TGZ / ESXIODPT.TGZ) is checked against its
+descriptor while it is copied - size, ``sha-256`` and the ``gunzip`` checksums (``sha-256-gunzip1`` for vzstd), all
+that :func:`~.vib.verify_payload` checks for a VIB given in ``add`` - and a mismatch is a ChecksumError naming the
+depot, the VIB and the payload, raised before the destination is committed. The gunzip checksums ride along
+because they cost no second read: the inflating runs on a worker thread fed by the copy (:class:`~.vib.PayloadVerifier`).
+A kernel-copied payload is read back once from the output right behind the copy. The ``.vib`` file's own sha-256
+in the depot metadata is *not* checked when building (*ours*): it would cost one more read of every .vib; the payload
+checks already cover every payload byte that reaches the ISO, and the descriptor and signature that do go into
+IMGDB.TGZ are parsed here and covered by the VIB's signature (sig.pkcs7); the metadata checksum sits unsigned in the
+same zip, so it adds no authenticity. ``package_info`` / ``verify_vib_file`` still check it on request.
 """
 
 from __future__ import annotations
@@ -235,10 +246,12 @@ class LayoutReader:
 
 
 def _payload_content(vib: PackageVib, name: str) -> FileSliceContent | StreamContent:
+    """A payload as ISO file contents, checked against its descriptor while the writer copies it."""
     extent = vib.payload_extent(name)
     if extent is not None:
-        return FileSliceContent(extent[0], extent[1], extent[2])  # a .vib stored in the zip: copied by the kernel
-    return StreamContent(lambda: vib.open_payload(name), vib.payload_size(name))
+        # a .vib stored in the zip: copied by the kernel, read back behind the copy for the check (iso_writer)
+        return FileSliceContent(extent[0], extent[1], extent[2], check=lambda: vib.payload_check(name))
+    return StreamContent(lambda: vib.open_checked_payload(name), vib.payload_size(name))
 
 
 def _time_of(text: str | None) -> int | None:
@@ -447,7 +460,7 @@ class _Renderer:
             for payload in vib.descriptor.payloads:
                 if payload.type in types:
                     name = directory(payload, self.locals[vib.vib_id][payload.name])
-                    found.append((name, vib.payload_size(payload.name), lambda vib=vib, payload=payload: vib.open_payload(payload.name)))
+                    found.append((name, vib.payload_size(payload.name), lambda vib=vib, payload=payload: vib.open_checked_payload(payload.name)))
         return found
 
     # -- the whole ----------------------------------------------------------------------------------------

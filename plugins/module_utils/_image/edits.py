@@ -36,15 +36,19 @@ class BytesContent:
 class FileSliceContent:
     """``length`` bytes at ``offset`` of a file on disk (a payload member inside a .vib, or a whole file)."""
 
-    def __init__(self, path: str, offset: int = 0, length: int | None = None):
+    def __init__(self, path: str, offset: int = 0, length: int | None = None, *, check: Callable[[], object] | None = None):
         self.path = path
         self.offset = offset
         if length is None:
             length = os.path.getsize(path) - offset
         self.length = length
+        # a depot payload: a factory of checks (update/finish/abort) the writer feeds while it copies the slice
+        self.check = check
 
     def open(self) -> FileSlice:
-        return FileSlice(self.path, self.offset, self.length)
+        stream = FileSlice(self.path, self.offset, self.length)
+        stream.check = self.check
+        return stream
 
 
 class StreamContent:

@@ -171,15 +171,25 @@ class _StreamingPyCdlib(_PyCdlibBase):
         else:
             sfd, soff, name = fd_off
             outfp.flush()
-            # Copy in pieces and report each, so the hasher follows a large payload closely.
-            piece_start = start
-            for off in range(0, length, HASH_PIECE):
-                n = min(HASH_PIECE, length - off)
-                self.copier.copy(sfd, outfp.fileno(), n, src_offset=soff + off, dest_offset=start + off, label=name)
-                self.copier.writeback.start(outfp.fileno(), start + off, n)
-                if ino.boot_info_table is None and off + n < length:
-                    self._mark_finished(piece_start, start + off + n)
-                    piece_start = start + off + n
+            check = self._payload_check(ino)
+            try:
+                # Copy in pieces and report each, so the hasher follows a large payload closely.
+                piece_start = start
+                for off in range(0, length, HASH_PIECE):
+                    n = min(HASH_PIECE, length - off)
+                    self.copier.copy(sfd, outfp.fileno(), n, src_offset=soff + off, dest_offset=start + off, label=name)
+                    if check is not None:
+                        _feed_back(check, outfp.fileno(), start + off, n)
+                    self.copier.writeback.start(outfp.fileno(), start + off, n)
+                    if ino.boot_info_table is None and off + n < length:
+                        self._mark_finished(piece_start, start + off + n)
+                        piece_start = start + off + n
+                if check is not None:
+                    check.finish()
+            except BaseException:
+                if check is not None:
+                    check.abort()
+                raise
             start_unreported = piece_start
             outfp.seek(start + length)
             if pad:
@@ -213,6 +223,15 @@ class _StreamingPyCdlib(_PyCdlibBase):
         if self.hasher is not None and end > start:
             self.hasher.finished(start, end)
 
+    @staticmethod
+    def _payload_check(ino):
+        """The check of a depot payload copied whole (:class:`~.edits.FileSliceContent` with ``check``), else None."""
+        fp = ino.data_fp
+        factory = getattr(fp, 'check', None) if isinstance(fp, FileSlice) else None
+        if factory is None or ino.fp_offset or ino.data_length != fp.length:
+            return None
+        return factory()
+
     def _kernel_source(self, ino):
         if ino.manage_fp:
             return None
@@ -225,6 +244,22 @@ class _StreamingPyCdlib(_PyCdlibBase):
         if isinstance(fp, FileSlice):
             return fp.kernel_fd, fp.kernel_offset + ino.fp_offset, fp.path
         return None
+
+
+def _feed_back(check, fd: int, offset: int, length: int) -> None:
+    """Feed ``check`` the ``length`` bytes just copied to ``fd`` at ``offset``, read back from the output.
+
+    A kernel copy keeps the bytes out of Python, so the check reads them once, right behind the copy (from the page
+    cache), and from the output rather than the source: what is checked is what the ISO holds (before pycdlib
+    writes a boot-info table into ISOLINUX.BIN, which happens after the copy).
+    """
+    end = offset + length
+    while offset < end:
+        data = os.pread(fd, min(COPY_CHUNK, end - offset), offset)
+        if not data:
+            raise EsxiCustomizerError('the new image is shorter than what was just copied into it', path=f'fd {fd}')
+        check.update(data)
+        offset += len(data)
 
 
 def open_iso(fp: BinaryIO, name: str) -> _StreamingPyCdlib:

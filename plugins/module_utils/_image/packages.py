@@ -24,7 +24,7 @@ from typing import IO
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import AR_MAGIC, read_members
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.depot import Bulletin, Depot, open_depot
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.drivermap import PciId, merge_pci_ids, parse_ids, parse_map, parse_simple_map
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError, UnsupportedError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.legacy_tgz import read_legacy_tgz
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, SliceReader, read_capped
 from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import DEFAULT_LIMITS, Limits
@@ -32,6 +32,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib impor
     Checksum,
     Descriptor,
     PayloadCheck,
+    PayloadVerifier,
     parse_descriptor,
     payload_compression_supported,
     raise_for_mismatch,
@@ -171,6 +172,14 @@ class PackageVib:
         """A seekable binary stream of exactly the payload member's bytes (streamed; close it after use)."""
         source = self._source(name)
         return SliceReader(source.opener(), source.offset, source.size)
+
+    def payload_check(self, name: str) -> PayloadCheckRun:
+        """A check of payload ``name`` fed by a copy as it goes (see :class:`PayloadCheckRun`)."""
+        return PayloadCheckRun(self, self.descriptor.payload(name))
+
+    def open_checked_payload(self, name: str) -> CheckedPayloadStream:
+        """Like :meth:`open_payload`, but a read from byte 0 to the end is checked on the way (ChecksumError at the end)."""
+        return CheckedPayloadStream(self, name)
 
     def verify_payloads(self, strict: bool = False) -> list[PayloadCheck]:
         """Stream every payload once through its checksums; returns [PayloadCheck]. ``strict`` raises ChecksumError."""
@@ -401,6 +410,87 @@ class Package:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class PayloadCheckRun:
+    """One payload checked against its descriptor while a copy streams it: :meth:`update` with every chunk in order,
+    :meth:`finish` at the end (ChecksumError naming the package, the VIB and the payload), :meth:`abort` when the copy
+    stops early. Size, sha-256 and the gunzip checksums: all :func:`~.vib.verify_payload` checks, one pass."""
+
+    def __init__(self, vib: PackageVib, payload):
+        self.label = '%s: VIB %s' % (vib.label, vib.vib_id)
+        self.name = payload.name
+        self._verifier = PayloadVerifier(payload, self.label, limits=vib.limits)
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        self._verifier.update(data)
+
+    def finish(self) -> None:
+        try:
+            check = self._verifier.result()
+        except ChecksumError:
+            raise
+        except FormatError as err:
+            # a wrong size or a gzip stream that does not inflate: the bytes are not the descriptor's either
+            raise ChecksumError('payload %s does not match its descriptor: %s' % (self.name, err.detail), path=self.label) from None
+        raise_for_mismatch(check, self.label)
+
+    def abort(self) -> None:
+        self._verifier.abort()
+
+
+class CheckedPayloadStream(io.RawIOBase):
+    """A payload's member bytes that check themselves: a pass read from byte 0 to the end goes through a
+    :class:`PayloadCheckRun`, and the read that ends it raises ChecksumError on a mismatch, so the copy reading it
+    fails before its output is committed. A read after a seek elsewhere (pycdlib sums ISOLINUX.BIN from byte 64
+    for the boot-info table) passes unchecked: it copies nothing, and the copy pass from byte 0 is checked."""
+
+    def __init__(self, vib: PackageVib, name: str):
+        super().__init__()
+        self._vib, self._name = vib, name
+        self._raw = vib.open_payload(name)
+        self._length = vib.payload_size(name)
+        self._pos = 0
+        self._run = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        pos = self._raw.seek(offset, whence)
+        if pos != self._pos:
+            self._drop()
+        self._pos = pos
+        return pos
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        if self._pos == 0 and self._run is None:
+            self._run = self._vib.payload_check(self._name)
+        count = self._raw.readinto(buffer)
+        self._pos += count
+        if self._run is not None:
+            self._run.update(memoryview(buffer)[:count])
+            if self._pos >= self._length or (count == 0 and len(buffer)):
+                run, self._run = self._run, None
+                run.finish()
+        return count
+
+    def _drop(self) -> None:
+        if self._run is not None:
+            self._run.abort()
+            self._run = None
+
+    def close(self) -> None:
+        if not self.closed:
+            self._drop()
+            self._raw.close()
+        super().close()
 
 
 # --- loaders ----------------------------------------------------------------------------------------

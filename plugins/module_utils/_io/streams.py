@@ -183,6 +183,7 @@ class FileSlice(io.RawIOBase):
         self.kernel_offset = offset
         self.length = length
         self._pos = 0
+        self.check = None  # set by FileSliceContent for a payload the writer checks while it copies (iso_writer)
 
     def readable(self) -> bool:
         return True

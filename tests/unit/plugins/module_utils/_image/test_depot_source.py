@@ -5,18 +5,23 @@ iso_info's reader, xorriso and (when qemu is there) booted in SeaBIOS and OVMF."
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import subprocess
+import zipfile
 from collections import Counter
 
 import pytest
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import read_members
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile
 from ansible_collections.esxi.customizer.plugins.module_utils._image.bundle_export import export_bundle
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._image.depot_source import choose_profile, profile_facts
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
 from ansible_collections.esxi.customizer.tests.fixturegen import bootcheck, packages
@@ -218,3 +223,69 @@ def test_depot_iso_boots_uefi_to_the_iso_tree_loader(depots):
     facts = read_iso_facts(depots['70'][3])
     shown = bootcheck.bootcfg_from_log(result.log)
     assert shown is not None and 'kernel=/b.b00' in shown and ' --- '.join(facts['boot']['uefi']['modules']) in shown
+
+
+# -- the depot's payloads are checked while they are copied ----------------------------------------------------
+
+
+def _rewrite_depot(depot, dest, *, compress=zipfile.ZIP_STORED, tamper=None):
+    """``depot`` rewritten to ``dest`` through zipfile (fresh CRCs): the .vib members stored with ``compress``, and
+    with ``tamper=(VIB name, payload name)`` one byte flipped in the middle of that payload inside its .vib."""
+    with load_package(depot) as package:
+        members = {vib.name: vib.label.split('!', 1)[1] for vib in package.vibs}
+    target = members[tamper[0]] if tamper else None
+    with zipfile.ZipFile(depot) as old, zipfile.ZipFile(dest, 'w') as new:
+        for info in old.infolist():
+            data = bytearray(old.read(info))
+            if info.filename == target:
+                (member,) = [m for m in read_members(io.BytesIO(data), target, len(data)) if m.name == tamper[1]]
+                data[member.offset + member.size // 2] ^= 0xFF
+            copy = zipfile.ZipInfo(info.filename, info.date_time)
+            copy.compress_type = compress if info.filename.endswith('.vib') else info.compress_type
+            new.writestr(copy, bytes(data))
+        new.comment = old.comment
+    return dest
+
+
+@pytest.mark.parametrize('compress', [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED], ids=['stored', 'deflated'])
+@pytest.mark.parametrize(
+    ('vib', 'payload'),
+    [('vmkusb', 'vmkusb'), ('esx-base', 'b'), ('esx-base', 'isolinux.bin')],
+    ids=['tardisk', 'boot-payload-in-imgpayld', 'isolinux-with-boot-info-table'],
+)
+def test_a_tampered_payload_is_refused_and_nothing_is_written(depots, tmp_path, compress, vib, payload):
+    depot = _rewrite_depot(depots['70'][2], str(tmp_path / 'tampered.zip'), compress=compress, tamper=(vib, payload))
+    with zipfile.ZipFile(depot) as archive:
+        assert archive.testzip() is None  # the zip itself is sound: only the descriptor's checksums can tell
+    out = tmp_path / 'out'
+    out.mkdir()
+    with pytest.raises(ChecksumError) as raised:
+        customize_iso(depot, str(out / 'new.iso'))
+    message = str(raised.value)
+    assert depot in message and 'VIB ' in message and '_bootbank_%s_' % vib in message and re.search(r'payload %s\b' % re.escape(payload), message), message
+    assert os.listdir(str(out)) == []  # no ISO, no temporary file
+    # an earlier ISO at dest stays byte for byte what it was
+    dest = out / 'earlier.iso'
+    shutil.copyfile(depots['70'][3], str(dest))
+    before = dest.read_bytes()
+    with pytest.raises(ChecksumError):
+        customize_iso(depot, str(dest), force=True)
+    assert dest.read_bytes() == before and os.listdir(str(out)) == ['earlier.iso']
+
+
+def test_a_depot_with_deflated_vibs_makes_the_same_iso(depots, tmp_path):
+    stored_iso = depots['70'][3]
+    depot = _rewrite_depot(depots['70'][2], str(tmp_path / 'deflated.zip'), compress=zipfile.ZIP_DEFLATED)
+    with load_package(depot) as package:
+        assert all(vib.payload_extent(name) is None for vib in package.vibs for name in vib.payload_names())  # the streaming path
+    dest = str(tmp_path / 'from-deflated.iso')
+    result = customize_iso(depot, dest)
+    assert result['changed'] and result['problems'] == []
+    before, after = read_iso_facts(stored_iso), read_iso_facts(dest)
+    assert after['problems'] == [] and after['vibs'] == before['vibs'] and after['boot'] == before['boot']
+    # file for file the same bytes; only the manifest differs, as it records the source zip's identity
+    with IsoReader(stored_iso) as a, IsoReader(dest) as b:
+        files = {e.path: e for e in a.files()}
+        assert sorted(files) == sorted(e.path for e in b.files())
+        differ = [path for path in files if path != '/BOOT.CAT' and a.read(path, 1 << 30) != b.read(path, 1 << 30)]
+    assert differ == ['/ESXICUST.JSN']
