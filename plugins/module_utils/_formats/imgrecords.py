@@ -8,6 +8,8 @@ tree, so what this module does not model survives an edit. The archive around th
 
 from __future__ import annotations
 
+import datetime
+
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -303,3 +305,14 @@ ImageProfile.acceptance_level = property(
     lambda self: None if self.get_field('acceptance_level') is None else _acceptance_token(self.get_field('acceptance_level')),
     doc='Acceptance level of the profile as an XML token (certified, accepted, partner, community); None if absent.',
 )
+
+
+def record_time(text: str | None) -> int | None:
+    """Unix time of an ISO-8601 time of a profile or descriptor (``2023-09-18T00:00:00Z``, naive means UTC), or None."""
+    try:
+        value = datetime.datetime.fromisoformat((text or '').strip().replace('Z', '+00:00'))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return int(value.timestamp())

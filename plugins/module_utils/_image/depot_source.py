@@ -47,7 +47,6 @@ same zip, so it adds no authenticity. ``package_info`` / ``verify_vib_file`` sti
 from __future__ import annotations
 
 import copy
-import datetime
 import gzip
 import hashlib
 import io
@@ -63,7 +62,7 @@ from typing import IO
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import BULLETINS_DIR, PROFILES_DIR, VIBS_DIR, ImageDatabase
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile, is_esxio_platforms
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile, is_esxio_platforms, record_time
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import BytesContent, FileSliceContent, StreamContent
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import SECTOR, ElToritoEntry, IsoEntry, normalize, source_identity
 from ansible_collections.esxi.customizer.plugins.module_utils._image.isolayout import BOOT_LOADED_TYPES, EL_TORITO_TYPES, TARDISK_TYPES, iso_path
@@ -252,16 +251,6 @@ def _payload_content(vib: PackageVib, name: str) -> FileSliceContent | StreamCon
         # a .vib stored in the zip: copied by the kernel, read back behind the copy for the check (iso_writer)
         return FileSliceContent(extent[0], extent[1], extent[2], check=lambda: vib.payload_check(name))
     return StreamContent(lambda: vib.open_checked_payload(name), vib.payload_size(name))
-
-
-def _time_of(text: str | None) -> int | None:
-    try:
-        value = datetime.datetime.fromisoformat((text or '').strip().replace('Z', '+00:00'))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return int(value.timestamp())
 
 
 def _volume_id(name: str) -> str:
@@ -471,7 +460,7 @@ class _Renderer:
         cfg = self.bootcfg(modules)
         profile = self.db_profile()
         db = self.imgdb(profile)
-        epoch = max([t for t in (_time_of(self.profile.creation_time), _time_of(self.profile.modified_time)) if t is not None] or [0])
+        epoch = max([t for t in (record_time(self.profile.creation_time), record_time(self.profile.modified_time)) if t is not None] or [0])
         files = []
         placed = {}
         el_torito = {}

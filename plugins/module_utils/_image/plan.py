@@ -12,7 +12,6 @@ its digest is what a re-run compares to decide that the output is already up to 
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -44,6 +43,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.profile_ide
 from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import MANIFEST_PATH, build_manifest
 from ansible_collections.esxi.customizer.plugins.module_utils._image.views import KICKSTART_PATH, MAX_KICKSTART_SIZE, kickstart_digest, views
 from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import SHOWN, VibFacts, facts_of_database, validate_database
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import record_time
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     ACCEPTANCE_LEVELS,
     acceptance_rank,
@@ -540,8 +540,8 @@ class _Builder:
         The latest of the source's volume date, the profile's creation time and the added VIBs' release
         dates, so ``<modifiedtime>`` is never before ``<creationtime>`` and equal inputs give equal bytes.
         """
-        candidates = [self.image.reader.volume_epoch(), _parse_time(self.db.profile.creation_time)]
-        candidates += [_parse_time(vib.descriptor.release_date) for _p, vib in self.new]
+        candidates = [self.image.reader.volume_epoch(), record_time(self.db.profile.creation_time)]
+        candidates += [record_time(vib.descriptor.release_date) for _p, vib in self.new]
         candidates = [c for c in candidates if c is not None]
         return max(candidates) if candidates else 0
 
@@ -614,17 +614,6 @@ class _Builder:
             entry = self.image.reader.find(path)
             size -= sectors(entry.size) if entry is not None else 0
         return size
-
-
-def _parse_time(text):
-    """Unix time of an ISO-8601 string from a profile or descriptor, or None."""
-    try:
-        value = datetime.datetime.fromisoformat((text or '').strip().replace('Z', '+00:00'))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return int(value.timestamp())
 
 
 def _read_small(path, limit, what):
