@@ -179,7 +179,7 @@ class _StreamingPyCdlib(_PyCdlibBase):
                     n = min(HASH_PIECE, length - off)
                     self.copier.copy(sfd, outfp.fileno(), n, src_offset=soff + off, dest_offset=start + off, label=name)
                     if check is not None:
-                        _feed_back(check, outfp.fileno(), start + off, n)
+                        _feed_back(check, outfp.fileno(), start + off, length=n)
                     self.copier.writeback.start(outfp.fileno(), start + off, n)
                     if ino.boot_info_table is None and off + n < length:
                         self._mark_finished(piece_start, start + off + n)
@@ -246,7 +246,7 @@ class _StreamingPyCdlib(_PyCdlibBase):
         return None
 
 
-def _feed_back(check, fd: int, offset: int, length: int) -> None:
+def _feed_back(check, fd: int, offset: int, *, length: int) -> None:
     """Feed ``check`` the ``length`` bytes just copied to ``fd`` at ``offset``, read back from the output.
 
     A kernel copy keeps the bytes out of Python, so the check reads them once, right behind the copy (from the page

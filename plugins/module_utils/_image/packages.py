@@ -31,6 +31,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.limits import 
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import (
     Checksum,
     Descriptor,
+    Payload,
     PayloadCheck,
     PayloadVerifier,
     parse_descriptor,
@@ -417,7 +418,7 @@ class PayloadCheckRun:
     :meth:`finish` at the end (ChecksumError naming the package, the VIB and the payload), :meth:`abort` when the copy
     stops early. Size, sha-256 and the gunzip checksums: all :func:`~.vib.verify_payload` checks, one pass."""
 
-    def __init__(self, vib: PackageVib, payload):
+    def __init__(self, vib: PackageVib, payload: Payload):
         self.label = '%s: VIB %s' % (vib.label, vib.vib_id)
         self.name = payload.name
         self._verifier = PayloadVerifier(payload, self.label, limits=vib.limits)
