@@ -26,7 +26,7 @@ import zlib
 from xml.sax.saxutils import escape
 
 from . import packages
-from .bootcheck import BIOS_MARKER, BOOTCFG_BEGIN, BOOTCFG_END, EFI_TREE_MARKER, UEFI_MARKER, cache_dir
+from .bootcheck import BIOS_MARKER, BOOTCFG_BEGIN, BOOTCFG_END, EFI_TREE_MARKER, PATCH_EFI_TREE_MARKER, PATCH_UEFI_MARKER, UEFI_MARKER, cache_dir
 
 ISOLINUX_BIN = '/usr/lib/ISOLINUX/isolinux.bin'
 SYSLINUX_BIOS_MODULES = '/usr/lib/syslinux/modules/bios'
@@ -310,6 +310,44 @@ STYLES = {
     },
 }
 
+# A later patch of each style (iso.build_esxi_iso(patch=True)): every VMware VIB newer, esx-base's loaders printing the
+# PATCH markers; bundle_export of that ISO is the fixture patch depot (a full depot, as VMware's patch depots are).
+PATCHES = {
+    '6x': {'build': '23299997', 'profile': 'ESXi-6.7.0-20240304001-standard', 'vib_suffix': 'vmw.670.3.216.23299997', 'base_version': '6.7.0-3.216.23299997'},
+    '70': {
+        'build': '24585291',
+        'profile': 'ESXi-7.0U3s-24585291-standard',
+        'vib_suffix': 'vmw.703.0.135.24585291',
+        'base_version': '7.0.3-0.135.24585291',
+        'bootcfg_build': '7.0.3-0.135.24585291',
+    },
+    '80': {
+        'build': '24674464',
+        'profile': 'ESXi-8.0U3e-24674464-standard',
+        'vib_suffix': 'vmw.803.0.55.24674464',
+        'base_version': '8.0.3-0.55.24674464',
+        'bootcfg_build': '8.0.3-0.55.24674464',
+    },
+    '90': {
+        'build': '24957456',
+        'profile': 'ESX-9.0.1.0.24957456-standard',
+        'vib_suffix': 'vmw.901.0.0.24957456',
+        'base_version': '9.0.1.0-0.0.24957456',
+        'bootcfg_build': '9.0.1.0-24957456',
+    },
+}
+
+
+def style_spec(style: str, patch: bool = False) -> dict:
+    """The spec of ``style``, or of its fixture patch (:data:`PATCHES`) with the patch markers."""
+    spec = dict(STYLES[style])
+    spec['markers'] = (UEFI_MARKER, EFI_TREE_MARKER)
+    if patch:
+        spec.update(PATCHES[style])
+        spec['markers'] = (PATCH_UEFI_MARKER, PATCH_EFI_TREE_MARKER)
+    return spec
+
+
 _DRIVER_IDS = {
     'ne1000': [('8086', '10d3'), ('8086', '105e')],
     'bnxtnet': [('14e4', '16d7')],
@@ -589,12 +627,13 @@ def build_esxi_iso(dest: str, style: str = '70', joliet_rock_ridge: bool = False
     style: '6x' | '70' | '80' (8.0U3) | '90' (9.0). joliet_rock_ridge: lower-case tree with -J -R (a user remaster) instead of plain
     ISO9660 upper-case 8.3 names. extra_vibs: .vib bytes (packages.build_vib) already integrated into the image.
     breakage: one name or a list from :data:`BREAKAGES`. Keywords: big_payload_bytes (s.v00 streamed to this size),
-    kernelopt, title, profile_name, volume_id, extra_files ({'/KS.CFG': b'...'}), imgdb_files (the IMGDB.TGZ members instead of
+    kernelopt, title, profile_name, volume_id, patch (the style's fixture patch, :data:`PATCHES`),
+    extra_files ({'/KS.CFG': b'...'}), imgdb_files (the IMGDB.TGZ members instead of
     the generated ones, e.g. a real image database).
     """
     if style not in STYLES:
         raise ValueError('unknown style %r (use one of %s)' % (style, ', '.join(STYLES)))
-    spec = STYLES[style]
+    spec = style_spec(style, patch=bool(kw.get('patch')))
     breaks = [breakage] if isinstance(breakage, str) else list(breakage or ())
     for item in breaks:
         if item not in BREAKAGES:
@@ -727,8 +766,8 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
     # the loader files first: esx-base's descriptor describes the very bytes on the ISO (bundle_export rebuilds it)
     loaders = {
         '/ISOLINUX.BIN': _read(ISOLINUX_BIN),
-        '/EFIBOOT.IMG': _read(efiboot_img(grub_efi(UEFI_MARKER, chain=True))),
-        '/EFI/BOOT/BOOTX64.EFI': _read(grub_efi(EFI_TREE_MARKER, chain=False)),
+        '/EFIBOOT.IMG': _read(efiboot_img(grub_efi(spec['markers'][0], chain=True))),
+        '/EFI/BOOT/BOOTX64.EFI': _read(grub_efi(spec['markers'][1], chain=False)),
         '/UPGRADE/PRECHECK.PY': b'# ESXi fixture upgrade precheck placeholder\n',
         '/README': b'ESXi fixture payload README of esx-base\n',
     }
@@ -925,7 +964,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
             'boot_catalog': _iso_name('/BOOT.CAT', jr),
             'imgdb_files': [],
             'breakage': breakage_facts,
-            'markers': {'bios': [BIOS_MARKER], 'uefi': [UEFI_MARKER, EFI_TREE_MARKER], 'efi_tree': [EFI_TREE_MARKER]},
+            'markers': {'bios': [BIOS_MARKER], 'uefi': list(spec['markers']), 'efi_tree': [spec['markers'][1]]},
         }
     return {
         'esxi_version': spec['esxi_version'],
@@ -940,7 +979,7 @@ def _build_tree(tree, spec, style, jr, extra_vibs, breaks, big, profile_name, ke
         'boot_catalog': _iso_name('/BOOT.CAT', jr),
         'imgdb_files': sorted(imgdb_files),
         'breakage': breakage_facts,
-        'markers': {'bios': [BIOS_MARKER], 'uefi': [UEFI_MARKER, EFI_TREE_MARKER], 'efi_tree': [EFI_TREE_MARKER]},
+        'markers': {'bios': [BIOS_MARKER], 'uefi': list(spec['markers']), 'efi_tree': [spec['markers'][1]]},
     }
 
 

@@ -10,7 +10,6 @@ ISO, or the next query of the same ISO, reads nothing but the image database.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import Iterable
@@ -22,14 +21,8 @@ from ansible_collections.esxi.customizer.plugins.module_utils._formats.pcilist i
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.source_image import open_source_image
-from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import (
-    CONTENT_PAYLOAD_TYPES,
-    PackageVib,
-    PayloadSource,
-    is_ids,
-    is_map,
-    load_package,
-)
+from ansible_collections.esxi.customizer.plugins.module_utils._image.image_vibs import image_vib
+from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import CONTENT_PAYLOAD_TYPES, PackageVib, is_ids, is_map, load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import write_bytes_atomic
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import cache_dir
 
@@ -50,24 +43,16 @@ class Claim:
 def image_vibs(image: EsxiImage) -> list[PackageVib]:
     """The image profile's driver-carrying VIBs as packages, their payloads read from the ISO file (esxio ones aside)."""
     found = []
-    for vib_id, locals_ in image.profile.vibs.items():
+    for vib_id in image.profile.vibs:
         record = image.imgdb.vibs.get(vib_id)
         if record is None or record.is_esxio:
             continue
         descriptor = parse_descriptor(record.orig or record.xml, '%s: VIB %s' % (image.path, vib_id))
         if descriptor.files and not any(is_map(f.lstrip('/')) or is_ids(f.lstrip('/')) for f in descriptor.files):
             continue  # its file list names no driver map: the base tardisks and tools need not be read
-        sources = {}
-        for payload in descriptor.payloads:
-            entry = image.payload_file(payload.type, payload.name, locals_.get(payload.name, '')) if payload.type in CONTENT_PAYLOAD_TYPES else None
-            if entry is None or entry.extents != 1:
-                continue
-            offset = entry.extent * image.reader.logical_block_size
-            sources[payload.name] = PayloadSource(functools.partial(open, image.path, 'rb'), offset, entry.size, (image.path, offset, entry.size))
-        if not sources:
-            continue
-        descriptor.payloads = [p for p in descriptor.payloads if p.name in sources]
-        found.append(PackageVib(descriptor, record.orig or record.xml, record.sig or b'', payload_sources=sources, label='%s: %s' % (image.path, vib_id)))
+        vib = image_vib(image, record, payload_types=CONTENT_PAYLOAD_TYPES)
+        if vib is not None and vib.descriptor.payloads:
+            found.append(vib)
     return found
 
 

@@ -13,7 +13,7 @@ import contextlib
 import os
 from collections.abc import Iterable
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import ConflictError, EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.source_image import open_source_image
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
@@ -23,6 +23,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer 
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import load_package
 from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import Request, build_plan
 from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import read_manifest
+from ansible_collections.esxi.customizer.plugins.module_utils._image.rebase import Rebase, is_patch, rebase_image
 from ansible_collections.esxi.customizer.plugins.module_utils._image.views import diff_views, image_views
 
 
@@ -59,11 +60,14 @@ def customize_iso(
     checksum: bool = True,
     mode: object = None,
     profile: str | None = None,
+    patch_profile: str | None = None,
     **options: object,
 ) -> dict:
     """Build ``dest`` from ``src``; return the module's result dict (``changed``, ``diff``, ``warnings``...).
 
     ``src`` is an installer ISO or a base depot zip; ``profile`` picks the depot's image profile (depots only).
+    A package in ``add`` that carries esx-base is a patch: the image is rebased onto it first (:mod:`.rebase`),
+    with ``patch_profile`` choosing among the patch's image profiles.
     ``options`` are the other keyword arguments of :class:`~.plan.Request` (kickstart, kernelopt, profile_name...).
     """
     src = os.path.abspath(src)
@@ -75,10 +79,14 @@ def customize_iso(
             raise EsxiCustomizerError('does not exist or is not a file', path=path)
     with contextlib.ExitStack() as stack:
         image, depot = stack.enter_context(open_source_image(src, profile))
+        origin = image
         packages = [stack.enter_context(load_package(path)) for path in request.add]
-        plan = build_plan(image, packages, request, src_path=src)
-        if depot:
-            plan.warnings[:0] = depot.warnings
+        rebase, packages, early_warnings = _rebase(image, depot, packages, patch_profile=patch_profile, allow_downgrade=request.allow_downgrade)
+        if rebase is not None:
+            stack.enter_context(rebase)
+            image = rebase.image
+        plan = build_plan(image, packages, request, src_path=src, rebase=rebase)
+        plan.warnings[:0] = (depot.warnings if depot else []) + early_warnings
         existing = _dest_manifest(dest)
         up_to_date = existing is not None and existing.get('digest') == plan.digest
         changed = force or not up_to_date
@@ -95,9 +103,10 @@ def customize_iso(
             'problems': plan.problems,
             'boot': plan.boot,
             'warnings': plan.warnings,
-            'diff': diff_views(_current_views(dest, image), plan.views) if changed else [],
+            'diff': diff_views(_current_views(dest, origin), plan.views) if changed else [],
             'manifest_digest': plan.digest,
-            'source': {'type': 'depot' if depot else 'iso', 'profile': depot.profile if depot else image.profile.name if image.profile else None},
+            'source': {'type': 'depot' if depot else 'iso', 'profile': depot.profile if depot else _profile_name(rebase.origin_db if rebase else image.imgdb)},
+            'rebase': rebase.summary() if rebase else None,
         }
         if not changed:
             result['changed'] = apply_mode(dest, mode, check_mode=check_mode)
@@ -108,10 +117,31 @@ def customize_iso(
             result['size'] = None
             result['sha256'] = None
             return result
-        written = write_iso(src, dest, plan.edits, epoch=plan.epoch, checksum=checksum, mode=mode, base=depot.layout if depot else None)
+        base = rebase.layout if rebase else depot.layout if depot else None
+        written = write_iso(src, dest, plan.edits, epoch=plan.epoch, checksum=checksum, mode=mode, base=base)
         result['size'] = written.size
         result['sha256'] = written.sha256
         return result
+
+
+def _profile_name(db: object) -> str | None:
+    return db.profile.name if db is not None and db.profile is not None else None
+
+
+def _rebase(image: EsxiImage, depot: object, packages: list, *, patch_profile: str | None, allow_downgrade: bool) -> tuple[Rebase | None, list, list[str]]:
+    """(rebase or None, the packages left for the plan, warnings): the patch among ``packages`` applied to ``image``."""
+    patches = [package for package in packages if is_patch(package)]
+    if len(patches) > 1:
+        raise ConflictError('add has %d patches (packages carrying esx-base: %s); give one' % (len(patches), ', '.join(p.path for p in patches)))
+    if not patches:
+        if patch_profile:
+            raise EsxiCustomizerError('patch_profile chooses the image profile of a patch in add, and add has no patch (no package carries esx-base)')
+        return None, packages, []
+    rest = [package for package in packages if package is not patches[0]]
+    rebase = rebase_image(image, depot, patches[0], patch_profile=patch_profile, allow_downgrade=allow_downgrade)
+    if rebase is None:
+        return None, rest, ['the image already has every VIB of the patch %s it would take: nothing to rebase' % patches[0].path]
+    return rebase, rest, []
 
 
 def package_fit(package: str, iso: str) -> dict:

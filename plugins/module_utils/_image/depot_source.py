@@ -165,9 +165,11 @@ class LayoutReader:
     system_id = ''
     boot_catalog = None
 
-    def __init__(self, path: str, layout: BaseLayout):
+    def __init__(self, path: str, layout: BaseLayout, *, base_identity: Callable[[], tuple[int, str]] | None = None):
         self.path = path
         self.layout = layout
+        # what the layout was made from besides its own files: the depot zip by default, a rebase's source image
+        self._base_identity = base_identity or (lambda: source_identity(path, []))
         self._files = []
         self._contents = {}
         for number, item in enumerate(layout.files, start=1):
@@ -194,8 +196,8 @@ class LayoutReader:
         return self.layout.epoch
 
     def source_identity(self) -> tuple[int, str]:
-        """The depot's size and identity (head, tail with the zip directory) and the layout chosen from it."""
-        size, depot_identity = source_identity(self.path, [])
+        """The source's size and identity (a depot: head, tail with the zip directory) and the layout chosen from it."""
+        size, depot_identity = self._base_identity()
         digest = hashlib.sha256(('depot %s layout %d\n' % (depot_identity, LAYOUT_FORMAT)).encode('ascii'))
         digest.update(self.layout.identity.encode('ascii'))
         return size, digest.hexdigest()
@@ -259,6 +261,8 @@ def _volume_id(name: str) -> str:
 
 
 class _Renderer:
+    """Lays out the ISO of ``profile`` over ``package`` (anything with ``vibs`` and ``components``, as :class:`.Package`)."""
+
     def __init__(self, package: Package, profile: ImageProfile, *, label: str, spool: Callable[[], IO[bytes]]):
         self.package = package
         self.profile = profile
@@ -454,13 +458,25 @@ class _Renderer:
 
     # -- the whole ----------------------------------------------------------------------------------------
 
-    def render(self) -> tuple[BaseLayout, BootCfg, BootCfg, ImageDatabase]:
+    def render(
+        self, *, epoch: int | None = None, boot_settings: dict | None = None, extra_files: list[LayoutFile] = (), volume_id: str | None = None
+    ) -> tuple[BaseLayout, BootCfg, BootCfg, ImageDatabase]:
+        """The layout, both boot.cfg and the database. A rebase (:mod:`.rebase`) passes what it keeps of its source:
+        ``boot_settings`` ({'bios'|'uefi': {'kernelopt', 'title', 'timeout'}}), ``extra_files`` (a kickstart), its
+        ``volume_id`` and an ``epoch`` no earlier than the source's."""
         self.assign_local_names()
         modules = self.boot_modules() + self.tail()
-        cfg = self.bootcfg(modules)
+        cfgs = {}
+        for platform in ('bios', 'uefi'):
+            cfg = BootCfg.parse(self.bootcfg(modules), path=self.label)
+            for key, value in ((boot_settings or {}).get(platform) or {}).items():
+                if value is not None:
+                    cfg.set(key, value)
+            cfgs[platform] = cfg.serialize()
         profile = self.db_profile()
         db = self.imgdb(profile)
-        epoch = max([t for t in (record_time(self.profile.creation_time), record_time(self.profile.modified_time)) if t is not None] or [0])
+        if epoch is None:
+            epoch = max([t for t in (record_time(self.profile.creation_time), record_time(self.profile.modified_time)) if t is not None] or [0])
         files = []
         placed = {}
         el_torito = {}
@@ -498,25 +514,29 @@ class _Renderer:
             tails['esxiodpt.tgz'] = self.tgz(self.payload_entries(esxio, TARDISK_TYPES, lambda _p, local: 'esxio/payloads/' + local), epoch)
         for name in self.tail():
             files.append(LayoutFile('/' + name.upper(), tails[name]))
-        files.append(LayoutFile('/BOOT.CFG', BytesContent(cfg)))
-        files.append(LayoutFile('/EFI/BOOT/BOOT.CFG', BytesContent(cfg)))
+        files.append(LayoutFile('/BOOT.CFG', BytesContent(cfgs['bios'])))
+        files.append(LayoutFile('/EFI/BOOT/BOOT.CFG', BytesContent(cfgs['uefi'])))
         files.append(LayoutFile('/ISOLINUX.CFG', BytesContent(self.isolinux_cfg())))
         files.append(LayoutFile('/UPGRADE/PROFILE.XML', BytesContent(profile.to_xml())))
+        files.extend(extra_files)
         identity = hashlib.sha256()
         identity.update(('profile %s\n' % self.profile.name).encode('utf-8'))
+        if volume_id:
+            identity.update(('volume %s\n' % volume_id).encode('utf-8'))
+        volume_id = volume_id or _volume_id(self.profile.name)
         for item in files:
             identity.update(('%s %d\n' % (item.path, item.content.length)).encode('utf-8'))
             if isinstance(item.content, BytesContent):
                 identity.update(hashlib.sha256(item.content.data).digest())
         layout = BaseLayout(
             files=files,
-            volume_id=_volume_id(self.profile.name),
+            volume_id=volume_id,
             el_torito=[(platform, el_torito[platform]) for platform in ('bios', 'uefi')],
             epoch=epoch,
             identity=identity.hexdigest(),
         )
-        bios = BootCfg.parse(cfg, path='%s:/BOOT.CFG' % self.label)
-        uefi = BootCfg.parse(cfg, path='%s:/EFI/BOOT/BOOT.CFG' % self.label)
+        bios = BootCfg.parse(cfgs['bios'], path='%s:/BOOT.CFG' % self.label)
+        uefi = BootCfg.parse(cfgs['uefi'], path='%s:/EFI/BOOT/BOOT.CFG' % self.label)
         return layout, bios, uefi, db
 
 

@@ -183,8 +183,9 @@ def _vib_summary(record, file_path=None):
 
 
 class _Builder:
-    def __init__(self, image, packages, request, *, src_path):
+    def __init__(self, image, packages, request, *, src_path, rebase=None):
         self.image = image
+        self.rebase = rebase
         # Edited like the boot.cfg copies below: the opened image keeps describing the source.
         self.db = image.imgdb.copy() if image.imgdb is not None else None
         self.packages = packages
@@ -195,7 +196,7 @@ class _Builder:
         self.before_cfgs = [(path, cfg.serialize()) for path, cfg in image.bootcfgs]
         self.release = release_tuple(image.version)
         self.removed_files = set()
-        self.removed_facts = []
+        self.removed_facts = list(rebase.removed_facts) if rebase else []
         self.kickstart_digest = kickstart_digest(image.reader)
         self.new = []
 
@@ -282,7 +283,12 @@ class _Builder:
                 'the image database has %d image profiles (%s); every change was made in each'
                 % (len(self.db.profiles), ', '.join(p.name or p.member or '?' for p in self.db.profiles))
             )
-        plan.acceptance_level['before'] = self.db.profile.acceptance_level
+        origin = self.rebase.origin_db if self.rebase else self.db
+        plan.acceptance_level['before'] = origin.profile.acceptance_level
+        if self.rebase:
+            plan.replaced.extend(self.rebase.replaced)
+            plan.added.extend(self.rebase.added)
+            plan.warnings.extend(self.rebase.warnings)
         new = self.new = self.new_vibs()
         for package, vib in new:
             self.check_vib(package, vib)
@@ -387,10 +393,15 @@ class _Builder:
         """Refuse an image the installer would refuse (problems the source already had only warn)."""
         plan = self.plan
         release = self.image.version
-        before = validate_database(self.image.imgdb, release=release)
+        # a rebase is judged against the image it started from: what the patch breaks is refused, not inherited
+        if self.rebase:
+            before = validate_database(self.rebase.origin_db, release=self.rebase.origin_version)
+        else:
+            before = validate_database(self.image.imgdb, release=release)
         after = validate_database(self.db, release=release)
         plan.problems = [problem.message for problem in after]
-        sources = {vib.vib_id: package.path for package, vib in new}
+        sources = dict(self.rebase.patch_sources) if self.rebase else {}
+        sources.update({vib.vib_id: package.path for package, vib in new})
         verdict = judge(before, after, final=facts_of_database(self.db), removed=self.removed_facts, sources=sources)
         if verdict.inherited:
             plan.warnings.append(
@@ -555,14 +566,17 @@ class _Builder:
     def finish(self):
         plan = self.plan
         image = self.image
-        changes = [
+        changes = [self.rebase.change] if self.rebase else []
+        changes += [
             '%s %s' % (verb, names(v['name'] for v in items))
             for verb, items in (('added', plan.added), ('replaced', plan.replaced), ('removed', plan.removed))
             if items
         ]
-        self.request.profile.apply(self.db, changes=changes, vibs_changed=bool(plan.added or plan.removed or plan.replaced))
+        self.request.profile.apply(self.db, changes=changes, vibs_changed=bool(self.rebase or plan.added or plan.removed or plan.replaced))
         plan.profile = describe(self.db)
-        changed_db = bool(plan.added or plan.removed or plan.replaced or plan.components_added or any(profile.dirty for profile in self.db.profiles))
+        changed_db = bool(
+            self.rebase or plan.added or plan.removed or plan.replaced or plan.components_added or any(profile.dirty for profile in self.db.profiles)
+        )
         for (path, cfg), (_p, before) in zip(self.cfgs, self.before_cfgs):
             after = cfg.serialize()
             entry = image.reader.find(path)
@@ -627,6 +641,10 @@ def _read_small(path, limit, what):
         raise EsxiCustomizerError('cannot read the %s (%s)' % (what, err.strerror or err), path=path) from None
 
 
-def build_plan(image: EsxiImage, packages: list[Package], request: Request, *, src_path: str) -> EditPlan:
-    """Validate the request against the opened ISO and packages; return a :class:`EditPlan` (nothing written)."""
-    return _Builder(image, packages, request, src_path=src_path).build()
+def build_plan(image: EsxiImage, packages: list[Package], request: Request, *, src_path: str, rebase: object = None) -> EditPlan:
+    """Validate the request against the opened ISO and packages; return a :class:`EditPlan` (nothing written).
+
+    ``rebase`` (a :class:`~.rebase.Rebase`) when ``image`` is a source moved onto a patch: its moves are reported
+    with the request's, and validation compares with the image before the patch.
+    """
+    return _Builder(image, packages, request, src_path=src_path, rebase=rebase).build()
