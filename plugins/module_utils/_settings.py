@@ -20,6 +20,8 @@ GLOBAL_SETTINGS = (
     'esxi_expect_version',
     'esxi_drivers',
     'esxi_remove_vibs',
+    'esxi_patch',
+    'esxi_patch_profile',
     'esxi_kickstart_template',
     'esxi_kernelopt_add',
     'esxi_boot_title',
@@ -98,9 +100,19 @@ def driver_problems(drivers: object) -> list[str]:
         return []
     if not isinstance(drivers, list):
         return ['esxi_drivers must be a list of {url: ..., checksum: ...} or {path: ...} entries, not %s' % type(drivers).__name__]
+    return _package_problems([('esxi_drivers entry %d' % number, entry) for number, entry in enumerate(drivers, 1)])
+
+
+def patch_problems(patch: object) -> list[str]:
+    """``esxi_patch`` is one entry like a driver's (empty or absent: no patch)."""
+    if not patch:
+        return []
+    return _package_problems([('esxi_patch', patch)])
+
+
+def _package_problems(entries: list) -> list[str]:
     problems = []
-    for number, entry in enumerate(drivers, 1):
-        where = 'esxi_drivers entry %d' % number
+    for where, entry in entries:
         if not isinstance(entry, dict):
             problems.append('%s (%r) must be a mapping with url and checksum, or path' % (where, entry))
             continue
@@ -210,6 +222,7 @@ def check_settings(settings: dict, hosts: dict, groups: dict | None = None) -> d
     elif settings.get('esxi_iso_url') and not settings.get('esxi_iso_checksum'):
         problems.append('esxi_iso_url needs esxi_iso_checksum ("sha256:<hex>" or "sha256:<URL of a checksum file>")')
     problems += driver_problems(settings.get('esxi_drivers'))
+    problems += patch_problems(settings.get('esxi_patch'))
     problems += dict_problems(settings)
     server_problems, servers = pxe_server_problems(settings, hosts, groups or {})
     problems += server_problems

@@ -52,6 +52,20 @@ description:
     (plus C(BASEMISC.TGZ) and C(RESVIBS.TGZ) from 7.0U2, C(ESXIODPT.TGZ) from 8.0) - and then customized like an
     ISO. C(RESVIBS.TGZ) is written empty (a depot does not say which VIBs are reserved); C(.DISCINFO) and
     C(UPGRADE/METADATA.ZIP) are not written. Timestamps come from the profile's creation and modification times.
+  - B(Patch rebase) - a package in O(add) that carries the base ESXi VIB (C(esx-base)) is a patch (a VMware patch
+    depot such as C(VMware-ESXi-8.0U3e-24674464-depot.zip), or a bundle of base VIBs). The image is moved onto it
+    first and then customized with the rest of O(add) - the way C(esxcli software profile update) applies a patch -
+    every VIB of the patch's image profile (O(patch_profile)) replaces the image's VIB of the same name (or those it
+    replaces), VIBs the image lacks are added, and the image's other VIBs (your drivers) stay. A patch without an
+    image profile only updates VIBs the image has (as C(esxcli software vib update)). An older VIB is a downgrade,
+    refused unless O(allow_downgrade=true); a patch of another major release is refused.
+  - A rebase lays the ISO out afresh from the new VIB set (as for a depot O(src)) - kernel, boot modules, boot
+    loaders, installer and upgrade files come from the patch, C(build=) is the patch's - and keeps of the source
+    its VIBs the patch does not replace (payloads checked against their descriptors while copied; esxio VIBs taken
+    out of C(ESXIODPT.TGZ)), the C(kernelopt), C(title) and C(timeout) of each C(boot.cfg), the embedded kickstart,
+    and the profile's fields, with the old release label and build in its name and in the volume id replaced by the
+    patch profile's (C(ESXi-7.0U3n-21930508-standard) becomes C(ESXi-7.0U3s-24585291-standard-custom)). Other files
+    of the source are not carried over. RV(rebase) reports what moved.
 extends_documentation_fragment:
   - esxi.customizer._attributes
 attributes:
@@ -79,6 +93,14 @@ options:
         other set of profiles the task fails and lists them.
       - Only for a depot O(src); an ISO has exactly one profile.
     type: str
+  patch_profile:
+    description:
+      - The image profile of the patch in O(add) to rebase onto (as C(package_info) lists them).
+      - Default - the patch profile whose name ends like the source's (C(-standard), C(-no-tools), C(-s-standard),
+        C(-s-no-tools)), else the patch's only profile or the C(-standard) one of a C(-standard)/C(-no-tools) pair;
+        with any other set the task fails and lists them.
+      - Only with a patch in O(add).
+    type: str
   dest:
     description:
       - The customized ISO to write. Must differ from O(src); its directory must exist.
@@ -88,7 +110,8 @@ options:
     description:
       - Driver packages to inject, in order; each a C(.vib), an offline bundle or 7.x component C(.zip), or a
         legacy 3-file driver C(.tgz) (C(vmkmod) module, C(.map), C(.ids)).
-      - Only C(vgz) and C(tgz) payloads can be injected.
+      - Only C(vgz), C(tgz) and C(vzstd) payloads can be injected, except from a patch (a package carrying
+        C(esx-base)), onto which the image is rebased (see the description and O(patch_profile)). At most one patch.
     type: list
     elements: path
     default: []
@@ -255,6 +278,16 @@ EXAMPLES = r"""
       - allowLegacyCPU=true
     volume_id: ESXI-8.0U3-LAB
 
+- name: The quarterly patch - the stock ISO moved onto the patch depot, with the site's drivers
+  esxi.customizer.iso_customize:
+    src: /srv/iso/VMware-VMvisor-Installer-7.0U3n-21930508.x86_64.iso
+    dest: /srv/iso/esxi70u3s-custom.iso
+    add:
+      - /srv/depots/VMware-ESXi-7.0U3s-24585291-depot.zip
+      - /srv/drivers/net-r8125-9.011.00-10.vib
+    patch_profile: ESXi-7.0U3s-24585291-standard
+  register: patched
+
 - name: Show what the ISO would get
   esxi.customizer.iso_customize:
     src: /srv/iso/esxi80.iso
@@ -265,6 +298,37 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+rebase:
+  description: The patch the image was rebased onto (see O(add)), or null when there was none or it changed nothing.
+  returned: always
+  type: dict
+  contains:
+    patch:
+      description: Path of the patch package.
+      type: str
+      sample: /srv/depots/VMware-ESXi-7.0U3s-24585291-depot.zip
+    patch_profile:
+      description: The patch's image profile that was applied (null for a patch without profiles).
+      type: str
+      sample: ESXi-7.0U3s-24585291-standard
+    before:
+      description: C(version) (esx-base's C(esx-version)), C(build) and C(profile) name of the source.
+      type: dict
+      sample: {"version": "7.0.3-0.105.21930508", "build": "21930508", "profile": "ESXi-7.0U3n-21930508-standard"}
+    after:
+      description: C(version), C(build) and C(profile) name after the rebase (before C(-custom) or O(profile_name)).
+      type: dict
+      sample: {"version": "7.0.3-0.135.24585291", "build": "24585291", "profile": "ESXi-7.0U3s-24585291-standard"}
+    replaced:
+      description: IDs of the source's VIBs the patch replaced (also in RV(replaced)).
+      type: list
+      elements: str
+      sample: [VMware_bootbank_esx-base_7.0.3-0.105.21930508]
+    added:
+      description: IDs of VIBs of the patch the source did not have (also in RV(added)).
+      type: list
+      elements: str
+      sample: []
 source:
   description: What O(src) is and the image profile taken from it.
   returned: always
@@ -490,6 +554,7 @@ def main():
             checksum=dict(type='bool', default=True),
             mode=dict(type='raw'),
             profile=dict(type='str'),
+            patch_profile=dict(type='str'),
         ),
         mutually_exclusive=[('kickstart', 'kickstart_content')],
         supports_check_mode=True,
@@ -525,6 +590,7 @@ def main():
             checksum=p['checksum'],
             mode=p['mode'],
             profile=p['profile'],
+            patch_profile=p['patch_profile'],
         )
     except EsxiCustomizerError as err:
         module.fail_json(msg=str(err))

@@ -152,9 +152,14 @@ def package_fit(package: str, iso: str) -> dict:
     """
     iso = os.path.abspath(iso)
     request = Request([package], skip_dependency_check=True)  # collect every dependency problem instead of the first refusal
-    with EsxiImage.open(iso) as image, load_package(package) as loaded:
+    with EsxiImage.open(iso) as image, load_package(package) as loaded, contextlib.ExitStack() as stack:
         try:
-            plan = build_plan(image, [loaded], request, src_path=iso)
+            packages, rebase = [loaded], None
+            if is_patch(loaded):  # a patch is not injected but rebased onto: judge the rebased image
+                packages, rebase = [], rebase_image(image, None, loaded, allow_downgrade=request.allow_downgrade)
+                if rebase is not None:
+                    image = stack.enter_context(rebase).image
+            plan = build_plan(image, packages, request, src_path=iso, rebase=rebase)
         except EsxiCustomizerError as err:  # wrong generation, a downgrade, a checksum or platform of another release
             return {'iso': iso, 'fits': False, 'problems': [str(err)], 'replaces': [], 'warnings': []}
     suffix = ' (skip_dependency_check is set; the installer will refuse this image)'

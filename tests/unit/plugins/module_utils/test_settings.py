@@ -54,6 +54,14 @@ def test_driver_entries(entry, message):
     assert any(message in p for p in problems({'esxi_drivers': [entry]})), problems({'esxi_drivers': [entry]})
 
 
+def test_the_patch_entry():
+    assert problems({'esxi_patch': {'path': '/srv/depots/VMware-ESXi-8.0U3e-24674464-depot.zip'}, 'esxi_patch_profile': 'x'}) == []
+    assert problems({'esxi_patch': {}}) == []
+    assert 'esxi_patch has an unknown key file (known: url, path, checksum)' in problems({'esxi_patch': {'file': '/x.zip'}})
+    assert 'esxi_patch: a url needs its checksum ("sha256:<hex>" or "sha256:<URL of a checksum file>")' in problems({'esxi_patch': {'url': 'https://x/p.zip'}})
+    assert problems({'esxi_patch_profil': 'x'}) == ['esxi_patch_profil is not a setting of build_esxi.yml: did you mean esxi_patch_profile?']
+
+
 def test_mapping_settings_and_the_datastore():
     found = problems({'esxi_usb': {'dest': '/x', 'biosboot': False}, 'esxi_datastore_enabled': True, 'esxi_datastore': {'hostname': 'vc'}})
     assert 'esxi_usb has an unknown key biosboot: did you mean bios_boot?' in found
