@@ -51,6 +51,8 @@ def cmd_iso(args) -> dict:
         kw['kernelopt'] = args.kernelopt
     if args.big_payload_bytes:
         kw['big_payload_bytes'] = args.big_payload_bytes
+    if args.patch:
+        kw['patch'] = True
     facts = iso.build_esxi_iso(args.dest, args.style, args.joliet_rock_ridge, extra, args.breakage, **kw)
     facts['sha256'] = _sha256_file(facts['path'])
     return facts
@@ -135,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
     p_iso.add_argument('--extra-vib', action='append', help='a .vib to integrate into the image')
     p_iso.add_argument('--kernelopt')
     p_iso.add_argument('--big-payload-bytes', type=int, default=0)
+    p_iso.add_argument('--patch', action='store_true', help="the style's fixture patch: newer VIBs, loaders printing the PATCH markers")
     p_iso.set_defaults(func=cmd_iso)
 
     p_vib = sub.add_parser('vib', help='build a driver VIB')
