@@ -33,6 +33,7 @@ needs_qemu = pytest.mark.skipif(
     not shutil.which(bootcheck.QEMU) or not os.path.exists(bootcheck.OVMF_CODE),
     reason='qemu-system-x86 / ovmf missing (scripts/install-system-deps.sh installs them)',
 )
+NVME70_COMPONENT = 'nvme-community-driver_1.0.1.0-3vmw.700.1.0.15843807-component-18902434.zip'
 TAILS = ('imgdb.tgz', 'basemisc.tgz', 'resvibs.tgz', 'esxiodpt.tgz', 'imgpayld.tgz')
 
 
@@ -289,3 +290,23 @@ def test_a_depot_with_deflated_vibs_makes_the_same_iso(depots, tmp_path):
         assert sorted(files) == sorted(e.path for e in b.files())
         differ = [path for path in files if path != '/BOOT.CAT' and a.read(path, 1 << 30) != b.read(path, 1 << 30)]
     assert differ == ['/ESXICUST.JSN']
+
+
+@needs_qemu
+@pytest.mark.parametrize(('style', 'driver', 'module'), [('6x', 'net-r8125-9.011.00-10.vib', '/net_8125.t00'), ('70', NVME70_COMPONENT, '/nvmecomm.v00')])
+def test_depot_with_a_real_driver_and_a_kickstart_is_consistent_and_boots(depots, tmp_path, style, driver, module):
+    fixtures = shared_fixtures()
+    if fixtures is None:
+        pytest.skip('shared fixtures not found')
+    dest = str(tmp_path / 'real.iso')
+    result = customize_iso(depots[style][2], dest, add=[str(fixtures / 'itiligent-esxi-custom-iso' / driver)], kickstart_content='vmaccepteula\n')
+    assert result['problems'] == [] and len(result['added']) == 1
+    facts = read_iso_facts(dest)
+    assert facts['problems'] == [] and facts['kickstart'] == 'cdrom:/KS.CFG'
+    uefi = bootcheck.boot(dest, 'uefi', timeout=120)
+    assert uefi.ok, uefi.log[-3000:]
+    shown = bootcheck.bootcfg_from_log(uefi.log)
+    assert shown is not None and module in shown and 'ks=cdrom:/KS.CFG' in shown
+    # ISOLINUX.CFG is the depot profile's stock menu (a customization renames the profile in the database only)
+    bios = bootcheck.boot(dest, 'bios', markers=['%s Installer' % depots[style][1]['profile']['name']], timeout=120)
+    assert bios.ok, bios.log[-3000:]
