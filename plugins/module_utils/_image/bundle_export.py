@@ -47,6 +47,7 @@ CHUNK = 2 << 20
 """One read of a payload: large enough that per-chunk work (a queue entry per consumer) is noise."""
 _RING_BUFFERS = 4
 WRITEBACK_PIECE = 32 << 20
+"""Written bytes after which disk writeback is started: the fsync at the commit then finds little left to do."""
 
 
 @dataclass
