@@ -140,6 +140,14 @@ def read_members(
     return members
 
 
+def member_header(name: str, size: int) -> bytes:
+    """The 60-byte header :func:`write_archive` writes before a member (VMware style: zero mtime/uid/gid/mode)."""
+    encoded = name.encode('ascii')
+    if not encoded or len(encoded) > 16 or _BAD_NAME.search(name):
+        raise ValueError('invalid ar member name %r' % name)
+    return b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (encoded, 0, 0, 0, b'0', size)
+
+
 def write_archive(out: IO[bytes], members: Iterable[tuple[str, bytes | bytearray] | tuple[str, IO[bytes] | io.RawIOBase, int]]) -> None:
     """Write an ar archive (VMware style: zero mtime/uid/gid/mode) to the binary stream ``out``.
 
@@ -156,10 +164,7 @@ def write_archive(out: IO[bytes], members: Iterable[tuple[str, bytes | bytearray
         else:
             size = item[2]
             stream = data
-        encoded = name.encode('ascii')
-        if not encoded or len(encoded) > 16 or _BAD_NAME.search(name):
-            raise ValueError('invalid ar member name %r' % name)
-        out.write(b'%-16s%-12d%-6d%-6d%-8s%-10d`\n' % (encoded, 0, 0, 0, b'0', size))
+        out.write(member_header(name, size))
         left = size
         while left:
             chunk = stream.read(min(left, 1024 * 1024))

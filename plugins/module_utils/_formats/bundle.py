@@ -16,6 +16,7 @@ import zipfile
 from xml.etree import ElementTree
 
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Checksum, parse_descriptor
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.zipwrite import ZipLayout
 from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml, render_xml
 
 METADATA_NAME = 'metadata.zip'
@@ -126,6 +127,11 @@ def zip_entry(name: str, *, compress: bool) -> zipfile.ZipInfo:
     info.external_attr = 0o644 << 16
     info.create_system = 3
     return info
+
+
+def zip_layout() -> ZipLayout:
+    """The layout of the bundle zip itself, its members dated and permitted as :func:`zip_entry` does."""
+    return ZipLayout(date_time=ZIP_DATE, external_attr=0o644 << 16, create_system=3)
 
 
 def small_zip(entries: list[tuple[str, bytes]]) -> bytes:

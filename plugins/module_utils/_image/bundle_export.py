@@ -15,27 +15,27 @@ The zip is reproducible (fixed timestamps, stable order) and records in its comm
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
-import io
 import json
 import os
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats import bundle as docs
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import write_archive
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.ar import AR_MAGIC, member_header
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import VibRecord
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.vib import Payload, parse_descriptor
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoEntry
 from ansible_collections.esxi.customizer.plugins.module_utils._image.manifest import added_vibs, read_manifest, source_identity
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, apply_mode, parse_mode, write_bytes_atomic
-from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import FollowingHasher
+from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import Writeback
+from ansible_collections.esxi.customizer.plugins.module_utils._io.fanout import BufferRing, OrderedWorker, Slot
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import file_sha256, remember_sha256
-from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK, FileSlice
+from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
 
 TOOL = 'esxi.customizer.bundle_export'
 FORMAT = 1
@@ -43,7 +43,11 @@ VMWARE_VENDORS = ('vmware', 'vmw')
 BOOT_INFO_TABLE = slice(8, 64)
 """ISOLINUX.BIN bytes mkisofs -boot-info-table (and pycdlib) overwrite: PVD LBA, file LBA, length, checksum, 40 reserved."""
 _MAX_BOOT_FILE = 4 * 1024 * 1024
-_HASH_QUEUE = 4
+CHUNK = 2 << 20
+"""One read of a payload: large enough that per-chunk work (a queue entry per consumer) is noise."""
+_RING_BUFFERS = 4
+WRITEBACK_PIECE = 32 << 20
+"""Written bytes after which disk writeback is started: the fsync at the commit then finds little left to do."""
 
 
 @dataclass
@@ -151,89 +155,143 @@ def _plain_sha256(payload: Payload) -> str | None:
     return None
 
 
-class _CheckedPayload(io.RawIOBase):
-    """A payload's bytes from the ISO, hashed on the way; :meth:`verify` raises ChecksumError at the end."""
-
-    def __init__(self, image: EsxiImage, vib: BundleVib, part: PayloadPart):
-        super().__init__()
-        self._image, self._vib, self._part = image, vib, part
-        self._digest = hashlib.sha256()
-        self._length = 0
-        if part.payload.type == 'boot_iso_bios':
-            self._raw = io.BytesIO(self._restored_boot_file())
-        elif part.entry.extents == 1:
-            # one extent (every payload seen): read the ISO file directly, no pycdlib on the data path
-            self._raw = FileSlice(image.path, part.entry.extent * image.reader.logical_block_size, part.entry.size)
-        else:
-            self._raw = io.BytesIO(b''.join(image.reader.stream(part.entry)))
-
-    def _restored_boot_file(self) -> bytes:
-        data = self._image.reader.read(self._part.entry, max_size=_MAX_BOOT_FILE)
-        expected = _plain_sha256(self._part.payload)
-        for candidate in boot_file_candidates(data):
-            if expected is None or hashlib.sha256(candidate).hexdigest() == expected:
-                return candidate
-        return data  # verify() names the file: none of the known originals matches the descriptor
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = self._raw.read(size)
-        self._digest.update(data)
-        self._length += len(data)
-        return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
-
-    def verify(self) -> None:
-        payload, record = self._part.payload, self._vib.record
-        expected = _plain_sha256(payload)
-        if self._length != payload.size or (expected is not None and self._digest.hexdigest() != expected):
-            raise ChecksumError(
-                'VIB %s: payload %s (%s on the ISO) does not match its descriptor (sha-256 %s, computed %s over %d bytes): '
-                'the file was changed after the image was made, so the VIB cannot be rebuilt'
-                % (record.vib_id, payload.name, self._part.entry.path, expected, self._digest.hexdigest(), self._length),
-                path=self._image.path,
-            )
-
-    def close(self) -> None:
-        if not self.closed:
-            self._raw.close()
-        super().close()
+def _verify(image: EsxiImage, vib: BundleVib, part: PayloadPart, *, sha256: str, length: int) -> None:
+    """ChecksumError unless ``length`` bytes with ``sha256`` are what the payload's descriptor says."""
+    payload, record = part.payload, vib.record
+    expected = _plain_sha256(payload)
+    if length != payload.size or (expected is not None and sha256 != expected):
+        raise ChecksumError(
+            'VIB %s: payload %s (%s on the ISO) does not match its descriptor (sha-256 %s, computed %s over %d bytes): '
+            'the file was changed after the image was made, so the VIB cannot be rebuilt'
+            % (record.vib_id, payload.name, part.entry.path, expected, sha256, length),
+            path=image.path,
+        )
 
 
-class _HashingWriter(io.RawIOBase):
-    """Writes through to ``out`` and hashes what passes on a second thread (hashlib lets go of the GIL), in order."""
+def _restored_boot_file(image: EsxiImage, part: PayloadPart) -> bytes:
+    data = image.reader.read(part.entry, max_size=_MAX_BOOT_FILE)
+    expected = _plain_sha256(part.payload)
+    for candidate in boot_file_candidates(data):
+        if expected is None or hashlib.sha256(candidate).hexdigest() == expected:
+            return candidate
+    return data  # _verify names the file: none of the known originals matches the descriptor
 
-    def __init__(self, out):
-        super().__init__()
-        self._out = out
-        self._digest = hashlib.sha256()
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='esxi-customizer-vib-sha256')
-        self._pending = []
 
-    def writable(self) -> bool:
-        return True
+class _BundleWriter:
+    """The bundle's bytes, written to ``fd`` in one sequential pass, each payload read once from the ISO.
 
-    def write(self, data) -> int:
-        data = bytes(data)  # the hasher may still hold it when the caller reuses its buffer
-        self._pending.append(self._pool.submit(self._digest.update, data))
-        if len(self._pending) > _HASH_QUEUE:
-            self._pending.pop(0).result()  # memory stays flat: never more than a few chunks ahead of the hasher
-        self._out.write(data)
-        return len(data)
+    Every chunk is read into a buffer of a small ring and, from that same buffer, written, CRC-32'd (this thread) and
+    hashed on worker threads: the payload's sha-256 (checked against the descriptor), the ``.vib``'s (for the metadata)
+    and, with ``checksum``, the whole file's. Nothing is patched after it is written (the ``.vib`` members carry their
+    CRC in a data descriptor), so the file's digest needs no second read.
+    """
 
-    def hexdigest(self) -> str:
-        self._pool.shutdown(wait=True)
+    def __init__(self, image: EsxiImage, fd: int, *, checksum: bool):
+        self._image, self._fd = image, fd
+        self.layout = docs.zip_layout()
+        self._ring = BufferRing(_RING_BUFFERS, CHUNK)
+        self._workers = []
+        self._digest = hashlib.sha256() if checksum else None
+        self._file = self._worker('bundle') if checksum else None
+        self._vib = self._worker('vib')
+        self._payload = self._worker('payload')
+        self._writeback = Writeback()
+        self._written = self._started = 0
+
+    def _worker(self, what: str) -> OrderedWorker:
+        worker = OrderedWorker('esxi-customizer-%s-sha256' % what)
+        self._workers.append(worker)
+        return worker
+
+    def write(self, data: bytes | memoryview, slot: Slot | None = None) -> None:
+        if self._file is not None:
+            self._file.submit(self._digest.update, data, slot)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._written += len(data)
+        if self._written - self._started >= WRITEBACK_PIECE:
+            # the disk starts on it now, so the one fsync at the end has little left to wait for
+            self._writeback.start(self._fd, self._started, self._written - self._started)
+            self._started = self._written
+
+    def vib(self, vib: BundleVib) -> str:
+        """One .vib as a stored member, every payload checked (ChecksumError, nothing kept); its sha256."""
+        self.write(self.layout.stream_header(vib.relative_path, vib.packed_size))
+        digest = hashlib.sha256()
+        crc = 0
+
+        def emit(data, slot=None):
+            nonlocal crc
+            crc = zlib.crc32(data, crc)
+            self._vib.submit(digest.update, data, slot)
+            self.write(data, slot)
+
+        emit(AR_MAGIC)
+        for name, data in (('descriptor.xml', vib.descriptor), ('sig.pkcs7', vib.signature)):
+            emit(member_header(name, len(data)) + data + b'\n' * (len(data) & 1))
+        checks = []
+        for part in vib.parts:
+            emit(member_header(part.payload.name, part.payload.size))
+            payload = hashlib.sha256()
+            length = 0
+            for data, slot in self._payload_chunks(part):
+                self._payload.submit(payload.update, data, slot)
+                emit(data, slot)
+                length += len(data)
+            checks.append((part, payload, length))
+            if length != part.payload.size:
+                break  # the ISO shrank under us: _verify says so
+            if length & 1:
+                emit(b'\n')
+        self._payload.sync()
+        self._vib.sync()
+        for part, payload, length in checks:
+            _verify(self._image, vib, part, sha256=payload.hexdigest(), length=length)
+        self.write(self.layout.descriptor(crc))
+        return digest.hexdigest()
+
+    def _payload_chunks(self, part: PayloadPart):
+        """(bytes, slot) of the payload, in order; a slot is a ring buffer to lend to every consumer, or None."""
+        if part.payload.type == 'boot_iso_bios' or part.entry.extents != 1:
+            whole = _restored_boot_file(self._image, part) if part.payload.type == 'boot_iso_bios' else b''.join(self._image.reader.stream(part.entry))
+            view = memoryview(whole)
+            for offset in range(0, len(view), CHUNK):
+                yield view[offset : offset + CHUNK], None
+            return
+        # one extent (every payload seen): read the ISO file directly, no pycdlib on the data path
+        source = FileSlice(self._image.path, part.entry.extent * self._image.reader.logical_block_size, part.entry.size)
+        try:
+            fd, offset, left = source.kernel_fd, source.kernel_offset, source.length
+            if left > CHUNK and hasattr(os, 'posix_fadvise'):
+                os.posix_fadvise(fd, offset, left, os.POSIX_FADV_SEQUENTIAL)
+            while left:
+                slot = self._ring.take()
+                got = os.preadv(fd, [slot.view[: min(left, CHUNK)]], offset)
+                if not got:
+                    return
+                yield slot.view[:got], slot
+                offset += got
+                left -= got
+        finally:
+            source.close()
+
+    def finish(self) -> str | None:
+        """Everything is written: the file's sha256 (None without ``checksum``)."""
+        if self._file is None:
+            return None
+        self._file.sync()
         return self._digest.hexdigest()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
-        super().close()
+        for worker in self._workers:
+            worker.close()
+
+    def __enter__(self) -> _BundleWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _digest(image: EsxiImage, *, options: dict) -> str:
@@ -252,76 +310,57 @@ def read_bundle_comment(path: str) -> dict | None:
     return comment if isinstance(comment, dict) and comment.get('tool') == TOOL else None
 
 
+def _drop_cache(path: str) -> None:
+    """Drop the cached pages of the bundle about to be replaced (its bytes stay on disk).
+
+    Measured on a 2-vCPU VM: the 400 MiB export ran 1.15 s instead of 1.6 s (medians of 7 fresh processes) when the
+    new bundle's pages came from memory freed just now rather than from the rename at the end.
+    """
+    if not hasattr(os, 'posix_fadvise'):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _write(
     image: EsxiImage, dest: str, vibs: list[BundleVib], *, comment: dict, names: tuple[str, str], include_all: bool, checksum: bool, mode: int | None
 ) -> str | None:
-    """Write the bundle atomically; return its sha256 (hashed on a second thread right behind the writer) or None."""
+    """Write the bundle atomically; return its sha256 (hashed from the bytes as they are written) or None."""
     version = image.version or ''
     meta_entries = [(docs.VENDOR_INDEX_NAME, docs.vendor_index_xml(version))]
-    with AtomicFile(dest, mode=mode) as out:
-        hasher = FollowingHasher(os.dup(out.fd)) if checksum else None
-        try:
-            with out.open(buffering=COPY_CHUNK) as stream:
-                with zipfile.ZipFile(stream, 'w') as archive:
-                    done = 0
-                    for number, vib in enumerate(vibs, start=1):
-                        digest = _write_vib(image, archive, vib)
-                        if hasher is not None:
-                            # the member is final once closed (zipfile rewrote its local header): hash it while the next is written
-                            stream.flush()
-                            end = stream.tell()
-                            hasher.finished(done, end)
-                            done = end
-                        meta_entries.append(
-                            (
-                                'vibs/%s-%d.xml' % (vib.record.name, number),
-                                docs.metadata_vib_xml(
-                                    vib.descriptor, relative_path=vib.relative_path, packed_size=vib.packed_size, sha256=digest, label=vib.record.vib_id
-                                ),
-                            )
-                        )
-                    chosen = [vib.record.vib_id for vib in vibs]
-                    meta_entries += _bulletins(image, chosen, include_all=include_all)
-                    if include_all:
-                        name = image.profile.name or 'image'
-                        meta_entries.append(('profiles/%s.xml' % name, docs.depot_profile_xml(image.profile.to_xml(), chosen, label=image.path)))
-                    archive.writestr(docs.zip_entry('index.xml', compress=True), docs.index_xml(*names))
-                    archive.writestr(docs.zip_entry(docs.VENDOR_INDEX_NAME, compress=True), docs.vendor_index_xml(version))
-                    archive.writestr(docs.zip_entry(docs.METADATA_NAME, compress=False), docs.small_zip(meta_entries))
-                    archive.comment = json.dumps(comment, sort_keys=True).encode('utf-8')
-                size = stream.seek(0, os.SEEK_END)
-            # fsync first: the hasher finishes from the page cache while the disk catches up
-            os.fsync(out.fd)
-            sha256 = hasher.close(size) if hasher is not None else None
-        finally:
-            if hasher is not None:
-                hasher.abort()
+    _drop_cache(dest)
+    with AtomicFile(dest, mode=mode) as out, _BundleWriter(image, out.fd, checksum=checksum) as writer:
+        for number, vib in enumerate(vibs, start=1):
+            digest = writer.vib(vib)
+            meta_entries.append(
+                (
+                    'vibs/%s-%d.xml' % (vib.record.name, number),
+                    docs.metadata_vib_xml(vib.descriptor, relative_path=vib.relative_path, packed_size=vib.packed_size, sha256=digest, label=vib.record.vib_id),
+                )
+            )
+        chosen = [vib.record.vib_id for vib in vibs]
+        meta_entries += _bulletins(image, chosen, include_all=include_all)
+        if include_all:
+            name = image.profile.name or 'image'
+            meta_entries.append(('profiles/%s.xml' % name, docs.depot_profile_xml(image.profile.to_xml(), chosen, label=image.path)))
+        layout = writer.layout
+        writer.write(layout.member('index.xml', docs.index_xml(*names), compress=True))
+        writer.write(layout.member(docs.VENDOR_INDEX_NAME, docs.vendor_index_xml(version), compress=True))
+        writer.write(layout.member(docs.METADATA_NAME, docs.small_zip(meta_entries), compress=False))
+        writer.write(layout.finish(json.dumps(comment, sort_keys=True).encode('utf-8')))
+        sha256 = writer.finish()
         out.commit()
     if sha256 is not None:
         remember_sha256(dest, sha256)
     return sha256
-
-
-def _write_vib(image: EsxiImage, archive: zipfile.ZipFile, vib: BundleVib) -> str:
-    """One .vib into the zip, stored, each payload checked on the way; its sha256."""
-    info = docs.zip_entry(vib.relative_path, compress=False)
-    info.file_size = vib.packed_size
-    with archive.open(info, 'w', force_zip64=vib.packed_size >= 0x7FFFFFFF) as member:
-        writer = _HashingWriter(member)
-        sources = [_CheckedPayload(image, vib, part) for part in vib.parts]
-        try:
-            write_archive(
-                writer,
-                [('descriptor.xml', vib.descriptor), ('sig.pkcs7', vib.signature)]
-                + [(part.payload.name, source, part.payload.size) for part, source in zip(vib.parts, sources)],
-            )
-            for source in sources:
-                source.verify()
-        finally:
-            for source in sources:
-                source.close()
-            writer.close()
-    return writer.hexdigest()
 
 
 def _bulletins(image: EsxiImage, chosen: list[str], *, include_all: bool) -> list[tuple[str, bytes]]:

@@ -8,11 +8,15 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import zipfile
 
 import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._formats import bundle as docs
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.zipwrite import ZipLayout
+from ansible_collections.esxi.customizer.plugins.module_utils._image import bundle_export
 from ansible_collections.esxi.customizer.plugins.module_utils._image.bundle_export import boot_file_candidates, export_bundle
 from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage
@@ -197,3 +201,84 @@ def test_software_spec(customized, tmp_path):
     with pytest.raises(EsxiCustomizerError, match='software_spec: the image has no components'):
         export_bundle(six, str(tmp_path / 'c.zip'), spec_path=str(tmp_path / 'six.json'), **VENDOR)
     assert not (tmp_path / 'six.json').exists() and not (tmp_path / 'c.zip').exists()
+
+
+@pytest.fixture(scope='module')
+def plain70(tmp_path_factory):
+    """A 7.0 fixture ISO whose base tardisk spans many chunks of the reader when they are 4 KiB."""
+    iso = str(tmp_path_factory.mktemp('plain70') / 'esxi70.iso')
+    fixiso.build_esxi_iso(iso, style='70', big_payload_bytes=100_001)
+    return iso
+
+
+def _small_chunks(monkeypatch):
+    # every payload through several buffers of a ring of two: the buffers are reused while workers still hash
+    monkeypatch.setattr(bundle_export, 'CHUNK', 4096)
+    monkeypatch.setattr(bundle_export, '_RING_BUFFERS', 2)
+    monkeypatch.setattr(bundle_export, 'WRITEBACK_PIECE', 16384)
+
+
+def test_small_chunks_and_forced_zip64_still_make_the_same_readable_bundle(plain70, tmp_path, monkeypatch):
+    plain = export_bundle(plain70, str(tmp_path / 'plain.zip'), **VENDOR)
+    _small_chunks(monkeypatch)
+    assert export_bundle(plain70, str(tmp_path / 'small.zip'), **VENDOR)['sha256'] == plain['sha256'] == _sha(tmp_path / 'plain.zip')
+    # every member, offset and the end records past a zip64 threshold of 1000 bytes: the path a > 2 GiB .vib takes
+    monkeypatch.setattr(docs, 'zip_layout', lambda: ZipLayout(date_time=docs.ZIP_DATE, zip64_limit=1000))
+    dest = str(tmp_path / 'zip64.zip')
+    result = export_bundle(plain70, dest, **VENDOR)
+    assert result['sha256'] == _sha(dest) != plain['sha256']
+    with zipfile.ZipFile(dest) as archive:
+        assert archive.testzip() is None
+        assert all(info.flag_bits & 0x08 for info in archive.infolist() if info.filename.endswith('.vib'))
+        with zipfile.ZipFile(str(tmp_path / 'plain.zip')) as other:
+            assert {i.filename: archive.read(i) for i in archive.infolist()} == {i.filename: other.read(i) for i in other.infolist()}
+    with load_package(dest) as bundle:
+        assert sorted(v.vib_id for v in bundle.vibs) == sorted(result['vibs'])
+        for vib in bundle.vibs:
+            assert all(check.checksum_ok for check in vib.verify_payloads(strict=True)), vib.vib_id
+            assert vib.verify_vib_file() is True, vib.vib_id
+    if shutil.which('unzip'):
+        done = subprocess.run(['unzip', '-tq', dest], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _tamper(src, dest, path):
+    shutil.copyfile(src, dest)
+    with EsxiImage.open(dest) as image:
+        entry = image.reader.find(path)
+        offset = entry.extent * image.reader.logical_block_size + entry.size - 3
+    with open(dest, 'r+b') as stream:
+        stream.seek(offset)
+        byte = stream.read(1)
+        stream.seek(offset)
+        stream.write(bytes([byte[0] ^ 0x01]))
+
+
+def test_a_tampered_last_chunk_of_the_big_payload_is_refused(plain70, tmp_path, monkeypatch):
+    _small_chunks(monkeypatch)
+    tampered = str(tmp_path / 'tampered.iso')
+    _tamper(plain70, tampered, '/S.V00')
+    dest = tmp_path / 'bundle.zip'
+    dest.write_bytes(b'an earlier bundle')
+    with pytest.raises(ChecksumError, match=r'VIB VMware_bootbank_esx-base_[^:]+: payload s \(/S\.V00 on the ISO\) does not match its descriptor'):
+        export_bundle(tampered, str(dest), **VENDOR)
+    assert dest.read_bytes() == b'an earlier bundle' and sorted(os.listdir(tmp_path)) == ['bundle.zip', 'tampered.iso']
+
+
+def test_an_iso_that_shrinks_while_it_is_read_is_refused(plain70, tmp_path, monkeypatch):
+    _small_chunks(monkeypatch)
+    with EsxiImage.open(plain70) as image:
+        entry = image.reader.find('/S.V00')
+        start = entry.extent * image.reader.logical_block_size
+        cut, end = start + 3 * 4096, start + entry.size
+    real = os.preadv
+
+    def shrinking(fd, buffers, offset):
+        return 0 if cut <= offset < end else real(fd, buffers, offset)  # the file "ends" after three chunks of the tardisk
+
+    monkeypatch.setattr(os, 'preadv', shrinking)
+    dest = tmp_path / 'bundle.zip'
+    dest.write_bytes(b'an earlier bundle')
+    with pytest.raises(ChecksumError, match=r'payload s \(/S\.V00 on the ISO\) does not match its descriptor \(sha-256 \w+, computed \w+ over 12288 bytes\)'):
+        export_bundle(plain70, str(dest), **VENDOR)
+    assert dest.read_bytes() == b'an earlier bundle' and os.listdir(tmp_path) == ['bundle.zip']
