@@ -248,7 +248,7 @@ class _Planner:
             )
 
 
-def _source_vibs(image: EsxiImage, depot: DepotImage | None, records: list[VibRecord], closers: list) -> dict[str, PackageVib]:
+def _source_vibs(image: EsxiImage, depot: DepotImage | None, records: list[VibRecord], *, closers: list) -> dict[str, PackageVib]:
     """The kept VIBs as packages: from the source depot, or from the ISO's files (esxio ones out of ESXIODPT.TGZ)."""
     if depot is not None:
         by_id = {vib.vib_id: vib for vib in depot.package.vibs}
@@ -350,7 +350,7 @@ def rebase_image(
 
 def _lay_out(image, depot, patch, *, chosen, source_profile, old_base, base, planner, result_ids, incoming, moved, closers) -> Rebase:
     kept_records = [record for record in planner.records if record.vib_id in result_ids]
-    vibs = _source_vibs(image, depot, kept_records, closers)
+    vibs = _source_vibs(image, depot, kept_records, closers=closers)
     vibs.update(incoming)
     ordered = [vibs[vib_id] for vib_id in result_ids]
 
