@@ -366,3 +366,30 @@ lines=$(grep -cE '^download of esxi67\.iso: [0-9.]+ (B|KiB|MiB), [0-9.]+ (B|KiB|
 cmp "$work/in/esxi67.iso" "$work/slow/cache/esxi67.iso"
 echo "DOWNLOAD progress: $lines lines for $(stat -c %s "$work/in/esxi67.iso") bytes at about 512 KiB/s, e.g."
 grep -m 2 -E '^download of esxi67\.iso: ' "$work/slow.log"
+
+# 9. The quarterly patch: esxi_patch rebases the build onto a patch depot (the fixture 6.7 patch, exported by
+#    bundle_export from its ISO) before the drivers go in; the drivers and the kickstart stay.
+"${fixturegen[@]}" iso "$work/in/patch67.iso" --style 6x --patch > /dev/null
+"$python" - "$collection" "$work/in/patch67.iso" "$work/in/patch67-depot.zip" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.abspath(os.path.join(sys.argv[1], '..', '..', '..')))
+from ansible_collections.esxi.customizer.plugins.module_utils._image.bundle_export import export_bundle
+export_bundle(sys.argv[2], sys.argv[3], vendor_name='VMware', vendor_code='VMW')
+PY
+printf '{"esxi_patch": {"path": "%s"}, "esxi_output_dir": "%s", "esxi_pxe_enabled": false, "esxi_datastore_enabled": false}\n' \
+    "$work/in/patch67-depot.zip" "$work/patched" > "$work/patch.json"
+ansible-playbook "$collection/build_esxi.yml" -e "@$work/vars.json" -e "@$work/patch.json" > "$work/patched.log" 2>&1 || { cat "$work/patched.log"; exit 1; }
+ansible-playbook "$collection/build_esxi.yml" -e "@$work/vars.json" -e "@$work/patch.json" > "$work/patched2.log" 2>&1 || { cat "$work/patched2.log"; exit 1; }
+[ "$(recap_changed "$work/patched2.log")" -eq 0 ] || { cat "$work/patched2.log"; echo "the patched re-run changed something" >&2; exit 1; }
+"$python" - "$collection" "$(find "$work/patched" -maxdepth 1 -name '*.iso')" <<'PY'
+import os, sys
+sys.path.insert(0, os.path.abspath(os.path.join(sys.argv[1], '..', '..', '..')))
+from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
+facts = read_iso_facts(sys.argv[2])
+versions = {v['name']: v['version'] for v in facts['vibs']}
+assert facts['problems'] == [], facts['problems']
+assert versions['esx-base'] == '6.7.0-3.216.23299997', versions['esx-base']
+assert 'net-demo' in versions and facts['kickstart'] == 'cdrom:/KS.CFG', (sorted(versions), facts['kickstart'])
+assert facts['profile']['name'] == 'ESXi-6.7.0-20240304001-standard-custom', facts['profile']['name']
+print('PATCH rebase: esx-base %s, profile %s, drivers and kickstart kept, re-run changed=0' % (versions['esx-base'], facts['profile']['name']))
+PY
