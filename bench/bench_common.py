@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 import os
+import statistics
+import subprocess
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -18,3 +21,37 @@ def collection_path() -> str:
     if not os.path.islink(link):
         os.symlink(ROOT, link)
     return links
+
+
+def timed(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB, GNU time's ``%M``) of ``argv`` in a fresh process, after an untimed ``sync``."""
+    subprocess.run(['sync'], check=True)
+    started = time.perf_counter()
+    done = subprocess.run(['/usr/bin/time', '-f', '%M'] + argv, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit('%s failed: %s' % (argv, done.stderr[-2000:]))
+    return elapsed, int(done.stderr.strip().splitlines()[-1]) / 1024
+
+
+def alternate(tools: dict[str, list[str]], runs: int) -> dict[str, list[tuple[float, float]]]:
+    """Each tool ``runs`` times, tools alternating, after one untimed warm-up round: {name: [(seconds, MiB)]}."""
+    results = {name: [] for name in tools}
+    for round_ in range(runs + 1):
+        for name, argv in tools.items():
+            result = timed(argv)
+            if round_:
+                results[name].append(result)
+    return results
+
+
+def print_table(results: dict[str, list[tuple[float, float]]]) -> None:
+    """Medians against ``cp`` and ``cp+sync`` (both must be among the tools), and the peak RSS range."""
+    cp = statistics.median(t for t, _rss in results['cp'])
+    cp_sync = statistics.median(t for t, _rss in results['cp+sync'])
+    print('| tool | s | x cp | x cp+sync | peak RSS MiB |')
+    print('|---|---|---|---|---|')
+    for name, values in results.items():
+        median = statistics.median(t for t, _rss in values)
+        rss = [r for _t, r in values]
+        print('| %s | %.3f | %.2f | %.2f | %.1f-%.1f |' % (name, median, median / cp, median / cp_sync, min(rss), max(rss)))

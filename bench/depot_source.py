@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import time
 
 # bench/ is sys.path[0] when a script is run by path
-from bench_common import collection_path  # pylint: disable=import-error
+from bench_common import alternate, collection_path, print_table  # pylint: disable=import-error
 
 CHILD = r'''
 import sys
@@ -59,16 +57,6 @@ def build(workdir: str, size_mb: int) -> dict:
     return paths
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
-    subprocess.run(['sync'], check=True)
-    started = time.perf_counter()
-    done = subprocess.run(['/usr/bin/time', '-f', '%M'] + argv, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit('%s failed: %s' % (argv, done.stderr[-2000:]))
-    return elapsed, int(done.stderr.strip().splitlines()[-1]) / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--size-mb', type=int, default=400)
@@ -87,14 +75,7 @@ def main() -> None:
         'depot-nosha': [sys.executable, '-c', CHILD, path, paths['depot.zip'], out, 'nosha'],
         'rebase': [sys.executable, '-c', CHILD, path, paths['stock.iso'], out, 'sha', paths['patch.zip']],
     }
-    results = {name: [] for name in tools}
-    for round_ in range(args.runs + 1):
-        for name, argv in tools.items():
-            result = timed(argv)
-            if round_:
-                results[name].append(result)
-    cp = statistics.median(t for t, _rss in results['cp'])
-    cp_sync = statistics.median(t for t, _rss in results['cp+sync'])
+    results = alternate(tools, args.runs)
     print(
         '\ndepot %.1f MiB, patch depot %.1f MiB, ISO %.1f MiB, medians of %d, load %.2f'
         % (
@@ -105,12 +86,7 @@ def main() -> None:
             os.getloadavg()[0],
         )
     )
-    print('| tool | s | x cp | x cp+sync | peak RSS MiB |')
-    print('|---|---|---|---|---|')
-    for name, values in results.items():
-        median = statistics.median(t for t, _rss in values)
-        rss = [r for _t, r in values]
-        print('| %s | %.3f | %.2f | %.2f | %.1f-%.1f |' % (name, median, median / cp, median / cp_sync, min(rss), max(rss)))
+    print_table(results)
     for leftover in (copy, out):
         os.unlink(leftover)
 
