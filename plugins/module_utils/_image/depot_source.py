@@ -33,10 +33,13 @@ Payloads stream from the depot (kernel copies for .vib files stored in the zip);
 once into anonymous temporary files; nothing is written beside the source or the destination.
 
 Every copy of a depot payload (onto the ISO, into IMGPAYLD.TGZ / BASEMISC.TGZ / ESXIODPT.TGZ) is checked against its
-descriptor while it is copied - size, ``sha-256`` and the ``gunzip`` checksums (``sha-256-gunzip1`` for vzstd), all
-that :func:`~.vib.verify_payload` checks for a VIB given in ``add`` - and a mismatch is a ChecksumError naming the
-depot, the VIB and the payload, raised before the destination is committed. The gunzip checksums ride along
-because they cost no second read: the inflating runs on a worker thread fed by the copy (:class:`~.vib.PayloadVerifier`).
+descriptor while it is copied - its size and its plain ``sha-256``, which pins every byte that reaches the ISO - and a
+mismatch is a ChecksumError naming the depot, the VIB and the payload, raised before the destination is committed.
+The check runs on a worker thread fed by the copy (:class:`~.vib.PayloadVerifier`). The ``gunzip`` checksums are not
+recomputed for a payload that has a plain sha-256 (*ours*): they are functions of the same bytes, and inflating a
+400 MiB tardisk for them took 4x the CPU of the sha-256 (docs/benchmarks.md); a VIB given in ``add`` is still checked
+whole. Payload bytes of a ``.vib`` stored in the zip are read from the file directly, not through zipfile, which would
+read and CRC every byte of the .vib in front of each payload.
 A kernel-copied payload is read back once from the output right behind the copy. The ``.vib`` file's own sha-256
 in the depot metadata is *not* checked when building (*ours*): it would cost one more read of every .vib; the payload
 checks already cover every payload byte that reaches the ISO, and the descriptor and signature that do go into
