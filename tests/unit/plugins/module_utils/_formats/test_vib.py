@@ -441,3 +441,18 @@ def test_non_ascii_digits_in_sizes_are_a_format_error_not_a_traceback(field):
         parse_descriptor(bad, label='net-x.vib')
     depot_copy = xml.replace(b'</vib>', ('<relative-path>x.vib</relative-path><packed-size>%s</packed-size></vib>' % field).encode('utf-8'))
     assert parse_descriptor(depot_copy, label='net-x.vib').packed_size is None
+
+
+def test_bytes_only_checks_the_plain_sha256_and_the_size_but_not_the_gunzip_sums():
+    data = gzip.compress(b'payload bytes' * 100, mtime=0)
+    wrong_gunzip = Checksum('sha-256', '0' * 64, 'gunzip')
+    payload = Payload('p', 'vgz', len(data), checksums=[wrong_gunzip, Checksum('sha-256', hashlib.sha256(data).hexdigest())])
+    assert verify_payload(payload, io.BytesIO(data), 'x').checksum_ok is False  # the whole check sees the bad descriptor
+    quick = verify_payload(payload, io.BytesIO(data), 'x', bytes_only=True)
+    assert quick.checksum_ok is True and [r.verify_process for r in quick.results] == [None]
+    tampered = data[:-5] + bytes([data[-5] ^ 1]) + data[-4:]
+    assert verify_payload(payload, io.BytesIO(tampered), 'x', bytes_only=True).checksum_ok is False
+    # without a plain sha-256 the gunzip sums are all there is: bytes_only checks them
+    only_gunzip = Payload('p', 'vgz', len(data), checksums=[Checksum('sha-256', hashlib.sha256(gzip.decompress(data)).hexdigest(), 'gunzip')])
+    assert verify_payload(only_gunzip, io.BytesIO(data), 'x', bytes_only=True).checksum_ok is True
+    assert verify_payload(only_gunzip, io.BytesIO(tampered), 'x', bytes_only=True).checksum_ok is not True
