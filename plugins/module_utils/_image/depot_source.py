@@ -431,7 +431,8 @@ class _Renderer:
     def tgz(self, entries: list[tuple[str, int, Callable[[], IO[bytes] | io.RawIOBase]]], mtime: int) -> StreamContent:
         """A gzip'ed GNU tar of ``entries`` (name, size, opener), streamed into an anonymous temporary file."""
         spool = self.spool()
-        with gzip.GzipFile(filename='', mode='wb', fileobj=spool, mtime=0, compresslevel=9) as packed:
+        # level 6: the members are compressed payloads already; 9 only costs time (0.4 s of a 400 MiB depot's 2 s)
+        with gzip.GzipFile(filename='', mode='wb', fileobj=spool, mtime=0, compresslevel=6) as packed:
             with tarfile.open(fileobj=packed, mode='w', format=tarfile.GNU_FORMAT) as tar:
                 seen = set()
                 for name, size, opener in entries:

@@ -548,6 +548,10 @@ def _open_file(path):
     return lambda: open(path, 'rb')
 
 
+def _open_slice(path, offset, size):
+    return SliceReader(open(path, 'rb'), offset, size)  # pylint: disable=consider-using-with  # closed with the reader
+
+
 def _load_vib(path, limits):
     vib = _vib_from_container(_open_file(path), os.path.getsize(path), path, limits=limits, extent_base=(path, 0))
     return Package(path, 'vib', [vib])
@@ -560,9 +564,13 @@ def _load_depot(path, limits):
         vibs = []
         for ref in depot.vibs:
             label = '%s!%s' % (source.label, ref.member)
-            opener = functools.partial(source.open, ref.member)
             stored = source.stored_extent(ref.member)
             extent_base = (stored[0], stored[1]) if stored and stored[0] else None
+            if extent_base is not None:
+                # a stored .vib is read where it lies: through zipfile, every seek past a payload reads (and CRCs) it
+                opener = functools.partial(_open_slice, extent_base[0], extent_base[1], source.size(ref.member))
+            else:
+                opener = functools.partial(source.open, ref.member)
             vib = _vib_from_container(
                 opener, source.size(ref.member), label, limits=limits, extent_base=extent_base, packed=(ref.checksum, opener, source.size(ref.member))
             )
