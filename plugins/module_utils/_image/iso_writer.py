@@ -158,11 +158,14 @@ class _StreamingPyCdlib(_PyCdlibBase):
         length = ino.data_length
         pad = (-length) % bsize
         if not self._metadata_done:
-            # All volume descriptors, path tables, directory records and the boot catalog sit
-            # below the lowest file extent and are written before any file data.
+            # Volume descriptors, path tables, directory records and the boot catalog are all written
+            # before any file data, and nothing after them lands outside a file extent: every byte
+            # between file extents (metadata, or sectors freed by a removed or replaced file, which
+            # stay zero) is final now. Reporting those gaps keeps the hasher from stalling at the
+            # first freed sector until the image is complete.
             outfp.flush()
-            lowest = min((i.extent_location() for i in self.inodes if i.data_length), default=start // bsize)
-            self._mark_finished(0, lowest * bsize)
+            for gap_start, gap_end in _gaps(self.inodes, bsize):
+                self._mark_finished(gap_start, gap_end)
             self._metadata_done = True
         fd_off = self._kernel_source(ino)
         if fd_off is None or self.copier is None:
@@ -202,6 +205,17 @@ class _StreamingPyCdlib(_PyCdlibBase):
             yield length + pad
         outfp.flush()
         self._mark_finished(start if fd_off is None or self.copier is None else start_unreported, start + length + pad)
+
+    def _write_fp(self, *args, **kwargs):
+        # pycdlib writes file data in inode order, and files added by the edits come last even when their
+        # extents sit before the big payloads; the hasher can only follow in offset order, so it would wait
+        # for them and hash the whole image after the copy. The layout is final here, and each inode's
+        # bytes go to its own extent, so the order changes when bytes are written, never which.
+        if self._needs_reshuffle:
+            self._reshuffle_extents()  # what _write_fp would do first; it clears the flag
+        # (Empty files have no extent and are not written.)
+        self.inodes.sort(key=lambda ino: ino.extent_location() if ino.data_length else -1)
+        return super()._write_fp(*args, **kwargs)
 
     # pycdlib silently shortens a file whose extent runs past the end of the image; keep the
     # declared lengths while walking the directories so _check_source_extents can refuse it.
@@ -244,6 +258,16 @@ class _StreamingPyCdlib(_PyCdlibBase):
         if isinstance(fp, FileSlice):
             return fp.kernel_fd, fp.kernel_offset + ino.fp_offset, fp.path
         return None
+
+
+def _gaps(inodes, bsize: int) -> Iterator[tuple[int, int]]:
+    """The byte ranges below the last file extent that no file extent (padded to ``bsize``) covers."""
+    extents = sorted((i.extent_location() * bsize, i.extent_location() * bsize + -(-i.data_length // bsize) * bsize) for i in inodes if i.data_length)
+    pos = 0
+    for ext_start, ext_end in extents:
+        if ext_start > pos:
+            yield pos, ext_start
+        pos = max(pos, ext_end)
 
 
 def _feed_back(check, fd: int, offset: int, *, length: int) -> None:

@@ -391,3 +391,72 @@ def test_hidden_uefi_boot_image_is_carried_over(tmp_path):
     dest = tmp_path / 'out.iso'
     write_iso(str(src), str(dest), edits(tmp_path))
     assert uefi_image(dest) == uefi_image(src) == b'\xeb\x3c\x90EFIBOOT' + bytes(65536 - 10)
+
+
+def _frontier_trace(monkeypatch):
+    """Record, at each report to the hasher, how many reported bytes it cannot reach yet (waiting for a gap)."""
+    reports, pending = {}, []
+    real = copy_engine.FollowingHasher.finished
+
+    def finished(self, start, end):
+        reports[start] = max(end, reports.get(start, end))
+        pos = 0
+        while pos in reports:
+            pos = reports[pos]
+        pending.append(sum(e - s for s, e in reports.items() if s >= pos))
+        real(self, start, end)
+
+    monkeypatch.setattr(copy_engine.FollowingHasher, 'finished', finished)
+    return reports, pending
+
+
+def test_hash_follows_the_copy_with_files_added_and_removed(tmp_path, monkeypatch):
+    src = make_iso(tmp_path, big=40 << 20)  # S.V00 spans several hash pieces
+    dest = tmp_path / 'out.iso'
+    reports, pending = _frontier_trace(monkeypatch)
+    result = write_iso(str(src), str(dest), edits(tmp_path))
+    data = dest.read_bytes()
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    # The added files' extents lie before S.V00 and B.B00's freed sector stays a hole: if either were
+    # reported late, the hasher would sit on the whole payload until the end of the copy.
+    assert max(pending) < 4 << 20
+    nosha = tmp_path / 'nosha.iso'
+    assert write_iso(str(src), str(nosha), edits(tmp_path), checksum=False).sha256 is None
+    assert nosha.read_bytes() == data
+
+
+def test_failure_mid_copy_with_the_hasher_running_leaves_no_temp_file(tmp_path, monkeypatch):
+    import threading
+
+    src = make_iso(tmp_path, big=40 << 20)
+    dest = tmp_path / 'out.iso'
+    dest.write_bytes(b'previous build')
+    real = copy_engine.Copier.copy
+    calls = []
+
+    def fail_later(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise OSError(errno.EIO, 'Input/output error')
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(copy_engine.Copier, 'copy', fail_later)
+    with pytest.raises(EsxiCustomizerError, match='Input/output error'):
+        write_iso(str(src), str(dest), edits(tmp_path))
+    assert len(calls) == 6
+    assert dest.read_bytes() == b'previous build' and _leftovers(tmp_path) == []
+    assert not [t for t in threading.enumerate() if t.name == 'esxi-customizer-sha256']
+
+
+def test_gaps_between_extents():
+    from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_writer import _gaps
+
+    class Ino:
+        def __init__(self, loc, length):
+            self.loc, self.data_length = loc, length
+
+        def extent_location(self):
+            return self.loc
+
+    inodes = [Ino(30, 5000), Ino(20, 2048), Ino(99, 0), Ino(21, 1), Ino(40, 10)]
+    assert list(_gaps(inodes, 2048)) == [(0, 20 * 2048), (22 * 2048, 30 * 2048), (33 * 2048, 40 * 2048)]
