@@ -41,7 +41,7 @@ class BufferRing:
     """``count`` buffers of ``size`` bytes, handed out in turn; :meth:`take` waits until the next one is free."""
 
     def __init__(self, count: int, size: int):
-        self._slots = [Slot(size) for _ in range(count)]
+        self._slots = [Slot(size) for _slot in range(count)]
         self._next = 0
         self.size = size
 

@@ -15,7 +15,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.fanout import 
 def test_workers_hash_one_buffer_stream_in_order():
     ring = BufferRing(2, 4096)
     workers = [OrderedWorker('test-%d' % n) for n in range(3)]
-    digests = [hashlib.sha256() for _ in workers]
+    digests = [hashlib.sha256() for _worker in workers]
     expected = hashlib.sha256()
     try:
         for n in range(50):
