@@ -307,8 +307,9 @@ def rebase_image(
             skipped.append(vib.name)
             continue
         incoming[vib.vib_id] = vib
-        if targets:
-            place = min(result_ids.index(record.vib_id) for record in targets if record.vib_id in result_ids)
+        places = [result_ids.index(record.vib_id) for record in targets if record.vib_id in result_ids]
+        if places:
+            place = min(places)
             for record in targets:
                 if record.vib_id in result_ids:
                     result_ids.remove(record.vib_id)
