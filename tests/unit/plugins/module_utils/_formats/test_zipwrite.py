@@ -8,6 +8,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 import zlib
 
@@ -73,6 +74,10 @@ def test_whole_members_are_what_writestr_writes(limit):
 
 @pytest.mark.parametrize('force', [False, True])
 def test_streamed_members_are_what_zipfile_writes_to_a_pipe(limit, force):
+    if sys.version_info < (3, 11) and (force or limit == 1000):
+        # zipfile before 3.11 writes "version needed 2.0" in the local header of a streamed zip64 entry; the writer
+        # follows 3.11+ (4.5, what a zip64 extra field needs), the same bytes on every controller Python
+        pytest.skip('zipfile < 3.11 writes version 2.0 for streamed zip64 entries')
     expected = _Unseekable()
     with zipfile.ZipFile(expected, 'w') as archive:
         for name, data in STREAMED:
