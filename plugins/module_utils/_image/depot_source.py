@@ -65,7 +65,7 @@ from typing import IO
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError, UnsupportedError
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.bootcfg import BootCfg
 from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgdb import BULLETINS_DIR, PROFILES_DIR, VIBS_DIR, ImageDatabase
-from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile, is_esxio_platforms, record_time
+from ansible_collections.esxi.customizer.plugins.module_utils._formats.imgrecords import ImageProfile, VibRecord, is_esxio_platforms, record_time
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import BytesContent, FileSliceContent, StreamContent
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import SECTOR, ElToritoEntry, IsoEntry, normalize, source_identity
 from ansible_collections.esxi.customizer.plugins.module_utils._image.isolayout import BOOT_LOADED_TYPES, EL_TORITO_TYPES, TARDISK_TYPES, iso_path
@@ -84,6 +84,21 @@ _BASE_BOOT_ORDER = {'tboot': 1, 'b': 10, 'jumpstrt': 47, 'useropts': 48, 'featur
 _MICROCODE_BOOT_ORDER = {(6,): {'uc_intel': 200, 'uc_amd': 201, 'uc_hygon': 202}, (7,): {'uc_intel': 51, 'uc_amd': 52, 'uc_hygon': 52}}
 _BASE_FRONT_TARDISKS = frozenset(('s', 'sb', 'tpm', 'vim', 'vmx'))
 """esx-base's tardisks with ``boot-order="100"`` in real descriptors: they open the tardisk part of boot.cfg."""
+
+
+def is_base_vib(vib: PackageVib | VibRecord) -> bool:
+    """The VIB that makes an image ESXi: ``esx-base``, or one that provides ``esx-version``."""
+    if vib.name == 'esx-base':
+        return True
+    provides = vib.descriptor.provides if isinstance(vib, PackageVib) else vib.relationships.get('provides', [])
+    return any(p.name == 'esx-version' for p in provides)
+
+
+def esx_version_of(vib: PackageVib | VibRecord) -> str:
+    """A base VIB's ``esx-version`` provide (``7.0.3-0.105.21930508``), else its own version."""
+    provides = vib.descriptor.provides if isinstance(vib, PackageVib) else vib.relationships.get('provides', [])
+    found = [p.version for p in provides if p.name == 'esx-version' and p.version]
+    return found[0] if found else (vib.descriptor.version if isinstance(vib, PackageVib) else vib.version)
 
 
 # -- choosing the profile ---------------------------------------------------------------------------------------
@@ -292,15 +307,13 @@ class _Renderer:
         return sorted((by_id[vib_id] for vib_id in self.profile.vibs), key=lambda vib: vib.vib_id)
 
     def _base_vib(self) -> PackageVib:
-        bases = [vib for vib in self.vibs if any(p.name == 'esx-version' for p in vib.descriptor.provides)]
-        bases = bases or [vib for vib in self.vibs if vib.name == 'esx-base']
+        bases = [vib for vib in self.vibs if is_base_vib(vib)]
         if not bases:
             raise FormatError('image profile %s has no base ESXi VIB (none provides esx-version, no esx-base)' % self.profile.name, path=self.label)
         return next((vib for vib in bases if vib.name == 'esx-base'), bases[0])
 
     def _esx_version(self) -> str | None:
-        provides = [p.version for p in self.base.descriptor.provides if p.name == 'esx-version' and p.version]
-        return provides[0] if provides else self.base.descriptor.version
+        return esx_version_of(self.base)
 
     @staticmethod
     def is_esxio(vib: PackageVib) -> bool:

@@ -170,7 +170,7 @@ def release_tuple(release: str | None) -> tuple[int, int, int] | None:
     return int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
 
 
-def _vib_summary(record, file_path=None):
+def vib_summary(record: object, file_path: str | None = None) -> dict:
     """Return-value shape for an added/replaced/removed VIB."""
     return {
         'id': record.vib_id,
@@ -260,7 +260,7 @@ class _Builder:
                 cfg.remove_module('/' + local)
         self.removed_facts.append(VibFacts.from_record(record))
         self.db.remove_vib(record.vib_id)
-        summary = _vib_summary(record, ', '.join(files) or None)
+        summary = vib_summary(record, ', '.join(files) or None)
         summary['reason'] = why
         return summary
 
@@ -465,7 +465,7 @@ class _Builder:
                 sig=vib.signature if signed else None,
             )
             new_ids.add(vib.vib_id)
-            summary = _vib_summary(self.db.vibs[vib.vib_id], ', '.join(files))
+            summary = vib_summary(self.db.vibs[vib.vib_id], ', '.join(files))
             summary['signed'] = signed
             summary['package'] = package.path
             plan.added.append(summary)

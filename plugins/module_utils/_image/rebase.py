@@ -46,11 +46,14 @@ from ansible_collections.esxi.customizer.plugins.module_utils._image.depot_sourc
     LayoutReader,
     _Renderer,
     choose_profile,
+    esx_version_of,
+    is_base_vib,
 )
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import FileSliceContent
 from ansible_collections.esxi.customizer.plugins.module_utils._image.image_vibs import SpooledPayloads, esxio_payloads, image_vib
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import EsxiImage, bounded_names, release_of
 from ansible_collections.esxi.customizer.plugins.module_utils._image.packages import Package, PackageVib
+from ansible_collections.esxi.customizer.plugins.module_utils._image.plan import vib_summary
 from ansible_collections.esxi.customizer.plugins.module_utils._image.validate import VibFacts
 from ansible_collections.esxi.customizer.plugins.module_utils._image.views import KICKSTART_PATH, MAX_KICKSTART_SIZE
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import COPY_CHUNK
@@ -62,39 +65,9 @@ _LABEL_BUILD_RE = re.compile(r'(\d+\.\d+(?:\.\d+)*(?:U\d+[a-z]?)?)([-.])(\d{5,})
 _BOOT_SETTINGS = ('kernelopt', 'title', 'timeout')
 
 
-def is_base_vib(vib: PackageVib | VibRecord) -> bool:
-    """The VIB that makes an image ESXi: ``esx-base``, or one that provides ``esx-version``."""
-    if vib.name == 'esx-base':
-        return True
-    provides = vib.descriptor.provides if isinstance(vib, PackageVib) else vib.relationships.get('provides', [])
-    return any(p.name == 'esx-version' for p in provides)
-
-
 def is_patch(package: Package) -> bool:
     """A package that carries the base ESXi VIB: adding it moves the image to its release (a rebase)."""
     return any(is_base_vib(vib) for vib in package.vibs)
-
-
-def _facts(vib: PackageVib) -> VibFacts:
-    return VibFacts.from_record(VibRecord.from_xml(vib.descriptor_bytes, vib.label))
-
-
-def _summary(record: VibRecord | PackageVib, where: str | None) -> dict:
-    descriptor = record.descriptor if isinstance(record, PackageVib) else record
-    return {
-        'id': record.vib_id,
-        'name': record.name,
-        'version': descriptor.version,
-        'vendor': descriptor.vendor,
-        'acceptance_level': descriptor.acceptance_level,
-        'file': where,
-    }
-
-
-def _esx_version(vib: PackageVib | VibRecord) -> str:
-    provides = vib.descriptor.provides if isinstance(vib, PackageVib) else vib.relationships.get('provides', [])
-    found = [p.version for p in provides if p.name == 'esx-version' and p.version]
-    return found[0] if found else (vib.descriptor.version if isinstance(vib, PackageVib) else vib.version)
 
 
 def _build_of(version: str) -> str:
@@ -237,7 +210,7 @@ class _Planner:
         return found
 
     def check_release(self, base: PackageVib, old_base: VibRecord) -> None:
-        new_version, old_version = _esx_version(base), _esx_version(old_base)
+        new_version, old_version = esx_version_of(base), esx_version_of(old_base)
         new_release, old_release = release_of(new_version.split('-')[0]), release_of(old_version.split('-')[0])
         if new_release and old_release and new_release[0] != old_release[0]:
             raise CompatibilityError(
@@ -313,7 +286,7 @@ def rebase_image(
             for record in targets:
                 if record.vib_id in result_ids:
                     result_ids.remove(record.vib_id)
-                    summary = _summary(record, None)
+                    summary = vib_summary(record)
                     summary['by'] = vib.vib_id
                     summary['reason'] = 'rebase'
                     replaced.append(summary)
@@ -355,8 +328,8 @@ def _lay_out(image, depot, patch, *, chosen, source_profile, old_base, base, pla
     vibs.update(incoming)
     ordered = [vibs[vib_id] for vib_id in result_ids]
 
-    new_version = _esx_version(base)
-    old_version = _esx_version(old_base)
+    new_version = esx_version_of(base)
+    old_version = esx_version_of(old_base)
     new_naming = label_and_build(chosen.name if chosen is not None else None)
     new_build = _build_of(new_version)
     # the names take the patch profile's own label and build part (6.x patches: a patch id such as 20240304001)
@@ -421,7 +394,7 @@ def _lay_out(image, depot, patch, *, chosen, source_profile, old_base, base, pla
             'the patch has no image profile, so only VIBs that update the image\'s were taken; not taken: %s (give them in add as a '
             'bundle of their own if the image needs them)' % bounded_names(sorted(moved['skipped']))
         )
-    added = [_summary(vib, None) for vib in moved['added']]
+    added = [vib_summary(VibRecord.from_xml(vib.descriptor_bytes, vib.label)) for vib in moved['added']]
     for item in added:
         item['package'] = patch.path
         item['reason'] = 'rebase'
