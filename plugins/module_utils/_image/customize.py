@@ -154,11 +154,10 @@ def package_fit(package: str, iso: str) -> dict:
     request = Request([package], skip_dependency_check=True)  # collect every dependency problem instead of the first refusal
     with EsxiImage.open(iso) as image, load_package(package) as loaded, contextlib.ExitStack() as stack:
         try:
-            packages, rebase = [loaded], None
-            if is_patch(loaded):  # a patch is not injected but rebased onto: judge the rebased image
-                packages, rebase = [], rebase_image(image, None, loaded, allow_downgrade=request.allow_downgrade)
-                if rebase is not None:
-                    image = stack.enter_context(rebase).image
+            # a patch is not injected but rebased onto: judge the rebased image
+            rebase, packages, _warnings = _rebase(image, None, [loaded], patch_profile=None, allow_downgrade=request.allow_downgrade)
+            if rebase is not None:
+                image = stack.enter_context(rebase).image
             plan = build_plan(image, packages, request, src_path=iso, rebase=rebase)
         except EsxiCustomizerError as err:  # wrong generation, a downgrade, a checksum or platform of another release
             return {'iso': iso, 'fits': False, 'problems': [str(err)], 'replaces': [], 'warnings': []}

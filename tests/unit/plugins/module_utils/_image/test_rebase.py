@@ -16,7 +16,7 @@ import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import ChecksumError, CompatibilityError, ConflictError, EsxiCustomizerError
 from ansible_collections.esxi.customizer.plugins.module_utils._image.bundle_export import export_bundle
-from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso
+from ansible_collections.esxi.customizer.plugins.module_utils._image.customize import customize_iso, package_fit
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader
 from ansible_collections.esxi.customizer.plugins.module_utils._image.model import read_iso_facts
 from ansible_collections.esxi.customizer.plugins.module_utils._image.rebase import label_and_build, renamed
@@ -238,3 +238,11 @@ def test_rebased_iso_boots_with_the_patch_loaders(images, style):
     assert uefi.ok, uefi.log[-3000:]
     shown = bootcheck.bootcfg_from_log(uefi.log)
     assert shown is not None and 'build=%s' % fixiso.PATCHES[style]['bootcfg_build'] in shown and 'ks=cdrom:/KS.CFG' in shown
+
+
+def test_package_fit_judges_a_patch_by_the_rebased_image(images):
+    d = images['70']
+    fit = package_fit(d['patch'], d['base'])
+    assert fit['fits'] is True and fit['problems'] == []
+    assert 'VMware_bootbank_esx-base_7.0.3-0.105.21930508' in fit['replaces']
+    assert package_fit(images['80']['patch'], d['base'])['fits'] is False
