@@ -51,7 +51,7 @@ GLOBAL_SETTINGS = (
     'esxi_datastore',
     'esxi_demo',
 )
-HOST_SETTINGS = ('esxi_mac', 'esxi_hostname', 'esxi_kickstart_url', 'esxi_kernelopt_add', 'esxi_pxe_server')
+HOST_SETTINGS = ('esxi_mac', 'esxi_hostname', 'esxi_kickstart_url', 'esxi_kernelopt_add', 'esxi_pxe_server', 'esxi_customizer_in_process')
 FREE_PREFIX = 'esxi_ks_'
 """Variables for the user's kickstart templates (``esxi_ks_root_password_hash``...): never reported."""
 DRIVER_KEYS = ('url', 'path', 'checksum')

@@ -28,6 +28,7 @@ description:
     comment records what made it, and a re-run with the same inputs reports no change.
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
 attributes:
   check_mode:
     support: full

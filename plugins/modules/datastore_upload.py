@@ -19,6 +19,7 @@ description:
   - Runs on the controller or wherever the task is delegated; O(src) is read there.
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
   - esxi.customizer.vmware
 attributes:
   check_mode:

@@ -31,6 +31,7 @@ description:
     The same inputs and tool versions give a byte-identical image (fixed timestamps, serial and disk signature).
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
 attributes:
   check_mode:
     support: full

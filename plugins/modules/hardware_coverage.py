@@ -25,6 +25,7 @@ description:
     match, which does not count as supported.
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
   - esxi.customizer._attributes.INFO_MODULE
 options:
   src:

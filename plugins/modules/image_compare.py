@@ -25,6 +25,7 @@ description:
     each only when it differs.
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
   - esxi.customizer._attributes.INFO_MODULE
 options:
   a:

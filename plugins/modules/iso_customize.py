@@ -68,6 +68,7 @@ description:
     of the source are not carried over. RV(rebase) reports what moved.
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
 attributes:
   check_mode:
     support: full

@@ -23,6 +23,7 @@ description:
     boot loaders do.
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
   - esxi.customizer._attributes.INFO_MODULE
 options:
   path:

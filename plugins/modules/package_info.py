@@ -26,6 +26,7 @@ description:
     RV(vibs[].warnings) says, with the package to install.
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
   - esxi.customizer._attributes.INFO_MODULE
 options:
   path:

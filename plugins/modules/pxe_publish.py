@@ -37,6 +37,7 @@ description:
     idempotence, removal of files no longer wanted)."
 extends_documentation_fragment:
   - esxi.customizer._attributes
+  - esxi.customizer._attributes.IN_PROCESS
 attributes:
   check_mode:
     support: full
