@@ -42,8 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     tools = {}
     for spec in args.checkout:
-        label, _, rest = spec.partition('=')
-        directory, _, extra = rest.partition(':')
+        label, rest = spec.split('=', 1)
+        directory, extra = (rest.split(':', 1) + [''])[:2]
         tools[label] = command(os.path.abspath(directory), extra)
     tools['now'] = command(ROOT, '-e @examples/demo.yml')
     results = alternate(tools, args.runs)
