@@ -605,10 +605,15 @@ def verify_payload(
         if member.length != payload.size:
             raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, member.length, payload.size), path=label) from None
         raise
-    if member.length != payload.size:
-        raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, member.length, payload.size), path=label)
+    return _checked(payload, member.length, hashes=plain + layer1 + full, skipped=skipped, produced=produced, label=label)
+
+
+def _checked(payload: Payload, length: int, *, hashes: list, skipped: list, produced: int | None, label: str | None) -> PayloadCheck:
+    """The PayloadCheck of ``length`` member bytes whose ``hashes`` ((checksum, hasher) pairs) have seen them all."""
+    if length != payload.size:
+        raise FormatError('payload %s is %d bytes but descriptor.xml says %d' % (payload.name, length, payload.size), path=label)
     check = PayloadCheck(payload.name, uncompressed_size=produced)
-    for c, h in plain + layer1 + full:
+    for c, h in hashes:
         ok = h.hexdigest() == c.value.lower()
         check.results.append(ChecksumResult(c.checksum_type, c.verify_process, ok, '' if ok else 'expected %s, computed %s' % (c.value, h.hexdigest())))
     check.results.extend(skipped)
@@ -626,18 +631,30 @@ class PayloadVerifier:
     So the check runs on a worker thread reading what :meth:`update` queues; zlib, zstd and hashlib let go of the GIL,
     so the inflating for the ``gunzip`` checksums runs beside the copy instead of in a second read of the payload.
     The queue is short: memory stays at a few chunks whatever the payload size.
+
+    ``inline``, for a caller that is itself a thread beside the copy: when ``bytes_only`` leaves nothing but the
+    plain checksums, :meth:`update` hashes right away on the caller's thread (no queue, no copy of the bytes, which
+    may then be a reused buffer); otherwise it runs as above.
     """
 
     _END = None
     _DEPTH = 4
 
-    def __init__(self, payload: Payload, label: str | None = None, *, limits: Limits = DEFAULT_LIMITS, bytes_only: bool = False):
+    def __init__(self, payload: Payload, label: str | None = None, *, limits: Limits = DEFAULT_LIMITS, bytes_only: bool = False, inline: bool = False):
         self.payload = payload
         self._bytes_only = bytes_only
-        self._queue = queue.Queue(maxsize=self._DEPTH)
         self._check = None
         self._error = None
         self._done = False
+        self._label = label
+        self._inline = None
+        self._thread = None
+        plain, _layer1, _full, skipped = _plan(payload)
+        if inline and bytes_only and any(c.checksum_type.lower() == 'sha-256' for c, _h in plain):
+            self._inline = (plain, skipped)
+            self._length = 0
+            return
+        self._queue = queue.Queue(maxsize=self._DEPTH)
         self._thread = threading.Thread(target=self._run, args=(label, limits), name='esxi-customizer-payload-check', daemon=True)
         self._thread.start()
 
@@ -652,11 +669,18 @@ class PayloadVerifier:
                 pass
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
-        if self._error is None and data:
+        if self._inline is not None:
+            for _c, hasher in self._inline[0]:
+                hasher.update(data)
+            self._length += len(data)
+        elif self._error is None and data:
             self._queue.put(bytes(data))  # a copy: the caller reuses its buffer while the worker hashes
 
     def result(self) -> PayloadCheck:
         """End of the payload: wait for the check; raises what :func:`verify_payload` raises."""
+        if self._inline is not None:
+            plain, skipped = self._inline
+            return _checked(self.payload, self._length, hashes=plain, skipped=list(skipped), produced=None, label=self._label)
         if not self._done:
             self._done = True
             self._queue.put(self._END)
@@ -667,7 +691,7 @@ class PayloadVerifier:
 
     def abort(self) -> None:
         """The copy stopped before the end (an error elsewhere): end the worker, drop its result."""
-        if not self._done:
+        if not self._done and self._thread is not None:
             self._done = True
             self._queue.put(self._END)
             self._thread.join()

@@ -268,8 +268,9 @@ def _payload_content(vib: PackageVib, name: str) -> FileSliceContent | StreamCon
     """A payload as ISO file contents, checked against its descriptor while the writer copies it."""
     extent = vib.payload_extent(name)
     if extent is not None:
-        # a .vib stored in the zip: copied by the kernel, read back behind the copy for the check (iso_writer)
-        return FileSliceContent(extent[0], extent[1], extent[2], check=lambda: vib.payload_check(name))
+        # a .vib stored in the zip: copied by the kernel, read back behind the copy for the check, on a thread of the
+        # writer's own (iso_writer), so the check hashes there
+        return FileSliceContent(extent[0], extent[1], extent[2], check=lambda: vib.payload_check(name, inline=True))
     return StreamContent(lambda: vib.open_checked_payload(name), vib.payload_size(name))
 
 

@@ -175,22 +175,28 @@ class _StreamingPyCdlib(_PyCdlibBase):
             sfd, soff, name = fd_off
             outfp.flush()
             check = self._payload_check(ino)
+            # A kernel copy keeps the bytes out of Python: the check reads them back from the output (page cache),
+            # on a thread of its own right behind the copy, so the copy never waits for the hashing. What is checked
+            # is what the ISO holds, before pycdlib writes a boot-info table into ISOLINUX.BIN (after the copy).
+            follower = FollowingHasher(os.dup(outfp.fileno()), start=start, sink=check, holes=False) if check is not None else None
             try:
                 # Copy in pieces and report each, so the hasher follows a large payload closely.
                 piece_start = start
                 for off in range(0, length, HASH_PIECE):
                     n = min(HASH_PIECE, length - off)
                     self.copier.copy(sfd, outfp.fileno(), n, src_offset=soff + off, dest_offset=start + off, label=name)
-                    if check is not None:
-                        _feed_back(check, outfp.fileno(), start + off, length=n)
+                    if follower is not None:
+                        follower.finished(start + off, start + off + n)
                     self.copier.writeback.start(outfp.fileno(), start + off, n)
                     if ino.boot_info_table is None and off + n < length:
                         self._mark_finished(piece_start, start + off + n)
                         piece_start = start + off + n
-                if check is not None:
+                if follower is not None:
+                    follower.close(start + length)
                     check.finish()
             except BaseException:
-                if check is not None:
+                if follower is not None:
+                    follower.abort()
                     check.abort()
                 raise
             start_unreported = piece_start
@@ -268,22 +274,6 @@ def _gaps(inodes, bsize: int) -> Iterator[tuple[int, int]]:
         if ext_start > pos:
             yield pos, ext_start
         pos = max(pos, ext_end)
-
-
-def _feed_back(check, fd: int, offset: int, *, length: int) -> None:
-    """Feed ``check`` the ``length`` bytes just copied to ``fd`` at ``offset``, read back from the output.
-
-    A kernel copy keeps the bytes out of Python, so the check reads them once, right behind the copy (from the page
-    cache), and from the output rather than the source: what is checked is what the ISO holds (before pycdlib
-    writes a boot-info table into ISOLINUX.BIN, which happens after the copy).
-    """
-    end = offset + length
-    while offset < end:
-        data = os.pread(fd, min(COPY_CHUNK, end - offset), offset)
-        if not data:
-            raise EsxiCustomizerError('the new image is shorter than what was just copied into it', path=f'fd {fd}')
-        check.update(data)
-        offset += len(data)
 
 
 def open_iso(fp: BinaryIO, name: str) -> _StreamingPyCdlib:

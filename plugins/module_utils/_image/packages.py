@@ -180,9 +180,10 @@ class PackageVib:
             return SliceReader(open(path, 'rb'), offset, size)  # pylint: disable=consider-using-with  # closed with the reader
         return SliceReader(source.opener(), source.offset, source.size)
 
-    def payload_check(self, name: str) -> PayloadCheckRun:
-        """A check of payload ``name`` fed by a copy as it goes (see :class:`PayloadCheckRun`)."""
-        return PayloadCheckRun(self, self.descriptor.payload(name))
+    def payload_check(self, name: str, *, inline: bool = False) -> PayloadCheckRun:
+        """A check of payload ``name`` fed by a copy as it goes (see :class:`PayloadCheckRun`); ``inline``: hashed on the
+        feeding thread (one of its own beside the copy), see :class:`~.vib.PayloadVerifier`."""
+        return PayloadCheckRun(self, self.descriptor.payload(name), inline=inline)
 
     def open_checked_payload(self, name: str) -> CheckedPayloadStream:
         """Like :meth:`open_payload`, but a read from byte 0 to the end is checked on the way (ChecksumError at the end)."""
@@ -425,10 +426,10 @@ class PayloadCheckRun:
     stops early. The bytes as they are copied: size and sha-256 (``bytes_only`` of :func:`~.vib.verify_payload`), in
     the same pass as the copy."""
 
-    def __init__(self, vib: PackageVib, payload: Payload):
+    def __init__(self, vib: PackageVib, payload: Payload, *, inline: bool = False):
         self.label = '%s: VIB %s' % (vib.label, vib.vib_id)
         self.name = payload.name
-        self._verifier = PayloadVerifier(payload, self.label, limits=vib.limits, bytes_only=True)
+        self._verifier = PayloadVerifier(payload, self.label, limits=vib.limits, bytes_only=True, inline=inline)
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
         self._verifier.update(data)

@@ -14,8 +14,9 @@ import errno
 import hashlib
 import os
 import threading
+from typing import Protocol
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import hash_range
 
 COPY_CHUNK = 1 << 20
@@ -100,21 +101,31 @@ class Copier:
         return 'buffered'
 
 
+class Sink(Protocol):
+    """What a :class:`FollowingHasher` feeds: a hashlib object, or a payload's check."""
+
+    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+
+
 class FollowingHasher:
     """Hashes the output on a second thread while it is being written.
 
     A writer reports each byte range it has finished (flushed to the OS and final); the hasher reads it from the
     page cache right behind the copy instead of in a second pass. ``fd`` is the hasher's own descriptor of the
     output (it closes it). ``start`` is where the hashed range begins (a member inside a larger output, e.g. a tar).
+    ``sink`` (anything with ``update``, e.g. a payload's check) takes the bytes instead of the hasher's own sha256;
+    ``holes`` (the default) reads a finished range past the end of the file as zeros, else it is a FormatError.
     """
 
-    def __init__(self, fd: int, *, start: int = 0):
+    def __init__(self, fd: int, *, start: int = 0, sink: Sink | None = None, holes: bool = True):
         self.fd = fd
         self._start = start
         self._done = {}
         self._limit = None
         self._cond = threading.Condition()
-        self._digest = hashlib.sha256()
+        self._own = sink is None
+        self._digest = hashlib.sha256() if sink is None else sink
+        self._holes = holes
         self._error = None
         self._thread = threading.Thread(target=self._run, name='esxi-customizer-sha256', daemon=True)
         self._thread.start()
@@ -124,8 +135,8 @@ class FollowingHasher:
             self._done[start] = max(end, self._done.get(start, end))
             self._cond.notify()
 
-    def close(self, size: int) -> str:
-        """Everything below ``size`` is final; return the hex digest (or raise what the hasher hit)."""
+    def close(self, size: int) -> str | None:
+        """Everything below ``size`` is final; return the hex digest (None with a ``sink``), or raise what it hit."""
         with self._cond:
             self._limit = size
             self._cond.notify()
@@ -133,7 +144,7 @@ class FollowingHasher:
         self._close_fd()
         if self._error is not None:
             raise self._error
-        return self._digest.hexdigest()
+        return self._digest.hexdigest() if self._own else None
 
     def abort(self) -> None:
         """Stop (idempotent; also after :meth:`close`)."""
@@ -167,9 +178,9 @@ class FollowingHasher:
             while not last:
                 end, last = self._next_range(pos)
                 if end > pos:
-                    hash_range(self.fd, self._digest, start=pos, end=end, holes=True)
+                    hash_range(self.fd, self._digest, start=pos, end=end, holes=self._holes)
                 pos = max(pos, end)
-        except OSError as err:
+        except (OSError, EsxiCustomizerError) as err:  # a check's own refusal too, handed over by close()
             self._error = err
 
 
