@@ -353,6 +353,13 @@ class DatastoreClient:
             return RemoteState(None, None)
         return RemoteState(size, parse_sidecar(self.read_small(path + SIDECAR_SUFFIX)))
 
+    def folder_exists(self, folder):
+        """Whether ``folder`` is a directory on the datastore: a HEAD of ``folder/`` answering 200 (the /folder
+        interface lists a directory there). Any other answer is a no: the caller then makes it, as it always did."""
+        response = self._request('HEAD', folder.rstrip('/') + '/')
+        response.close()
+        return response.status == 200
+
     def session(self):
         session = SoapSession(self.transport, self.base, self.timeout)
         session.login(self.username, self.password)
@@ -413,7 +420,8 @@ def upload(client, src, path, *, force=False, check_mode=False, progress=None):
         return UploadResult(bool(needed), reason, url, local.size, local_sha, remote)
 
     folder = posixpath.dirname(path)
-    if remote.size is None and folder:
+    # A folder that is there already needs no SOAP session (login, datacenter lookup, MakeDirectory, logout).
+    if remote.size is None and folder and not client.folder_exists(folder):
         client.make_folder(folder)
     if remote.sidecar_sha256 is not None:
         client.put(path + SIDECAR_SUFFIX, IN_PROGRESS, len(IN_PROGRESS))

@@ -293,6 +293,8 @@ class FakeHost:
         if method == 'HEAD':
             if self.head_status:
                 return Response(self.head_status)
+            if path.endswith('/') and path.rstrip('/') in self.dirs:
+                return Response(200, b'<html>listing</html>')  # what ESXi and the simulator answer for a directory
             if path not in self.files:
                 return Response(404)
             return Response(200, headers={'Content-Length': str(len(self.files[path]))})
@@ -367,6 +369,21 @@ def test_first_upload_creates_folder_streams_body_and_writes_sidecar(src):
     assert put_file[3] is not None, 'the file must be passed as an iterable, not read into bytes'
     assert result.url == 'https://esx.example:443/folder/iso/esxi/x.iso?dcPath=ha-datacenter&dsName=ds1'
     assert 'pw' not in result.url
+
+
+def test_a_file_into_an_existing_folder_needs_no_soap_session(src, tmp_path):
+    host = FakeHost()
+    upload(client(host), str(src), 'iso/esxi/x.iso')
+    other = tmp_path / 'y.iso'
+    other.write_bytes(b'other')
+    host.log.clear()
+    upload(client(host), str(other), 'iso/esxi/y.iso')
+    assert host.files['iso/esxi/y.iso'] == b'other'
+    assert ('HEAD', 'iso/esxi/', None, None) in host.log
+    assert not host.calls('SOAP'), 'the folder is there: no login, no MakeDirectory'
+    host.log.clear()
+    upload(client(host), str(other), 'iso/new/y.iso')  # a folder that is not there is still made
+    assert ('SOAP', 'MakeDirectory', None, None) in host.log and host.files['iso/new/y.iso'] == b'other'
 
 
 def test_second_run_sends_nothing(src):
