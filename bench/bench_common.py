@@ -55,3 +55,30 @@ def print_table(results: dict[str, list[tuple[float, float]]]) -> None:
         median = statistics.median(t for t, _rss in values)
         rss = [r for _t, r in values]
         print('| %s | %.3f | %.2f | %.2f | %.1f-%.1f |' % (name, median, median / cp, median / cp_sync, min(rss), max(rss)))
+
+
+# A module as build_esxi.yml runs it since issue 13: inside the Ansible worker on the controller
+# (plugins/plugin_utils/in_process.py). The child first imports, untimed, what that worker holds before a task of ours
+# starts (the action's imports: ansible.module_utils.basic, ansible.plugins.action, in_process); the time it prints
+# runs from the import of the module to the end of its main(): what the task waits for beyond Ansible's own per-task
+# work. Arguments: the directory holding ansible_collections, the module's name, a file with ANSIBLE_MODULE_ARGS.
+WORKER_CHILD = r"""
+import contextlib, importlib, io, json, sys, time
+sys.path.insert(0, sys.argv[1])
+from ansible.module_utils import basic
+import ansible.plugins.action
+from ansible_collections.esxi.customizer.plugins.plugin_utils.in_process import bytecode_cached
+with open(sys.argv[3], 'rb') as f:
+    args = f.read()
+started = time.perf_counter()
+basic._ANSIBLE_ARGS = args
+if hasattr(basic, '_ANSIBLE_PROFILE'):
+    basic._ANSIBLE_PROFILE = 'legacy'
+out = io.StringIO()
+with contextlib.redirect_stdout(out), bytecode_cached():
+    try:
+        importlib.import_module('ansible_collections.esxi.customizer.plugins.modules.' + sys.argv[2]).main()
+    except SystemExit:
+        pass
+print(json.dumps({'elapsed': time.perf_counter() - started, 'result': json.loads(out.getvalue())}))
+"""

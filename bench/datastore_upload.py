@@ -8,6 +8,10 @@ progress_file, curl, and curl with openssl dgst -sha256 running beside it (the s
 fresh target file every run. Prints each run, the median rates, the module/curl ratio
 (target >= 0.90) and the module's peak RSS (target <= 64 MiB), from wait4() of the child.
 
+The Python children keep their bytecode as Python does by default (``PYTHONDONTWRITEBYTECODE`` is dropped from
+their environment). ``module-worker`` is the module as build_esxi.yml runs it, in the Ansible worker
+(``bench_common.WORKER_CHILD``), on a digest-cached ISO like ``module-cached``.
+
 Usage: .venv/bin/python bench/datastore_upload.py [--size-mib 512] [--runs 3]
 """
 
@@ -23,6 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# bench/ is sys.path[0] when a script is run by path
+from bench_common import WORKER_CHILD  # pylint: disable=import-error
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = os.environ.get('VCSIM_STATE_DIR', '/tmp/esxi-customizer-vcsim')
@@ -60,32 +67,6 @@ def sha256(path):
     return digest.hexdigest()
 
 
-# 'module-worker': the module as build_esxi.yml runs it since issue 13, inside the Ansible worker on the controller
-# (plugins/plugin_utils/in_process.py), on the ISO iso_customize just wrote (its digest cached, like 'module-cached').
-# The child first imports what that worker holds before any task of ours (the action's own imports:
-# ansible.module_utils.basic, ansible.plugins.action), untimed; the time is from the import of
-# the module to the end of its main(), which is what the task then waits for beyond Ansible's own per-task work.
-WORKER = r"""
-import contextlib, io, json, sys, time
-from ansible.module_utils import basic
-import ansible.plugins.action
-with open(sys.argv[1], 'rb') as f:
-    args = f.read()
-started = time.perf_counter()
-basic._ANSIBLE_ARGS = args
-if hasattr(basic, '_ANSIBLE_PROFILE'):
-    basic._ANSIBLE_PROFILE = 'legacy'
-from ansible_collections.esxi.customizer.plugins.modules import datastore_upload
-out = io.StringIO()
-with contextlib.redirect_stdout(out):
-    try:
-        datastore_upload.main()
-    except SystemExit:
-        pass
-print(json.dumps({'elapsed': time.perf_counter() - started, 'result': json.loads(out.getvalue())}))
-"""
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--size-mib', type=int, default=512)
@@ -107,6 +88,8 @@ def main():
         os.makedirs(tree)
         os.symlink(ROOT, os.path.join(tree, 'customizer'))
         env = dict(os.environ, PYTHONPATH=os.path.join(work, 'collections'))
+        # Python's default: bytecode kept in __pycache__ (warm after the first run, like the page cache)
+        env.pop('PYTHONDONTWRITEBYTECODE', None)
 
         src = os.path.join(work, 'payload.iso')
         block = os.urandom(MIB)
@@ -175,7 +158,8 @@ def main():
                     if os.path.exists(stale):
                         os.unlink(stale)
                 if name == 'module-worker':
-                    argv = [sys.executable, '-c', WORKER, module_args[name]]
+                    # as build_esxi.yml runs it (bench_common.WORKER_CHILD), on a digest-cached ISO like 'module-cached'
+                    argv = [sys.executable, '-c', WORKER_CHILD, os.path.join(work, 'collections'), 'datastore_upload', module_args[name]]
                 elif name.startswith('module'):
                     argv = [sys.executable, module, module_args[name]]
                 else:

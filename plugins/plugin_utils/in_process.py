@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
+import importlib.util
 import inspect
 import io
 import json
@@ -87,13 +89,12 @@ class InProcessAction(NormalAction):
     def _run_in_process(self, task_vars: dict) -> dict:
         name = self._task.action
         context = self._shared_loader_obj.module_loader.find_plugin_with_context(name, collection_list=self._task.collections)
-        module = importlib.import_module(context.plugin_resolved_name)
         module_args = dict(self._task.args)
         self._update_module_args(context.resolved_fqcn, module_args, task_vars)
         stdout = io.StringIO()
-        with _module_globals(_encode_args(module_args)), _sigterm_restored(), contextlib.redirect_stdout(stdout):
+        with _module_globals(_encode_args(module_args)), _sigterm_restored(), contextlib.redirect_stdout(stdout), bytecode_cached(PLUGINS):
             try:
-                module.main()
+                importlib.import_module(context.plugin_resolved_name).main()
             except SystemExit:
                 pass
             except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -109,6 +110,50 @@ class InProcessAction(NormalAction):
         if 'profile' in inspect.signature(self._parse_returned_data).parameters:
             return self._parse_returned_data(res, PROFILE)
         return self._parse_returned_data(res)  # pylint: disable=no-value-for-parameter
+
+
+# ansible_collections.<ns>.<name>.plugins of this collection, and where it is
+PACKAGE = __name__.rsplit('.', 2)[0]
+PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _BytecodeFinder(importlib.abc.MetaPathFinder):
+    """Imports the collection's modules and module_utils with Python's own source loader, which keeps their bytecode
+    in ``__pycache__`` (where it may write there; else it compiles, as before).
+
+    Ansible's collection loader compiles a module's source on every import and never caches the result: for the
+    ~50 files an iso_customize run imports, that is most of what the import costs, in every task. Only files that
+    exist under this collection's plugins/modules and plugins/module_utils are taken; everything else (and any name
+    that is not a plain file or package there) is left to the loaders before.
+    """
+
+    def __init__(self, package: str, directory: str):
+        self._prefixes = tuple('%s.%s.' % (package, kind) for kind in ('modules', 'module_utils'))
+        self._package = package
+        self._directory = directory
+
+    def find_spec(self, fullname, path=None, target=None):
+        del path, target  # the location follows from the name alone
+        if not fullname.startswith(self._prefixes):
+            return None
+        base = os.path.join(self._directory, *fullname[len(self._package) + 1 :].split('.'))
+        init = os.path.join(base, '__init__.py')
+        if os.path.isfile(init):
+            return importlib.util.spec_from_file_location(fullname, init, submodule_search_locations=[base])
+        if os.path.isfile(base + '.py'):
+            return importlib.util.spec_from_file_location(fullname, base + '.py')
+        return None
+
+
+@contextlib.contextmanager
+def bytecode_cached(directory: str = PLUGINS, package: str = PACKAGE):
+    """While inside: the collection's modules and module_utils import through :class:`_BytecodeFinder`."""
+    finder = _BytecodeFinder(package, directory)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def _encode_args(module_args: dict) -> bytes:

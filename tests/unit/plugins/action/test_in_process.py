@@ -73,6 +73,9 @@ def play(tmp_path: Path, name: str, *, in_worker: bool, src: str) -> tuple[dict,
     out = workdir / 'seen.json'
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCAL_TEMP=str(workdir / 'tmp'))
     env.pop('ANSIBLE_CONFIG', None)
+    # Python's default (bytecode kept), with the caches where the test can look
+    env.pop('PYTHONDONTWRITEBYTECODE', None)
+    env['PYTHONPYCACHEPREFIX'] = str(workdir / 'pyc')
     argv = [
         sys.executable,
         '-c',
@@ -105,6 +108,13 @@ def test_worker_run_gives_what_a_module_process_gives(tmp_path):
     assert in_worker['customized'] == as_process['customized']
     assert in_worker['broken']['failed'] and 'is not an ISO 9660 image' in in_worker['broken']['msg']
     assert in_worker['broken'] == as_process['broken']
+
+    # Ansible's own loaders compile the collection's sources on every import and keep nothing; in the worker they
+    # import through Python's source loader, which keeps the bytecode
+    def cached(name):
+        return sorted(p.name for p in (tmp_path / name / 'pyc').rglob('customize.*.pyc') if p.parent.name == '_image')
+
+    assert cached('worker') and not cached('process')
 
     # the kickstart is no_log in both; the plaintext-password warning is given for the first loop item only
     for log in (worker_log, process_log):
