@@ -24,10 +24,14 @@ def collection_path() -> str:
 
 
 def timed(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB, GNU time's ``%M``) of ``argv`` in a fresh process, after an untimed ``sync``."""
+    """Wall seconds and peak RSS (MiB, GNU time's ``%M``) of ``argv`` in a fresh process, after an untimed ``sync``.
+
+    Python children keep their bytecode as Python does by default (``PYTHONDONTWRITEBYTECODE`` is dropped), so after
+    the warm-up round they start warm, like the page cache."""
     subprocess.run(['sync'], check=True)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONDONTWRITEBYTECODE'}
     started = time.perf_counter()
-    done = subprocess.run(['/usr/bin/time', '-f', '%M'] + argv, capture_output=True, text=True, check=False)
+    done = subprocess.run(['/usr/bin/time', '-f', '%M'] + argv, capture_output=True, text=True, check=False, env=env)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit('%s failed: %s' % (argv, done.stderr[-2000:]))
