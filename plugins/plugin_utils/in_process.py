@@ -16,12 +16,15 @@ connection, ``become``, ``async``, a task ``environment``, or another Python int
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import inspect
 import io
 import json
+import marshal
 import os
 import signal
 import sys
@@ -35,6 +38,9 @@ from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
+
+from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import write_bytes_atomic
+from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import cache_dir
 
 try:  # ansible-core 2.19+: arguments are encoded for a serialization profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
@@ -117,9 +123,33 @@ PACKAGE = __name__.rsplit('.', 2)[0]
 PLUGINS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+class _CachedSourceLoader(importlib.machinery.SourceFileLoader):
+    """Python's source loader with the bytecode kept in our cache directory instead of ``__pycache__`` beside the
+    source: ``ansible-galaxy collection verify`` reports any directory an installed collection did not ship."""
+
+    def get_code(self, fullname):
+        path = self.get_filename(fullname)
+        st = os.stat(path)
+        key = '%s\0%d\0%d\0%s' % (path, st.st_mtime_ns, st.st_size, sys.implementation.cache_tag)
+        entry = os.path.join(cache_dir('bytecode'), hashlib.sha256(key.encode('utf-8', 'surrogateescape')).hexdigest() + '.code')
+        try:
+            with open(entry, 'rb') as stream:
+                return marshal.loads(stream.read())
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # not cached yet (or unreadable): compile
+        code = self.source_to_code(self.get_data(path), path)
+        if not sys.dont_write_bytecode:
+            try:
+                os.makedirs(os.path.dirname(entry), mode=0o700, exist_ok=True)
+                write_bytes_atomic(entry, marshal.dumps(code), mode=0o600, durable=False)
+            except OSError:
+                pass  # no writable cache: compiled again next time, as Ansible's own loader always does
+        return code
+
+
 class _BytecodeFinder(importlib.abc.MetaPathFinder):
-    """Imports the collection's modules and module_utils with Python's own source loader, which keeps their bytecode
-    in ``__pycache__`` (where it may write there; else it compiles, as before).
+    """Imports the collection's modules and module_utils with :class:`_CachedSourceLoader`, which keeps their
+    bytecode (where Python may write bytecode at all).
 
     Ansible's collection loader compiles a module's source on every import and never caches the result: for the
     ~50 files an iso_customize run imports, that is most of what the import costs, in every task. Only files that
@@ -139,9 +169,9 @@ class _BytecodeFinder(importlib.abc.MetaPathFinder):
         base = os.path.join(self._directory, *fullname[len(self._package) + 1 :].split('.'))
         init = os.path.join(base, '__init__.py')
         if os.path.isfile(init):
-            return importlib.util.spec_from_file_location(fullname, init, submodule_search_locations=[base])
+            return importlib.util.spec_from_file_location(fullname, init, loader=_CachedSourceLoader(fullname, init), submodule_search_locations=[base])
         if os.path.isfile(base + '.py'):
-            return importlib.util.spec_from_file_location(fullname, base + '.py')
+            return importlib.util.spec_from_file_location(fullname, base + '.py', loader=_CachedSourceLoader(fullname, base + '.py'))
         return None
 
 

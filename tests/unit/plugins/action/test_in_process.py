@@ -9,6 +9,7 @@ release) on a fixture ISO, once in the worker and once as a module process, and 
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import shutil
 import signal
@@ -76,6 +77,7 @@ def play(tmp_path: Path, name: str, *, in_worker: bool, src: str) -> tuple[dict,
     # Python's default (bytecode kept), with the caches where the test can look
     env.pop('PYTHONDONTWRITEBYTECODE', None)
     env['PYTHONPYCACHEPREFIX'] = str(workdir / 'pyc')
+    env['ESXI_CUSTOMIZER_CACHE_DIR'] = str(workdir / 'cache')
     argv = [
         sys.executable,
         '-c',
@@ -109,12 +111,15 @@ def test_worker_run_gives_what_a_module_process_gives(tmp_path):
     assert in_worker['broken']['failed'] and 'is not an ISO 9660 image' in in_worker['broken']['msg']
     assert in_worker['broken'] == as_process['broken']
 
-    # Ansible's own loaders compile the collection's sources on every import and keep nothing; in the worker they
-    # import through Python's source loader, which keeps the bytecode
-    def cached(name):
+    # Ansible's own loaders compile the collection's sources on every import and keep nothing; in the worker the
+    # bytecode is kept in our cache, and never beside the sources (Python's own __pycache__, here under the prefix)
+    def pycache(name):
         return sorted(p.name for p in (tmp_path / name / 'pyc').rglob('customize.*.pyc') if p.parent.name == '_image')
 
-    assert cached('worker') and not cached('process')
+    kept = list((tmp_path / 'worker' / 'cache' / 'bytecode').glob('*.code'))
+    assert len(kept) > 40, kept
+    assert not (tmp_path / 'process' / 'cache' / 'bytecode').exists()
+    assert not pycache('worker') and not pycache('process')
 
     # the kickstart is no_log in both; the plaintext-password warning is given for the first loop item only
     for log in (worker_log, process_log):
@@ -147,3 +152,36 @@ def test_the_workers_sigterm_handler_is_put_back():
         assert signal.getsignal(signal.SIGTERM) is workers_own
     finally:
         signal.signal(signal.SIGTERM, original)
+
+
+def test_the_bytecode_cache_is_read_back_and_follows_the_source(tmp_path, monkeypatch):
+    monkeypatch.setenv('ESXI_CUSTOMIZER_CACHE_DIR', str(tmp_path / 'cache'))
+    monkeypatch.setattr(sys, 'dont_write_bytecode', False)
+    source = tmp_path / 'mod.py'
+    source.write_text('VALUE = 1\n', encoding='utf-8')
+    loader = in_process._CachedSourceLoader('mod', str(source))  # pylint: disable=protected-access
+
+    def value():
+        namespace = {}
+        exec(loader.get_code('mod'), namespace)  # pylint: disable=exec-used
+        return namespace['VALUE']
+
+    assert value() == 1
+    (entry,) = (tmp_path / 'cache' / 'bytecode').iterdir()
+    # what is cached is what runs: a different code object there is what the next import gets
+    entry.write_bytes(marshal.dumps(compile('VALUE = 2\n', str(source), 'exec')))
+    assert value() == 2
+    # an edited source (other size and mtime) is compiled again, under a key of its own
+    source.write_text('VALUE = 33\n', encoding='utf-8')
+    os.utime(source, ns=(1, 1))
+    assert value() == 33
+    assert len(list((tmp_path / 'cache' / 'bytecode').iterdir())) == 2
+    # a broken entry is compiled over; nothing is written where Python may not write bytecode
+    (current,) = [p for p in (tmp_path / 'cache' / 'bytecode').iterdir() if p != entry]
+    current.write_bytes(b'not marshal')
+    monkeypatch.setattr(sys, 'dont_write_bytecode', True)
+    assert value() == 33
+    assert current.read_bytes() == b'not marshal'
+    monkeypatch.setattr(sys, 'dont_write_bytecode', False)
+    assert value() == 33
+    assert current.read_bytes() != b'not marshal'
