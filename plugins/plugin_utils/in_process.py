@@ -37,7 +37,11 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.action.normal import ActionModule as NormalAction
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
-from ansible.vars.clean import remove_internal_keys
+
+try:  # up to ansible-core 2.20; 2.21's task result object cleans itself
+    from ansible.vars.clean import remove_internal_keys
+except ImportError:
+    remove_internal_keys = None
 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import write_bytes_atomic
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import cache_dir
@@ -106,16 +110,20 @@ class InProcessAction(NormalAction):
             except Exception as exc:  # pylint: disable=broad-exception-caught
                 # what a module process that dies of an exception reports, instead of failing the worker
                 return {'failed': True, 'msg': 'MODULE FAILURE: %s: %s' % (type(exc).__name__, exc), 'exception': traceback.format_exc()}
-        data = self._parse_module_output({'rc': 0, 'stdout': stdout.getvalue(), 'stderr': ''})
-        # what _execute_module does with a module's answer
+        return self._parse_module_output({'rc': 0, 'stdout': stdout.getvalue(), 'stderr': ''})
+
+    def _parse_module_output(self, res: dict) -> dict:
+        """What ``_execute_module`` makes of a module's answer, on each supported ansible-core."""
+        if 'profile' not in inspect.signature(self._parse_returned_data).parameters:  # 2.17, 2.18
+            data = self._parse_returned_data(res)  # pylint: disable=no-value-for-parameter
+        else:
+            data = self._parse_returned_data(res, PROFILE)
+        if hasattr(data, 'as_result_dict'):  # 2.21+: a task result object with its own cleaning
+            data.remove_internal_keys()
+            return data.as_result_dict(for_round_trip=True)
         data.pop('_ansible_suppress_tmpdir_delete', None)
         remove_internal_keys(data)
         return data
-
-    def _parse_module_output(self, res: dict) -> dict:
-        if 'profile' in inspect.signature(self._parse_returned_data).parameters:
-            return self._parse_returned_data(res, PROFILE)
-        return self._parse_returned_data(res)  # pylint: disable=no-value-for-parameter
 
 
 # ansible_collections.<ns>.<name>.plugins of this collection, and where it is
