@@ -109,7 +109,9 @@ def test_worker_run_gives_what_a_module_process_gives(tmp_path):
     assert in_worker['info']['vibs'] and in_worker['info'] == as_process['info']
     assert in_worker['customized'] == as_process['customized']
     assert in_worker['broken']['failed'] and 'is not an ISO 9660 image' in in_worker['broken']['msg']
-    assert in_worker['broken'] == as_process['broken']
+    # a traceback (ansible-core before 2.19 adds one at -vvv) names where the module ran from: its file, or AnsiballZ's
+    assert ('exception' in in_worker['broken']) == ('exception' in as_process['broken'])
+    assert dict(in_worker['broken'], exception=None) == dict(as_process['broken'], exception=None)
 
     # Ansible's own loaders compile the collection's sources on every import and keep nothing; in the worker the
     # bytecode is kept in our cache, and never beside the sources (Python's own __pycache__, here under the prefix)
@@ -124,7 +126,9 @@ def test_worker_run_gives_what_a_module_process_gives(tmp_path):
     # the kickstart is no_log in both; the plaintext-password warning is given for the first loop item only
     for log in (worker_log, process_log):
         assert 'PlainSecret-1' not in log
-        assert log.count('sets a plaintext root password') == 1
+        assert log.count('[WARNING]: kickstart_content: the kickstart sets a plaintext root password') == 1
+    # (Ansible's display shows a repeated warning once: the second item's own result must not carry it)
+    assert not [w for w in in_worker['customized']['results'][1].get('warnings', []) if 'plaintext' in str(w)]
 
 
 def test_module_state_is_set_for_one_run_and_put_back():
@@ -135,10 +139,10 @@ def test_module_state_is_set_for_one_run_and_put_back():
     with in_process._module_globals(encoded):  # pylint: disable=protected-access
         assert basic._ANSIBLE_ARGS == encoded  # pylint: disable=protected-access
         assert json.loads(encoded) == {'ANSIBLE_MODULE_ARGS': {'path': '/x'}}
-        assert not module_warnings.get_warnings()
+        assert not module_warnings.get_warning_messages()
         module_warnings.warn('of this run')
     assert basic._ANSIBLE_ARGS is saved  # pylint: disable=protected-access
-    assert not module_warnings.get_warnings()
+    assert not module_warnings.get_warning_messages()
 
 
 def test_the_workers_sigterm_handler_is_put_back():
