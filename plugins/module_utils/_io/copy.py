@@ -104,7 +104,8 @@ class Copier:
 class Sink(Protocol):
     """What a :class:`FollowingHasher` feeds: a hashlib object, or a payload's check."""
 
-    def update(self, data: bytes | bytearray | memoryview, /) -> None: ...
+    def update(self, data: bytes | bytearray | memoryview, /) -> None:
+        """Take the next bytes."""
 
 
 class FollowingHasher:
