@@ -535,6 +535,14 @@ def _plan(payload):
     return plain, layer1, full, skipped
 
 
+def _check_plan(payload, bytes_only: bool):
+    """:func:`_plan`, without the decompressed checksums when ``bytes_only`` and a plain sha-256 pins every byte."""
+    plain, layer1, full, skipped = _plan(payload)
+    if bytes_only and any(c.checksum_type.lower() == 'sha-256' for c, _h in plain):
+        layer1, full = [], []
+    return plain, layer1, full, skipped
+
+
 class _Tee(io.RawIOBase):
     """Hands on what it reads and feeds it to ``hashers`` on the way, counting the bytes."""
 
@@ -580,9 +588,7 @@ def verify_payload(
     :func:`raise_for_mismatch` to turn them into ChecksumError. The decompressed checksums of a ``vzstd``
     payload need a zstd library; without one they are reported as not verifiable, naming the package.
     """
-    plain, layer1, full, skipped = _plan(payload)
-    if bytes_only and any(c.checksum_type.lower() == 'sha-256' for c, _h in plain):
-        layer1, full = [], []
+    plain, layer1, full, skipped = _check_plan(payload, bytes_only)
     what = '%s payload %s' % (label or 'VIB', payload.name)
     member = _Tee(stream, [h for _c, h in plain])
     zstd = payload.type in ZSTD_PAYLOAD_TYPES
@@ -632,9 +638,9 @@ class PayloadVerifier:
     so the inflating for the ``gunzip`` checksums runs beside the copy instead of in a second read of the payload.
     The queue is short: memory stays at a few chunks whatever the payload size.
 
-    ``inline``, for a caller that is itself a thread beside the copy: when ``bytes_only`` leaves nothing but the
-    plain checksums, :meth:`update` hashes right away on the caller's thread (no queue, no copy of the bytes, which
-    may then be a reused buffer); otherwise it runs as above.
+    ``inline``, for a caller that is itself a thread beside the copy: when only plain checksums are to be checked
+    (``bytes_only`` with a plain sha-256, or a payload that has no other), :meth:`update` hashes right away on the
+    caller's thread (no queue, no copy of the bytes, which may then be a reused buffer); otherwise it runs as above.
     """
 
     _END = None
@@ -649,8 +655,8 @@ class PayloadVerifier:
         self._label = label
         self._inline = None
         self._thread = None
-        plain, _layer1, _full, skipped = _plan(payload)
-        if inline and bytes_only and any(c.checksum_type.lower() == 'sha-256' for c, _h in plain):
+        plain, layer1, full, skipped = _check_plan(payload, bytes_only)
+        if inline and not layer1 and not full:
             self._inline = (plain, skipped)
             self._length = 0
             return
