@@ -59,7 +59,7 @@ env -u ANSIBLE_COLLECTIONS_PATH "$root/.venv/bin/ansible-galaxy" collection inst
 echo "esxi.customizer.build_esxi: syntax check passed from the installed tarball"
 
 ansible-builder introspect --sanitize "$work/collections" > "$work/introspect.txt"
-for needed in 'pycdlib>=1.20,<2' 'defusedxml>=0.7,<1' 'zstandard' 'mtools' 'dosfstools' 'syslinux'; do
+for needed in 'pycdlib>=1.20,<2' 'zstandard' 'mtools' 'dosfstools' 'syslinux'; do
     grep -qF "$needed" "$work/introspect.txt" || { cat "$work/introspect.txt"; echo "ansible-builder introspect misses $needed"; exit 1; }
 done
 if grep -E 'pytest|hypothesis|ruff|xorriso|qemu|ansible-lint' "$work/introspect.txt"; then

@@ -7,16 +7,14 @@ from __future__ import annotations
 from importlib import metadata
 
 from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR
-from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import DEFUSEDXML_IMPORT_ERROR, HAS_DEFUSEDXML
 
 _LIBRARIES = {
     'pycdlib': (HAS_PYCDLIB, PYCDLIB_IMPORT_ERROR),
-    'defusedxml': (HAS_DEFUSEDXML, DEFUSEDXML_IMPORT_ERROR),
 }
 
-MINIMUM_VERSIONS = {'pycdlib': (1, 20, 0), 'defusedxml': (0, 7, 0)}
+MINIMUM_VERSIONS = {'pycdlib': (1, 20, 0)}
 """The oldest release the tests prove: the ISO writer builds on pycdlib internals that 1.20 settled."""
-REQUIREMENTS = {'pycdlib': 'pycdlib>=1.20,<2', 'defusedxml': 'defusedxml>=0.7,<1'}
+REQUIREMENTS = {'pycdlib': 'pycdlib>=1.20,<2'}
 
 
 def missing_libraries(*names: str) -> list[tuple[str, str]]:

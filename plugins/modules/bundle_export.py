@@ -92,7 +92,6 @@ options:
     default: true
 requirements:
   - pycdlib >= 1.20, < 2
-  - defusedxml >= 0.7
 notes:
   - The ar headers of a rebuilt C(.vib) are VMware's (zero mtime, owner and mode); a package whose headers were written
     another way (some tools write a mode of C(0o0)) gives a C(.vib) with identical members but another file checksum.

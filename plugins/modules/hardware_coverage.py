@@ -58,7 +58,6 @@ options:
     type: path
 requirements:
   - pycdlib >= 1.20, < 2 (only with O(src))
-  - defusedxml >= 0.7
   - zstandard (or backports.zstd) below Python 3.14, for ESXi 9.x C(vzstd) payloads only
 seealso:
   - module: esxi.customizer.package_info
@@ -151,11 +150,11 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    libraries = ('pycdlib', 'defusedxml') if p['src'] else ('defusedxml',)  # pycdlib only reads the ISO
-    for library, error in missing_libraries(*libraries):
-        module.fail_json(msg=missing_required_lib(library), exception=error)
-    for message in outdated_libraries(*libraries):
-        module.fail_json(msg=message)
+    if p['src']:  # pycdlib only reads the ISO
+        for library, error in missing_libraries('pycdlib'):
+            module.fail_json(msg=missing_required_lib(library), exception=error)
+        for message in outdated_libraries('pycdlib'):
+            module.fail_json(msg=message)
     try:
         devices = [parse_device(item, label='devices') for item in p['devices']]
         if p['devices_from']:

@@ -49,7 +49,6 @@ options:
     type: str
 requirements:
   - pycdlib >= 1.20, < 2
-  - defusedxml >= 0.7
 seealso:
   - module: esxi.customizer.iso_info
   - module: esxi.customizer.iso_customize

@@ -242,7 +242,6 @@ options:
     default: true
 requirements:
   - pycdlib >= 1.20, < 2
-  - defusedxml >= 0.7
   - zstandard (or backports.zstd) below Python 3.14, for ESXi 9.x C(vzstd) payloads only
 notes:
   - An unsigned (community) VIB cannot be used with UEFI Secure Boot; the task warns about each one.

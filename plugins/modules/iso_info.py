@@ -41,7 +41,6 @@ options:
     default: summary
 requirements:
   - pycdlib >= 1.20, < 2
-  - defusedxml >= 0.7
 notes:
   - An ISO without C(/BOOT.CFG) (for example an ordinary Linux ISO), a truncated or corrupt ISO, and an image
     database that cannot be parsed make the task fail with a message naming the file and the problem.

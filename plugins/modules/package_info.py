@@ -63,7 +63,6 @@ options:
         Nothing is written.
     type: path
 requirements:
-  - defusedxml >= 0.7
   - pycdlib >= 1.20, < 2 (only with O(iso))
   - zstandard (or backports.zstd) below Python 3.14, for ESXi 9.x C(vzstd) payloads only
 notes:
@@ -493,10 +492,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    for library, error in missing_libraries('defusedxml'):
-        module.fail_json(msg=missing_required_lib(library), exception=error)
-    for message in outdated_libraries('defusedxml'):
-        module.fail_json(msg=message)
     params = module.params
     if params['max_uncompressed_size'] < 1 or params['max_compression_ratio'] < 1:
         module.fail_json(msg='max_uncompressed_size and max_compression_ratio must be positive')

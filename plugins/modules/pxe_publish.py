@@ -32,7 +32,7 @@ description:
     overwritten or removed.
   - "Remote PXE servers: with O(archive) the module writes the whole publication (exactly the files it would write
     into O(dest)) as one uncompressed POSIX tar file instead; copy it to the server and run the module there with
-    the tar as O(src) and the server root as O(dest). Publishing an archive needs neither pycdlib nor defusedxml, only
+    the tar as O(src) and the server root as O(dest). Publishing an archive needs no pycdlib, only
     the Python standard library, and has the same semantics as publishing the ISO (manifest, atomic files,
     idempotence, removal of files no longer wanted)."
 extends_documentation_fragment:
@@ -163,7 +163,6 @@ options:
     default: present
 requirements:
   - pycdlib >= 1.20, < 2 (only read when the ISO is not the one of the previous publish; not needed to publish an archive)
-  - defusedxml >= 0.7 (not needed to publish an archive)
 notes:
   - The BIOS configuration assumes C(pxelinux.0) (syslinux 3.86 as VMware documents, or lpxelinux for HTTP) lives in the
     root of O(dest); this module does not provide it, nor the DHCP configuration.
@@ -352,7 +351,7 @@ def main():
         hosts=params['hosts'],
         bootloaders=params['bootloaders'],
     )
-    # publishing an archive needs the standard library only: PXE servers without pycdlib and defusedxml
+    # publishing an archive needs the standard library only: PXE servers without pycdlib
     from_archive = bool(params['src']) and is_publication_archive(params['src'])
     needs_iso = not from_archive and (params['state'] == 'present' or params['name'] is None)
     for library, error in missing_libraries() if needs_iso else ():

@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 import socket
 import ssl
-import xml.etree.ElementTree as ET
 from urllib.error import URLError
 from xml.sax.saxutils import escape
 
-from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError
+from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
+from ansible_collections.esxi.customizer.plugins.module_utils._io.xml import parse_xml
 
 SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/'
 XSI = 'http://www.w3.org/2001/XMLSchema-instance'
@@ -150,9 +150,9 @@ class SoapFault(RemoteError):
 def parse_response(data, method):
     """Return the ``<methodResponse>`` element of a SOAP answer, or raise its fault."""
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise RemoteError('%s: the answer is not SOAP XML (%s): %r' % (method, exc, data[:200])) from exc
+        root = parse_xml(data, what='the answer')
+    except FormatError as exc:  # malformed, or with a DTD, which no vSphere answer has
+        raise RemoteError('%s: the answer is not SOAP XML (%s): %r' % (method, exc, data[:200])) from None
     body = root.find('{%s}Body' % SOAP_ENV)
     if body is None or len(body) == 0:
         raise RemoteError('%s: the answer has no SOAP body' % method)

@@ -280,8 +280,8 @@ grep -q 'no inventory host has a NIC of this machine' "$work/pre-none.log"
 echo "KICKSTART by MAC: $(grep -h -o -- '--ip=[0-9.]*' "$work"/esxi-host-*.cfg | paste -sd' '), unknown machine stopped"
 
 # 7. Remote PXE servers: the ISO is built once here and its tree published on two "servers" reached over a real ssh
-#    connection (tests/services/sshd.sh on a loopback port) with the system's own Python, which has neither pycdlib
-#    nor defusedxml. One host is pinned to the second server; a re-run changes nothing; state absent leaves nothing.
+#    connection (tests/services/sshd.sh on a loopback port) with the system's own Python, which has no pycdlib.
+#    One host is pinned to the second server; a re-run changes nothing; state absent leaves nothing.
 sshd_state=$vcsim_state/sshd/sshd.json
 [ -f "$sshd_state" ] || { echo "sshd not running: run tests/services/sshd.sh start" >&2; exit 1; }
 remote_python=/usr/bin/python3

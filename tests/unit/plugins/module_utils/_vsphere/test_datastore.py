@@ -238,6 +238,8 @@ def test_parse_response_raises_faults_with_their_type():
 def test_parse_response_refuses_non_soap():
     with pytest.raises(RemoteError, match='not SOAP XML'):
         parse_response(b'<html>proxy error', 'Login')
+    with pytest.raises(RemoteError, match='not SOAP XML .*DTD or entity definition'):
+        parse_response(b'<!DOCTYPE e [<!ENTITY x "y">]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"/>', 'Login')
 
 
 # --- request sequence against an in-memory endpoint ---------------------------------------------
