@@ -71,7 +71,7 @@ import contextlib, importlib, io, json, sys, time
 sys.path.insert(0, sys.argv[1])
 from ansible.module_utils import basic
 import ansible.plugins.action
-from ansible_collections.esxi.customizer.plugins.plugin_utils.in_process import bytecode_cached
+from ansible_collections.esxi.customizer.plugins.plugin_utils.in_process import bytecode_cached, heap_frozen
 with open(sys.argv[3], 'rb') as f:
     args = f.read()
 started = time.perf_counter()
@@ -79,7 +79,7 @@ basic._ANSIBLE_ARGS = args
 if hasattr(basic, '_ANSIBLE_PROFILE'):
     basic._ANSIBLE_PROFILE = 'legacy'
 out = io.StringIO()
-with contextlib.redirect_stdout(out), bytecode_cached():
+with contextlib.redirect_stdout(out), bytecode_cached(), heap_frozen():
     try:
         importlib.import_module('ansible_collections.esxi.customizer.plugins.modules.' + sys.argv[2]).main()
     except SystemExit:

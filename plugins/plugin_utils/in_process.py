@@ -16,6 +16,7 @@ connection, ``become``, ``async``, a task ``environment``, or another Python int
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib
 import importlib.abc
@@ -102,7 +103,7 @@ class InProcessAction(NormalAction):
         module_args = dict(self._task.args)
         self._update_module_args(context.resolved_fqcn, module_args, task_vars)
         stdout = io.StringIO()
-        with _module_globals(_encode_args(module_args)), _sigterm_restored(), contextlib.redirect_stdout(stdout), bytecode_cached(PLUGINS):
+        with _module_globals(_encode_args(module_args)), _sigterm_restored(), contextlib.redirect_stdout(stdout), bytecode_cached(PLUGINS), heap_frozen():
             try:
                 importlib.import_module(context.plugin_resolved_name).main()
             except SystemExit:
@@ -192,6 +193,20 @@ def bytecode_cached(directory: str = PLUGINS, package: str = PACKAGE):
         yield
     finally:
         sys.meta_path.remove(finder)
+
+
+@contextlib.contextmanager
+def heap_frozen():
+    """While inside: what exists now (Ansible's heap in the worker) is left out of garbage collections.
+
+    A full collection walks every tracked object; one that fell into a module run cost it 20-25 ms on a 40,000-object
+    heap (measured in the benchmark's worker stand-in), for nothing: none of Ansible's objects dies while the module runs.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _encode_args(module_args: dict) -> bytes:

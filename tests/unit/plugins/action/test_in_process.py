@@ -189,3 +189,23 @@ def test_the_bytecode_cache_is_read_back_and_follows_the_source(tmp_path, monkey
     monkeypatch.setattr(sys, 'dont_write_bytecode', False)
     assert value() == 33
     assert current.read_bytes() != b'not marshal'
+
+
+def test_the_heap_is_left_out_of_collections_only_while_a_module_runs():
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    gc.collect()
+    assert gc.get_freeze_count() == 0
+    with in_process.heap_frozen():
+        assert gc.get_freeze_count() > 0  # what existed before: the worker's heap
+        cycle = Node()
+        cycle.me = cycle
+        gone = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert gone() is None  # the module's own garbage is still collected
+    assert gc.get_freeze_count() == 0
