@@ -32,12 +32,30 @@ try:
 
     HAS_PYCDLIB = True
     PYCDLIB_IMPORT_ERROR = None
+    _PyCdlibBase = pycdlib.PyCdlib
 except ImportError as exc:  # the module reports missing_required_lib('pycdlib')
     HAS_PYCDLIB = False
     PYCDLIB_IMPORT_ERROR = exc
+    _PyCdlibBase = object
 
     class PyCdlibException(Exception):
         pass
+
+
+class PyCdlib(_PyCdlibBase):
+    """pycdlib with its El Torito boot-info-table checksum summed in C.
+
+    Opening an image checks whether each boot file carries a boot-info table by summing it as 32-bit words; pycdlib does
+    that one ``struct.unpack_from`` at a time (3.6 ms for a 38 KiB ISOLINUX.BIN, on every open). Same bytes read, same
+    sum: every sector of the boot file, padded to 2048 bytes, after the table's first 64 bytes.
+    """
+
+    def _calculate_eltorito_boot_info_table_csum(self, data_fp, data_len):
+        bsize = self.logical_block_size
+        sectors = -(-data_len // bsize)
+        data = b''.join(data_fp.read(bsize).ljust(2048, b'\x00') for _ in range(sectors))[64:]
+        data = data[: len(data) - len(data) % 4]
+        return sum(struct.unpack('<%dI' % (len(data) // 4), data)) & 0xFFFFFFFF
 
 
 SECTOR = 2048
@@ -154,7 +172,7 @@ class IsoReader:
         self.path = path
         self._own_fp = fileobj is None
         self.fileobj = fileobj if fileobj is not None else self._open_checked(path)
-        self.iso = pycdlib.PyCdlib()
+        self.iso = PyCdlib()
         try:
             self._precheck()
             self.iso.open_fp(self.fileobj)

@@ -35,7 +35,7 @@ from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import 
 from ansible_collections.esxi.customizer.plugins.module_utils._io.copy import COPY_CHUNK, HASH_PIECE, Copier, FollowingHasher
 from ansible_collections.esxi.customizer.plugins.module_utils._io.filehash import remember_sha256
 from ansible_collections.esxi.customizer.plugins.module_utils._image.edits import IsoEdits, check_root_name, normalize_volume_id
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import pvd_epoch
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import PyCdlib, pvd_epoch
 from ansible_collections.esxi.customizer.plugins.module_utils._io.streams import FileSlice
 
 if TYPE_CHECKING:  # only for the annotations: the writer does not depend on the depot renderer
@@ -46,12 +46,10 @@ try:
     from pycdlib import pycdlibexception
 
     PYCDLIB_IMPORT_ERROR = None
-    _PyCdlibBase = pycdlib.PyCdlib
 except ImportError as exc:  # pragma: no cover - exercised by the sanity import test only
     pycdlib = None
     pycdlibexception = None
     PYCDLIB_IMPORT_ERROR = exc
-    _PyCdlibBase = object
 
 SECTOR = 2048
 
@@ -144,7 +142,7 @@ def volume_epoch(iso: pycdlib.PyCdlib) -> int | None:
 # --- copying ----------------------------------------------------------------------------------
 
 
-class _StreamingPyCdlib(_PyCdlibBase):
+class _StreamingPyCdlib(PyCdlib):
     """pycdlib with a data-copy step that copies extents kernel-side (see module docstring)."""
 
     copier = None

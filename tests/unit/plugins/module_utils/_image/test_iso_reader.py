@@ -2,14 +2,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import io
 import os
+import random
 import shutil
 import subprocess
 
 import pytest
 
 from ansible_collections.esxi.customizer.plugins.module_utils._errors import EsxiCustomizerError, FormatError
-from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader, normalize
+from ansible_collections.esxi.customizer.plugins.module_utils._image.iso_reader import IsoReader, PyCdlib, normalize
 from ansible_collections.esxi.customizer.tests.unit.plugins.module_utils.counting_file import CountingFile
 
 pytestmark = pytest.mark.skipif(shutil.which('xorriso') is None, reason='xorriso is needed to build test ISOs')
@@ -186,3 +188,18 @@ def test_a_rock_ridge_name_holding_a_slash_is_refused(tmp_path):
     with pytest.raises(FormatError, match=r"slash.iso: has a Rock Ridge file name 'abc/def.v00' that is not a file name"):
         with IsoReader(path) as reader:
             reader.files()
+
+
+@pytest.mark.parametrize('length', [64, 2048, 2049, 38912, 38913, 100003])
+def test_the_boot_info_table_checksum_is_pycdlibs(length):
+    pycdlib = pytest.importorskip('pycdlib')
+    ours, theirs = PyCdlib(), pycdlib.PyCdlib()
+    ours.logical_block_size = theirs.logical_block_size = 2048
+    data = random.Random(length).randbytes(length + 3000)  # what follows the file on the image is read too
+    for declared in (length, length - 1):
+        expected = theirs._calculate_eltorito_boot_info_table_csum(io.BytesIO(data), declared)
+        assert ours._calculate_eltorito_boot_info_table_csum(io.BytesIO(data), declared) == expected
+    # an image that ends inside the boot file: pycdlib pads the short sector with zeros
+    assert ours._calculate_eltorito_boot_info_table_csum(io.BytesIO(data[:1000]), 5000) == theirs._calculate_eltorito_boot_info_table_csum(
+        io.BytesIO(data[:1000]), 5000
+    )
