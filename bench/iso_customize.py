@@ -22,7 +22,9 @@ each, in fresh processes and with a warm page cache (one untimed warm-up round f
 * ``xorriso``       - ``xorriso -indev src -outdev dst -boot_image any replay -map ...`` with the
                       same files added.
 
-Every run starts after a ``sync`` (untimed) so no run pays for the previous one's writeback. The Python children
+With ``--replace`` the previous output stays in place, so each tool replaces a 400 MiB file as a re-build does
+(``cp`` truncates it, ours renames over it); xorriso still starts without one. Every run starts after a ``sync``
+(untimed) so no run pays for the previous one's writeback. The Python children
 keep their bytecode as Python does by default (``PYTHONDONTWRITEBYTECODE`` is dropped from their environment), so
 after the warm-up round they start warm, like the page cache.
 It prints wall time and peak RSS (GNU time's %M) per run and the medians with ratios to
@@ -195,6 +197,9 @@ def main():
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--workdir', default='/tmp/esxi-customizer-bench')
     parser.add_argument('--json', help='also write the medians to this file')
+    parser.add_argument(
+        '--replace', action='store_true', help='leave the previous output in place: every tool replaces it (a re-build), cp truncating, ours renaming'
+    )
     args = parser.parse_args()
 
     src, vibs, kickstart = build_inputs(args.workdir, args.size_mb)
@@ -225,7 +230,7 @@ def main():
     results = {name: [] for name in commands}
     for rnd in range(args.runs + 1):
         for name, argv in commands.items():
-            if os.path.exists(dst):
+            if os.path.exists(dst) and (not args.replace or name == 'xorriso'):  # xorriso would load an existing outdev
                 os.unlink(dst)
             # Start every run from the same state: without this, a run pays for the writeback of
             # the previous run's dirty pages (what made earlier cp figures swing 0.66-1.48x).

@@ -134,6 +134,33 @@ def default_mode() -> int:
     return 0o666 & ~umask
 
 
+RELEASE_LATER_SIZE = 16 << 20
+"""A replaced file at least this large is let go of on a thread of its own (see :func:`_hold_large_target`)."""
+
+
+def _hold_large_target(dir_fd: int, name: str) -> int | None:
+    """A descriptor of the large regular file ``name`` about to be replaced, or None.
+
+    The rename that replaces a file drops its last name; the file system then frees its pages and blocks inside the
+    rename (0.07-0.09 s for 400 MiB on ext4, measured), while the caller waits. Holding a descriptor across the rename
+    moves that work to the descriptor's close, which :func:`_release_later` does off the caller's path. Nothing about
+    the new file's durability changes; the old bytes are gone from every name either way.
+    """
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode) or st.st_size < RELEASE_LATER_SIZE:
+            return None
+        return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0), dir_fd=dir_fd)
+    except OSError:
+        return None  # gone, or not ours to read: the rename frees it as before
+
+
+def _release_later(fd: int | None) -> None:
+    if fd is not None:
+        # a daemon thread: a process that exits first has the kernel close it, as it would any descriptor
+        threading.Thread(target=os.close, args=(fd,), name='esxi-customizer-release', daemon=True).start()
+
+
 class AtomicFile:
     """A new version of ``name`` in the directory ``dir_fd`` (or of the path ``dest``), written to a temp file.
 
@@ -187,10 +214,14 @@ class AtomicFile:
         os.fchmod(self.fd, self.mode)
         os.close(self.fd)
         self.fd = None
-        os.rename(self.tmp_name, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
-        self._done = True
-        if durable and sync_dir:
-            fsync_dir(dir_fd=self.dir_fd)
+        replaced = _hold_large_target(self.dir_fd, self.name)
+        try:
+            os.rename(self.tmp_name, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+            self._done = True
+            if durable and sync_dir:
+                fsync_dir(dir_fd=self.dir_fd)
+        finally:
+            _release_later(replaced)
         return os.stat(self.name, dir_fd=self.dir_fd, follow_symlinks=False)
 
     def target_is_regular_or_absent(self) -> bool:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ansible_collections.esxi.customizer.plugins.module_utils._io import atomic
 from ansible_collections.esxi.customizer.plugins.module_utils._io.atomic import AtomicFile, sweep_stale, write_bytes_atomic
 
 CHILD = r'''
@@ -117,3 +118,48 @@ def test_the_umask_decides_without_a_mode(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / 'private.img').stat().st_mode & 0o777 == 0o600
+
+
+def _open_deleted(path):
+    found = []
+    for fd in os.listdir('/proc/self/fd'):
+        try:
+            if os.readlink('/proc/self/fd/%s' % fd) == str(path) + ' (deleted)':
+                found.append(fd)
+        except OSError:  # the listing's own descriptor
+            pass
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir('/proc/self/fd'), reason='needs /proc')
+def test_a_large_replaced_file_is_let_go_of_off_the_callers_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic, 'RELEASE_LATER_SIZE', 4096)
+    dest = tmp_path / 'out.iso'
+    dest.write_bytes(b'o' * 8192)
+    started = []
+    real_thread = atomic.threading.Thread
+
+    def spy(*args, **kwargs):
+        thread = real_thread(*args, **kwargs)
+        started.append(thread)
+        return thread
+
+    monkeypatch.setattr(atomic.threading, 'Thread', spy)
+    with AtomicFile(str(dest)) as out:
+        os.write(out.fd, b'new')
+        out.commit()
+    assert dest.read_bytes() == b'new'
+    assert len(started) == 1 and started[0].name == 'esxi-customizer-release'
+    started[0].join(10)
+    assert _open_deleted(dest) == []  # the old file's last reference is gone: the kernel frees it
+
+    # small files, symlinks and absent targets are replaced by the rename alone
+    dest.write_bytes(b's' * 100)
+    link = tmp_path / 'link.iso'
+    link.symlink_to(tmp_path / 'elsewhere')
+    for target in (dest, link, tmp_path / 'absent.iso'):
+        with AtomicFile(str(target)) as out:
+            os.write(out.fd, b'x')
+            out.commit()
+    assert len(started) == 1
+    assert not link.is_symlink() and link.read_bytes() == b'x'
