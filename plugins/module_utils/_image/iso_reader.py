@@ -53,7 +53,7 @@ class PyCdlib(_PyCdlibBase):
     def _calculate_eltorito_boot_info_table_csum(self, data_fp, data_len):
         bsize = self.logical_block_size
         sectors = -(-data_len // bsize)
-        data = b''.join(data_fp.read(bsize).ljust(2048, b'\x00') for _ in range(sectors))[64:]
+        data = b''.join(data_fp.read(bsize).ljust(2048, b'\x00') for sector in range(sectors))[64:]
         data = data[: len(data) - len(data) % 4]
         return sum(struct.unpack('<%dI' % (len(data) // 4), data)) & 0xFFFFFFFF
 

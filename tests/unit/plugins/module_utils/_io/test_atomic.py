@@ -139,8 +139,8 @@ def test_a_large_replaced_file_is_let_go_of_off_the_callers_path(tmp_path, monke
     started = []
     real_thread = atomic.threading.Thread
 
-    def spy(*args, **kwargs):
-        thread = real_thread(*args, **kwargs)
+    def spy(*args, target=None, **kwargs):
+        thread = real_thread(*args, target=target, **kwargs)
         started.append(thread)
         return thread
 
