@@ -310,33 +310,12 @@ def read_bundle_comment(path: str) -> dict | None:
     return comment if isinstance(comment, dict) and comment.get('tool') == TOOL else None
 
 
-def _drop_cache(path: str) -> None:
-    """Drop the cached pages of the bundle about to be replaced (its bytes stay on disk).
-
-    Measured on a 2-vCPU VM: the 400 MiB export ran 1.15 s instead of 1.6 s (medians of 7 fresh processes) when the
-    new bundle's pages came from memory freed just now rather than from the rename at the end.
-    """
-    if not hasattr(os, 'posix_fadvise'):
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write(
     image: EsxiImage, dest: str, vibs: list[BundleVib], *, comment: dict, names: tuple[str, str], include_all: bool, checksum: bool, mode: int | None
 ) -> str | None:
     """Write the bundle atomically; return its sha256 (hashed from the bytes as they are written) or None."""
     version = image.version or ''
     meta_entries = [(docs.VENDOR_INDEX_NAME, docs.vendor_index_xml(version))]
-    _drop_cache(dest)
     with AtomicFile(dest, mode=mode) as out, _BundleWriter(image, out.fd, checksum=checksum) as writer:
         for number, vib in enumerate(vibs, start=1):
             digest = writer.vib(vib)
