@@ -588,6 +588,7 @@ def main():
             force=p['force'],
             check_mode=module.check_mode,
             checksum=p['checksum'],
+            diff=module._diff,  # pylint: disable=protected-access
             mode=p['mode'],
             profile=p['profile'],
             patch_profile=p['patch_profile'],

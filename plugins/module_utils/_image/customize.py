@@ -58,6 +58,7 @@ def customize_iso(
     force: bool = False,
     check_mode: bool = False,
     checksum: bool = True,
+    diff: bool = True,
     mode: object = None,
     profile: str | None = None,
     patch_profile: str | None = None,
@@ -67,7 +68,8 @@ def customize_iso(
 
     ``src`` is an installer ISO or a base depot zip; ``profile`` picks the depot's image profile (depots only).
     A package in ``add`` that carries esx-base is a patch: the image is rebased onto it first (:mod:`.rebase`),
-    with ``patch_profile`` choosing among the patch's image profiles.
+    with ``patch_profile`` choosing among the patch's image profiles. ``diff`` false leaves the result's ``diff``
+    empty: the module asks for it only in diff mode, since building it reads the whole current ``dest`` image.
     ``options`` are the other keyword arguments of :class:`~.plan.Request` (kickstart, kernelopt, profile_name...).
     """
     src = os.path.abspath(src)
@@ -103,7 +105,7 @@ def customize_iso(
             'problems': plan.problems,
             'boot': plan.boot,
             'warnings': plan.warnings,
-            'diff': diff_views(_current_views(dest, origin), plan.views) if changed else [],
+            'diff': diff_views(_current_views(dest, origin), plan.views) if changed and diff else [],
             'manifest_digest': plan.digest,
             'source': {'type': 'depot' if depot else 'iso', 'profile': depot.profile if depot else _profile_name(rebase.origin_db if rebase else image.imgdb)},
             'rebase': rebase.summary() if rebase else None,
