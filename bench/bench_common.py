@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -38,11 +39,15 @@ def timed(argv: list[str]) -> tuple[float, float]:
     return elapsed, int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
-def alternate(tools: dict[str, list[str]], runs: int) -> dict[str, list[tuple[float, float]]]:
-    """Each tool ``runs`` times, tools alternating, after one untimed warm-up round: {name: [(seconds, MiB)]}."""
+def alternate(tools: dict[str, list[str]], runs: int, before: Callable[[], None] | None = None) -> dict[str, list[tuple[float, float]]]:
+    """Each tool ``runs`` times, tools alternating, after one untimed warm-up round: {name: [(seconds, MiB)]}.
+
+    ``before`` runs (untimed) before each run, e.g. to remove the previous output."""
     results = {name: [] for name in tools}
     for round_ in range(runs + 1):
         for name, argv in tools.items():
+            if before is not None:
+                before()
             result = timed(argv)
             if round_:
                 results[name].append(result)

@@ -445,8 +445,8 @@ class _Renderer:
     def tgz(self, entries: list[tuple[str, int, Callable[[], IO[bytes] | io.RawIOBase]]], mtime: int) -> StreamContent:
         """A gzip'ed GNU tar of ``entries`` (name, size, opener), streamed into an anonymous temporary file."""
         spool = self.spool()
-        # level 6: the members are compressed payloads already; 9 only costs time (0.4 s of a 400 MiB depot's 2 s)
-        with gzip.GzipFile(filename='', mode='wb', fileobj=spool, mtime=0, compresslevel=6) as packed:
+        # level 1: the members are compressed payloads already; 6 cost 34 ms more per 400 MiB depot than 1, for 0.01 % of size
+        with gzip.GzipFile(filename='', mode='wb', fileobj=spool, mtime=0, compresslevel=1) as packed:
             with tarfile.open(fileobj=packed, mode='w', format=tarfile.GNU_FORMAT) as tar:
                 seen = set()
                 for name, size, opener in entries:
