@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import run_module
 
 from ansible_collections.esxi.customizer.plugins.modules import bundle_export
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
@@ -15,10 +15,7 @@ pytestmark = pytest.mark.skipif(not shutil.which('xorriso'), reason='xorriso is 
 
 
 def run(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            bundle_export.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return run_module(capsys, bundle_export.main, **args)
 
 
 def test_module_exports_and_is_idempotent(capsys, tmp_path):

@@ -2,20 +2,15 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import json
 
-import pytest
-from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import run_module
 
 from ansible_collections.esxi.customizer.plugins.modules import hardware_coverage
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
 
 
 def run(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            hardware_coverage.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return run_module(capsys, hardware_coverage.main, **args)
 
 
 def test_devices_from_an_lspci_file(capsys, tmp_path, monkeypatch):

@@ -2,12 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-import json
 import os
 import shutil
 
 import pytest
-from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import run_module
 
 from ansible_collections.esxi.customizer.plugins.modules import iso_customize
 from ansible_collections.esxi.customizer.plugins.module_utils._image import customize
@@ -17,10 +16,7 @@ pytestmark = pytest.mark.skipif(not shutil.which('xorriso'), reason='xorriso is 
 
 
 def run(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            iso_customize.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return run_module(capsys, iso_customize.main, **args)
 
 
 def test_diff_is_built_only_in_diff_mode(capsys, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import json
 import zipfile
 
 import pytest
-from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import run_module
 
 from ansible_collections.esxi.customizer.plugins.modules import package_info
 from ansible_collections.esxi.customizer.tests.fixturegen import packages
@@ -21,10 +21,7 @@ needs_fixtures = pytest.mark.skipif(FIXTURES is None, reason='shared fixtures no
 
 
 def run(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            package_info.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return run_module(capsys, package_info.main, **args)
 
 
 @needs_fixtures

@@ -11,7 +11,7 @@ import sys
 import textwrap
 
 import pytest
-from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
+from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import run_module
 
 from ansible_collections.esxi.customizer.plugins.modules import pxe_publish
 from ansible_collections.esxi.customizer.tests.fixturegen import iso as fixiso
@@ -21,10 +21,7 @@ HOSTS = [{'mac': '00:50:56:aa:bb:01', 'hostname': 'esx01', 'kickstart': 'vmaccep
 
 
 def run(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            pxe_publish.main()
-    return exc.value.code, json.loads(capsys.readouterr().out)
+    return run_module(capsys, pxe_publish.main, **args)
 
 
 @pytest.fixture(scope='module')
@@ -90,7 +87,7 @@ BLOCKED = textwrap.dedent(
     for name in [n for n in sys.modules if n.split('.')[0] == 'pycdlib']:
         del sys.modules[name]
 
-    from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args
+    from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import patch_module_args, run_module
     from ansible_collections.esxi.customizer.plugins.modules import pxe_publish
 
     with patch_module_args(json.loads(sys.argv[1])):
