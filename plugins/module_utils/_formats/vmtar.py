@@ -64,12 +64,18 @@ def _octal(field, label, what):
         raise FormatError('vmtar header of %s has a bad %s field %r' % (what, 'numeric', text), path=label) from None
 
 
+_HIGH_BYTES = bytes(range(128, 256))
+
+
 def _check_header_checksum(header, label, name):
     stored = _octal(header[148:156], label, name)
     blanked = header[:148] + b' ' * 8 + header[156:]
     unsigned = sum(blanked)
-    signed = sum(b - 256 if b > 127 else b for b in blanked)
-    if stored not in (unsigned, signed):
+    if stored == unsigned:
+        return
+    # some tar writers sum signed chars: each byte >= 0x80 counts 256 less (counted in C, not per byte in Python)
+    signed = unsigned - 256 * (len(blanked) - len(blanked.translate(None, _HIGH_BYTES)))
+    if stored != signed:
         raise FormatError('vmtar header of %s has a bad checksum (corrupt payload)' % name, path=label)
 
 

@@ -294,3 +294,22 @@ def test_empty_wanted_file_with_offset_zero():
         raise AssertionError('no ids header')
     _entries, got = read_all(gzip.compress(bytes(plain)), 'vgz')
     assert got == files
+
+
+def _with_checksum(header, signed):
+    blanked = header[:148] + b' ' * 8 + header[156:]
+    total = sum(b - 256 if signed and b > 127 else b for b in blanked)
+    return header[:148] + b'%06o\0 ' % total + header[156:]
+
+
+def test_header_checksum_signed_or_unsigned():
+    plain = packages.vmtar(FILES)
+    names = [entry.name for entry in list_payload(io.BytesIO(gzip.compress(plain)), 'vgz', 'p')]
+    # a byte >= 0x80 (in the unused link name of a regular file) makes the two sums differ by 256
+    header = _corrupt(plain[:512], 200, b'\xe9')
+    for signed in (False, True):
+        data = _with_checksum(header, signed) + plain[512:]
+        assert [entry.name for entry in list_payload(io.BytesIO(gzip.compress(data)), 'vgz', 'p')] == names
+    wrong = header[:148] + b'%06o\0 ' % (int(_with_checksum(header, True)[148:154], 8) - 1) + header[156:]
+    with pytest.raises(FormatError, match='bad checksum'):
+        list_payload(io.BytesIO(gzip.compress(wrong + plain[512:])), 'vgz', 'p')
