@@ -23,6 +23,7 @@ plan; compare the iso_customize benchmark's ``ours-worker`` with it. Speed is me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -78,12 +79,16 @@ def main() -> None:
         'copy+hash': [sys.executable, '-c', COPY_CHILD, path, args.iso, out],
     }
     print('%s: %.1f MiB, %d runs each, %d CPUs' % (args.iso, os.path.getsize(args.iso) / 1048576, args.runs, os.cpu_count()))
+
+    def remove_output() -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(out)
+
     try:
         # every tool writes a fresh output: freeing the previous one is not part of any run
-        print_table(alternate(tools, args.runs, before=lambda: os.path.exists(out) and os.unlink(out)))
+        print_table(alternate(tools, args.runs, before=remove_output))
     finally:
-        if os.path.exists(out):
-            os.unlink(out)
+        remove_output()
 
 
 if __name__ == '__main__':

@@ -2,7 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-
 from ansible_collections.esxi.customizer.tests.unit.plugins.modules.compat import run_module
 
 from ansible_collections.esxi.customizer.plugins.modules import hardware_coverage
